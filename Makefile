@@ -1,0 +1,38 @@
+# The two commands of the Quick start, and a few helpers around them.
+#   make demo   install, build, run the demo process end to end, print what it did
+#   make test   install, build, run every test through ctest
+#   make test SANITIZE=1   the same with AddressSanitizer and UndefinedBehaviorSanitizer
+BUILD ?= build
+JOBS ?= 2
+ifeq ($(SANITIZE),1)
+BUILD := build-sanitize
+CMAKE_FLAGS += -DPLEXUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+endif
+
+.PHONY: all deps build test demo bench clean format
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+demo: build
+	@scripts/demo $(BUILD)
+
+bench: build
+	@echo "benchmarks are run by hand; see docs/performance.md"
+
+clean:
+	rm -rf build build-sanitize
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h')

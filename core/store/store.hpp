@@ -1,0 +1,248 @@
+// The store: everything Plexus remembers. All SQL lives behind this interface (one
+// implementation today, SQLite in sqlite_store.cpp); the engine, the CLI, the scheduler
+// and the portal see only these types, so a PostgreSQL store can follow.
+//
+// Durability contract: every mutating call is one transaction, committed durably
+// (SQLite: WAL, synchronous=FULL) before it returns. commit_page() is the heart of crash
+// safety: ledger rows, outcomes, closed intents, the failed queue and the cursor move
+// together or not at all.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace plexus {
+
+// Where incremental reading resumes. `cursor` is opaque (the connector's); `since` is an
+// ISO 8601 time set by a rewind, used only while `cursor` is empty.
+struct CursorState {
+    std::optional<std::string> cursor;
+    std::optional<std::string> since;
+};
+
+// Cross-reference ledger: for a process, which target record a source record became, and
+// the hash of the payload last written (to tell "unchanged" from "update").
+struct LedgerEntry {
+    std::string source_key;
+    std::string target_key;
+    std::string payload_hash;
+    int64_t updated_ms = 0;
+};
+
+// Action values of a RecordOutcome.
+namespace action {
+inline constexpr const char* created = "created";
+inline constexpr const char* updated = "updated";
+inline constexpr const char* unchanged = "unchanged";
+inline constexpr const char* failed = "failed";
+}  // namespace action
+
+// Error classes of a failed RecordOutcome (empty when not failed).
+namespace error_class {
+inline constexpr const char* auth = "auth";
+inline constexpr const char* rate_limit = "rate_limit";
+inline constexpr const char* validation = "validation";
+inline constexpr const char* conflict = "conflict";
+inline constexpr const char* transient = "transient";
+inline constexpr const char* plugin = "plugin";
+inline constexpr const char* mapping = "mapping";
+inline constexpr const char* dependency = "dependency";
+}  // namespace error_class
+
+struct RecordOutcome {
+    int64_t id = 0;  // assigned by the store
+    int64_t run_id = 0;
+    std::string process_id;
+    std::string source_key;
+    std::string target_key;
+    std::string action;       // action::*
+    std::string error_class;  // error_class::* or empty
+    std::string message;
+    int attempts = 1;
+    int64_t started_ms = 0;
+    int64_t finished_ms = 0;
+};
+
+// An intent is written (and committed) before a create is sent to the target. If the host
+// dies before the page commits, the open intent tells the next run to ask the target
+// whether the record exists (by idempotency key) before creating it again.
+struct Intent {
+    int64_t id = 0;  // assigned by the store
+    std::string process_id;
+    int64_t run_id = 0;
+    std::string source_key;
+    std::string idempotency_key;
+    std::string payload_json;  // the mapped record that was about to be written
+    std::string payload_hash;
+    int64_t created_ms = 0;
+};
+
+// A record that failed, kept for replay until it succeeds.
+struct FailedRecord {
+    std::string process_id;
+    std::string source_key;
+    std::string record_json;  // the source record as read ({"key","cursor","data"})
+    std::string error_class;
+    std::string message;
+    int attempts = 0;
+    int64_t first_failed_ms = 0;
+    int64_t last_failed_ms = 0;
+};
+
+// Counters of a run (also the deltas a page adds).
+struct RunCounts {
+    int64_t read = 0;
+    int64_t created = 0;
+    int64_t updated = 0;
+    int64_t unchanged = 0;
+    int64_t failed = 0;
+};
+
+// Run status values.
+namespace run_status {
+inline constexpr const char* running = "running";
+inline constexpr const char* succeeded = "succeeded";
+inline constexpr const char* partial = "partial";  // ended early (budget, cancel); resumes at cursor
+inline constexpr const char* failed = "failed";
+inline constexpr const char* abandoned = "abandoned";  // the host died while it ran
+}  // namespace run_status
+
+struct RunRecord {
+    int64_t id = 0;
+    std::string process_id;
+    std::string trigger;  // "manual", "schedule", "replay", "cli"
+    std::string status;   // run_status::*
+    std::string message;
+    RunCounts counts;
+    int64_t started_ms = 0;
+    int64_t finished_ms = 0;  // 0 while running
+};
+
+struct LedgerUpsert {
+    std::string source_key;
+    std::string target_key;
+    std::string payload_hash;
+};
+
+// Everything one page of a run changes, committed atomically.
+struct PageCommit {
+    std::string process_id;
+    int64_t run_id = 0;
+    int64_t now_ms = 0;
+    std::vector<LedgerUpsert> ledger;
+    std::vector<RecordOutcome> outcomes;
+    std::vector<int64_t> intents_closed;
+    std::vector<FailedRecord> failed;               // upserted into the failed queue
+    std::vector<std::string> failed_resolved;       // source keys that now succeeded
+    std::optional<CursorState> cursor;              // new cursor; none: leave as is (replay)
+    RunCounts counts;                               // added to the run's counters
+};
+
+struct AuditEntry {
+    int64_t id = 0;
+    int64_t at_ms = 0;
+    std::string actor;    // user name, or "cli:<unix user>"
+    std::string action;   // e.g. "cursor.rewind", "process.enable"
+    std::string subject;  // e.g. the process id
+    std::string detail;   // JSON text
+};
+
+struct RunQuery {
+    std::optional<std::string> process_id;
+    std::optional<std::string> status;
+    std::optional<int64_t> started_from_ms;
+    std::optional<int64_t> started_to_ms;
+    int64_t limit = 50;
+    int64_t offset = 0;
+};
+
+struct OutcomeQuery {
+    std::optional<int64_t> run_id;
+    std::optional<std::string> process_id;
+    std::optional<std::string> action;
+    std::optional<std::string> error_class;
+    std::optional<std::string> text;  // substring of source key or message
+    int64_t limit = 100;
+    int64_t offset = 0;  // or use after_id for keyset paging
+    int64_t after_id = 0;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // Schema version after migrations (the highest applied migration number).
+    virtual int schema_version() = 0;
+
+    // --- leases: one run of a process at a time ----------------------------------------
+    // Take the lease when free or expired; true when `owner` holds it afterwards.
+    virtual bool acquire_lease(const std::string& process_id, const std::string& owner,
+                               int64_t now_ms, int64_t ttl_ms) = 0;
+    virtual void renew_lease(const std::string& process_id, const std::string& owner,
+                             int64_t now_ms, int64_t ttl_ms) = 0;
+    virtual void release_lease(const std::string& process_id, const std::string& owner) = 0;
+
+    // --- runs -----------------------------------------------------------------------------
+    virtual int64_t begin_run(const std::string& process_id, const std::string& trigger,
+                              int64_t now_ms) = 0;
+    virtual void finish_run(int64_t run_id, const std::string& status, const std::string& message,
+                            int64_t now_ms) = 0;
+    // Runs of this process still "running" (their host died): mark them abandoned.
+    virtual int abandon_running(const std::string& process_id, int64_t now_ms) = 0;
+    virtual std::optional<RunRecord> run(int64_t run_id) = 0;
+    virtual std::vector<RunRecord> runs(const RunQuery& q) = 0;
+    virtual std::optional<RunRecord> last_run(const std::string& process_id) = 0;
+
+    // --- cursor ---------------------------------------------------------------------------
+    virtual CursorState cursor(const std::string& process_id) = 0;
+    // Rewind: cursor cleared, `since` set; an audit entry written in the same transaction.
+    virtual void rewind_cursor(const std::string& process_id, const std::string& since_iso,
+                               const std::string& actor, int64_t now_ms) = 0;
+
+    // --- ledger ---------------------------------------------------------------------------
+    virtual std::optional<LedgerEntry> ledger_find(const std::string& process_id,
+                                                   const std::string& source_key) = 0;
+    // Entries found among `source_keys` (missing keys are simply absent from the result).
+    virtual std::vector<LedgerEntry> ledger_find_many(const std::string& process_id,
+                                                      const std::vector<std::string>& source_keys) = 0;
+    virtual int64_t ledger_count(const std::string& process_id) = 0;
+
+    // --- intents --------------------------------------------------------------------------
+    // Commit intents (durably) before the writes they announce; returns their ids in order.
+    virtual std::vector<int64_t> open_intents(const std::vector<Intent>& intents) = 0;
+    virtual std::vector<Intent> pending_intents(const std::string& process_id) = 0;
+
+    // --- the page commit (ledger, outcomes, intents, failed queue, cursor, counters) -------
+    virtual void commit_page(const PageCommit& page) = 0;
+
+    // --- failed queue ---------------------------------------------------------------------
+    virtual std::vector<FailedRecord> failed_records(const std::string& process_id,
+                                                     int64_t limit = 1000, int64_t offset = 0) = 0;
+    virtual int64_t failed_count(const std::string& process_id) = 0;
+
+    // --- outcomes -------------------------------------------------------------------------
+    virtual std::vector<RecordOutcome> outcomes(const OutcomeQuery& q) = 0;
+    // Streams matching outcomes in id order without materialising them all (exports).
+    virtual void for_each_outcome(const OutcomeQuery& q,
+                                  const std::function<void(const RecordOutcome&)>& f) = 0;
+
+    // --- process state --------------------------------------------------------------------
+    // Enabled flag as set by an operator; none when never set (the configuration decides).
+    virtual std::optional<bool> process_enabled(const std::string& process_id) = 0;
+    virtual void set_process_enabled(const std::string& process_id, bool enabled,
+                                     const std::string& actor, int64_t now_ms) = 0;
+
+    // --- audit ----------------------------------------------------------------------------
+    virtual void audit(const AuditEntry& entry) = 0;
+    virtual std::vector<AuditEntry> audit_log(int64_t limit = 100, int64_t offset = 0) = 0;
+};
+
+// Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
+// Throws std::runtime_error naming the file and the failing migration.
+std::unique_ptr<Store> open_sqlite_store(const std::string& path);
+
+}  // namespace plexus

@@ -1,0 +1,412 @@
+// Plexus connector SDK — header-only C++ layer over <plexus/sdk.h>.
+//
+// A partner writes one class derived from plexus::sdk::Connector and one line:
+//
+//     PLEXUS_EXPORT_CONNECTOR(MyConnector)
+//
+// The class provides three static members — `id`, `version`, `manifest` (JSON text) — a
+// constructor `MyConnector(plexus::sdk::Host&, const nlohmann::json& settings)`, and
+// overrides of the operations its entities support. Optionally a static
+// `nlohmann::json describe_entities(const nlohmann::json& settings)` when the entity list
+// depends on settings.
+//
+// The macro generates the C descriptor and `noexcept` trampolines: an exception thrown by
+// the class never crosses into the host; plexus::sdk::Error becomes its status, anything
+// else PLEXUS_ERR_PLUGIN, with the exception's text as the message.
+//
+// Contract of each operation (who calls, when, what may be kept) is in docs/sdk.md.
+#pragma once
+
+#include <plexus/sdk.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace plexus::sdk {
+
+using json = nlohmann::json;
+
+// Throw to report a specific status: throw Error(PLEXUS_ERR_VALIDATION, "sku is empty").
+class Error : public std::runtime_error {
+public:
+    Error(plexus_status status, const std::string& message)
+        : std::runtime_error(message), status_(status) {}
+    plexus_status status() const noexcept { return status_; }
+
+private:
+    plexus_status status_;
+};
+
+inline plexus_str to_str(std::string_view s) noexcept { return plexus_str{s.data(), s.size()}; }
+inline std::string_view from_str(plexus_str s) noexcept {
+    return s.data ? std::string_view(s.data, s.size) : std::string_view();
+}
+inline void sink_write(const plexus_sink* sink, std::string_view s) noexcept {
+    if (sink && sink->write) sink->write(sink->ctx, s.data(), s.size());
+}
+inline plexus_sink string_sink(std::string& target) noexcept {
+    return plexus_sink{&target, [](void* ctx, const char* data, size_t size) {
+                           static_cast<std::string*>(ctx)->append(data, size);
+                       }};
+}
+
+struct HttpRequest {
+    std::string method = "GET";
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    uint32_t timeout_ms = 0;  // 0: the host's default
+    bool no_retry = false;
+};
+
+struct HttpResponse {
+    int status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    // First header with this name (case-insensitive), or empty.
+    std::string header(std::string_view name) const {
+        for (const auto& [k, v] : headers) {
+            if (k.size() != name.size()) continue;
+            bool same = true;
+            for (size_t i = 0; i < k.size() && same; ++i)
+                same = std::tolower(static_cast<unsigned char>(k[i])) ==
+                       std::tolower(static_cast<unsigned char>(name[i]));
+            if (same) return v;
+        }
+        return {};
+    }
+};
+
+// The host's services, as given to the connector's constructor. Valid for the instance's life.
+class Host {
+public:
+    explicit Host(const plexus_host_api* api) : api_(api) {}
+
+    void log(plexus_log_level level, std::string_view message) const {
+        if (has(offsetof(plexus_host_api, log)) && api_->log)
+            api_->log(api_->host_ctx, level, to_str(message));
+    }
+    void debug(std::string_view m) const { log(PLEXUS_LOG_DEBUG, m); }
+    void info(std::string_view m) const { log(PLEXUS_LOG_INFO, m); }
+    void warn(std::string_view m) const { log(PLEXUS_LOG_WARN, m); }
+    void error(std::string_view m) const { log(PLEXUS_LOG_ERROR, m); }
+
+    // Performs the request through the host (retries, TLS, rate governor). Throws Error when
+    // no response could be had; any HTTP status is returned, for the connector to interpret.
+    HttpResponse http(const HttpRequest& request) const {
+        if (!has(offsetof(plexus_host_api, http)) || !api_->http)
+            throw Error(PLEXUS_ERR_PLUGIN, "the host offers no HTTP client");
+        std::string header_block;
+        for (const auto& [k, v] : request.headers) header_block += k + ": " + v + "\r\n";
+        plexus_http_request req{};
+        req.struct_size = sizeof(req);
+        req.method = to_str(request.method);
+        req.url = to_str(request.url);
+        req.headers = to_str(header_block);
+        req.body = to_str(request.body);
+        req.timeout_ms = request.timeout_ms;
+        req.flags = request.no_retry ? PLEXUS_HTTP_NO_RETRY : 0u;
+        HttpResponse response;
+        plexus_http_response_sink rs{&response, [](void* ctx, int32_t status, plexus_str headers,
+                                                   plexus_str body) {
+                                         auto* r = static_cast<HttpResponse*>(ctx);
+                                         r->status = status;
+                                         r->body.assign(from_str(body));
+                                         parse_headers(from_str(headers), r->headers);
+                                     }};
+        std::string err;
+        plexus_sink es = string_sink(err);
+        plexus_status st = api_->http(api_->host_ctx, &req, &rs, &es);
+        if (st != PLEXUS_OK) throw Error(st, err.empty() ? "HTTP request failed" : err);
+        return response;
+    }
+
+    int64_t now_ms() const {
+        return has(offsetof(plexus_host_api, now_ms)) && api_->now_ms ? api_->now_ms(api_->host_ctx)
+                                                                      : 0;
+    }
+    bool cancelled() const {
+        return has(offsetof(plexus_host_api, cancelled)) && api_->cancelled &&
+               api_->cancelled(api_->host_ctx) != 0;
+    }
+    void rate_observe(double used, double capacity) const {
+        if (has(offsetof(plexus_host_api, rate_observe)) && api_->rate_observe)
+            api_->rate_observe(api_->host_ctx, used, capacity);
+    }
+
+    static void parse_headers(std::string_view block,
+                              std::vector<std::pair<std::string, std::string>>& out) {
+        size_t pos = 0;
+        while (pos < block.size()) {
+            size_t end = block.find('\n', pos);
+            if (end == std::string_view::npos) end = block.size();
+            std::string_view line = block.substr(pos, end - pos);
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            size_t colon = line.find(':');
+            if (colon != std::string_view::npos) {
+                std::string_view value = line.substr(colon + 1);
+                while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+                out.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+            }
+            pos = end + 1;
+        }
+    }
+
+private:
+    // A field is present when the host's table is large enough to hold it.
+    bool has(size_t offset) const {
+        return api_ && api_->struct_size >= offset + sizeof(void*);
+    }
+    const plexus_host_api* api_;
+};
+
+// One record as a source returns it.
+struct Record {
+    std::string key;     // the record's identity in its system (stable)
+    std::string cursor;  // its position for incremental reads, e.g. updated_at
+    json data;           // the record itself (a JSON object)
+};
+
+struct ReadRequest {
+    std::string entity;
+    std::optional<std::string> cursor;  // opaque, as returned in a previous ReadPage; none: start
+    std::optional<std::string> since;   // ISO 8601; start at records changed at or after it
+    size_t limit = 500;                 // at most this many records in the page
+    json filter = json::object();       // the process's source filter, as configured
+};
+
+struct ReadPage {
+    std::vector<Record> records;
+    std::string next_cursor;  // where the next page starts; stored by the host with the outcomes
+    bool has_more = false;    // true: call again with next_cursor in this run
+};
+
+enum class WriteOp { Create, Update };
+
+struct WriteItem {
+    WriteOp op = WriteOp::Create;
+    std::string idempotency_key;  // stable for (process, source record); same on a retry
+    std::string target_key;       // for Update: the key the ledger knows
+    json data;                    // the mapped record
+};
+
+struct WriteResult {
+    plexus_status status = PLEXUS_OK;
+    std::string target_key;  // on success: the key of the record in the target
+    std::string message;     // on failure: what was wrong, for the operator
+
+    static WriteResult ok(std::string key) { return {PLEXUS_OK, std::move(key), {}}; }
+    static WriteResult failed(plexus_status s, std::string msg) { return {s, {}, std::move(msg)}; }
+};
+
+struct LookupRequest {
+    std::string entity;
+    std::optional<std::string> key;              // find by the record's own key (source side)
+    std::optional<std::string> idempotency_key;  // find what a create with this key made
+    json data = json::object();                  // the mapped record (its natural key fields)
+};
+
+struct LookupResult {
+    bool found = false;
+    Record record;  // key always; cursor and data when the connector has them
+};
+
+// Base class of a connector instance. One instance serves one run; the host calls it from
+// one thread at a time. Override what the manifest's capabilities promise.
+class Connector {
+public:
+    virtual ~Connector() = default;
+    virtual void check() {}
+    virtual ReadPage read(const ReadRequest&) {
+        throw Error(PLEXUS_ERR_PLUGIN, "this connector does not read");
+    }
+    virtual std::vector<WriteResult> write(const std::string& /*entity*/,
+                                           const std::vector<WriteItem>&) {
+        throw Error(PLEXUS_ERR_PLUGIN, "this connector does not write");
+    }
+    virtual LookupResult lookup(const LookupRequest&) {
+        throw Error(PLEXUS_ERR_PLUGIN, "this connector does not look up");
+    }
+};
+
+namespace detail {
+
+inline json parse_object(plexus_str s, const char* what) {
+    json j = json::parse(from_str(s), nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        throw Error(PLEXUS_ERR_PLUGIN, std::string("malformed ") + what + " from the host");
+    return j;
+}
+
+inline std::optional<std::string> opt_string(const json& j, const char* name) {
+    auto it = j.find(name);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    return it->get<std::string>();
+}
+
+inline json record_to_json(const Record& r) {
+    return json{{"key", r.key}, {"cursor", r.cursor}, {"data", r.data}};
+}
+
+template <typename F>
+plexus_status guarded(const plexus_sink* err, F&& f) noexcept {
+    try {
+        f();
+        return PLEXUS_OK;
+    } catch (const Error& e) {
+        sink_write(err, e.what());
+        return e.status();
+    } catch (const std::exception& e) {
+        sink_write(err, e.what());
+        return PLEXUS_ERR_PLUGIN;
+    } catch (...) {
+        sink_write(err, "unknown exception in connector");
+        return PLEXUS_ERR_PLUGIN;
+    }
+}
+
+template <typename T, typename = void>
+struct has_describe : std::false_type {};
+template <typename T>
+struct has_describe<T, std::void_t<decltype(T::describe_entities(std::declval<const json&>()))>>
+    : std::true_type {};
+
+struct Instance {
+    std::unique_ptr<Host> host;
+    std::unique_ptr<Connector> connector;
+};
+
+template <typename C>
+struct Trampolines {
+    static plexus_status create(const plexus_host_api* api, plexus_str settings, void** instance,
+                                const plexus_sink* error) noexcept {
+        return guarded(error, [&] {
+            json s = parse_object(settings, "settings");
+            auto inst = std::make_unique<Instance>();
+            inst->host = std::make_unique<Host>(api);
+            inst->connector = std::make_unique<C>(*inst->host, s);
+            *instance = inst.release();
+        });
+    }
+    static void destroy(void* instance) noexcept { delete static_cast<Instance*>(instance); }
+    static Connector& self(void* instance) { return *static_cast<Instance*>(instance)->connector; }
+
+    static plexus_status check(void* instance, const plexus_sink* out) noexcept {
+        return guarded(out, [&] { self(instance).check(); });
+    }
+    static plexus_status read_page(void* instance, plexus_str request,
+                                   const plexus_sink* out) noexcept {
+        return guarded(out, [&] {
+            json j = parse_object(request, "read request");
+            ReadRequest r;
+            r.entity = j.value("entity", "");
+            r.cursor = opt_string(j, "cursor");
+            r.since = opt_string(j, "since");
+            r.limit = j.value("limit", size_t{500});
+            if (j.contains("filter") && j["filter"].is_object()) r.filter = j["filter"];
+            ReadPage page = self(instance).read(r);
+            json reply{{"records", json::array()},
+                       {"next_cursor", page.next_cursor},
+                       {"has_more", page.has_more}};
+            auto& recs = reply["records"];
+            for (const auto& rec : page.records) recs.push_back(record_to_json(rec));
+            sink_write(out, reply.dump(-1, ' ', false, json::error_handler_t::replace));
+        });
+    }
+    static plexus_status write_batch(void* instance, plexus_str request,
+                                     const plexus_sink* out) noexcept {
+        return guarded(out, [&] {
+            json j = parse_object(request, "write request");
+            std::vector<WriteItem> items;
+            for (const auto& r : j.at("records")) {
+                WriteItem w;
+                w.op = r.value("op", "create") == "update" ? WriteOp::Update : WriteOp::Create;
+                w.idempotency_key = r.value("idempotency_key", "");
+                w.target_key = r.value("target_key", "");
+                w.data = r.value("data", json::object());
+                items.push_back(std::move(w));
+            }
+            auto results = self(instance).write(j.value("entity", ""), items);
+            if (results.size() != items.size())
+                throw Error(PLEXUS_ERR_PLUGIN, "connector returned " +
+                                                   std::to_string(results.size()) +
+                                                   " results for " + std::to_string(items.size()) +
+                                                   " records");
+            json reply{{"results", json::array()}};
+            for (const auto& r : results) {
+                json o{{"status", static_cast<int>(r.status)}};
+                if (r.status == PLEXUS_OK) o["target_key"] = r.target_key;
+                else o["message"] = r.message;
+                reply["results"].push_back(std::move(o));
+            }
+            sink_write(out, reply.dump(-1, ' ', false, json::error_handler_t::replace));
+        });
+    }
+    static plexus_status lookup(void* instance, plexus_str request,
+                                const plexus_sink* out) noexcept {
+        return guarded(out, [&] {
+            json j = parse_object(request, "lookup request");
+            LookupRequest r;
+            r.entity = j.value("entity", "");
+            r.key = opt_string(j, "key");
+            r.idempotency_key = opt_string(j, "idempotency_key");
+            if (j.contains("data") && j["data"].is_object()) r.data = j["data"];
+            LookupResult res = self(instance).lookup(r);
+            json reply{{"found", res.found}};
+            if (res.found) reply["record"] = record_to_json(res.record);
+            sink_write(out, reply.dump(-1, ' ', false, json::error_handler_t::replace));
+        });
+    }
+    static plexus_status describe(plexus_str settings, const plexus_sink* out) noexcept {
+        if constexpr (has_describe<C>::value) {
+            return guarded(out, [&] {
+                json s = parse_object(settings, "settings");
+                json entities = C::describe_entities(s);
+                sink_write(out, entities.dump());
+            });
+        } else {
+            (void)settings;
+            (void)out;
+            return PLEXUS_ERR_PLUGIN;
+        }
+    }
+
+    static const plexus_connector_v1* descriptor() noexcept {
+        static const plexus_connector_v1 d = {
+            sizeof(plexus_connector_v1),
+            PLEXUS_ABI_MAJOR,
+            PLEXUS_ABI_MINOR,
+            C::id,
+            C::version,
+            C::manifest,
+            &create,
+            &destroy,
+            &check,
+            &read_page,
+            &write_batch,
+            &lookup,
+            has_describe<C>::value ? &describe : nullptr,
+        };
+        return &d;
+    }
+};
+
+}  // namespace detail
+}  // namespace plexus::sdk
+
+// Export `ConnectorClass` as this library's connector. Use once per library, at namespace scope.
+#define PLEXUS_EXPORT_CONNECTOR(ConnectorClass)                                                 \
+    extern "C" PLEXUS_EXPORT const plexus_connector_v1* plexus_connector_entry_v1(void) {      \
+        return ::plexus::sdk::detail::Trampolines<ConnectorClass>::descriptor();               \
+    }
