@@ -1,0 +1,61 @@
+// The `plexus` command line: shared option handling and one function per subcommand.
+#pragma once
+
+#include "config/config.hpp"
+#include "plugin_host/plugin_registry.hpp"
+#include "store/store.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace plexus::cli {
+
+namespace po = boost::program_options;
+
+// Exit statuses (docs/operations.md).
+enum Exit : int {
+    ok = 0,
+    run_failed = 1,       // the run failed, or a command failed
+    records_failed = 2,   // the run succeeded but some records failed (kept for replay)
+    run_partial = 3,      // the run stopped early; the next run resumes at the cursor
+    run_skipped = 4,      // the process was already running
+    usage = 64,           // bad command line
+    config_invalid = 65,  // invalid configuration (check-config uses 1, as documented)
+};
+
+struct Common {
+    std::string config_file;
+    std::string data_dir;
+    std::vector<std::string> plugin_dirs;
+    std::string log_level;
+};
+
+// Adds --config, --data, --plugin-dir and --log-level to `opts` as they apply.
+void add_common(po::options_description& opts, Common& c, bool config, bool data, bool plugins);
+
+// Loads the plugins from the chosen directories (or the default ones).
+void load_plugins(PluginRegistry& registry, const Common& c);
+
+// Loads and validates the configuration; prints every error and returns false on any.
+bool load_valid_config(const Common& c, PluginRegistry& registry, Config& out);
+
+// Opens the store in the data directory (creating it).
+std::unique_ptr<Store> open_store(const Common& c);
+
+// Parses `args` against `opts` (with positional names); prints --help and returns false when
+// asked, throws po::error for bad usage.
+bool parse(const std::string& command, const std::string& synopsis, po::options_description& opts,
+           const po::positional_options_description& pos, const std::vector<std::string>& args,
+           po::variables_map& vm);
+
+int cmd_serve(const std::vector<std::string>& args);
+int cmd_run(const std::vector<std::string>& args);
+int cmd_replay(const std::vector<std::string>& args);
+int cmd_plugins(const std::vector<std::string>& args);
+int cmd_check_config(const std::vector<std::string>& args);
+int cmd_cursor(const std::vector<std::string>& args);
+
+}  // namespace plexus::cli

@@ -1,0 +1,57 @@
+#include "app/cli.hpp"
+
+#include "common/logging.hpp"
+
+#include <filesystem>
+#include <iostream>
+
+namespace plexus::cli {
+
+void add_common(po::options_description& opts, Common& c, bool config, bool data, bool plugins) {
+    opts.add_options()("help,h", "show this help");
+    if (config)
+        opts.add_options()("config,c", po::value(&c.config_file)->default_value("plexus.json"),
+                           "configuration file (JSON; docs/configuration.md)");
+    if (data)
+        opts.add_options()("data,d", po::value(&c.data_dir)->default_value("var"),
+                           "data directory holding the database (plexus.db)");
+    if (plugins)
+        opts.add_options()("plugin-dir,p", po::value(&c.plugin_dirs)->composing(),
+                           "directory of connector libraries (repeatable; default "
+                           "$PLEXUS_PLUGIN_PATH or <bin>/../plugins)");
+    opts.add_options()("log-level", po::value(&c.log_level)->default_value("warn"),
+                       "debug, info, warn or error");
+}
+
+bool parse(const std::string& command, const std::string& synopsis, po::options_description& opts,
+           const po::positional_options_description& pos, const std::vector<std::string>& args,
+           po::variables_map& vm) {
+    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+    if (vm.count("help")) {
+        std::cout << "usage: plexus " << command << " " << synopsis << "\n\n" << opts << "\n";
+        return false;
+    }
+    po::notify(vm);
+    if (vm.count("log-level")) configure_logging(vm["log-level"].as<std::string>());
+    return true;
+}
+
+void load_plugins(PluginRegistry& registry, const Common& c) {
+    auto dirs = c.plugin_dirs.empty() ? PluginRegistry::default_directories() : c.plugin_dirs;
+    for (const auto& d : dirs) registry.load_directory(d);
+}
+
+bool load_valid_config(const Common& c, PluginRegistry& registry, Config& out) {
+    std::vector<ConfigError> errors;
+    out = load_config(c.config_file, errors);
+    if (errors.empty()) validate_config(out, registry, system_environment(), errors);
+    for (const auto& e : errors) std::cerr << e.to_string() << "\n";
+    return errors.empty();
+}
+
+std::unique_ptr<Store> open_store(const Common& c) {
+    std::filesystem::create_directories(c.data_dir);
+    return open_sqlite_store((std::filesystem::path(c.data_dir) / "plexus.db").string());
+}
+
+}  // namespace plexus::cli

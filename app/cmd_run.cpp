@@ -1,0 +1,104 @@
+#include "app/cli.hpp"
+
+#include "common/clock.hpp"
+#include "engine/hub.hpp"
+#include "engine/sync_engine.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+namespace plexus::cli {
+namespace {
+
+std::atomic<bool> g_cancel{false};
+extern "C" void on_signal(int) { g_cancel.store(true); }
+
+void print_summary(const Hub& hub, const std::string& process_id, const RunSummary& s) {
+    const auto* p = hub.config().process(process_id);
+    std::cout << (p && !p->name.empty() ? p->name : process_id) << " (" << process_id << ")";
+    if (s.run_id) std::cout << ", run " << s.run_id;
+    std::cout << ": " << s.status;
+    if (s.run_id) std::printf(" in %.1f s", static_cast<double>(s.duration_ms) / 1000.0);
+    std::cout << "\n";
+    if (s.run_id) {
+        std::printf("  read      %10lld\n  created   %10lld\n  updated   %10lld\n"
+                    "  unchanged %10lld\n  failed    %10lld\n",
+                    static_cast<long long>(s.counts.read), static_cast<long long>(s.counts.created),
+                    static_cast<long long>(s.counts.updated), static_cast<long long>(s.counts.unchanged),
+                    static_cast<long long>(s.counts.failed));
+        std::fflush(stdout);
+    }
+    if (!s.message.empty()) std::cout << "  " << s.message << "\n";
+    if (s.counts.failed > 0)
+        std::cout << "  failed records are kept: plexus replay " << process_id << "\n";
+}
+
+int exit_for(const RunSummary& s) {
+    if (s.status == run_status::succeeded) return s.counts.failed > 0 ? records_failed : ok;
+    if (s.status == run_status::partial) return run_partial;
+    if (s.status == "skipped") return run_skipped;
+    return run_failed;
+}
+
+int run_or_replay(const std::vector<std::string>& args, bool replay) {
+    Common c;
+    std::string process_id;
+    bool quiet = false;
+    const char* name = replay ? "replay" : "run";
+    po::options_description opts("options");
+    add_common(opts, c, true, true, true);
+    opts.add_options()("process", po::value(&process_id)->required(), "process id")(
+        "quiet,q", po::bool_switch(&quiet), "no progress line");
+    po::positional_options_description pos;
+    pos.add("process", 1);
+    po::variables_map vm;
+    if (!parse(name, "PROCESS [--config FILE] [--data DIR]", opts, pos, args, vm)) return ok;
+
+    PluginRegistry registry;
+    load_plugins(registry, c);
+    Config config;
+    if (!load_valid_config(c, registry, config)) return run_failed;
+    if (!config.process(process_id)) {
+        std::cerr << "plexus " << name << ": no process \"" << process_id << "\" in " << c.config_file
+                  << "; known:";
+        for (const auto& p : config.processes) std::cerr << " " << p.id;
+        std::cerr << "\n";
+        return usage;
+    }
+    auto store = open_store(c);
+    Hub hub(std::move(config), registry, *store, SystemClock::instance());
+    SyncEngine engine(hub);
+
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    RunOptions options;
+    options.trigger = "cli";
+    options.cancel = &g_cancel;
+    bool tty = isatty(fileno(stderr)) && !quiet;
+    if (tty) {
+        options.on_progress = [](const RunProgress& p) {
+            std::fprintf(stderr, "\r  page %lld: read %lld, created %lld, updated %lld, unchanged %lld, failed %lld ",
+                         static_cast<long long>(p.pages), static_cast<long long>(p.counts.read),
+                         static_cast<long long>(p.counts.created), static_cast<long long>(p.counts.updated),
+                         static_cast<long long>(p.counts.unchanged), static_cast<long long>(p.counts.failed));
+        };
+    }
+    RunSummary s = replay ? engine.replay(process_id, options) : engine.run(process_id, options);
+    if (tty) std::fprintf(stderr, "\n");
+    print_summary(hub, process_id, s);
+    return exit_for(s);
+}
+
+}  // namespace
+
+// plexus run PROCESS
+int cmd_run(const std::vector<std::string>& args) { return run_or_replay(args, false); }
+
+// plexus replay PROCESS
+int cmd_replay(const std::vector<std::string>& args) { return run_or_replay(args, true); }
+
+}  // namespace plexus::cli

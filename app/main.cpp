@@ -1,0 +1,58 @@
+// plexus — the Plexus host. See `plexus --help` and docs/operations.md.
+#include "app/cli.hpp"
+
+#include "common/logging.hpp"
+
+#include <iostream>
+#include <map>
+
+namespace {
+
+const char* kUsage = R"(usage: plexus <command> [options]
+
+commands:
+  serve           run the hub: load connectors and configuration, keep running
+  run PROCESS     one run of a process now, with progress and a summary
+  replay PROCESS  run the failed records of a process again
+  cursor PROCESS  show a process's cursor, or rewind it (--rewind-to TIME)
+  plugins         list loaded connectors and refused files
+  check-config F  validate a configuration file against the loaded connectors
+
+Each command takes --help. Common options: --config FILE, --data DIR (default ./var),
+--plugin-dir DIR (repeatable), --log-level debug|info|warn|error.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace plexus::cli;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        std::cout << kUsage;
+        return args.empty() ? Exit::usage : Exit::ok;
+    }
+    if (args[0] == "--version") {
+        std::cout << "plexus " << PLEXUS_VERSION << " (connector ABI " << PLEXUS_ABI_MAJOR << "."
+                  << PLEXUS_ABI_MINOR << ")\n";
+        return Exit::ok;
+    }
+    static const std::map<std::string, int (*)(const std::vector<std::string>&)> commands{
+        {"serve", cmd_serve},     {"run", cmd_run},       {"replay", cmd_replay},
+        {"plugins", cmd_plugins}, {"cursor", cmd_cursor}, {"check-config", cmd_check_config}};
+    auto it = commands.find(args[0]);
+    if (it == commands.end()) {
+        std::cerr << "plexus: unknown command \"" << args[0] << "\"\n\n" << kUsage;
+        return Exit::usage;
+    }
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    try {
+        return it->second(rest);
+    } catch (const po::error& e) {
+        std::cerr << "plexus " << args[0] << ": " << e.what() << " (see plexus " << args[0]
+                  << " --help)\n";
+        return Exit::usage;
+    } catch (const std::exception& e) {
+        std::cerr << "plexus " << args[0] << ": " << e.what() << "\n";
+        return Exit::run_failed;
+    }
+}

@@ -1,0 +1,88 @@
+#include "engine/hub.hpp"
+
+#include "common/redactor.hpp"
+
+#include <stdexcept>
+
+namespace plexus {
+
+Hub::Hub(Config config, PluginRegistry& registry, Store& store, Clock& clock, Environment env,
+         RetryPolicy retry)
+    : config_(std::move(config)),
+      registry_(registry),
+      store_(store),
+      clock_(clock),
+      env_(std::move(env)),
+      http_(clock, retry) {
+    std::vector<ConfigError> errors;
+    validate_config(config_, registry_, env_, errors);
+    for (const auto& c : config_.connections) {
+        const nlohmann::json* manifest = registry_.manifest(c.connector);
+        if (!manifest) continue;  // reported by validate_config
+        ResolvedSettings r = resolve_settings(*manifest, c.settings, env_, config_.file,
+                                              "/connections/" + c.id + "/settings", errors);
+        for (const auto& s : r.secret_values) global_redactor().add(s);
+        settings_[c.id] = std::move(r.values);
+    }
+    for (const auto& p : config_.processes) {
+        CompiledProcess cp;
+        cp.config = &p;
+        cp.mapping = std::make_unique<Mapping>(Mapping::compile(
+            p.mapping, config_.lookup_tables, config_.file, p.json_path + "/mapping", errors));
+        if (p.mode == "aggregate")
+            cp.aggregate = AggregateSpec::parse(p.aggregate, config_.file,
+                                                p.json_path + "/aggregate", errors);
+        processes_.emplace(p.id, std::move(cp));
+    }
+    if (!errors.empty()) {
+        std::string text = "configuration is not valid:";
+        for (const auto& e : errors) text += "\n  " + e.to_string();
+        throw std::runtime_error(text);
+    }
+}
+
+const CompiledProcess& Hub::process(const std::string& process_id) const {
+    auto it = processes_.find(process_id);
+    if (it == processes_.end())
+        throw std::invalid_argument("unknown process \"" + process_id + "\" in " + config_.file);
+    return it->second;
+}
+
+std::unique_ptr<ConnectorInstance> Hub::open(const std::string& connection_id, LogTags tags,
+                                             const std::atomic<bool>* cancel) {
+    const ConnectionConfig* c = config_.connection(connection_id);
+    if (!c) throw std::invalid_argument("unknown connection \"" + connection_id + "\"");
+    auto loaded = registry_.find(c->connector);
+    if (!loaded)
+        throw std::runtime_error("connection \"" + connection_id + "\": connector \"" +
+                                 c->connector + "\" is not loaded");
+    tags.connection = connection_id;
+    tags.connector = c->connector;
+    HostServices services;
+    services.tags = std::move(tags);
+    services.http = &http_;
+    services.governor = &governor(connection_id);
+    services.clock = &clock_;
+    services.cancel = cancel;
+    return std::make_unique<ConnectorInstance>(loaded, settings_.at(connection_id),
+                                               std::move(services));
+}
+
+RateGovernor& Hub::governor(const std::string& connection_id) {
+    std::lock_guard lock(governors_mutex_);
+    auto& g = governors_[connection_id];
+    if (!g) {
+        double rps = 0, burst = 1;
+        if (const ConnectionConfig* c = config_.connection(connection_id)) {
+            if (const nlohmann::json* m = registry_.manifest(c->connector)) {
+                auto rl = m->value("rate_limit", nlohmann::json::object());
+                rps = rl.value("requests_per_second", 0.0);
+                burst = rl.value("burst", std::max(1.0, rps));
+            }
+        }
+        g = std::make_unique<RateGovernor>(rps, burst, clock_);
+    }
+    return *g;
+}
+
+}  // namespace plexus

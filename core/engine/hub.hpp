@@ -1,0 +1,65 @@
+// The hub: what a running Plexus holds — configuration, loaded connectors, the store, the
+// HTTP client and one rate governor per connection — and the one place that turns a
+// connection's configuration into a live connector instance.
+#pragma once
+
+#include "common/clock.hpp"
+#include "config/config.hpp"
+#include "config/settings.hpp"
+#include "http/http_client.hpp"
+#include "http/rate_governor.hpp"
+#include "mapping/mapping.hpp"
+#include "plugin_host/connector_instance.hpp"
+#include "plugin_host/plugin_registry.hpp"
+#include "store/store.hpp"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace plexus {
+
+// A process's compiled parts, built once.
+struct CompiledProcess {
+    const ProcessConfig* config = nullptr;
+    std::unique_ptr<Mapping> mapping;
+    AggregateSpec aggregate;
+};
+
+class Hub {
+public:
+    // Throws std::runtime_error listing every problem when the configuration does not
+    // validate against the loaded connectors.
+    Hub(Config config, PluginRegistry& registry, Store& store, Clock& clock,
+        Environment env = system_environment(), RetryPolicy retry = {});
+
+    const Config& config() const { return config_; }
+    PluginRegistry& registry() { return registry_; }
+    Store& store() { return store_; }
+    Clock& clock() { return clock_; }
+    HttpClient& http() { return http_; }
+
+    const CompiledProcess& process(const std::string& process_id) const;
+
+    // A new connector instance for a connection, attributed to `tags` (process, run).
+    std::unique_ptr<ConnectorInstance> open(const std::string& connection_id, LogTags tags,
+                                            const std::atomic<bool>* cancel);
+
+    // The connection's rate governor (created on first use from the manifest's rate_limit).
+    RateGovernor& governor(const std::string& connection_id);
+
+private:
+    Config config_;
+    PluginRegistry& registry_;
+    Store& store_;
+    Clock& clock_;
+    Environment env_;
+    HttpClient http_;
+    std::map<std::string, nlohmann::json> settings_;  // resolved, per connection
+    std::map<std::string, CompiledProcess> processes_;
+    std::mutex governors_mutex_;
+    std::map<std::string, std::unique_ptr<RateGovernor>> governors_;
+};
+
+}  // namespace plexus

@@ -1,0 +1,182 @@
+#include "plugin_host/connector_instance.hpp"
+
+#include "http/http_client.hpp"
+#include "http/rate_governor.hpp"
+
+#include <plexus/connector.hpp>
+
+#include <stdexcept>
+
+namespace plexus {
+namespace {
+
+HostServices& services_of(void* ctx) { return *static_cast<HostServices*>(ctx); }
+
+void host_log(void* ctx, plexus_log_level level, plexus_str message) {
+    LogLevel l = LogLevel::info;
+    switch (level) {
+        case PLEXUS_LOG_DEBUG: l = LogLevel::debug; break;
+        case PLEXUS_LOG_INFO: l = LogLevel::info; break;
+        case PLEXUS_LOG_WARN: l = LogLevel::warn; break;
+        case PLEXUS_LOG_ERROR: l = LogLevel::error; break;
+    }
+    log_line(l, services_of(ctx).tags, sdk::from_str(message));
+}
+
+plexus_status host_http(void* ctx, const plexus_http_request* request,
+                        const plexus_http_response_sink* response, const plexus_sink* error) {
+    HostServices& s = services_of(ctx);
+    if (!request || request->struct_size < sizeof(uint32_t) + 4 * sizeof(plexus_str)) {
+        sdk::sink_write(error, "malformed HTTP request structure");
+        return PLEXUS_ERR_PLUGIN;
+    }
+    if (!s.http) {
+        sdk::sink_write(error, "this host offers no HTTP client here");
+        return PLEXUS_ERR_PLUGIN;
+    }
+    HttpRequestSpec spec;
+    spec.method = std::string(sdk::from_str(request->method));
+    spec.url = std::string(sdk::from_str(request->url));
+    sdk::Host::parse_headers(sdk::from_str(request->headers), spec.headers);
+    spec.body = std::string(sdk::from_str(request->body));
+    spec.timeout_ms = request->timeout_ms;
+    spec.no_retry = (request->flags & PLEXUS_HTTP_NO_RETRY) != 0;
+    auto cancelled = [&s] { return s.cancel && s.cancel->load(); };
+    HttpResult r = s.http->send(spec, s.governor, cancelled);
+    if (r.cancelled) {
+        sdk::sink_write(error, "cancelled");
+        return PLEXUS_ERR_CANCELLED;
+    }
+    if (!r.got_response) {
+        sdk::sink_write(error, r.error);
+        return PLEXUS_ERR_TRANSIENT;
+    }
+    std::string headers;
+    for (const auto& [k, v] : r.headers) headers += k + ": " + v + "\r\n";
+    if (response && response->on_response)
+        response->on_response(response->ctx, r.status, sdk::to_str(headers), sdk::to_str(r.body));
+    return PLEXUS_OK;
+}
+
+int64_t host_now(void* ctx) {
+    HostServices& s = services_of(ctx);
+    return s.clock ? s.clock->now_ms() : SystemClock::instance().now_ms();
+}
+
+int host_cancelled(void* ctx) {
+    HostServices& s = services_of(ctx);
+    return s.cancel && s.cancel->load() ? 1 : 0;
+}
+
+void host_rate_observe(void* ctx, double used, double capacity) {
+    HostServices& s = services_of(ctx);
+    if (s.governor) s.governor->observe(used, capacity);
+}
+
+}  // namespace
+
+plexus_host_api make_host_api(HostServices* services) {
+    plexus_host_api api{};
+    api.struct_size = sizeof(plexus_host_api);
+    api.host_ctx = services;
+    api.log = &host_log;
+    api.http = &host_http;
+    api.now_ms = &host_now;
+    api.cancelled = &host_cancelled;
+    api.rate_observe = &host_rate_observe;
+    return api;
+}
+
+const char* status_name(plexus_status s) {
+    switch (s) {
+        case PLEXUS_OK: return "ok";
+        case PLEXUS_ERR_AUTH: return "auth";
+        case PLEXUS_ERR_RATE_LIMIT: return "rate_limit";
+        case PLEXUS_ERR_VALIDATION: return "validation";
+        case PLEXUS_ERR_CONFLICT: return "conflict";
+        case PLEXUS_ERR_TRANSIENT: return "transient";
+        case PLEXUS_ERR_PLUGIN: return "plugin";
+        case PLEXUS_ERR_NOT_FOUND: return "not_found";
+        case PLEXUS_ERR_CANCELLED: return "cancelled";
+        case PLEXUS_ERR_CONFIG: return "config";
+    }
+    return "plugin";
+}
+
+ConnectorInstance::ConnectorInstance(std::shared_ptr<const LoadedConnector> connector,
+                                     const nlohmann::json& resolved_settings,
+                                     HostServices services)
+    : connector_(std::move(connector)),
+      services_(std::make_unique<HostServices>(std::move(services))),
+      api_(std::make_unique<plexus_host_api>(make_host_api(services_.get()))) {
+    if (services_->tags.connector.empty()) services_->tags.connector = connector_->id;
+    std::string settings = resolved_settings.dump();
+    std::string error;
+    plexus_sink sink = sdk::string_sink(error);
+    plexus_status st = PLEXUS_ERR_PLUGIN;
+    try {
+        st = connector_->descriptor->create(api_.get(), sdk::to_str(settings), &instance_, &sink);
+    } catch (...) {
+        error = "create threw an exception through the C boundary";
+        st = PLEXUS_ERR_PLUGIN;
+    }
+    if (st != PLEXUS_OK || !instance_) {
+        instance_ = nullptr;
+        throw std::runtime_error("connection \"" + services_->tags.connection + "\" (connector " +
+                                 connector_->id + "): create failed (" + status_name(st) +
+                                 "): " + (error.empty() ? "no message" : error));
+    }
+}
+
+ConnectorInstance::~ConnectorInstance() {
+    if (instance_) {
+        try {
+            connector_->descriptor->destroy(instance_);
+        } catch (...) {
+            log_line(LogLevel::error, services_->tags, "destroy threw an exception; ignored");
+        }
+    }
+}
+
+template <typename Fn>
+CallResult ConnectorInstance::call(const char* what, Fn&& fn) {
+    CallResult r;
+    plexus_sink sink = sdk::string_sink(r.text);
+    try {
+        r.status = fn(&sink);
+    } catch (const std::exception& e) {
+        r.status = PLEXUS_ERR_PLUGIN;
+        r.text = std::string(what) + " threw through the C boundary: " + e.what();
+    } catch (...) {
+        r.status = PLEXUS_ERR_PLUGIN;
+        r.text = std::string(what) + " threw through the C boundary";
+    }
+    return r;
+}
+
+CallResult ConnectorInstance::check() {
+    return call("check", [&](plexus_sink* s) { return connector_->descriptor->check(instance_, s); });
+}
+
+CallResult ConnectorInstance::read_page(const nlohmann::json& request) {
+    std::string body = request.dump();
+    return call("read_page", [&](plexus_sink* s) {
+        return connector_->descriptor->read_page(instance_, sdk::to_str(body), s);
+    });
+}
+
+CallResult ConnectorInstance::write_batch(const nlohmann::json& request) {
+    std::string body = request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return call("write_batch", [&](plexus_sink* s) {
+        return connector_->descriptor->write_batch(instance_, sdk::to_str(body), s);
+    });
+}
+
+CallResult ConnectorInstance::lookup(const nlohmann::json& request) {
+    std::string body = request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return call("lookup", [&](plexus_sink* s) {
+        return connector_->descriptor->lookup(instance_, sdk::to_str(body), s);
+    });
+}
+
+}  // namespace plexus

@@ -1,0 +1,248 @@
+// The engine end to end through the real loader and the files connector: creates, nothing
+// written twice, updates, failures kept and replayed, dependencies, aggregates, rewind.
+#include "support.hpp"
+
+#include "engine/hub.hpp"
+#include "engine/sync_engine.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace plexus;
+using namespace plexus::test;
+
+namespace {
+
+// A small world: a source directory, a target directory, a store, a configuration.
+struct World {
+    TempDir dir;
+    PluginRegistry registry;
+    std::unique_ptr<Store> store;
+    json config;
+
+    World() {
+        registry.load_directory(PLEXUS_PLUGIN_DIR);
+        fs::create_directories(dir.path() / "src");
+        fs::create_directories(dir.path() / "dst");
+        store = open_sqlite_store(dir.str("plexus.db"));
+        config = json{
+            {"connections",
+             {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")},
+                                                        {"orders", jsonl_entity("orders.jsonl")}})},
+              {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")},
+                                                        {"orders", jsonl_entity("orders.jsonl", "number", "")},
+                                                        {"postings", jsonl_entity("postings.jsonl", "id", "")}})}}},
+            {"processes",
+             json::array({{{"id", "customers"},
+                           {"name", "Customers src→dst"},
+                           {"source", {{"connection", "src"}, {"entity", "customers"}}},
+                           {"target", {{"connection", "dst"}, {"entity", "customers"}}},
+                           {"mapping", {{"id", "id"}, {"email", "lower(trim(email))"}, {"name", "name"}}},
+                           {"page_size", 7},
+                           {"batch_size", 3}}})}};
+    }
+
+    void write_customers(int n, const std::string& stamp = "2024-05-01T10:00:00Z") {
+        std::vector<json> records;
+        for (int i = 1; i <= n; ++i)
+            records.push_back({{"id", "C" + std::to_string(i)}, {"email", "  User" + std::to_string(i) + "@Example.COM "},
+                               {"name", "Zoë " + std::to_string(i)}, {"updated_at", stamp}});
+        write_jsonl(dir.path() / "src" / "customers.jsonl", records);
+    }
+
+    void append(const std::string& file, const json& record) {
+        std::ofstream out(dir.path() / "src" / file, std::ios::app);
+        out << record.dump() << "\n";
+    }
+
+    RunSummary run(const std::string& process, bool replay = false) {
+        std::vector<ConfigError> errors;
+        Config c = parse_config(config.dump(), "test.json", errors);
+        for (const auto& e : errors) FAIL(e.to_string());
+        Hub hub(std::move(c), registry, *store, SystemClock::instance());
+        SyncEngine engine(hub);
+        return replay ? engine.replay(process) : engine.run(process);
+    }
+
+    // Target records by key, counting duplicates (the files connector appends updates, so
+    // only the last version of a key counts as its content).
+    std::map<std::string, json> target(const std::string& file, const std::string& key, std::map<std::string, int>* creates = nullptr) {
+        std::map<std::string, json> out;
+        for (const auto& r : read_jsonl(dir.path() / "dst" / file)) {
+            std::string k = r[key].is_string() ? r[key].get<std::string>() : r[key].dump();
+            if (creates && !out.count(k)) (*creates)[k]++;
+            out[k] = r;
+        }
+        return out;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("first run creates, second writes nothing, a change updates exactly that record", "[engine]") {
+    World w;
+    w.write_customers(20);
+    auto first = w.run("customers");
+    CHECK(first.status == "succeeded");
+    CHECK(first.counts.read == 20);
+    CHECK(first.counts.created == 20);
+    auto t = w.target("customers.jsonl", "id");
+    REQUIRE(t.size() == 20);
+    CHECK(t["C3"]["email"] == "user3@example.com");
+    CHECK(t["C3"]["name"] == "Zoë 3");
+    auto size_after_first = fs::file_size(w.dir.path() / "dst" / "customers.jsonl");
+
+    auto second = w.run("customers");
+    CHECK(second.status == "succeeded");
+    CHECK(second.counts.read == 0);  // incremental: nothing new past the cursor
+    CHECK(second.counts.created + second.counts.updated == 0);
+    CHECK(fs::file_size(w.dir.path() / "dst" / "customers.jsonl") == size_after_first);
+
+    w.append("customers.jsonl", {{"id", "C5"}, {"email", "new@example.com"}, {"name", "Zoë 5"}, {"updated_at", "2024-05-02T09:00:00Z"}});
+    auto third = w.run("customers");
+    CHECK(third.counts.read == 1);
+    CHECK(third.counts.updated == 1);
+    CHECK(third.counts.created == 0);
+    CHECK(w.target("customers.jsonl", "id")["C5"]["email"] == "new@example.com");
+}
+
+TEST_CASE("after a cursor rewind only updates and unchanged", "[engine]") {
+    World w;
+    w.write_customers(15);
+    REQUIRE(w.run("customers").counts.created == 15);
+    w.store->rewind_cursor("customers", "2024-01-01T00:00:00Z", "test", 1);
+    auto again = w.run("customers");
+    CHECK(again.counts.read == 15);
+    CHECK(again.counts.unchanged == 15);
+    CHECK(again.counts.created == 0);
+    CHECK(again.counts.updated == 0);
+    auto audit = w.store->audit_log();
+    REQUIRE(!audit.empty());
+    CHECK(audit.front().action == "cursor.rewind");
+}
+
+TEST_CASE("a mapping failure is recorded per record, kept, and replayed once fixed", "[engine]") {
+    World w;
+    w.config["processes"][0]["mapping"]["amount"] = "number(credit)";
+    std::vector<json> recs;
+    for (int i = 1; i <= 5; ++i)
+        recs.push_back({{"id", "C" + std::to_string(i)}, {"email", "a@b.c"}, {"name", "n"},
+                        {"credit", i == 3 ? "lots" : "10.5"}, {"updated_at", "2024-05-01T10:00:0" + std::to_string(i) + "Z"}});
+    write_jsonl(w.dir.path() / "src" / "customers.jsonl", recs);
+    auto run = w.run("customers");
+    CHECK(run.status == "succeeded");
+    CHECK(run.counts.created == 4);
+    CHECK(run.counts.failed == 1);
+    auto failed = w.store->failed_records("customers");
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].source_key == "C3");
+    CHECK(failed[0].error_class == "mapping");
+    CHECK_THAT(failed[0].message, Catch::Contains("C3"));
+    CHECK_THAT(failed[0].message, Catch::Contains("amount"));
+    OutcomeQuery q;
+    q.run_id = run.run_id;
+    q.action = "failed";
+    REQUIRE(w.store->outcomes(q).size() == 1);
+
+    // The operator fixes the mapping; replay delivers the record and empties the queue.
+    w.config["processes"][0]["mapping"]["amount"] = "default(credit, \"0\")";
+    auto replay = w.run("customers", true);
+    CHECK(replay.counts.created == 1);
+    CHECK(replay.counts.failed == 0);
+    CHECK(w.store->failed_count("customers") == 0);
+    CHECK(w.target("customers.jsonl", "id").size() == 5);
+}
+
+TEST_CASE("an order whose customer was never synced gets its customer first", "[engine]") {
+    World w;
+    w.write_customers(3);
+    w.config["processes"].push_back(
+        {{"id", "orders"},
+         {"name", "Orders src→dst"},
+         {"source", {{"connection", "src"}, {"entity", "orders"}}},
+         {"target", {{"connection", "dst"}, {"entity", "orders"}}},
+         {"dependencies", json::array({{{"process", "customers"}, {"key", "customer_id"}}})},
+         {"mapping",
+          {{"number", "name"},
+           {"customer", "ref(\"customers\", customer_id)"},
+           {"total", "sum(lines, mul(price, qty))"},
+           {"lines", {{"each", "lines"}, {"fields", {{"sku", "upper(sku)"}, {"qty", "qty"}}}}}}}});
+    write_jsonl(w.dir.path() / "src" / "orders.jsonl",
+                {{{"id", "O1"}, {"name", "#1001"}, {"customer_id", "C2"}, {"updated_at", "2024-05-01T11:00:00Z"},
+                  {"lines", json::array({{{"sku", "ab-1"}, {"price", "19.99"}, {"qty", 2}}, {{"sku", "cd-2"}, {"price", "0.02"}, {"qty", 1}}})}},
+                 {{"id", "O2"}, {"name", "#1002"}, {"customer_id", "C404"}, {"updated_at", "2024-05-01T11:01:00Z"},
+                  {"lines", json::array()}}});
+    auto run = w.run("orders");
+    CHECK(run.counts.created == 1);
+    CHECK(run.counts.failed == 1);
+    auto orders = w.target("orders.jsonl", "number");
+    REQUIRE(orders.count("#1001"));
+    CHECK(orders["#1001"]["customer"] == "C2");
+    CHECK(orders["#1001"]["total"] == Approx(40.0));
+    CHECK(orders["#1001"]["lines"][0]["sku"] == "AB-1");
+    // The customer was created through the customers process's ledger, exactly once.
+    CHECK(w.store->ledger_find("customers", "C2"));
+    auto customers = w.target("customers.jsonl", "id");
+    CHECK(customers.size() == 1);
+    auto failed = w.store->failed_records("orders");
+    REQUIRE(failed.size() == 1);
+    CHECK_THAT(failed[0].message, Catch::Contains("C404"));
+    // The customers process later finds C2 already synced: unchanged, not created twice.
+    auto c = w.run("customers");
+    CHECK(c.counts.created == 2);
+    CHECK(c.counts.unchanged == 1);
+}
+
+TEST_CASE("aggregate mode sums ten vouchers into one posting, and never twice", "[engine]") {
+    World w;
+    w.config["processes"] = json::array(
+        {{{"id", "postings"},
+          {"name", "Voucher sales → postings"},
+          {"source", {{"connection", "src"}, {"entity", "orders"}}},
+          {"target", {{"connection", "dst"}, {"entity", "postings"}}},
+          {"mode", "aggregate"},
+          {"aggregate", {{"group_by", {"code", "date"}}, {"sum", {"amount"}}}},
+          {"mapping", {{"code", "code"}, {"date", "date(sold_at, \"%Y-%m-%d\")"}, {"amount", "amount"}, {"currency", {{"const", "CHF"}}}}}}});
+    std::vector<json> sales;
+    for (int i = 0; i < 10; ++i)
+        sales.push_back({{"id", "V" + std::to_string(i)}, {"code", "VOUCHER"}, {"amount", "50.00"},
+                         {"sold_at", "2024-05-01T09:0" + std::to_string(i) + ":00Z"}, {"updated_at", "2024-05-01T09:0" + std::to_string(i) + ":00Z"}});
+    sales.push_back({{"id", "T1"}, {"code", "TICKET"}, {"amount", "12.50"}, {"sold_at", "2024-05-01T10:00:00Z"}, {"updated_at", "2024-05-01T10:00:00Z"}});
+    write_jsonl(w.dir.path() / "src" / "orders.jsonl", sales);
+    auto run = w.run("postings");
+    CHECK(run.status == "succeeded");
+    CHECK(run.counts.created == 11);  // one outcome per source record
+    auto postings = read_jsonl(w.dir.path() / "dst" / "postings.jsonl");
+    REQUIRE(postings.size() == 2);
+    CHECK(postings[0]["code"] == "VOUCHER");
+    CHECK(postings[0]["amount"] == "500.00");
+    CHECK(postings[1]["amount"] == "12.50");
+    // Re-reading everything posts nothing again.
+    w.store->rewind_cursor("postings", "2024-01-01T00:00:00Z", "test", 1);
+    auto again = w.run("postings");
+    CHECK(again.counts.unchanged == 11);
+    CHECK(read_jsonl(w.dir.path() / "dst" / "postings.jsonl").size() == 2);
+}
+
+TEST_CASE("a run that cannot read its source fails with a clear message", "[engine]") {
+    World w;
+    write_jsonl(w.dir.path() / "src" / "customers.jsonl", {});
+    w.write_customers(2);
+    { std::ofstream(w.dir.path() / "src" / "customers.jsonl", std::ios::app) << "{ broken json\n"; }
+    auto run = w.run("customers");
+    CHECK(run.status == "failed");
+    CHECK_THAT(run.message, Catch::Contains("customers"));
+    CHECK_THAT(run.message, Catch::Contains("line 3"));
+    auto rec = w.store->run(run.run_id);
+    REQUIRE(rec);
+    CHECK(rec->status == "failed");
+}
+
+TEST_CASE("one run of a process at a time", "[engine]") {
+    World w;
+    w.write_customers(3);
+    REQUIRE(w.store->acquire_lease("customers", "someone-else", SystemClock::instance().now_ms(), 60'000));
+    auto run = w.run("customers");
+    CHECK(run.status == "skipped");
+    CHECK(run.run_id == 0);
+    CHECK(!fs::exists(w.dir.path() / "dst" / "customers.jsonl"));
+}
