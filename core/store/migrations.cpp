@@ -1,0 +1,263 @@
+// Schema migrations of the SQLite store (see migrations.hpp for the rules).
+//
+// Conventions of the schema:
+// - times are INTEGER milliseconds since the Unix epoch (`*_ms`); 0 or NULL means "not yet";
+// - text columns that the interface treats as "possibly empty" are NOT NULL DEFAULT '';
+// - ids the portal shows or pages by (runs, outcomes, intents, audit) are AUTOINCREMENT, so
+//   an id is never reused even after rows are deleted (keyset paging and exports rely on
+//   ids only growing).
+#include "store/migrations.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+
+namespace plexus::store_migrations {
+
+namespace {
+
+// Migration 1: the whole first schema.
+constexpr const char* k_migration_1 = R"SQL(
+-- Runs of a process. Counters are the sums of the pages committed so far.
+CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    process_id      TEXT    NOT NULL,
+    trigger         TEXT    NOT NULL,
+    status          TEXT    NOT NULL,          -- running, succeeded, partial, failed, abandoned
+    message         TEXT    NOT NULL DEFAULT '',
+    read_count      INTEGER NOT NULL DEFAULT 0,
+    created_count   INTEGER NOT NULL DEFAULT 0,
+    updated_count   INTEGER NOT NULL DEFAULT 0,
+    unchanged_count INTEGER NOT NULL DEFAULT 0,
+    failed_count    INTEGER NOT NULL DEFAULT 0,
+    started_ms      INTEGER NOT NULL,
+    finished_ms     INTEGER NOT NULL DEFAULT 0  -- 0 while running
+);
+CREATE INDEX runs_by_process_started ON runs (process_id, started_ms);
+CREATE INDEX runs_by_started ON runs (started_ms);
+CREATE INDEX runs_running ON runs (process_id) WHERE status = 'running';
+
+-- One row per record handled by a run (the run detail page, exports).
+CREATE TABLE record_outcomes (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    process_id  TEXT    NOT NULL,
+    source_key  TEXT    NOT NULL,
+    target_key  TEXT    NOT NULL DEFAULT '',
+    action      TEXT    NOT NULL,              -- created, updated, unchanged, failed
+    error_class TEXT    NOT NULL DEFAULT '',   -- empty unless failed
+    message     TEXT    NOT NULL DEFAULT '',
+    attempts    INTEGER NOT NULL DEFAULT 1,
+    started_ms  INTEGER NOT NULL DEFAULT 0,
+    finished_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX record_outcomes_by_run ON record_outcomes (run_id, id);
+CREATE INDEX record_outcomes_by_process ON record_outcomes (process_id, id);
+CREATE INDEX record_outcomes_by_action ON record_outcomes (action);
+CREATE INDEX record_outcomes_by_error_class ON record_outcomes (error_class);
+
+-- Cross-reference ledger: which target record a source record became, and the hash of the
+-- payload last written there.
+CREATE TABLE ledger (
+    process_id   TEXT    NOT NULL,
+    source_key   TEXT    NOT NULL,
+    target_key   TEXT    NOT NULL,
+    payload_hash TEXT    NOT NULL,
+    updated_ms   INTEGER NOT NULL,
+    PRIMARY KEY (process_id, source_key)
+) WITHOUT ROWID;
+
+-- Where incremental reading resumes. `cursor` is the connector's opaque text; `since` is an
+-- ISO 8601 time set by a rewind, used only while `cursor` is NULL.
+CREATE TABLE cursors (
+    process_id TEXT    PRIMARY KEY,
+    cursor     TEXT,
+    since      TEXT,
+    updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Open intents: committed before a create is sent; deleted when the page that carried the
+-- create commits (its ledger row then records the outcome). A row still here after a crash
+-- is what the next run must resolve.
+CREATE TABLE intents (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    process_id      TEXT    NOT NULL,
+    run_id          INTEGER NOT NULL,
+    source_key      TEXT    NOT NULL,
+    idempotency_key TEXT    NOT NULL,
+    payload_json    TEXT    NOT NULL,
+    payload_hash    TEXT    NOT NULL,
+    created_ms      INTEGER NOT NULL
+);
+CREATE INDEX intents_by_process ON intents (process_id, id);
+
+-- Records that failed, kept for replay until they succeed. One row per source record:
+-- `attempts` accumulates and `first_failed_ms` keeps the first failure.
+CREATE TABLE failed_queue (
+    process_id      TEXT    NOT NULL,
+    source_key      TEXT    NOT NULL,
+    record_json     TEXT    NOT NULL,
+    error_class     TEXT    NOT NULL DEFAULT '',
+    message         TEXT    NOT NULL DEFAULT '',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    first_failed_ms INTEGER NOT NULL,
+    last_failed_ms  INTEGER NOT NULL,
+    PRIMARY KEY (process_id, source_key)
+) WITHOUT ROWID;
+CREATE INDEX failed_queue_by_first_failed ON failed_queue (process_id, first_failed_ms);
+
+-- Operator-set state of a process (the configuration decides while no row exists).
+CREATE TABLE process_state (
+    process_id TEXT    PRIMARY KEY,
+    enabled    INTEGER,                        -- NULL: never set; 0 / 1
+    updated_ms INTEGER NOT NULL,
+    updated_by TEXT    NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+
+-- One run of a process at a time: the lease is held by `owner` until `expires_ms`.
+CREATE TABLE leases (
+    process_id  TEXT    PRIMARY KEY,
+    owner       TEXT    NOT NULL,
+    acquired_ms INTEGER NOT NULL,
+    expires_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Who did what (operator actions). `detail` is JSON text.
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms   INTEGER NOT NULL,
+    actor   TEXT    NOT NULL,
+    action  TEXT    NOT NULL,
+    subject TEXT    NOT NULL DEFAULT '',
+    detail  TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_by_at ON audit (at_ms);
+
+-- Connections managed from the portal (empty until the portal writes them).
+CREATE TABLE connections (
+    id            TEXT    PRIMARY KEY,
+    connector     TEXT    NOT NULL,
+    display_name  TEXT    NOT NULL DEFAULT '',
+    settings_json TEXT    NOT NULL DEFAULT '{}',  -- secret values encrypted, never plain
+    created_ms    INTEGER NOT NULL,
+    updated_ms    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Inbox of received webhook events, processed later by event-triggered runs.
+CREATE TABLE webhook_inbox (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection_id TEXT    NOT NULL,
+    event_type    TEXT    NOT NULL DEFAULT '',
+    external_id   TEXT,                          -- the sender's event id, for de-duplication
+    headers_json  TEXT    NOT NULL DEFAULT '{}',
+    body          TEXT    NOT NULL,
+    received_ms   INTEGER NOT NULL,
+    processed_ms  INTEGER                        -- NULL until processed
+);
+CREATE UNIQUE INDEX webhook_inbox_by_external_id ON webhook_inbox (connection_id, external_id)
+    WHERE external_id IS NOT NULL;
+CREATE INDEX webhook_inbox_pending ON webhook_inbox (received_ms) WHERE processed_ms IS NULL;
+
+-- Portal users and their sessions.
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    name          TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL,
+    role          TEXT    NOT NULL CHECK (role IN ('operator', 'support', 'admin')),
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    created_ms    INTEGER NOT NULL,
+    updated_ms    INTEGER NOT NULL
+);
+
+CREATE TABLE sessions (
+    token_hash   TEXT    PRIMARY KEY,            -- hash of the session token, never the token
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf_token   TEXT    NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    expires_ms   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_ms);
+)SQL";
+
+int64_t wall_clock_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+int read_version(SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    q.executeStep();
+    return q.getColumn(0).getInt();
+}
+
+}  // namespace
+
+const std::vector<Migration>& all() {
+    // Append only. A released migration is never edited: databases in the field already
+    // carry its effect and its row in schema_migrations.
+    static const std::vector<Migration> migrations = {
+        {1, "initial schema", k_migration_1},
+    };
+    return migrations;
+}
+
+int latest_version() { return all().empty() ? 0 : all().back().version; }
+
+int current_version(SQLite::Database& db) {
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY,"
+        " applied_ms INTEGER NOT NULL)");
+    return read_version(db);
+}
+
+int migrate(SQLite::Database& db, const std::string& path) {
+    int version = 0;
+    try {
+        version = current_version(db);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(path + ": cannot read the schema version: " + e.what());
+    }
+    const int latest = latest_version();
+    if (version > latest) {
+        throw std::runtime_error(path + ": database schema version " + std::to_string(version) +
+                                 " is newer than this build of plexus knows (" +
+                                 std::to_string(latest) +
+                                 "); use a newer plexus binary, or restore a backup made by this "
+                                 "version");
+    }
+
+    for (const Migration& m : all()) {
+        if (m.version <= version) continue;
+        try {
+            // IMMEDIATE: take the write lock first, then re-check, so two processes opening
+            // the same file at once cannot both apply a migration.
+            SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+            const int now_version = read_version(db);
+            if (now_version >= m.version) {
+                tx.commit();
+                version = now_version;
+                continue;
+            }
+            db.exec(m.sql);
+            SQLite::Statement record(db,
+                                     "INSERT INTO schema_migrations (version, applied_ms) "
+                                     "VALUES (?, ?)");
+            record.bind(1, m.version);
+            record.bind(2, static_cast<int64_t>(wall_clock_ms()));
+            record.exec();
+            tx.commit();
+            version = m.version;
+        } catch (const std::exception& e) {
+            throw std::runtime_error(path + ": migration " + std::to_string(m.version) + " (" +
+                                     m.name + ") failed: " + e.what());
+        }
+    }
+    return version;
+}
+
+}  // namespace plexus::store_migrations

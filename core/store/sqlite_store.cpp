@@ -1,0 +1,954 @@
+// The SQLite implementation of plexus::Store (store.hpp). All of Plexus's SQL lives here and
+// in migrations.cpp.
+//
+// Connection settings (applied on open, before migrations):
+// - journal_mode=WAL: readers (portal, exports) never block the engine's commits;
+// - synchronous=FULL: every COMMIT is on disk before the call returns (store.hpp's
+//   durability contract; the crash-safety of commit_page depends on it);
+// - foreign_keys=ON, busy timeout 5 s (another process, e.g. the CLI, may hold the write
+//   lock for a moment).
+//
+// Transactions: every mutating call is exactly one BEGIN IMMEDIATE ... COMMIT, so it either
+// lands whole or not at all, and takes the write lock up front (no deadlock upgrading a read
+// lock when two processes share the file). Reads that need a consistent view of several
+// statements run in one deferred transaction.
+//
+// Threads: one mutex per SqliteStore serialises all use of its connection and its cached
+// statements. for_each_outcome() releases it between chunks and calls the callback with it
+// released, so a long export does not stall the engine and the callback may use the store.
+//
+// Errors: every failure is a std::runtime_error "<db file>: <operation>: <what failed>".
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "store/migrations.hpp"
+#include "store/store.hpp"
+
+namespace plexus {
+namespace {
+
+constexpr int k_busy_timeout_ms = 5000;
+
+// Keys per statement in ledger_find_many: one prepared "IN (?, ?, ...)" statement of this
+// width is reused for every chunk (a short last chunk is padded by repeating its last key,
+// which IN ignores).
+constexpr size_t k_ledger_chunk = 200;
+
+// Rows per chunk in for_each_outcome (the mutex is released between chunks).
+constexpr int64_t k_stream_chunk = 1000;
+
+// A failure already phrased for the operator (names the database file); passed through
+// unchanged by SqliteStore::guarded().
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// A cached statement in use: reset with bindings cleared on entry, reset again on exit so
+// it holds no read snapshot open (an un-reset SELECT would pin the WAL and block
+// checkpoints).
+class StatementUse {
+public:
+    explicit StatementUse(SQLite::Statement& s) : s_(s) {
+        s_.tryReset();
+        s_.clearBindings();
+    }
+    ~StatementUse() { s_.tryReset(); }
+    StatementUse(const StatementUse&) = delete;
+    StatementUse& operator=(const StatementUse&) = delete;
+
+    SQLite::Statement* operator->() { return &s_; }
+    SQLite::Statement& get() { return s_; }
+
+private:
+    SQLite::Statement& s_;
+};
+
+void bind_optional(SQLite::Statement& s, int index, const std::optional<std::string>& v) {
+    if (v)
+        s.bind(index, *v);
+    else
+        s.bind(index);  // NULL
+}
+
+std::optional<std::string> optional_text(const SQLite::Column& c) {
+    if (c.isNull()) return std::nullopt;
+    return c.getString();
+}
+
+// LIKE pattern matching `text` literally anywhere (use with ESCAPE '\').
+std::string contains_pattern(const std::string& text) {
+    std::string p = "%";
+    for (char c : text) {
+        if (c == '\\' || c == '%' || c == '_') p += '\\';
+        p += c;
+    }
+    p += '%';
+    return p;
+}
+
+// A value bound to a dynamically built query.
+using Param = std::variant<int64_t, std::string>;
+
+void bind_params(SQLite::Statement& s, const std::vector<Param>& params) {
+    int i = 1;
+    for (const Param& p : params) {
+        if (const auto* n = std::get_if<int64_t>(&p))
+            s.bind(i++, *n);
+        else
+            s.bind(i++, std::get<std::string>(p));
+    }
+}
+
+// Describes an operation for an error message, lazily (the hot paths build no string
+// unless something fails): about("read run", 7)() == "read run 7".
+auto about(const char* what, const std::string& subject) {
+    return [what, &subject] { return std::string(what) + " " + subject; };
+}
+auto about(const char* what, int64_t id) {
+    return [what, id] { return std::string(what) + " " + std::to_string(id); };
+}
+
+// --- SQL --------------------------------------------------------------------------------
+
+constexpr const char* k_run_columns =
+    "id, process_id, trigger, status, message, read_count, created_count, updated_count, "
+    "unchanged_count, failed_count, started_ms, finished_ms";
+
+constexpr const char* k_outcome_columns =
+    "id, run_id, process_id, source_key, target_key, action, error_class, message, attempts, "
+    "started_ms, finished_ms";
+
+constexpr const char* k_intent_columns =
+    "id, process_id, run_id, source_key, idempotency_key, payload_json, payload_hash, created_ms";
+
+constexpr const char* k_failed_columns =
+    "process_id, source_key, record_json, error_class, message, attempts, first_failed_ms, "
+    "last_failed_ms";
+
+constexpr const char* k_ledger_upsert =
+    "INSERT INTO ledger (process_id, source_key, target_key, payload_hash, updated_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (process_id, source_key) DO UPDATE SET "
+    "target_key = excluded.target_key, payload_hash = excluded.payload_hash, "
+    "updated_ms = excluded.updated_ms";
+
+constexpr const char* k_outcome_insert =
+    "INSERT INTO record_outcomes (run_id, process_id, source_key, target_key, action, "
+    "error_class, message, attempts, started_ms, finished_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+constexpr const char* k_intent_insert =
+    "INSERT INTO intents (process_id, run_id, source_key, idempotency_key, payload_json, "
+    "payload_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+// Closing an intent deletes it: the page's ledger row and outcome now carry what happened.
+constexpr const char* k_intent_close = "DELETE FROM intents WHERE id = ?1 AND process_id = ?2";
+
+// Failed-queue upsert: one row per source record. A repeated failure replaces the record and
+// the error, adds its attempts to those already counted and keeps the first failure time.
+constexpr const char* k_failed_upsert =
+    "INSERT INTO failed_queue (process_id, source_key, record_json, error_class, message, "
+    "attempts, first_failed_ms, last_failed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+    "ON CONFLICT (process_id, source_key) DO UPDATE SET "
+    "record_json = excluded.record_json, error_class = excluded.error_class, "
+    "message = excluded.message, attempts = failed_queue.attempts + excluded.attempts, "
+    "first_failed_ms = min(failed_queue.first_failed_ms, excluded.first_failed_ms), "
+    "last_failed_ms = max(failed_queue.last_failed_ms, excluded.last_failed_ms)";
+
+constexpr const char* k_failed_delete =
+    "DELETE FROM failed_queue WHERE process_id = ?1 AND source_key = ?2";
+
+constexpr const char* k_cursor_upsert =
+    "INSERT INTO cursors (process_id, cursor, since, updated_ms) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (process_id) DO UPDATE SET cursor = excluded.cursor, since = excluded.since, "
+    "updated_ms = excluded.updated_ms";
+
+constexpr const char* k_run_add_counts =
+    "UPDATE runs SET read_count = read_count + ?2, created_count = created_count + ?3, "
+    "updated_count = updated_count + ?4, unchanged_count = unchanged_count + ?5, "
+    "failed_count = failed_count + ?6 WHERE id = ?1";
+
+constexpr const char* k_audit_insert =
+    "INSERT INTO audit (at_ms, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+RunRecord read_run(SQLite::Statement& s) {
+    RunRecord r;
+    r.id = s.getColumn(0).getInt64();
+    r.process_id = s.getColumn(1).getString();
+    r.trigger = s.getColumn(2).getString();
+    r.status = s.getColumn(3).getString();
+    r.message = s.getColumn(4).getString();
+    r.counts.read = s.getColumn(5).getInt64();
+    r.counts.created = s.getColumn(6).getInt64();
+    r.counts.updated = s.getColumn(7).getInt64();
+    r.counts.unchanged = s.getColumn(8).getInt64();
+    r.counts.failed = s.getColumn(9).getInt64();
+    r.started_ms = s.getColumn(10).getInt64();
+    r.finished_ms = s.getColumn(11).getInt64();
+    return r;
+}
+
+RecordOutcome read_outcome(SQLite::Statement& s) {
+    RecordOutcome o;
+    o.id = s.getColumn(0).getInt64();
+    o.run_id = s.getColumn(1).getInt64();
+    o.process_id = s.getColumn(2).getString();
+    o.source_key = s.getColumn(3).getString();
+    o.target_key = s.getColumn(4).getString();
+    o.action = s.getColumn(5).getString();
+    o.error_class = s.getColumn(6).getString();
+    o.message = s.getColumn(7).getString();
+    o.attempts = s.getColumn(8).getInt();
+    o.started_ms = s.getColumn(9).getInt64();
+    o.finished_ms = s.getColumn(10).getInt64();
+    return o;
+}
+
+Intent read_intent(SQLite::Statement& s) {
+    Intent i;
+    i.id = s.getColumn(0).getInt64();
+    i.process_id = s.getColumn(1).getString();
+    i.run_id = s.getColumn(2).getInt64();
+    i.source_key = s.getColumn(3).getString();
+    i.idempotency_key = s.getColumn(4).getString();
+    i.payload_json = s.getColumn(5).getString();
+    i.payload_hash = s.getColumn(6).getString();
+    i.created_ms = s.getColumn(7).getInt64();
+    return i;
+}
+
+FailedRecord read_failed(SQLite::Statement& s) {
+    FailedRecord f;
+    f.process_id = s.getColumn(0).getString();
+    f.source_key = s.getColumn(1).getString();
+    f.record_json = s.getColumn(2).getString();
+    f.error_class = s.getColumn(3).getString();
+    f.message = s.getColumn(4).getString();
+    f.attempts = s.getColumn(5).getInt();
+    f.first_failed_ms = s.getColumn(6).getInt64();
+    f.last_failed_ms = s.getColumn(7).getInt64();
+    return f;
+}
+
+// SQLite reads a negative LIMIT as "no limit".
+int64_t sql_limit(int64_t limit) { return limit > 0 ? limit : -1; }
+
+// The WHERE clause and parameters of an outcome query (limit, offset and order excluded).
+std::string outcome_where(const OutcomeQuery& q, std::vector<Param>& params) {
+    std::string where = " WHERE 1";
+    if (q.run_id) {
+        where += " AND run_id = ?";
+        params.emplace_back(*q.run_id);
+    }
+    if (q.process_id) {
+        where += " AND process_id = ?";
+        params.emplace_back(*q.process_id);
+    }
+    if (q.action) {
+        where += " AND action = ?";
+        params.emplace_back(*q.action);
+    }
+    if (q.error_class) {
+        where += " AND error_class = ?";
+        params.emplace_back(*q.error_class);
+    }
+    if (q.text && !q.text->empty()) {
+        // Substring, taken literally (%, _ and \ escaped); ASCII case-insensitive (LIKE).
+        where += " AND (source_key LIKE ? ESCAPE '\\' OR message LIKE ? ESCAPE '\\')";
+        const std::string pattern = contains_pattern(*q.text);
+        params.emplace_back(pattern);
+        params.emplace_back(pattern);
+    }
+    if (q.after_id > 0) {
+        where += " AND id > ?";
+        params.emplace_back(q.after_id);
+    }
+    return where;
+}
+
+// --- the store --------------------------------------------------------------------------
+
+class SqliteStore final : public Store {
+public:
+    explicit SqliteStore(std::string path) : path_(std::move(path)) {
+        try {
+            db_ = std::make_unique<SQLite::Database>(
+                path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, k_busy_timeout_ms);
+        } catch (const std::exception& e) {
+            throw StoreError(path_ + ": cannot open the database: " + e.what());
+        }
+        configure();
+        store_migrations::migrate(*db_, path_);  // throws naming the file and migration
+    }
+
+    ~SqliteStore() override {
+        // Cached statements must be finalised before the connection closes.
+        statements_.clear();
+    }
+
+    int schema_version() override {
+        return guarded("read the schema version", [&] {
+            StatementUse s(stmt("SELECT coalesce(max(version), 0) FROM schema_migrations"));
+            s->executeStep();
+            return s->getColumn(0).getInt();
+        });
+    }
+
+    // --- leases ---------------------------------------------------------------------------
+
+    bool acquire_lease(const std::string& process_id, const std::string& owner, int64_t now_ms,
+                       int64_t ttl_ms) override {
+        return guarded(about("acquire the lease of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            // Taken when free, expired (expires_ms <= now) or already ours (then renewed).
+            StatementUse s(stmt(
+                "INSERT INTO leases (process_id, owner, acquired_ms, expires_ms) "
+                "VALUES (?1, ?2, ?3, ?4) "
+                "ON CONFLICT (process_id) DO UPDATE SET owner = excluded.owner, "
+                "acquired_ms = CASE WHEN leases.owner = excluded.owner THEN leases.acquired_ms "
+                "ELSE excluded.acquired_ms END, expires_ms = excluded.expires_ms "
+                "WHERE leases.owner = excluded.owner OR leases.expires_ms <= "
+                "excluded.acquired_ms"));
+            s->bind(1, process_id);
+            s->bind(2, owner);
+            s->bind(3, now_ms);
+            s->bind(4, now_ms + ttl_ms);
+            s->exec();
+            const bool taken = db_->getChanges() > 0;
+            tx.commit();
+            return taken;
+        });
+    }
+
+    void renew_lease(const std::string& process_id, const std::string& owner, int64_t now_ms,
+                     int64_t ttl_ms) override {
+        guarded(about("renew the lease of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(
+                stmt("UPDATE leases SET expires_ms = ?3 WHERE process_id = ?1 AND owner = ?2"));
+            s->bind(1, process_id);
+            s->bind(2, owner);
+            s->bind(3, now_ms + ttl_ms);
+            s->exec();
+            if (db_->getChanges() == 0) {
+                // Lost (expired and taken by another owner, or released): the caller must
+                // stop rather than run alongside the new holder.
+                throw StoreError(path_ + ": renew the lease of " + process_id + ": not held by " +
+                                 owner + " any more");
+            }
+            tx.commit();
+        });
+    }
+
+    void release_lease(const std::string& process_id, const std::string& owner) override {
+        guarded(about("release the lease of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(stmt("DELETE FROM leases WHERE process_id = ?1 AND owner = ?2"));
+            s->bind(1, process_id);
+            s->bind(2, owner);
+            s->exec();
+            tx.commit();
+        });
+    }
+
+    // --- runs -----------------------------------------------------------------------------
+
+    int64_t begin_run(const std::string& process_id, const std::string& trigger,
+                      int64_t now_ms) override {
+        return guarded(about("begin a run of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(
+                stmt("INSERT INTO runs (process_id, trigger, status, started_ms) "
+                     "VALUES (?1, ?2, ?3, ?4)"));
+            s->bind(1, process_id);
+            s->bind(2, trigger);
+            s->bind(3, run_status::running);
+            s->bind(4, now_ms);
+            s->exec();
+            const int64_t id = db_->getLastInsertRowid();
+            tx.commit();
+            return id;
+        });
+    }
+
+    void finish_run(int64_t run_id, const std::string& status, const std::string& message,
+                    int64_t now_ms) override {
+        guarded(about("finish run", run_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(
+                stmt("UPDATE runs SET status = ?2, message = ?3, finished_ms = ?4 WHERE id = ?1"));
+            s->bind(1, run_id);
+            s->bind(2, status);
+            s->bind(3, message);
+            s->bind(4, now_ms);
+            s->exec();
+            if (db_->getChanges() == 0)
+                throw StoreError(path_ + ": finish run " + std::to_string(run_id) +
+                                 ": no such run");
+            tx.commit();
+        });
+    }
+
+    int abandon_running(const std::string& process_id, int64_t now_ms) override {
+        return guarded(about("abandon the running runs of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(
+                stmt("UPDATE runs SET status = ?2, finished_ms = ?3, message = CASE WHEN "
+                     "message = '' "
+                     "THEN 'the host stopped while this run was in progress' ELSE message END "
+                     "WHERE process_id = ?1 AND status = ?4"));
+            s->bind(1, process_id);
+            s->bind(2, run_status::abandoned);
+            s->bind(3, now_ms);
+            s->bind(4, run_status::running);
+            s->exec();
+            const int n = db_->getChanges();
+            tx.commit();
+            return n;
+        });
+    }
+
+    std::optional<RunRecord> run(int64_t run_id) override {
+        return guarded(about("read run", run_id), [&]() -> std::optional<RunRecord> {
+            StatementUse s(
+                stmt(std::string("SELECT ") + k_run_columns + " FROM runs WHERE id = ?1"));
+            s->bind(1, run_id);
+            if (!s->executeStep()) return std::nullopt;
+            return read_run(s.get());
+        });
+    }
+
+    // Newest first (started_ms, then id, descending). started_from_ms is inclusive,
+    // started_to_ms exclusive. limit <= 0: no limit.
+    std::vector<RunRecord> runs(const RunQuery& q) override {
+        return guarded("list runs", [&] {
+            std::vector<Param> params;
+            std::string sql = std::string("SELECT ") + k_run_columns + " FROM runs WHERE 1";
+            if (q.process_id) {
+                sql += " AND process_id = ?";
+                params.emplace_back(*q.process_id);
+            }
+            if (q.status) {
+                sql += " AND status = ?";
+                params.emplace_back(*q.status);
+            }
+            if (q.started_from_ms) {
+                sql += " AND started_ms >= ?";
+                params.emplace_back(*q.started_from_ms);
+            }
+            if (q.started_to_ms) {
+                sql += " AND started_ms < ?";
+                params.emplace_back(*q.started_to_ms);
+            }
+            sql += " ORDER BY started_ms DESC, id DESC LIMIT ? OFFSET ?";
+            params.emplace_back(sql_limit(q.limit));
+            params.emplace_back(std::max<int64_t>(q.offset, 0));
+
+            StatementUse s(stmt(sql));
+            bind_params(s.get(), params);
+            std::vector<RunRecord> out;
+            while (s->executeStep()) out.push_back(read_run(s.get()));
+            return out;
+        });
+    }
+
+    std::optional<RunRecord> last_run(const std::string& process_id) override {
+        return guarded(about("read the last run of", process_id),
+                       [&]() -> std::optional<RunRecord> {
+                           StatementUse s(stmt(std::string("SELECT ") + k_run_columns +
+                                               " FROM runs WHERE process_id = ?1"
+                                               " ORDER BY started_ms DESC, id DESC LIMIT 1"));
+                           s->bind(1, process_id);
+                           if (!s->executeStep()) return std::nullopt;
+                           return read_run(s.get());
+                       });
+    }
+
+    // --- cursor ---------------------------------------------------------------------------
+
+    CursorState cursor(const std::string& process_id) override {
+        return guarded(about("read the cursor of", process_id), [&] {
+            StatementUse s(stmt("SELECT cursor, since FROM cursors WHERE process_id = ?1"));
+            s->bind(1, process_id);
+            CursorState c;
+            if (s->executeStep()) {
+                c.cursor = optional_text(s->getColumn(0));
+                c.since = optional_text(s->getColumn(1));
+            }
+            return c;
+        });
+    }
+
+    // An empty `since_iso` clears `since` too: the next run reads from the beginning.
+    // Audit: action "cursor.rewind", subject the process, detail
+    // {"since": ..., "previous_cursor": ..., "previous_since": ...}.
+    void rewind_cursor(const std::string& process_id, const std::string& since_iso,
+                       const std::string& actor, int64_t now_ms) override {
+        guarded(about("rewind the cursor of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            nlohmann::json detail;
+            detail["since"] = since_iso.empty() ? nlohmann::json() : nlohmann::json(since_iso);
+            detail["previous_cursor"] = nullptr;
+            detail["previous_since"] = nullptr;
+            {
+                StatementUse s(stmt("SELECT cursor, since FROM cursors WHERE process_id = ?1"));
+                s->bind(1, process_id);
+                if (s->executeStep()) {
+                    if (auto c = optional_text(s->getColumn(0))) detail["previous_cursor"] = *c;
+                    if (auto c = optional_text(s->getColumn(1))) detail["previous_since"] = *c;
+                }
+            }
+            {
+                StatementUse s(stmt(k_cursor_upsert));
+                s->bind(1, process_id);
+                s->bind(2);  // cursor cleared
+                bind_optional(s.get(), 3,
+                              since_iso.empty() ? std::nullopt : std::optional(since_iso));
+                s->bind(4, now_ms);
+                s->exec();
+            }
+            insert_audit(AuditEntry{0, now_ms, actor, "cursor.rewind", process_id, detail.dump()});
+            tx.commit();
+        });
+    }
+
+    // --- ledger ---------------------------------------------------------------------------
+
+    std::optional<LedgerEntry> ledger_find(const std::string& process_id,
+                                           const std::string& source_key) override {
+        return guarded(
+            about("look up the ledger of", process_id), [&]() -> std::optional<LedgerEntry> {
+                StatementUse s(
+                    stmt("SELECT source_key, target_key, payload_hash, updated_ms "
+                         "FROM ledger WHERE process_id = ?1 AND source_key = ?2"));
+                s->bind(1, process_id);
+                s->bind(2, source_key);
+                if (!s->executeStep()) return std::nullopt;
+                return LedgerEntry{s->getColumn(0).getString(), s->getColumn(1).getString(),
+                                   s->getColumn(2).getString(), s->getColumn(3).getInt64()};
+            });
+    }
+
+    // Result order: by source key within each chunk of k_ledger_chunk keys; each key found
+    // appears once even when asked for several times.
+    std::vector<LedgerEntry> ledger_find_many(
+        const std::string& process_id, const std::vector<std::string>& source_keys) override {
+        return guarded(about("look up the ledger of", process_id), [&] {
+            std::vector<LedgerEntry> out;
+            if (source_keys.empty()) return out;
+            // Drop repeated keys so one key cannot come back twice from two chunks.
+            std::vector<const std::string*> keys;
+            keys.reserve(source_keys.size());
+            {
+                std::unordered_set<std::string_view> seen;
+                seen.reserve(source_keys.size());
+                for (const std::string& k : source_keys)
+                    if (seen.insert(k).second) keys.push_back(&k);
+            }
+            out.reserve(keys.size());
+            SQLite::Transaction tx(*db_);  // one read snapshot for all chunks
+            SQLite::Statement& chunk_stmt = ledger_in_statement();
+            for (size_t begin = 0; begin < keys.size(); begin += k_ledger_chunk) {
+                const size_t end = std::min(keys.size(), begin + k_ledger_chunk);
+                StatementUse s(chunk_stmt);
+                s->bindNoCopy(1, process_id);
+                for (size_t i = 0; i < k_ledger_chunk; ++i) {
+                    // Pad a short last chunk with its last key (IN ignores repeats).
+                    const std::string& key = *keys[std::min(begin + i, end - 1)];
+                    s->bindNoCopy(static_cast<int>(i + 2), key);
+                }
+                while (s->executeStep())
+                    out.push_back(
+                        LedgerEntry{s->getColumn(0).getString(), s->getColumn(1).getString(),
+                                    s->getColumn(2).getString(), s->getColumn(3).getInt64()});
+            }
+            tx.commit();
+            return out;
+        });
+    }
+
+    int64_t ledger_count(const std::string& process_id) override {
+        return guarded(about("count the ledger of", process_id), [&] {
+            StatementUse s(stmt("SELECT count(*) FROM ledger WHERE process_id = ?1"));
+            s->bind(1, process_id);
+            s->executeStep();
+            return s->getColumn(0).getInt64();
+        });
+    }
+
+    // --- intents --------------------------------------------------------------------------
+
+    std::vector<int64_t> open_intents(const std::vector<Intent>& intents) override {
+        return guarded("open intents", [&] {
+            std::vector<int64_t> ids;
+            if (intents.empty()) return ids;
+            ids.reserve(intents.size());
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Statement& s = stmt(k_intent_insert);
+            for (const Intent& i : intents) {
+                StatementUse u(s);
+                u->bindNoCopy(1, i.process_id);
+                u->bind(2, i.run_id);
+                u->bindNoCopy(3, i.source_key);
+                u->bindNoCopy(4, i.idempotency_key);
+                u->bindNoCopy(5, i.payload_json);
+                u->bindNoCopy(6, i.payload_hash);
+                u->bind(7, i.created_ms);
+                u->exec();
+                ids.push_back(db_->getLastInsertRowid());
+            }
+            tx.commit();
+            return ids;
+        });
+    }
+
+    std::vector<Intent> pending_intents(const std::string& process_id) override {
+        return guarded(about("read the open intents of", process_id), [&] {
+            StatementUse s(stmt(std::string("SELECT ") + k_intent_columns +
+                                " FROM intents WHERE process_id = ?1 ORDER BY id"));
+            s->bind(1, process_id);
+            std::vector<Intent> out;
+            while (s->executeStep()) out.push_back(read_intent(s.get()));
+            return out;
+        });
+    }
+
+    // --- the page commit ------------------------------------------------------------------
+
+    // One IMMEDIATE transaction: ledger upserts, outcome inserts, intents closed (deleted),
+    // failed-queue upserts then deletions of resolved keys, the cursor (when given) and the
+    // run's counters. Any failure (including an unknown run) rolls all of it back.
+    //
+    // Defaults taken from the page: an outcome's empty process_id / zero run_id, a failed
+    // record's empty process_id and zero first/last failure times. A key should not be both
+    // in `failed` and `failed_resolved`; if it is, resolved wins (deletions run last).
+    void commit_page(const PageCommit& page) override {
+        guarded(
+            [&] {
+                return std::string("commit a page of run ") + std::to_string(page.run_id) + " of " +
+                       page.process_id;
+            },
+            [&] {
+                SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+                write_page(page);
+                tx.commit();
+            });
+    }
+
+    // --- failed queue ---------------------------------------------------------------------
+
+    // Oldest first failure first.
+    std::vector<FailedRecord> failed_records(const std::string& process_id, int64_t limit,
+                                             int64_t offset) override {
+        return guarded(about("read the failed records of", process_id), [&] {
+            StatementUse s(stmt(std::string("SELECT ") + k_failed_columns +
+                                " FROM failed_queue WHERE process_id = ?1"
+                                " ORDER BY first_failed_ms, source_key LIMIT ?2 OFFSET ?3"));
+            s->bind(1, process_id);
+            s->bind(2, sql_limit(limit));
+            s->bind(3, std::max<int64_t>(offset, 0));
+            std::vector<FailedRecord> out;
+            while (s->executeStep()) out.push_back(read_failed(s.get()));
+            return out;
+        });
+    }
+
+    int64_t failed_count(const std::string& process_id) override {
+        return guarded(about("count the failed records of", process_id), [&] {
+            StatementUse s(stmt("SELECT count(*) FROM failed_queue WHERE process_id = ?1"));
+            s->bind(1, process_id);
+            s->executeStep();
+            return s->getColumn(0).getInt64();
+        });
+    }
+
+    // --- outcomes -------------------------------------------------------------------------
+
+    // In id order. limit <= 0: no limit.
+    std::vector<RecordOutcome> outcomes(const OutcomeQuery& q) override {
+        return guarded("list record outcomes", [&] { return outcome_page(q, q.limit, q.offset); });
+    }
+
+    // Every matching outcome in id order, read in chunks of k_stream_chunk by keyset (id >
+    // the last one seen), so nothing is materialised beyond one chunk. limit and offset
+    // are ignored (an export wants everything); after_id is honoured. `f` runs without the
+    // store's lock held; rows committed while streaming with a higher id may be included.
+    void for_each_outcome(const OutcomeQuery& q,
+                          const std::function<void(const RecordOutcome&)>& f) override {
+        OutcomeQuery chunk_query = q;
+        for (;;) {
+            std::vector<RecordOutcome> chunk = guarded("stream record outcomes", [&] {
+                return outcome_page(chunk_query, k_stream_chunk, 0);
+            });
+            for (const RecordOutcome& o : chunk) f(o);
+            if (static_cast<int64_t>(chunk.size()) < k_stream_chunk) break;
+            chunk_query.after_id = chunk.back().id;
+        }
+    }
+
+    // --- process state --------------------------------------------------------------------
+
+    std::optional<bool> process_enabled(const std::string& process_id) override {
+        return guarded(about("read the state of", process_id), [&]() -> std::optional<bool> {
+            StatementUse s(stmt("SELECT enabled FROM process_state WHERE process_id = ?1"));
+            s->bind(1, process_id);
+            if (!s->executeStep() || s->getColumn(0).isNull()) return std::nullopt;
+            return s->getColumn(0).getInt() != 0;
+        });
+    }
+
+    // Audit: action "process.enable" or "process.disable", detail {"enabled": bool}, in the
+    // same transaction.
+    void set_process_enabled(const std::string& process_id, bool enabled, const std::string& actor,
+                             int64_t now_ms) override {
+        guarded(about("set the state of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                StatementUse s(
+                    stmt("INSERT INTO process_state (process_id, enabled, updated_ms, updated_by) "
+                         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (process_id) DO UPDATE SET "
+                         "enabled = excluded.enabled, updated_ms = excluded.updated_ms, "
+                         "updated_by = excluded.updated_by"));
+                s->bind(1, process_id);
+                s->bind(2, static_cast<int32_t>(enabled ? 1 : 0));
+                s->bind(3, now_ms);
+                s->bind(4, actor);
+                s->exec();
+            }
+            const nlohmann::json detail = {{"enabled", enabled}};
+            insert_audit(AuditEntry{0, now_ms, actor,
+                                    enabled ? "process.enable" : "process.disable", process_id,
+                                    detail.dump()});
+            tx.commit();
+        });
+    }
+
+    // --- audit ----------------------------------------------------------------------------
+
+    void audit(const AuditEntry& entry) override {
+        guarded("write an audit entry", [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            insert_audit(entry);
+            tx.commit();
+        });
+    }
+
+    // Newest first. limit <= 0: no limit.
+    std::vector<AuditEntry> audit_log(int64_t limit, int64_t offset) override {
+        return guarded("read the audit log", [&] {
+            StatementUse s(
+                stmt("SELECT id, at_ms, actor, action, subject, detail FROM audit "
+                     "ORDER BY id DESC LIMIT ?1 OFFSET ?2"));
+            s->bind(1, sql_limit(limit));
+            s->bind(2, std::max<int64_t>(offset, 0));
+            std::vector<AuditEntry> out;
+            while (s->executeStep())
+                out.push_back(AuditEntry{s->getColumn(0).getInt64(), s->getColumn(1).getInt64(),
+                                         s->getColumn(2).getString(), s->getColumn(3).getString(),
+                                         s->getColumn(4).getString(), s->getColumn(5).getString()});
+            return out;
+        });
+    }
+
+private:
+    // Runs `f` holding the lock; turns any failure into "<file>: <what>: <reason>".
+    // `what` is a string literal or a callable returning the description, so the hot paths
+    // build no message unless something fails.
+    template <class What, class F>
+    auto guarded(const What& what, F&& f) -> decltype(f()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        try {
+            return f();
+        } catch (const StoreError&) {
+            throw;
+        } catch (const std::exception& e) {
+            std::string description;
+            if constexpr (std::is_invocable_v<const What&>)
+                description = what();
+            else
+                description = what;
+            throw StoreError(path_ + ": " + description + ": " + e.what());
+        }
+    }
+
+    void configure() {
+        try {
+            // journal_mode answers with the mode in effect; anything but WAL (e.g. a file
+            // system without shared memory) breaks the concurrency the rest assumes.
+            SQLite::Statement wal(*db_, "PRAGMA journal_mode = WAL");
+            std::string mode = wal.executeStep() ? wal.getColumn(0).getString() : "";
+            std::transform(mode.begin(), mode.end(), mode.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (mode != "wal")
+                throw std::runtime_error("journal_mode is '" + mode + "', WAL is required");
+            db_->exec("PRAGMA synchronous = FULL");
+            db_->exec("PRAGMA foreign_keys = ON");
+            db_->exec("PRAGMA temp_store = MEMORY");
+        } catch (const std::exception& e) {
+            throw StoreError(path_ + ": cannot configure the database: " + e.what());
+        }
+    }
+
+    // The cached prepared statement for `sql` (prepared on first use, kept for the life of
+    // the connection). Call with the lock held.
+    SQLite::Statement& stmt(const std::string& sql) {
+        auto it = statements_.find(sql);
+        if (it == statements_.end())
+            it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
+        return *it->second;
+    }
+
+    SQLite::Statement& ledger_in_statement() {
+        if (!ledger_in_sql_.empty()) return stmt(ledger_in_sql_);
+        std::string sql =
+            "SELECT source_key, target_key, payload_hash, updated_ms FROM ledger "
+            "WHERE process_id = ?1 AND source_key IN (";
+        for (size_t i = 0; i < k_ledger_chunk; ++i) {
+            if (i) sql += ", ";
+            sql += "?" + std::to_string(i + 2);
+        }
+        sql += ")";
+        ledger_in_sql_ = std::move(sql);
+        return stmt(ledger_in_sql_);
+    }
+
+    std::vector<RecordOutcome> outcome_page(const OutcomeQuery& q, int64_t limit, int64_t offset) {
+        std::vector<Param> params;
+        std::string sql = std::string("SELECT ") + k_outcome_columns + " FROM record_outcomes" +
+                          outcome_where(q, params) + " ORDER BY id LIMIT ? OFFSET ?";
+        params.emplace_back(sql_limit(limit));
+        params.emplace_back(std::max<int64_t>(offset, 0));
+        StatementUse s(stmt(sql));
+        bind_params(s.get(), params);
+        std::vector<RecordOutcome> out;
+        while (s->executeStep()) out.push_back(read_outcome(s.get()));
+        return out;
+    }
+
+    void insert_audit(const AuditEntry& e) {
+        StatementUse s(stmt(k_audit_insert));
+        s->bind(1, e.at_ms);
+        s->bind(2, e.actor);
+        s->bind(3, e.action);
+        s->bind(4, e.subject);
+        s->bind(5, e.detail.empty() ? std::string("{}") : e.detail);
+        s->exec();
+    }
+
+    // The parts of commit_page, inside its transaction.
+    void write_page(const PageCommit& page) {
+        if (!page.ledger.empty()) {
+            SQLite::Statement& s = stmt(k_ledger_upsert);
+            for (const LedgerUpsert& l : page.ledger) {
+                StatementUse u(s);
+                u->bindNoCopy(1, page.process_id);
+                u->bindNoCopy(2, l.source_key);
+                u->bindNoCopy(3, l.target_key);
+                u->bindNoCopy(4, l.payload_hash);
+                u->bind(5, page.now_ms);
+                u->exec();
+            }
+        }
+        if (!page.outcomes.empty()) {
+            SQLite::Statement& s = stmt(k_outcome_insert);
+            for (const RecordOutcome& o : page.outcomes) {
+                StatementUse u(s);
+                u->bind(1, o.run_id != 0 ? o.run_id : page.run_id);
+                u->bindNoCopy(2, o.process_id.empty() ? page.process_id : o.process_id);
+                u->bindNoCopy(3, o.source_key);
+                u->bindNoCopy(4, o.target_key);
+                u->bindNoCopy(5, o.action);
+                u->bindNoCopy(6, o.error_class);
+                u->bindNoCopy(7, o.message);
+                u->bind(8, static_cast<int32_t>(o.attempts));
+                u->bind(9, o.started_ms);
+                u->bind(10, o.finished_ms);
+                u->exec();
+            }
+        }
+        if (!page.intents_closed.empty()) {
+            SQLite::Statement& s = stmt(k_intent_close);
+            for (int64_t id : page.intents_closed) {
+                StatementUse u(s);
+                u->bind(1, id);
+                u->bindNoCopy(2, page.process_id);
+                u->exec();
+            }
+        }
+        if (!page.failed.empty()) {
+            SQLite::Statement& s = stmt(k_failed_upsert);
+            for (const FailedRecord& f : page.failed) {
+                StatementUse u(s);
+                u->bindNoCopy(1, f.process_id.empty() ? page.process_id : f.process_id);
+                u->bindNoCopy(2, f.source_key);
+                u->bindNoCopy(3, f.record_json);
+                u->bindNoCopy(4, f.error_class);
+                u->bindNoCopy(5, f.message);
+                u->bind(6, static_cast<int32_t>(f.attempts));
+                u->bind(7, f.first_failed_ms != 0 ? f.first_failed_ms : page.now_ms);
+                u->bind(8, f.last_failed_ms != 0 ? f.last_failed_ms : page.now_ms);
+                u->exec();
+            }
+        }
+        if (!page.failed_resolved.empty()) {
+            SQLite::Statement& s = stmt(k_failed_delete);
+            for (const std::string& key : page.failed_resolved) {
+                StatementUse u(s);
+                u->bindNoCopy(1, page.process_id);
+                u->bindNoCopy(2, key);
+                u->exec();
+            }
+        }
+        if (page.cursor) {
+            StatementUse u(stmt(k_cursor_upsert));
+            u->bindNoCopy(1, page.process_id);
+            bind_optional(u.get(), 2, page.cursor->cursor);
+            bind_optional(u.get(), 3, page.cursor->since);
+            u->bind(4, page.now_ms);
+            u->exec();
+        }
+        {
+            StatementUse u(stmt(k_run_add_counts));
+            u->bind(1, page.run_id);
+            u->bind(2, page.counts.read);
+            u->bind(3, page.counts.created);
+            u->bind(4, page.counts.updated);
+            u->bind(5, page.counts.unchanged);
+            u->bind(6, page.counts.failed);
+            u->exec();
+            if (db_->getChanges() == 0)
+                throw StoreError(path_ + ": commit a page of " + page.process_id + ": run " +
+                                 std::to_string(page.run_id) + " does not exist");
+        }
+    }
+
+    const std::string path_;
+    std::mutex mu_;                         // guards db_, statements_, ledger_in_sql_
+    std::unique_ptr<SQLite::Database> db_;  // declared before statements_: closed last
+    std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+    std::string ledger_in_sql_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const std::string& path) {
+    return std::make_unique<SqliteStore>(path);
+}
+
+}  // namespace plexus
