@@ -3,6 +3,7 @@
 
 #include "common/logging.hpp"
 
+#include <csignal>
 #include <iostream>
 #include <map>
 
@@ -26,6 +27,8 @@ Each command takes --help. Common options: --config FILE, --data DIR (default ./
 
 int main(int argc, char** argv) {
     using namespace plexus::cli;
+    // A peer closing a socket mid-write must be an error return, not a dead host.
+    std::signal(SIGPIPE, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;

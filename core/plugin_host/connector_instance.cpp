@@ -43,6 +43,10 @@ plexus_status host_http(void* ctx, const plexus_http_request* request,
     spec.no_retry = (request->flags & PLEXUS_HTTP_NO_RETRY) != 0;
     auto cancelled = [&s] { return s.cancel && s.cancel->load(); };
     HttpResult r = s.http->send(spec, s.governor, cancelled);
+    if (r.invalid_request) {
+        sdk::sink_write(error, r.error);
+        return PLEXUS_ERR_CONFIG;
+    }
     if (r.cancelled) {
         sdk::sink_write(error, "cancelled");
         return PLEXUS_ERR_CANCELLED;
