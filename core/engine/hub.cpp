@@ -16,6 +16,13 @@ Hub::Hub(Config config, PluginRegistry& registry, Store& store, Clock& clock, En
       http_(clock, retry) {
     std::vector<ConfigError> errors;
     validate_config(config_, registry_, env_, errors);
+    if (!errors.empty()) {
+        std::string text = "configuration is not valid:";
+        for (const auto& e : errors) text += "\n  " + e.to_string();
+        throw std::runtime_error(text);
+    }
+    // Valid: build the runtime parts. Their errors were reported by validate_config already,
+    // so a second list only guards against the two drifting apart.
     for (const auto& c : config_.connections) {
         const nlohmann::json* manifest = registry_.manifest(c.connector);
         if (!manifest) continue;  // reported by validate_config

@@ -504,7 +504,7 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
             throw;
         } catch (const MappingError& e) {
             add_failure(c, pid, rec, error_class::mapping,
-                        "record " + rec.key + ": field " + e.field + ": " + e.what(), page_start);
+                        "record " + rec.key + ": field " + e.field + ": " + e.problem, page_start);
             continue;
         } catch (const std::exception& e) {
             add_failure(c, pid, rec, error_class::dependency, "record " + rec.key + ": " + e.what(),
@@ -586,11 +586,22 @@ void Run::process_aggregate(std::vector<SourceRecord> records, std::optional<Cur
             members.push_back(std::move(rec));
         } catch (const MappingError& e) {
             add_failure(c, pid, rec, error_class::mapping,
-                        "record " + rec.key + ": field " + e.field + ": " + e.what(), page_start);
+                        "record " + rec.key + ": field " + e.field + ": " + e.problem, page_start);
         }
     }
+    std::vector<AggregateGroup> groups;
+    try {
+        groups = aggregate(main_->compiled->aggregate, mapped);
+    } catch (const MappingError& e) {
+        // A value that cannot be summed: nothing of this page is posted, every member is
+        // kept for replay with the reason.
+        for (const auto& m : members)
+            add_failure(c, pid, m, error_class::mapping, "aggregate: field " + e.field + ": " + e.problem,
+                        page_start);
+        members.clear();
+    }
     std::vector<Pending> to_write;
-    for (auto& g : aggregate(main_->compiled->aggregate, mapped)) {
+    for (auto& g : groups) {
         Pending p;
         p.started_ms = page_start;
         p.mapped = std::move(g.record);

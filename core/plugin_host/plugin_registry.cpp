@@ -197,6 +197,12 @@ std::optional<nlohmann::json> PluginRegistry::entities(const std::string& connec
     return list;
 }
 
+std::vector<std::string> PluginRegistry::connector_ids() const {
+    std::vector<std::string> ids;
+    for (const auto& c : connectors_) ids.push_back(c->id);
+    return ids;
+}
+
 std::vector<std::string> PluginRegistry::default_directories() {
     std::vector<std::string> dirs;
     if (const char* env = std::getenv("PLEXUS_PLUGIN_PATH"); env && *env) {

@@ -60,6 +60,7 @@ public:
     std::optional<nlohmann::json> entities(const std::string& connector_id,
                                            const nlohmann::json& resolved_settings,
                                            std::string& error) const override;
+    std::vector<std::string> connector_ids() const override;
 
     // The plugin directories used when none is given: $PLEXUS_PLUGIN_PATH (colon separated)
     // if set, else <directory of the executable>/../plugins.

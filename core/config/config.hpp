@@ -1,0 +1,109 @@
+// The configuration model: connections, lookup tables and processes, read from one JSON file
+// (docs/configuration.md is the operator's reference), and its validation against the
+// loaded connectors' manifests.
+//
+// Two steps, both collecting every problem instead of stopping at the first:
+// - parse_config / load_config check the structure (JSON syntax, types, required keys,
+//   unknown keys, duplicate ids) and build the model;
+// - validate_config checks meaning against the connectors (settings, entities,
+//   capabilities, fields), mappings, schedules and the dependency graph.
+// Every ConfigError names the file, an RFC 6901 JSON path and what is wrong.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+
+namespace plexus {
+
+struct ConnectionConfig {
+    std::string id;
+    std::string connector;
+    nlohmann::json settings = nlohmann::json::object();  // as written: may hold "${ENV}"
+    std::string json_path;                               // "/connections/shop"
+};
+
+struct Endpoint {
+    std::string connection;
+    std::string entity;
+    nlohmann::json filter = nlohmann::json::object();  // source only; passed to read_page
+};
+
+// Either `cron` or `interval` is set (never both); `timezone` is an IANA name, "" = UTC.
+struct ScheduleConfig {
+    std::string cron;
+    std::string interval;
+    std::string timezone;
+    bool empty() const { return cron.empty() && interval.empty() && timezone.empty(); }
+};
+
+struct Dependency {
+    std::string process;   // the process this one depends on
+    std::string key_path;  // source path holding that process's source key, e.g. "customer.id"
+};
+
+struct ProcessConfig {
+    std::string id;
+    std::string name;  // display name; defaults to id
+    Endpoint source;
+    Endpoint target;
+    nlohmann::json mapping;
+    std::string mode = "record";  // "record" or "aggregate"
+    nlohmann::json aggregate;     // mode "aggregate": {"group_by": [...], "sum": [...]}
+    ScheduleConfig schedule;      // empty: manual runs only
+    bool enabled = true;
+    std::vector<Dependency> dependencies;
+    int page_size = 500;
+    int batch_size = 100;
+    std::string json_path;  // "/processes/3"
+};
+
+struct Config {
+    std::string file;
+    std::vector<ConnectionConfig> connections;
+    std::vector<ProcessConfig> processes;
+    nlohmann::json lookup_tables = nlohmann::json::object();  // table → {value → replacement}
+
+    const ConnectionConfig* connection(const std::string& id) const;
+    const ProcessConfig* process(const std::string& id) const;
+};
+
+// Read and parse a configuration file. Never throws for bad content: problems (unreadable
+// file, JSON syntax error with line and column, wrong types, missing or unknown keys,
+// duplicate keys or process ids) are appended to `errors`. `//` and `/* */` comments are
+// allowed.
+Config load_config(const std::string& path, std::vector<ConfigError>& errors);
+Config parse_config(const std::string& text, const std::string& file_name,
+                    std::vector<ConfigError>& errors);
+
+// What validation needs to know about connectors: implemented by the plugin host (and by a
+// fake in tests).
+class ConnectorCatalog {
+public:
+    virtual ~ConnectorCatalog() = default;
+    // The manifest (docs/design/001-plugin-abi.md), or nullptr for an unknown connector.
+    virtual const nlohmann::json* manifest(const std::string& connector_id) const = 0;
+    // The entities for these resolved settings (describe_entities, or the manifest's list).
+    // On failure nullopt, with `error` set.
+    virtual std::optional<nlohmann::json> entities(const std::string& connector_id,
+                                                   const nlohmann::json& resolved_settings,
+                                                   std::string& error) const = 0;
+    // Ids of the known connectors, to suggest one when a configuration names an unknown
+    // connector. Optional.
+    virtual std::vector<std::string> connector_ids() const { return {}; }
+};
+
+// Check the configuration against the connectors: unknown connector; settings (missing,
+// unknown, wrong type, unset environment variable); unknown connection or entity; an entity
+// lacking the capability its role needs (source: "read", target: "create"); mapped fields
+// the entities do not declare (unless "open"); mapping expressions; lookup tables; ref()
+// and dependencies naming unknown processes; dependency cycles; mode and aggregate;
+// schedules (cron, interval, time zone). Appends to `errors`; never throws for bad content.
+// Never puts a secret's value into a message.
+void validate_config(const Config& config, const ConnectorCatalog& catalog, const Environment& env,
+                     std::vector<ConfigError>& errors);
+
+}  // namespace plexus
