@@ -4,7 +4,10 @@
 #include "common/redactor.hpp"
 #include "engine/payload_hash.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <map>
 #include <random>
@@ -694,6 +697,35 @@ void Run::run_replay() {
 
 }  // namespace
 
+namespace {
+
+// A lease whose owner ran on this host in a process that no longer exists (killed, crashed)
+// is released at once instead of blocking the process until the lease expires. Owners are
+// "host:pid:random"; a lease of another host is left to expire.
+bool take_over_dead_lease(Store& store, const std::string& process_id, int64_t now_ms) {
+    auto holder = store.lease_holder(process_id, now_ms);
+    if (!holder) return false;
+    const std::string& mine = lease_owner_name();
+    std::string my_host = mine.substr(0, mine.find(':'));
+    size_t first = holder->find(':');
+    size_t second = first == std::string::npos ? std::string::npos : holder->find(':', first + 1);
+    if (second == std::string::npos || holder->substr(0, first) != my_host) return false;
+    pid_t pid = 0;
+    try {
+        pid = static_cast<pid_t>(std::stol(holder->substr(first + 1, second - first - 1)));
+    } catch (...) {
+        return false;
+    }
+    if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) return false;
+    log_line(LogLevel::warn, LogTags{process_id, 0, {}, {}},
+             "the previous run's process (pid " + std::to_string(pid) +
+                 ") is gone; taking over its lease");
+    store.release_lease(process_id, *holder);
+    return true;
+}
+
+}  // namespace
+
 std::string lease_owner_name() {
     static const std::string name = [] {
         char host[256] = {0};
@@ -719,7 +751,11 @@ RunSummary SyncEngine::execute(const std::string& process_id, const RunOptions& 
     RunSummary summary;
     int64_t started = clock.steady_ms();
     // Step 1: the lease — one run of a process at a time, across threads and hosts.
-    if (!store.acquire_lease(process_id, lease_owner_name(), clock.now_ms(), kLeaseTtlMs)) {
+    bool leased = store.acquire_lease(process_id, lease_owner_name(), clock.now_ms(), kLeaseTtlMs);
+    if (!leased && take_over_dead_lease(store, process_id, clock.now_ms())) {
+        leased = store.acquire_lease(process_id, lease_owner_name(), clock.now_ms(), kLeaseTtlMs);
+    }
+    if (!leased) {
         summary.status = "skipped";
         summary.message = "process " + process_id + " is already running";
         log_line(LogLevel::warn, LogTags{process_id, 0, {}, {}}, summary.message);

@@ -6,6 +6,8 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
@@ -76,7 +78,15 @@ void PluginRegistry::load_file(const std::string& path) {
     std::error_code ec;
     lib->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
     if (ec || !lib->is_loaded()) {
-        refuse(path, "not a loadable shared library (" + ec.message() + ")");
+        // Boost's error code says little ("Bad file descriptor"); the loader's own text
+        // ("invalid ELF header", "undefined symbol: …") tells the partner what to fix.
+        std::string why = ec.message();
+        if (void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+            dlclose(h);
+        } else if (const char* e = dlerror()) {
+            why = e;
+        }
+        refuse(path, "not a loadable shared library (" + why + ")");
         return;
     }
     if (!lib->has(PLEXUS_ENTRY_SYMBOL)) {

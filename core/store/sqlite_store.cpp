@@ -367,6 +367,17 @@ public:
         });
     }
 
+    std::optional<std::string> lease_holder(const std::string& process_id, int64_t now_ms) override {
+        return guarded(about("read the lease of", process_id), [&]() -> std::optional<std::string> {
+            StatementUse s(
+                stmt("SELECT owner FROM leases WHERE process_id = ?1 AND expires_ms > ?2"));
+            s->bind(1, process_id);
+            s->bind(2, now_ms);
+            if (!s->executeStep()) return std::nullopt;
+            return s->getColumn(0).getString();
+        });
+    }
+
     // --- runs -----------------------------------------------------------------------------
 
     int64_t begin_run(const std::string& process_id, const std::string& trigger,

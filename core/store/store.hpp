@@ -185,6 +185,9 @@ public:
     virtual void renew_lease(const std::string& process_id, const std::string& owner,
                              int64_t now_ms, int64_t ttl_ms) = 0;
     virtual void release_lease(const std::string& process_id, const std::string& owner) = 0;
+    // The owner of an unexpired lease, if any (to recognise a lease left by a dead process).
+    virtual std::optional<std::string> lease_holder(const std::string& process_id,
+                                                    int64_t now_ms) = 0;
 
     // --- runs -----------------------------------------------------------------------------
     virtual int64_t begin_run(const std::string& process_id, const std::string& trigger,

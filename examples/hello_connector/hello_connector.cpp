@@ -13,7 +13,7 @@ class HelloConnector : public plexus::sdk::Connector {
 public:
     static constexpr const char* id = "hello";
     static constexpr const char* version = "1.0.0";
-    static constexpr const char* manifest = R"({
+    static constexpr const char* manifest = R"json({
       "id": "hello", "name": "Hello (SDK example)", "version": "1.0.0",
       "description": "Greets every configured name; an example for partners.",
       "settings": [
@@ -31,7 +31,7 @@ public:
          "fields": [{"name": "id", "type": "string"}, {"name": "seq", "type": "integer"},
                     {"name": "text", "type": "string"}]}
       ]
-    })";
+    })json";
 
     HelloConnector(plexus::sdk::Host& host, const json& settings) : host_(host) {
         greeting_ = settings.value("greeting", "Hello");

@@ -6,14 +6,15 @@
 
 namespace {
 
-const char* kManifest = R"({"id": "broken", "version": "0.0.1", "settings": [], "entities": []})";
+// Each variant uses a different subset of these.
+[[maybe_unused]] const char* kManifest = R"({"id": "broken", "version": "0.0.1", "settings": [], "entities": []})";
 
 plexus_status create_ok(const plexus_host_api*, plexus_str, void** instance, const plexus_sink*) {
     static int dummy;
     *instance = &dummy;
     return PLEXUS_OK;
 }
-plexus_status create_fails(const plexus_host_api*, plexus_str, void**, const plexus_sink* error) {
+[[maybe_unused]] plexus_status create_fails(const plexus_host_api*, plexus_str, void**, const plexus_sink* error) {
     const char* msg = "cannot start: license file missing";
     error->write(error->ctx, msg, std::strlen(msg));
     return PLEXUS_ERR_CONFIG;
@@ -28,7 +29,7 @@ plexus_status read_page(void*, plexus_str, const plexus_sink* out) {
 plexus_status write_batch(void*, plexus_str, const plexus_sink*) { return PLEXUS_ERR_PLUGIN; }
 plexus_status lookup(void*, plexus_str, const plexus_sink*) { return PLEXUS_ERR_PLUGIN; }
 
-plexus_connector_v1 make(const char* id, const char* manifest) {
+[[maybe_unused]] plexus_connector_v1 make(const char* id, const char* manifest) {
     plexus_connector_v1 d{};
     d.struct_size = sizeof(d);
     d.abi_major = PLEXUS_ABI_MAJOR;

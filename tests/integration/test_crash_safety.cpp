@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 

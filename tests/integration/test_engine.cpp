@@ -231,7 +231,7 @@ TEST_CASE("a run that cannot read its source fails with a clear message", "[engi
     auto run = w.run("customers");
     CHECK(run.status == "failed");
     CHECK_THAT(run.message, Catch::Contains("customers"));
-    CHECK_THAT(run.message, Catch::Contains("line 3"));
+    CHECK_THAT(run.message, Catch::Contains("customers.jsonl:3: malformed JSON"));
     auto rec = w.store->run(run.run_id);
     REQUIRE(rec);
     CHECK(rec->status == "failed");
