@@ -17,7 +17,7 @@ namespace {
 std::atomic<bool> g_cancel{false};
 extern "C" void on_signal(int) { g_cancel.store(true); }
 
-void print_summary(const Hub& hub, const std::string& process_id, const RunSummary& s) {
+void print_summary(Hub& hub, const std::string& process_id, const RunSummary& s) {
     const auto* p = hub.config().process(process_id);
     std::cout << (p && !p->name.empty() ? p->name : process_id) << " (" << process_id << ")";
     if (s.run_id) std::cout << ", run " << s.run_id;
@@ -33,8 +33,18 @@ void print_summary(const Hub& hub, const std::string& process_id, const RunSumma
         std::fflush(stdout);
     }
     if (!s.message.empty()) std::cout << "  " << s.message << "\n";
-    if (s.counts.failed > 0)
+    if (s.counts.failed > 0) {
+        // The first few reasons, so the operator sees why without opening the portal.
+        OutcomeQuery q;
+        q.run_id = s.run_id;
+        q.process_id = process_id;
+        q.action = action::failed;
+        q.limit = 5;
+        for (const auto& o : hub.store().outcomes(q))
+            std::cout << "  failed " << o.source_key << " (" << o.error_class << "): " << o.message << "\n";
+        if (s.counts.failed > 5) std::cout << "  … and " << (s.counts.failed - 5) << " more\n";
         std::cout << "  failed records are kept: plexus replay " << process_id << "\n";
+    }
 }
 
 int exit_for(const RunSummary& s) {
