@@ -76,12 +76,16 @@ struct SourceRecord {
     std::string cursor;
     json data;
 
-    static SourceRecord from_json(const json& j) {
+    // Takes the record apart (moving, not copying: pages hold thousands of records).
+    static SourceRecord from_json(json&& j) {
         SourceRecord r;
-        if (j.contains("key") && j["key"].is_string()) r.key = j["key"].get<std::string>();
-        else if (j.contains("key")) r.key = j["key"].dump();
-        if (j.contains("cursor") && j["cursor"].is_string()) r.cursor = j["cursor"].get<std::string>();
-        r.data = j.value("data", json::object());
+        if (!j.is_object()) return r;
+        if (auto k = j.find("key"); k != j.end())
+            r.key = k->is_string() ? std::move(k->get_ref<std::string&>()) : k->dump();
+        if (auto c = j.find("cursor"); c != j.end() && c->is_string())
+            r.cursor = std::move(c->get_ref<std::string&>());
+        if (auto d = j.find("data"); d != j.end() && d->is_object()) r.data = std::move(*d);
+        else r.data = json::object();
         return r;
     }
     std::string to_text() const {
@@ -102,6 +106,7 @@ struct Pending {
     std::vector<std::string> members;  // aggregate mode: the source keys this record sums
     std::vector<SourceRecord> member_records;  // aggregate mode: those records (for replay)
     int64_t started_ms = 0;
+    std::string conflict_message;  // why the target refused a create as a conflict
 };
 
 // The live parts of one process within a run (the process itself or a dependency).
@@ -225,8 +230,9 @@ void Run::add_failure(PageCommit& commit, const std::string& process_id, const S
 void Run::add_success(PageCommit& commit, const std::string& process_id, const Pending& p,
                       const std::string& act, const std::string& target_key,
                       const std::string& message) {
-    const auto& keys = p.members.empty() ? std::vector<std::string>{p.source.key} : p.members;
-    for (const auto& key : keys) {
+    const size_t n = p.members.empty() ? 1 : p.members.size();
+    for (size_t i = 0; i < n; ++i) {
+        const std::string& key = p.members.empty() ? p.source.key : p.members[i];
         RecordOutcome o;
         o.run_id = run_id_;
         o.process_id = process_id;
@@ -438,7 +444,7 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
             throw RunAbort(run_status::failed, "authentication failed at the target: " + message);
         if (status == PLEXUS_ERR_CONFLICT && b.op == "create") {
             conflicts.push_back(b);
-            conflicts.back().target_key = message;
+            conflicts.back().conflict_message = message;
             continue;
         }
         fail_pending(c, pid, b, class_of(status), message);
@@ -449,7 +455,6 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
     // ledger links the two (the customer already in the shop, matched by e-mail).
     std::vector<Pending> updates;
     for (auto& b : conflicts) {
-        std::string conflict_message = b.target_key;
         CallResult lr = target.lookup(json{{"entity", cfg.target.entity},
                                            {"idempotency_key", b.idempotency_key},
                                            {"data", b.mapped}});
@@ -461,7 +466,7 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
             b.intent_id = 0;
             updates.push_back(std::move(b));
         } else {
-            add_failure(c, pid, b.source, error_class::conflict, conflict_message, b.started_ms);
+            add_failure(c, pid, b.source, error_class::conflict, b.conflict_message, b.started_ms);
         }
     }
     if (!updates.empty()) write_batch(p, updates, c);
@@ -658,7 +663,7 @@ void Run::run_incremental() {
             throw RunAbort(run_status::failed, "the source connector's page reply is malformed");
         std::vector<SourceRecord> records;
         records.reserve(reply["records"].size());
-        for (const auto& j : reply["records"]) records.push_back(SourceRecord::from_json(j));
+        for (auto& j : reply["records"]) records.push_back(SourceRecord::from_json(std::move(j)));
         bool has_more = reply.value("has_more", false);
         CursorState next;
         next.cursor = reply.value("next_cursor", std::string());
@@ -685,7 +690,7 @@ void Run::run_replay() {
         std::vector<SourceRecord> records;
         for (size_t i = start; i < std::min(failed.size(), start + page); ++i) {
             json j = json::parse(failed[i].record_json, nullptr, false);
-            SourceRecord r = j.is_object() ? SourceRecord::from_json(j) : SourceRecord{};
+            SourceRecord r = SourceRecord::from_json(std::move(j));
             if (r.key.empty()) r.key = failed[i].source_key;
             records.push_back(std::move(r));
         }

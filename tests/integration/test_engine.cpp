@@ -3,6 +3,7 @@
 #include "support.hpp"
 
 #include "engine/hub.hpp"
+#include "engine/payload_hash.hpp"
 #include "engine/sync_engine.hpp"
 
 #include <catch2/catch.hpp>
@@ -245,4 +246,59 @@ TEST_CASE("one run of a process at a time", "[engine]") {
     CHECK(run.status == "skipped");
     CHECK(run.run_id == 0);
     CHECK(!fs::exists(w.dir.path() / "dst" / "customers.jsonl"));
+}
+
+TEST_CASE("a create that finds the record already in the target links and updates it", "[engine]") {
+    World w;
+    w.write_customers(3);
+    // C2 exists in the target already (made by hand, not by Plexus).
+    write_jsonl(w.dir.path() / "dst" / "customers.jsonl",
+                {{{"id", "C2"}, {"email", "old@example.com"}, {"name", "Old name"}}});
+    auto run = w.run("customers");
+    CHECK(run.status == "succeeded");
+    CHECK(run.counts.created == 2);
+    CHECK(run.counts.updated == 1);
+    CHECK(run.counts.failed == 0);
+    auto t = w.target("customers.jsonl", "id");
+    CHECK(t.size() == 3);
+    CHECK(t["C2"]["email"] == "user2@example.com");
+    auto link = w.store->ledger_find("customers", "C2");
+    REQUIRE(link);
+    CHECK(link->target_key == "C2");
+}
+
+TEST_CASE("an open intent whose create did happen is adopted, not created again", "[engine]") {
+    World w;
+    w.write_customers(2);
+    // A run died after writing C1 to the target but before committing its outcome: the
+    // intent is open and the record carries the idempotency key.
+    json mapped{{"id", "C1"}, {"email", "user1@example.com"}, {"name", "Zoë 1"}};
+    std::string key = idempotency_key("customers", "C1");
+    json written = mapped;
+    written["_plexus_idempotency_key"] = key;
+    write_jsonl(w.dir.path() / "dst" / "customers.jsonl", {written});
+    int64_t run_id = w.store->begin_run("customers", "cli", 1);
+    w.store->finish_run(run_id, "abandoned", "", 2);
+    Intent intent;
+    intent.process_id = "customers";
+    intent.run_id = run_id;
+    intent.source_key = "C1";
+    intent.idempotency_key = key;
+    intent.payload_json = mapped.dump();
+    intent.payload_hash = payload_hash(mapped);
+    intent.created_ms = 1;
+    w.store->open_intents({intent});
+
+    auto run = w.run("customers");
+    CHECK(run.status == "succeeded");
+    CHECK(w.store->pending_intents("customers").empty());
+    std::map<std::string, int> creates;
+    auto t = w.target("customers.jsonl", "id", &creates);
+    CHECK(t.size() == 2);
+    CHECK(creates["C1"] == 1);
+    CHECK(read_jsonl(w.dir.path() / "dst" / "customers.jsonl").size() == 2);  // C1 not written again
+    OutcomeQuery q;
+    q.process_id = "customers";
+    q.text = "adopted";
+    CHECK(w.store->outcomes(q).size() == 1);
 }
