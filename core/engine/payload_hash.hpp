@@ -12,6 +12,10 @@ namespace plexus {
 // nlohmann::json guarantees, no whitespace). Persisted in the ledger: changing this
 // function makes every record look changed once.
 std::string payload_hash(const nlohmann::json& payload);
+// The same, from the payload's canonical text (payload.dump()) when the caller has it.
+std::string payload_hash_of_text(std::string_view canonical_json);
+// The canonical text payload_hash() hashes.
+std::string canonical_text(const nlohmann::json& payload);
 
 // "px" + 30 hex digits derived from (process id, source key): the same on every retry and
 // after a restart, different for every process and record. Persisted in intents and sent

@@ -98,6 +98,7 @@ struct SourceRecord {
 struct Pending {
     SourceRecord source;
     json mapped;
+    std::string text;  // mapped's canonical JSON text: hashed, kept in the intent, sent
     std::string hash;
     std::string op;  // "create" or "update"
     std::string target_key;
@@ -351,7 +352,8 @@ void Run::ensure_dependency(const Dependency& dep, const std::string& key) {
         auto e = store_.ledger_find(proc, k);
         return e ? std::optional<std::string>(e->target_key) : std::nullopt;
     });
-    pend.hash = payload_hash(pend.mapped);
+    pend.text = canonical_text(pend.mapped);
+    pend.hash = payload_hash_of_text(pend.text);
     pend.op = "create";
     pend.idempotency_key = idempotency_key(dep.process, pend.source.key);
     std::vector<Pending> batch{std::move(pend)};
@@ -384,7 +386,7 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
             for (const auto& m : batch[i].members) in.source_key += (in.source_key.empty() ? "" : "\n") + m;
         }
         in.idempotency_key = batch[i].idempotency_key;
-        in.payload_json = batch[i].mapped.dump(-1, ' ', false, json::error_handler_t::replace);
+        in.payload_json = batch[i].text;
         in.payload_hash = batch[i].hash;
         in.created_ms = clock_.now_ms();
         intents.push_back(std::move(in));
@@ -396,13 +398,19 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
     }
 
     // Step 6: the write.
-    json request{{"entity", cfg.target.entity}, {"records", json::array()}};
-    for (const auto& b : batch) {
-        json r{{"op", b.op}, {"idempotency_key", b.idempotency_key}, {"data", b.mapped}};
-        if (b.op == "update") r["target_key"] = b.target_key;
-        request["records"].push_back(std::move(r));
+    // The request is assembled from each record's canonical text, already made for the hash.
+    std::string request = "{\"entity\":" + json(cfg.target.entity).dump() + ",\"records\":[";
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const Pending& b = batch[i];
+        if (i) request += ',';
+        request += "{\"op\":\"" + b.op + "\",\"idempotency_key\":" + json(b.idempotency_key).dump();
+        if (b.op == "update") request += ",\"target_key\":" + json(b.target_key).dump();
+        request += ",\"data\":";
+        request += b.text;
+        request += '}';
     }
-    CallResult result = target.write_batch(request);
+    request += "]}";
+    CallResult result = target.write_batch_text(request);
     json reply;
     if (result.ok()) {
         reply = json::parse(result.text, nullptr, false);
@@ -519,7 +527,8 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
                         page_start);
             continue;
         }
-        p.hash = payload_hash(p.mapped);
+        p.text = canonical_text(p.mapped);
+        p.hash = payload_hash_of_text(p.text);
         auto it = ledger.find(rec.key);
         if (it != ledger.end()) {
             if (it->second.payload_hash == p.hash) {
@@ -613,7 +622,8 @@ void Run::process_aggregate(std::vector<SourceRecord> records, std::optional<Cur
         Pending p;
         p.started_ms = page_start;
         p.mapped = std::move(g.record);
-        p.hash = payload_hash(p.mapped);
+        p.text = canonical_text(p.mapped);
+        p.hash = payload_hash_of_text(p.text);
         p.op = "create";
         std::string identity = g.group_key;
         for (size_t m : g.members) {

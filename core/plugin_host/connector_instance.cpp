@@ -170,7 +170,10 @@ CallResult ConnectorInstance::read_page(const nlohmann::json& request) {
 }
 
 CallResult ConnectorInstance::write_batch(const nlohmann::json& request) {
-    std::string body = request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return write_batch_text(request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+CallResult ConnectorInstance::write_batch_text(const std::string& body) {
     return call("write_batch", [&](plexus_sink* s) {
         return connector_->descriptor->write_batch(instance_, sdk::to_str(body), s);
     });

@@ -53,6 +53,8 @@ public:
     CallResult check();
     CallResult read_page(const nlohmann::json& request);
     CallResult write_batch(const nlohmann::json& request);
+    // The same with the request already serialised (the engine builds it from parts).
+    CallResult write_batch_text(const std::string& request_json);
     CallResult lookup(const nlohmann::json& request);
 
     const LoadedConnector& connector() const { return *connector_; }

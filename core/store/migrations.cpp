@@ -55,8 +55,9 @@ CREATE TABLE record_outcomes (
 );
 CREATE INDEX record_outcomes_by_run ON record_outcomes (run_id, id);
 CREATE INDEX record_outcomes_by_process ON record_outcomes (process_id, id);
-CREATE INDEX record_outcomes_by_action ON record_outcomes (action);
-CREATE INDEX record_outcomes_by_error_class ON record_outcomes (error_class);
+-- No index on action or error_class alone: with a handful of values they do not narrow a
+-- search, and each would cost a B-tree write per record on the hot path. Filters run within
+-- a run or a process, through the two indexes above.
 
 -- Cross-reference ledger: which target record a source record became, and the hash of the
 -- payload last written there.

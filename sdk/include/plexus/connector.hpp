@@ -255,8 +255,12 @@ inline std::optional<std::string> opt_string(const json& j, const char* name) {
     return it->get<std::string>();
 }
 
-inline json record_to_json(const Record& r) {
-    return json{{"key", r.key}, {"cursor", r.cursor}, {"data", r.data}};
+inline json record_to_json(Record&& r) {
+    json j = json::object();
+    j["key"] = std::move(r.key);
+    j["cursor"] = std::move(r.cursor);
+    j["data"] = std::move(r.data);
+    return j;
 }
 
 template <typename F>
@@ -320,7 +324,7 @@ struct Trampolines {
                        {"next_cursor", page.next_cursor},
                        {"has_more", page.has_more}};
             auto& recs = reply["records"];
-            for (const auto& rec : page.records) recs.push_back(record_to_json(rec));
+            for (auto& rec : page.records) recs.push_back(record_to_json(std::move(rec)));
             sink_write(out, reply.dump(-1, ' ', false, json::error_handler_t::replace));
         });
     }
@@ -329,12 +333,16 @@ struct Trampolines {
         return guarded(out, [&] {
             json j = parse_object(request, "write request");
             std::vector<WriteItem> items;
-            for (const auto& r : j.at("records")) {
+            auto& records = j.at("records");
+            items.reserve(records.size());
+            for (auto& r : records) {
                 WriteItem w;
                 w.op = r.value("op", "create") == "update" ? WriteOp::Update : WriteOp::Create;
                 w.idempotency_key = r.value("idempotency_key", "");
                 w.target_key = r.value("target_key", "");
-                w.data = r.value("data", json::object());
+                // Whatever arrived, moved not copied; the connector judges a non-object.
+                if (auto d = r.find("data"); d != r.end()) w.data = std::move(*d);
+                else w.data = json::object();
                 items.push_back(std::move(w));
             }
             auto results = self(instance).write(j.value("entity", ""), items);
@@ -364,7 +372,7 @@ struct Trampolines {
             if (j.contains("data") && j["data"].is_object()) r.data = j["data"];
             LookupResult res = self(instance).lookup(r);
             json reply{{"found", res.found}};
-            if (res.found) reply["record"] = record_to_json(res.record);
+            if (res.found) reply["record"] = record_to_json(std::move(res.record));
             sink_write(out, reply.dump(-1, ' ', false, json::error_handler_t::replace));
         });
     }
