@@ -1,0 +1,127 @@
+// The command line as an operator uses it: exit statuses, error lines, audited rewinds.
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace plexus::test;
+
+namespace {
+
+struct CliWorld {
+    TempDir dir;
+    json config;
+    CliWorld() {
+        fs::create_directories(dir.path() / "src");
+        fs::create_directories(dir.path() / "dst");
+        config = json{{"connections",
+                       {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
+                        {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
+                      {"processes",
+                       json::array({{{"id", "customers"},
+                                     {"name", "Customers"},
+                                     {"source", {{"connection", "src"}, {"entity", "customers"}}},
+                                     {"target", {{"connection", "dst"}, {"entity", "customers"}}},
+                                     {"mapping", {{"id", "id"}, {"credit", "number(credit)"}}}}})}};
+        write_jsonl(dir.path() / "src" / "customers.jsonl",
+                    {{{"id", "A"}, {"credit", "1.5"}, {"updated_at", "2024-05-01T10:00:00Z"}},
+                     {{"id", "B"}, {"credit", "n/a"}, {"updated_at", "2024-05-02T10:00:00Z"}}});
+        save();
+    }
+    void save() { write_file(dir.path() / "plexus.json", config.dump(2)); }
+    CommandResult plexus(std::vector<std::string> args) {
+        args.insert(args.end(), {"--config", dir.str("plexus.json"), "--data", dir.str("var"), "--plugin-dir", PLEXUS_PLUGIN_DIR});
+        return run_plexus(args);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("check-config names file, JSON path and problem, and exits 1", "[cli]") {
+    CliWorld w;
+    w.config["processes"][0]["schedule"] = {{"cron", "*/5 * * *"}};
+    w.config["processes"][0]["target"]["entity"] = "customerz";
+    w.config["connections"]["src"]["connector"] = "filez";
+    w.save();
+    auto r = run_plexus({"check-config", w.dir.str("plexus.json"), "--plugin-dir", PLEXUS_PLUGIN_DIR});
+    INFO(r.out);
+    CHECK(r.exit_code == 1);
+    std::string file = w.dir.str("plexus.json");
+    CHECK_THAT(r.out, Catch::Contains(file + ": /processes/0/schedule/cron"));
+    CHECK_THAT(r.out, Catch::Contains("4 fields"));
+    CHECK_THAT(r.out, Catch::Contains(file + ": /connections/src/connector"));
+    CHECK_THAT(r.out, Catch::Contains("filez"));
+    CHECK_THAT(r.out, Catch::Contains("/processes/0/target/entity"));
+
+    auto broken = w.dir.path() / "broken.json";
+    write_file(broken, "{\n  \"connections\": {,\n}");
+    auto b = run_plexus({"check-config", broken.string(), "--plugin-dir", PLEXUS_PLUGIN_DIR});
+    CHECK(b.exit_code == 1);
+    CHECK_THAT(b.out, Catch::Contains("broken.json"));
+    CHECK_THAT(b.out, Catch::Contains("line 2"));
+
+    auto missing = run_plexus({"check-config", w.dir.str("nope.json"), "--plugin-dir", PLEXUS_PLUGIN_DIR});
+    CHECK(missing.exit_code == 1);
+    CHECK_THAT(missing.out, Catch::Contains("nope.json"));
+}
+
+TEST_CASE("run reports failed records with exit 2, replay and rewind work from the CLI", "[cli]") {
+    CliWorld w;
+    REQUIRE(run_plexus({"check-config", w.dir.str("plexus.json"), "--plugin-dir", PLEXUS_PLUGIN_DIR}).exit_code == 0);
+    auto r = w.plexus({"run", "customers"});
+    INFO(r.out);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains("failed B (mapping)"));
+    CHECK_THAT(r.out, Catch::Contains("plexus replay customers"));
+
+    auto again = w.plexus({"run", "customers"});
+    CHECK(again.exit_code == 0);
+
+    auto unknown = w.plexus({"run", "orders"});
+    CHECK(unknown.exit_code == 64);
+    CHECK_THAT(unknown.out, Catch::Contains("no process \"orders\""));
+
+    auto bad_time = w.plexus({"cursor", "customers", "--rewind-to", "yesterday"});
+    CHECK(bad_time.exit_code == 64);
+    CHECK_THAT(bad_time.out, Catch::Contains("not an ISO 8601 time"));
+
+    auto rewind = w.plexus({"cursor", "customers", "--rewind-to", "2024-05-01"});
+    CHECK(rewind.exit_code == 0);
+    CHECK_THAT(rewind.out, Catch::Contains("rewound to 2024-05-01T00:00:00Z"));
+    CHECK_THAT(rewind.out, Catch::Contains("audited as cli:"));
+    auto show = w.plexus({"cursor", "customers"});
+    CHECK_THAT(show.out, Catch::Contains("since 2024-05-01T00:00:00Z"));
+
+    // After the rewind, A is unchanged; B still fails (its mapping is still wrong).
+    auto after = w.plexus({"run", "customers"});
+    CHECK(after.exit_code == 2);
+    CHECK_THAT(after.out, Catch::Matches("(.|\n)*unchanged +1(.|\n)*"));
+
+    // The source is fixed: replay delivers B.
+    write_jsonl(w.dir.path() / "src" / "customers.jsonl",
+                {{{"id", "A"}, {"credit", "1.5"}, {"updated_at", "2024-05-01T10:00:00Z"}},
+                 {{"id", "B"}, {"credit", "2"}, {"updated_at", "2024-05-03T10:00:00Z"}}});
+    w.config["processes"][0]["mapping"]["credit"] = "default(number(credit), 0)";
+    w.save();
+    auto run_fixed = w.plexus({"run", "customers"});
+    INFO(run_fixed.out);
+    CHECK(run_fixed.exit_code == 0);
+    auto replay = w.plexus({"replay", "customers"});
+    CHECK(replay.exit_code == 0);
+}
+
+TEST_CASE("commands explain themselves and refuse bad usage", "[cli]") {
+    auto help = run_plexus({"--help"});
+    CHECK(help.exit_code == 0);
+    for (const char* cmd : {"serve", "run", "replay", "cursor", "plugins", "check-config"}) {
+        CHECK_THAT(help.out, Catch::Contains(cmd));
+        auto h = run_plexus({cmd, "--help"});
+        INFO(cmd << ": " << h.out);
+        CHECK(h.exit_code == 0);
+        CHECK_THAT(h.out, Catch::Contains("usage: plexus"));
+    }
+    auto unknown = run_plexus({"frobnicate"});
+    CHECK(unknown.exit_code == 64);
+    auto bad_option = run_plexus({"plugins", "--format", "yaml"});
+    CHECK(bad_option.exit_code == 64);
+    CHECK_THAT(bad_option.out, Catch::Contains("--format must be text or json"));
+}
