@@ -168,6 +168,17 @@ private:
     void commit(PageCommit& commit);
     void report_progress();
 
+    // The ledger entries of a page's records, by source key (one query for the page).
+    std::unordered_map<std::string, LedgerEntry> ledger_of(const std::string& process_id,
+                                                           const std::vector<SourceRecord>& records);
+    // ref("process", key) in mappings: the target key that process's ledger holds.
+    RefResolver ref_resolver() {
+        return [this](const std::string& proc, const std::string& k) -> std::optional<std::string> {
+            auto e = store_.ledger_find(proc, k);
+            return e ? std::optional<std::string>(e->target_key) : std::nullopt;
+        };
+    }
+
     Hub& hub_;
     Store& store_;
     Clock& clock_;
@@ -267,6 +278,16 @@ void Run::commit(PageCommit& c) {
     c = PageCommit{};
 }
 
+std::unordered_map<std::string, LedgerEntry> Run::ledger_of(const std::string& process_id,
+                                                            const std::vector<SourceRecord>& records) {
+    std::vector<std::string> keys;
+    keys.reserve(records.size());
+    for (const auto& r : records) keys.push_back(r.key);
+    std::unordered_map<std::string, LedgerEntry> ledger;
+    for (auto& e : store_.ledger_find_many(process_id, keys)) ledger.emplace(e.source_key, std::move(e));
+    return ledger;
+}
+
 void Run::report_progress() {
     if (options_.on_progress)
         options_.on_progress(RunProgress{run_id_, main_->compiled->config->id, pages_, counts_});
@@ -346,12 +367,7 @@ void Run::ensure_dependency(const Dependency& dep, const std::string& key) {
     pend.source = SourceRecord::from_json(reply.value("record", json::object()));
     if (pend.source.key.empty()) pend.source.key = key;
     pend.started_ms = clock_.now_ms();
-    pend.mapped = p.compiled->mapping->apply(pend.source.data, [this](const std::string& proc,
-                                                                      const std::string& k)
-                                                 -> std::optional<std::string> {
-        auto e = store_.ledger_find(proc, k);
-        return e ? std::optional<std::string>(e->target_key) : std::nullopt;
-    });
+    pend.mapped = p.compiled->mapping->apply(pend.source.data, ref_resolver());
     pend.text = canonical_text(pend.mapped);
     pend.hash = payload_hash_of_text(pend.text);
     pend.op = "create";
@@ -487,16 +503,8 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
     c.process_id = pid;
     c.counts.read = static_cast<int64_t>(records.size());
 
-    std::vector<std::string> keys;
-    keys.reserve(records.size());
-    for (const auto& r : records) keys.push_back(r.key);
-    std::unordered_map<std::string, LedgerEntry> ledger;
-    for (auto& e : store_.ledger_find_many(pid, keys)) ledger.emplace(e.source_key, std::move(e));
-
-    auto resolver = [this](const std::string& proc, const std::string& k) -> std::optional<std::string> {
-        auto e = store_.ledger_find(proc, k);
-        return e ? std::optional<std::string>(e->target_key) : std::nullopt;
-    };
+    auto ledger = ledger_of(pid, records);
+    RefResolver resolver = ref_resolver();
 
     std::vector<Pending> to_write;
     int64_t page_start = clock_.now_ms();
@@ -573,14 +581,8 @@ void Run::process_aggregate(std::vector<SourceRecord> records, std::optional<Cur
     c.process_id = pid;
     c.counts.read = static_cast<int64_t>(records.size());
 
-    std::vector<std::string> keys;
-    for (const auto& r : records) keys.push_back(r.key);
-    std::unordered_map<std::string, LedgerEntry> ledger;
-    for (auto& e : store_.ledger_find_many(pid, keys)) ledger.emplace(e.source_key, std::move(e));
-    auto resolver = [this](const std::string& proc, const std::string& k) -> std::optional<std::string> {
-        auto e = store_.ledger_find(proc, k);
-        return e ? std::optional<std::string>(e->target_key) : std::nullopt;
-    };
+    auto ledger = ledger_of(pid, records);
+    RefResolver resolver = ref_resolver();
 
     // A member already summed into an earlier posting is never posted again: postings are
     // append-only, so a re-read (crash, rewind) cannot double-count.
