@@ -1,0 +1,121 @@
+#include "sandbox/sandbox.hpp"
+
+#include <chrono>
+#include <stdexcept>
+
+namespace plexus::sandbox {
+
+Faults Faults::from_json(const nlohmann::json& j) {
+    Faults f;
+    f.error_rate = j.value("error_rate", 0.0);
+    f.drop_rate = j.value("drop_rate", 0.0);
+    f.malformed_rate = j.value("malformed_rate", 0.0);
+    f.latency_ms = j.value("latency_ms", 0);
+    f.burst_429_every = j.value("burst_429_every", 0);
+    f.burst_429_length = j.value("burst_429_length", 0);
+    return f;
+}
+
+nlohmann::json Faults::to_json() const {
+    return {{"error_rate", error_rate},           {"drop_rate", drop_rate},
+            {"malformed_rate", malformed_rate},   {"latency_ms", latency_ms},
+            {"burst_429_every", burst_429_every}, {"burst_429_length", burst_429_length}};
+}
+
+void FaultInjector::set(const Faults& f) {
+    std::lock_guard lock(mutex_);
+    faults_ = f;
+    burst_left_ = 0;
+}
+
+Faults FaultInjector::get() const {
+    std::lock_guard lock(mutex_);
+    return faults_;
+}
+
+bool FaultInjector::intercept(httplib::Response& res,
+                              const std::function<void(httplib::Response&)>& too_many) {
+    Faults f;
+    bool burst = false, error = false, drop = false, malformed = false;
+    {
+        std::lock_guard lock(mutex_);
+        f = faults_;
+        ++requests_;
+        if (f.burst_429_every > 0 && requests_ % static_cast<uint64_t>(f.burst_429_every) == 0)
+            burst_left_ = f.burst_429_length;
+        if (burst_left_ > 0) {
+            --burst_left_;
+            burst = true;
+        } else {
+            std::uniform_real_distribution<double> u(0, 1);
+            error = u(rng_) < f.error_rate;
+            drop = !error && u(rng_) < f.drop_rate;
+            malformed = !error && !drop && u(rng_) < f.malformed_rate;
+        }
+    }
+    if (f.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(f.latency_ms));
+    if (burst) {
+        too_many(res);
+        return true;
+    }
+    if (error) {
+        res.status = 503;
+        res.set_content("Service Unavailable (sandbox fault)", "text/plain");
+        return true;
+    }
+    if (drop) {
+        // Promise 1 KiB, send 10 bytes, fail: the server closes the connection mid-body.
+        res.status = 200;
+        res.set_content_provider(1024, "application/json",
+                                 [](size_t offset, size_t, httplib::DataSink& sink) {
+                                     if (offset == 0) sink.write("{\"partial\"", 10);
+                                     return false;
+                                 });
+        return true;
+    }
+    if (malformed) {
+        res.status = 200;
+        res.set_content("{\"truncated\": [1, 2", "application/json");
+        return true;
+    }
+    return false;
+}
+
+SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
+    : sandbox_(std::move(sandbox)) {
+    server_.Get("/_sandbox/health", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(nlohmann::json{{"sandbox", sandbox_->id()}, {"ok", true}}.dump(),
+                        "application/json");
+    });
+    server_.Post("/_sandbox/faults", [this](const httplib::Request& req, httplib::Response& res) {
+        auto j = nlohmann::json::parse(req.body, nullptr, false);
+        if (!j.is_object()) {
+            res.status = 400;
+            res.set_content("{\"error\":\"body must be a JSON object of fault knobs\"}",
+                            "application/json");
+            return;
+        }
+        sandbox_->faults().set(Faults::from_json(j));
+        res.set_content(sandbox_->faults().get().to_json().dump(), "application/json");
+    });
+    sandbox_->mount(server_);
+    if (port == 0) {
+        port_ = server_.bind_to_any_port("127.0.0.1");
+    } else if (server_.bind_to_port("127.0.0.1", port)) {
+        port_ = port;
+    }
+    if (port_ <= 0)
+        throw std::runtime_error("sandbox " + sandbox_->id() + ": cannot listen on 127.0.0.1:" +
+                                 std::to_string(port));
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+SandboxServer::~SandboxServer() { stop(); }
+
+void SandboxServer::stop() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace plexus::sandbox
