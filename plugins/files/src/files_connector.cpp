@@ -63,10 +63,11 @@ public:
                 return sdk::WriteResult::ok(key);
             return conflict(key, "earlier in this batch");
         }
-        if (const uint32_t row = log_.find(key); row != RecordLog::npos) {
-            if (!item.idempotency_key.empty() && log_.idempotency_key(row) == item.idempotency_key)
+        if (const auto found = log_.find(key)) {
+            if (!item.idempotency_key.empty() &&
+                found->fields.idempotency_key == item.idempotency_key)
                 return sdk::WriteResult::ok(key);
-            return conflict(key, "at line " + std::to_string(log_.line(row)));
+            return conflict(key, "at line " + std::to_string(found->at.line));
         }
         stage(key, std::move(cursor), item.idempotency_key, *data);
         return sdk::WriteResult::ok(key);
@@ -95,8 +96,8 @@ public:
         if (auto f = staged_by_key_.find(key); f != staged_by_key_.end()) {
             const RecordLog::NewRecord& r = staged_[f->second];
             current = format_.decode(std::string_view(bytes_).substr(r.offset, r.length), 0);
-        } else if (const uint32_t row = log_.find(key); row != RecordLog::npos) {
-            current = log_.read(row);
+        } else if (const auto found = log_.find(key)) {
+            current = format_.decode(found->bytes, found->at.line);
         } else {
             // Not a bug and not the data's fault: the record vanished underneath (the file was
             // replaced or edited). CONFLICT is the host's class for that.
@@ -278,21 +279,6 @@ sdk::ReadPage FilesConnector::read(const sdk::ReadRequest& request) {
     const EntitySpec& spec = log.spec();
     const bool with_cursor = spec.has_cursor();
 
-    // The first read of a run indexes the file; later pages read that snapshot (plus what
-    // this instance wrote), so a run's pages never move under it.
-    if (!indexed_for_reading_.count(request.entity)) {
-        if (!log.refresh()) {
-            std::error_code ec;
-            const fs::path parent = spec.file.parent_path();
-            throw Error(PLEXUS_ERR_CONFIG,
-                        "entity " + spec.name + ": " + log.file() + " does not exist" +
-                            (fs::is_directory(parent, ec)
-                                 ? std::string()
-                                 : " (nor does the directory " + parent.string() + ")"));
-        }
-        indexed_for_reading_.insert(request.entity);
-    }
-
     ReadPosition position;
     if (request.cursor && !request.cursor->empty()) {
         bool shape_matches = true;
@@ -305,47 +291,46 @@ sdk::ReadPage FilesConnector::read(const sdk::ReadRequest& request) {
         position = ReadPosition{*request.since, ""};
     }
 
-    const std::vector<uint32_t>& order = log.read_order();
-    size_t i = 0;
-    {
-        auto before = [&](const ReadPosition& p, uint32_t row) {
-            const auto c = log.cursor(row);
-            if (p.cursor != c) return std::string_view(p.cursor) < c;
-            return std::string_view(p.key) < log.key(row);
-        };
-        i = static_cast<size_t>(std::upper_bound(order.begin(), order.end(), position, before) -
-                                order.begin());
+    // The first read of a run takes a snapshot of the file; later pages read that snapshot,
+    // so a run's pages never move under it. A read after this instance wrote to the file
+    // takes a new one.
+    auto& plan = plans_[request.entity];
+    if (!plan || plan->generation() != log.generation()) {
+        plan = std::make_unique<ReadPlan>(log);
+        if (!plan->build(position)) {
+            plan.reset();
+            std::error_code ec;
+            const fs::path parent = spec.file.parent_path();
+            throw Error(PLEXUS_ERR_CONFIG,
+                        "entity " + spec.name + ": " + log.file() + " does not exist" +
+                            (fs::is_directory(parent, ec)
+                                 ? std::string()
+                                 : " (nor does the directory " + parent.string() + ")"));
+        }
     }
-    const size_t first = i;
+    plan->seek(position);
+
     const size_t limit = request.limit ? request.limit : kDefaultLimit;
     const bool filtered = request.filter.is_object() && !request.filter.empty();
     // With a filter, a page looks at a bounded number of records, matching or not.
     const size_t budget = filtered ? std::max<size_t>(limit * 20, 10000) : limit;
 
     sdk::ReadPage page;
-    page.records.reserve(std::min(limit, order.size() - i));
-    std::vector<std::string> bytes;
-    while (i < order.size() && page.records.size() < limit && i - first < budget) {
-        const size_t want = limit - page.records.size();
-        const size_t n = std::min({order.size() - i, budget - (i - first),
-                                   filtered ? std::max<size_t>(want, 256) : want});
-        log.fetch(&order[i], n, bytes);
-        size_t k = 0;
-        for (; k < n && page.records.size() < limit; ++k) {
-            const uint32_t row = order[i + k];
-            json data = log.decode(row, bytes[k]);
-            if (filtered && !matches(data, request.filter)) continue;
-            page.records.push_back(sdk::Record{std::string(log.key(row)),
-                                               std::string(log.cursor(row)), std::move(data)});
-        }
-        i += k;
-        if (filtered && host_.cancelled())
+    size_t examined = 0;
+    while (page.records.size() < limit && examined < budget) {
+        ReadPlan::Item* item = plan->peek();
+        if (!item) break;
+        json data = plan->format().decode(item->bytes, item->line);
+        ++examined;
+        const bool keep = !filtered || matches(data, request.filter);
+        if (keep)
+            page.records.push_back(sdk::Record{item->key, item->cursor, std::move(data)});
+        plan->pop();  // the position moves past filtered-out records too
+        if (filtered && examined % 256 == 0 && host_.cancelled())
             throw Error(PLEXUS_ERR_CANCELLED, "reading " + spec.name + " was cancelled");
     }
-    if (i > first)
-        position =
-            ReadPosition{std::string(log.cursor(order[i - 1])), std::string(log.key(order[i - 1]))};
-    page.has_more = i < order.size();
+    page.has_more = plan->peek() != nullptr;
+    position = plan->position();
     // Without a cursor field there is no "changed since": once the end is reached the
     // position goes back to the start, so the next run reads the whole file again (the
     // host's ledger skips what did not change).
@@ -353,9 +338,9 @@ sdk::ReadPage FilesConnector::read(const sdk::ReadRequest& request) {
     page.next_cursor = encode_position(position, with_cursor);
 
     host_.debug("files: read " + spec.name + " from " + log.file() + ": " +
-                std::to_string(page.records.size()) + " records, positions " +
-                std::to_string(first) + "-" + std::to_string(i) + " of " +
-                std::to_string(order.size()) + (page.has_more ? ", more to come" : ", the end"));
+                std::to_string(page.records.size()) + " records (" + std::to_string(examined) +
+                " examined) of " + std::to_string(plan->records()) +
+                (page.has_more ? ", more to come" : ", the end"));
     return page;
 }
 
@@ -393,21 +378,21 @@ sdk::LookupResult FilesConnector::lookup(const sdk::LookupRequest& request) {
     sdk::LookupResult result;
     if (!log.refresh()) return result;  // no file yet: nothing was ever written
 
-    uint32_t row = RecordLog::npos;
+    std::optional<RecordLog::Found> found;
     if (request.key) {
-        row = log.find(*request.key);
+        found = log.find(*request.key);
     } else {
-        if (request.idempotency_key) row = log.find_by_idempotency_key(*request.idempotency_key);
-        if (row == RecordLog::npos && request.data.is_object()) {
+        if (request.idempotency_key) found = log.find_by_idempotency_key(*request.idempotency_key);
+        if (!found && request.data.is_object()) {
             auto it = request.data.find(spec.key_field);
             if (it != request.data.end())
-                if (auto key = scalar_text(*it)) row = log.find(*key);
+                if (auto key = scalar_text(*it)) found = log.find(*key);
         }
     }
-    if (row == RecordLog::npos) return result;
+    if (!found) return result;
     result.found = true;
-    result.record =
-        sdk::Record{std::string(log.key(row)), std::string(log.cursor(row)), log.read(row)};
+    result.record = sdk::Record{found->fields.key, found->fields.cursor,
+                                log.format().decode(found->bytes, found->at.line)};
     return result;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "entity_spec.hpp"
+#include "read_plan.hpp"
 #include "record_log.hpp"
 
 namespace plexus::files {
@@ -36,7 +37,7 @@ private:
     sdk::Host& host_;
     FilesSettings settings_;
     std::map<std::string, std::unique_ptr<RecordLog>> logs_;  // one per entity, made on first use
-    std::set<std::string> indexed_for_reading_;  // entities whose read snapshot is taken
+    std::map<std::string, std::unique_ptr<ReadPlan>> plans_;  // read snapshots, per entity
 };
 
 }  // namespace plexus::files

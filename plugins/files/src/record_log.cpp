@@ -171,32 +171,24 @@ void RecordLog::begin_write() {
 
 void RecordLog::end_write() noexcept { unlock(); }
 
-void RecordLog::sync_with_file() {
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0)
-        throw Error(PLEXUS_ERR_TRANSIENT, "stat of " + file_ + ": " + errno_text(errno));
-    const auto size = static_cast<uint64_t>(st.st_size);
-    if (size < indexed_end_) {
-        host_.info("files: " + file_ + " shrank (it was rewritten); indexing it afresh");
-        reset_index();
-    }
-    file_size_ = size;
-    if (size > indexed_end_) scan_to(size);
-}
-
 void RecordLog::reset_index() {
     format_->reset();
     indexed_end_ = 0;
     line_at_end_ = 1;
     file_size_ = 0;
-    rows_.clear();
-    text_.clear();
-    slots_.clear();
-    slots_used_ = current_count_ = 0;
-    order_.clear();
-    order_valid_ = false;
-    by_idempotency_.clear();
-    by_idempotency_valid_ = false;
+    record_count_ = 0;
+    keys_.clear();
+    by_idempotency_.reset();
+    ++generation_;
+}
+
+bool RecordLog::open_for_reading() { return open_file(false); }
+
+uint64_t RecordLog::current_size() {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0)
+        throw Error(PLEXUS_ERR_TRANSIENT, "stat of " + file_ + ": " + errno_text(errno));
+    return static_cast<uint64_t>(st.st_size);
 }
 
 void RecordLog::pread_exact(char* out, size_t size, uint64_t offset) {
@@ -219,227 +211,120 @@ void RecordLog::pread_exact(char* out, size_t size, uint64_t offset) {
 
 // ---------------------------------------------------------------- indexing
 
-void RecordLog::scan_to(uint64_t size) {
-    const auto started = std::chrono::steady_clock::now();
-    const size_t rows_before = rows_.size();
-    std::string buf;
-    size_t head = 0;  // buf[head] is at file offset buf_offset + head
-    uint64_t buf_offset = indexed_end_;
-    KeyFields kf;
-    size_t until_cancel_check = 65536;
-
-    auto fill = [&] {
-        if (head) {
-            buf.erase(0, head);
-            buf_offset += head;
-            head = 0;
-        }
-        const uint64_t at = buf_offset + buf.size();
-        const size_t want =
-            static_cast<size_t>(std::min<uint64_t>(std::max(kScanChunk, buf.size()), size - at));
-        const size_t old = buf.size();
-        buf.resize(old + want);
-        pread_exact(buf.data() + old, want, at);
-    };
-
-    for (;;) {
-        const std::string_view view(buf.data() + head, buf.size() - head);
-        const bool at_eof = buf_offset + buf.size() >= size;
-        if (view.empty()) {
-            if (at_eof) break;
-            fill();
-            continue;
-        }
-        const ScanResult r = format_->scan(view, at_eof, line_at_end_, kf);
-        if (r.status == ScanStatus::incomplete && !at_eof) {
-            fill();
-            continue;
-        }
-        if (r.status == ScanStatus::torn || r.status == ScanStatus::incomplete) break;
-        if (r.status == ScanStatus::record) add_row(indexed_end_, r.length, line_at_end_, kf);
-        line_at_end_ +=
-            static_cast<uint32_t>(std::count(view.begin(), view.begin() + r.length, '\n'));
-        indexed_end_ += r.length;
-        head += r.length;
-        if (--until_cancel_check == 0) {
-            until_cancel_check = 65536;
-            if (host_.cancelled())
-                throw Error(PLEXUS_ERR_CANCELLED, "indexing " + file_ + " was cancelled");
-        }
+void RecordLog::sync_with_file() {
+    const uint64_t size = current_size();
+    if (size < indexed_end_) {
+        host_.info("files: " + file_ + " shrank (it was rewritten); indexing it afresh");
+        reset_index();
     }
+    file_size_ = size;
+    if (size <= indexed_end_) return;
+    const auto started = std::chrono::steady_clock::now();
+    const uint64_t before = record_count_;
+    const ScanEnd end = scan(*format_, indexed_end_, line_at_end_, size, kScanChunk,
+                             [&](const Location& at, const KeyFields& kf, std::string_view) {
+                                 add_record(at, kf);
+                                 return true;
+                             });
+    indexed_end_ = end.offset;
+    line_at_end_ = end.line;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
-    host_.debug("files: indexed " + file_ + ": " + std::to_string(rows_.size() - rows_before) +
-                " records read, " + std::to_string(current_count_) + " current, up to byte " +
-                std::to_string(indexed_end_) + " (" + std::to_string(ms) + " ms)");
+    host_.debug("files: indexed " + file_ + ": " + std::to_string(record_count_ - before) +
+                " records read, up to byte " + std::to_string(indexed_end_) + " (" +
+                std::to_string(ms) + " ms, " + std::to_string(keys_.runs()) +
+                " on-disk runs)");
 }
 
-uint32_t RecordLog::hash_text(std::string_view s) {
-    const uint64_t h = std::hash<std::string_view>{}(s);
-    return static_cast<uint32_t>(h ^ (h >> 32));
-}
-
-void RecordLog::add_row(uint64_t offset, size_t length, uint32_t line, const KeyFields& kf) {
+void RecordLog::check_limits(size_t length, uint32_t line, const KeyFields& kf) const {
     auto too_long = [&](const char* what) {
         throw Error(PLEXUS_ERR_VALIDATION, file_ + ":" + std::to_string(line) + ": " + what +
                                                " is longer than 65535 bytes");
     };
     if (kf.key.size() > 0xFFFF) too_long("the key");
     if (kf.cursor.size() > 0xFFFF) too_long("the cursor value");
-    if (length >= Row::kSuperseded)
+    if (length >= 0x80000000u)
         throw Error(PLEXUS_ERR_VALIDATION,
                     file_ + ":" + std::to_string(line) + ": a record larger than 2 GiB");
-    if (text_.full() || rows_.size() >= npos - 1)
-        throw Error(PLEXUS_ERR_PLUGIN, file_ + " is too large to index (over 4 GiB of keys)");
-    Row row{};
-    row.offset = offset;
-    row.sized = static_cast<uint32_t>(length);
-    row.line = line;
-    row.text = text_.add(kf.key, kf.cursor);
-    row.key_length = static_cast<uint16_t>(kf.key.size());
-    row.cursor_length = static_cast<uint16_t>(kf.cursor.size());
-    row.idempotency_hash = kf.idempotency_key.empty() ? 0 : (hash_text(kf.idempotency_key) | 1u);
-    rows_.push_back(row);
-    const auto index = static_cast<uint32_t>(rows_.size() - 1);
-    put_key(key(index), index);
-    order_valid_ = false;
-    by_idempotency_valid_ = false;
 }
 
-void RecordLog::grow_slots() {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(std::max<size_t>(1024, old.size() * 2), Slot{});
-    const size_t mask = slots_.size() - 1;
-    for (const Slot& s : old) {
-        if (!s.row_plus_one) continue;
-        size_t i = s.hash & mask;
-        while (slots_[i].row_plus_one) i = (i + 1) & mask;
-        slots_[i] = s;
+void RecordLog::add_record(const Location& at, const KeyFields& kf) {
+    keys_.add(hash_key(kf.key), at);
+    if (by_idempotency_ && !kf.idempotency_key.empty())
+        by_idempotency_->add(hash_key(kf.idempotency_key), at);
+    ++record_count_;
+}
+
+std::optional<RecordLog::Found> RecordLog::find(std::string_view key) {
+    // Candidates come newest first: the first whose key matches is the current version.
+    keys_.find(hash_key(key), candidates_);
+    for (const Location& at : candidates_) {
+        Found f;
+        f.at = at;
+        f.bytes.resize(at.length);
+        pread_exact(f.bytes.data(), at.length, at.offset);
+        f.fields = format_->extract(f.bytes, at.line);
+        if (f.fields.key == key) return f;
     }
+    return std::nullopt;
 }
 
-void RecordLog::put_key(std::string_view k, uint32_t row) {
-    if ((slots_used_ + 1) * 10 > slots_.size() * 7) grow_slots();
-    const uint32_t h = hash_text(k);
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        Slot& s = slots_[i];
-        if (!s.row_plus_one) {
-            s = Slot{row + 1, h};
-            ++slots_used_;
-            ++current_count_;
-            return;
-        }
-        if (s.hash == h && key(s.row_plus_one - 1) == k) {
-            rows_[s.row_plus_one - 1].sized |= Row::kSuperseded;
-            s.row_plus_one = row + 1;
-            return;
-        }
+std::optional<RecordLog::Found> RecordLog::find_by_idempotency_key(
+    std::string_view idempotency_key) {
+    if (idempotency_key.empty()) return std::nullopt;
+    if (!by_idempotency_) {
+        // Only resolving intents after a crash and following up conflicts look records up by
+        // idempotency key: index them on the first such lookup, with one pass over the file.
+        // (This needs a format whose CSV header state is that of the file's start.)
+        auto index = std::make_unique<KeyIndex>();
+        auto format = RecordFormat::make(spec_);
+        scan(*format, 0, 1, indexed_end_, kScanChunk,
+             [&](const Location& at, const KeyFields& kf, std::string_view) {
+                 if (!kf.idempotency_key.empty()) index->add(hash_key(kf.idempotency_key), at);
+                 return true;
+             });
+        by_idempotency_ = std::move(index);
     }
-}
-
-uint32_t RecordLog::find(std::string_view k) const {
-    if (slots_.empty()) return npos;
-    const uint32_t h = hash_text(k);
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        const Slot& s = slots_[i];
-        if (!s.row_plus_one) return npos;
-        if (s.hash == h && key(s.row_plus_one - 1) == k) return s.row_plus_one - 1;
+    std::vector<Location> candidates;
+    by_idempotency_->find(hash_key(idempotency_key), candidates);
+    for (const Location& at : candidates) {
+        std::string bytes(at.length, '\0');
+        pread_exact(bytes.data(), at.length, at.offset);
+        KeyFields kf = format_->extract(bytes, at.line);
+        if (kf.idempotency_key == idempotency_key) return find(kf.key);
     }
-}
-
-std::string_view RecordLog::key(uint32_t row) const {
-    const Row& r = rows_[row];
-    return text_.view(r.text, r.key_length);
-}
-
-std::string_view RecordLog::cursor(uint32_t row) const {
-    const Row& r = rows_[row];
-    return text_.view(r.text, r.key_length + r.cursor_length).substr(r.key_length);
-}
-
-const std::vector<uint32_t>& RecordLog::read_order() {
-    if (order_valid_) return order_;
-    order_.clear();
-    order_.reserve(current_count_);
-    for (uint32_t i = 0; i < rows_.size(); ++i)
-        if (!rows_[i].superseded()) order_.push_back(i);
-    auto before = [this](uint32_t a, uint32_t b) {
-        const auto ca = cursor(a), cb = cursor(b);
-        if (ca != cb) return ca < cb;
-        return key(a) < key(b);
-    };
-    if (!std::is_sorted(order_.begin(), order_.end(), before))
-        std::sort(order_.begin(), order_.end(), before);
-    order_valid_ = true;
-    return order_;
-}
-
-uint32_t RecordLog::find_by_idempotency_key(std::string_view idempotency_key) {
-    if (idempotency_key.empty()) return npos;
-    if (!by_idempotency_valid_) {
-        by_idempotency_.clear();
-        for (uint32_t i = 0; i < rows_.size(); ++i)
-            if (rows_[i].idempotency_hash)
-                by_idempotency_.emplace_back(rows_[i].idempotency_hash, i);
-        std::sort(by_idempotency_.begin(), by_idempotency_.end());
-        by_idempotency_valid_ = true;
-    }
-    const uint32_t h = hash_text(idempotency_key) | 1u;
-    auto lo = std::lower_bound(by_idempotency_.begin(), by_idempotency_.end(),
-                               std::make_pair(h, uint32_t{0}));
-    auto hi =
-        std::upper_bound(by_idempotency_.begin(), by_idempotency_.end(), std::make_pair(h, npos));
-    for (auto it = hi; it != lo;) {  // newest first
-        --it;
-        if (this->idempotency_key(it->second) == idempotency_key) return find(key(it->second));
-    }
-    return npos;
-}
-
-std::string RecordLog::idempotency_key(uint32_t row) {
-    if (!rows_[row].idempotency_hash) return {};
-    std::vector<std::string> bytes;
-    fetch(&row, 1, bytes);
-    return format_->extract(bytes[0], line(row)).idempotency_key;
+    return std::nullopt;
 }
 
 // ---------------------------------------------------------------- reading records
 
-void RecordLog::fetch(const uint32_t* rows, size_t count, std::vector<std::string>& out) {
-    out.assign(count, std::string());
+void RecordLog::fetch(const Location* at, size_t count, std::vector<std::string>& out) {
+    out.resize(count);
     std::vector<size_t> by_offset(count);
     std::iota(by_offset.begin(), by_offset.end(), size_t{0});
     std::sort(by_offset.begin(), by_offset.end(),
-              [&](size_t a, size_t b) { return rows_[rows[a]].offset < rows_[rows[b]].offset; });
+              [&](size_t a, size_t b) { return at[a].offset < at[b].offset; });
     for (size_t a = 0; a < count;) {
-        const Row& first = rows_[rows[by_offset[a]]];
+        const Location& first = at[by_offset[a]];
         const uint64_t start = first.offset;
-        uint64_t end = first.offset + first.length();
+        uint64_t end = first.offset + first.length;
         size_t b = a + 1;
         for (; b < count; ++b) {
-            const Row& r = rows_[rows[by_offset[b]]];
-            if (r.offset > end + kFetchGap || r.offset + r.length() - start > kFetchSpan) break;
-            end = std::max<uint64_t>(end, r.offset + r.length());
+            const Location& r = at[by_offset[b]];
+            if (r.offset > end + kFetchGap || r.offset + r.length - start > kFetchSpan) break;
+            end = std::max<uint64_t>(end, r.offset + r.length);
         }
         read_buffer_.resize(static_cast<size_t>(end - start));
         pread_exact(read_buffer_.data(), read_buffer_.size(), start);
         for (size_t k = a; k < b; ++k) {
-            const Row& r = rows_[rows[by_offset[k]]];
+            const Location& r = at[by_offset[k]];
             out[by_offset[k]].assign(read_buffer_, static_cast<size_t>(r.offset - start),
-                                     r.length());
+                                     r.length);
         }
         a = b;
     }
     if (read_buffer_.capacity() > kFetchSpan * 2) std::string().swap(read_buffer_);
-}
-
-json RecordLog::read(uint32_t row) {
-    std::vector<std::string> bytes;
-    fetch(&row, 1, bytes);
-    return decode(row, bytes[0]);
 }
 
 // ---------------------------------------------------------------- appending
@@ -495,6 +380,13 @@ void RecordLog::append(std::string_view bytes, const std::vector<NewRecord>& rec
     uint32_t line = line_at_end_ + static_cast<uint32_t>(prefix.size());
     size_t counted = 0;
     KeyFields kf;
+    if (restart) {
+        // The file held no records; its header was rewritten: read it afresh next time.
+        reset_index();
+        device_ = inode_ = 0;
+        ++generation_;
+        return;
+    }
     for (const NewRecord& r : records) {
         line += static_cast<uint32_t>(
             std::count(bytes.begin() + counted, bytes.begin() + r.offset, '\n'));
@@ -502,8 +394,9 @@ void RecordLog::append(std::string_view bytes, const std::vector<NewRecord>& rec
         kf.key = r.key;
         kf.cursor = r.cursor;
         kf.idempotency_key = r.idempotency_key;
-        add_row(start + r.offset, r.length, line, kf);
+        add_record(Location{start + r.offset, static_cast<uint32_t>(r.length), line}, kf);
     }
+    ++generation_;
     line += static_cast<uint32_t>(std::count(bytes.begin() + counted, bytes.end(), '\n'));
     line_at_end_ = line;
     indexed_end_ = file_size_ = start + bytes.size();
