@@ -57,5 +57,6 @@ int cmd_replay(const std::vector<std::string>& args);
 int cmd_plugins(const std::vector<std::string>& args);
 int cmd_check_config(const std::vector<std::string>& args);
 int cmd_cursor(const std::vector<std::string>& args);
+int cmd_sandbox(const std::vector<std::string>& args);
 
 }  // namespace plexus::cli
