@@ -22,6 +22,32 @@ using json = nlohmann::json;
 
 constexpr int64_t kLeaseTtlMs = 10 * 60 * 1000;
 
+// A lease whose owner ran on this host in a process that no longer exists (killed, crashed)
+// is released at once instead of blocking the process until the lease expires. Owners are
+// "host:pid:random"; a lease of another host is left to expire.
+bool take_over_dead_lease(Store& store, const std::string& process_id, int64_t now_ms) {
+    auto holder = store.lease_holder(process_id, now_ms);
+    if (!holder) return false;
+    const std::string& mine = lease_owner_name();
+    std::string my_host = mine.substr(0, mine.find(':'));
+    size_t first = holder->find(':');
+    size_t second = first == std::string::npos ? std::string::npos : holder->find(':', first + 1);
+    if (second == std::string::npos || holder->substr(0, first) != my_host) return false;
+    pid_t pid = 0;
+    try {
+        pid = static_cast<pid_t>(std::stol(holder->substr(first + 1, second - first - 1)));
+    } catch (...) {
+        return false;
+    }
+    if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) return false;
+    log_line(LogLevel::warn, LogTags{process_id, 0, {}, {}},
+             "the previous run's process (pid " + std::to_string(pid) +
+                 ") is gone; taking over its lease");
+    store.release_lease(process_id, *holder);
+    return true;
+}
+
+
 // Ends the run early with a status (auth failure → failed, budget spent → partial).
 struct RunAbort : std::runtime_error {
     RunAbort(std::string status_, const std::string& message)
@@ -353,6 +379,25 @@ void Run::resolve_intents() {
 
 void Run::ensure_dependency(const Dependency& dep, const std::string& key) {
     if (key.empty() || store_.ledger_find(dep.process, key)) return;
+    // The dependency's own run may be creating this very record: hold its lease meanwhile.
+    int64_t now = clock_.now_ms();
+    bool leased = store_.acquire_lease(dep.process, lease_owner_name(), now, kLeaseTtlMs) ||
+                  (take_over_dead_lease(store_, dep.process, now) &&
+                   store_.acquire_lease(dep.process, lease_owner_name(), now, kLeaseTtlMs));
+    if (!leased)
+        throw std::runtime_error("process " + dep.process +
+                                 " is running right now; the record is kept for replay");
+    struct Release {
+        Store& s;
+        const std::string& pid;
+        ~Release() {
+            try {
+                s.release_lease(pid, lease_owner_name());
+            } catch (...) {
+            }
+        }
+    } release{store_, dep.process};
+    if (store_.ledger_find(dep.process, key)) return;  // synced while we waited for the lease
     ProcessRuntime& p = runtime(dep.process);
     const ProcessConfig& cfg = *p.compiled->config;
     CallResult r = source_of(p).lookup(json{{"entity", cfg.source.entity}, {"key", key}});
@@ -714,34 +759,6 @@ void Run::run_replay() {
 
 }  // namespace
 
-namespace {
-
-// A lease whose owner ran on this host in a process that no longer exists (killed, crashed)
-// is released at once instead of blocking the process until the lease expires. Owners are
-// "host:pid:random"; a lease of another host is left to expire.
-bool take_over_dead_lease(Store& store, const std::string& process_id, int64_t now_ms) {
-    auto holder = store.lease_holder(process_id, now_ms);
-    if (!holder) return false;
-    const std::string& mine = lease_owner_name();
-    std::string my_host = mine.substr(0, mine.find(':'));
-    size_t first = holder->find(':');
-    size_t second = first == std::string::npos ? std::string::npos : holder->find(':', first + 1);
-    if (second == std::string::npos || holder->substr(0, first) != my_host) return false;
-    pid_t pid = 0;
-    try {
-        pid = static_cast<pid_t>(std::stol(holder->substr(first + 1, second - first - 1)));
-    } catch (...) {
-        return false;
-    }
-    if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) return false;
-    log_line(LogLevel::warn, LogTags{process_id, 0, {}, {}},
-             "the previous run's process (pid " + std::to_string(pid) +
-                 ") is gone; taking over its lease");
-    store.release_lease(process_id, *holder);
-    return true;
-}
-
-}  // namespace
 
 std::string lease_owner_name() {
     static const std::string name = [] {

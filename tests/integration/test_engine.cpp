@@ -302,3 +302,30 @@ TEST_CASE("an open intent whose create did happen is adopted, not created again"
     q.text = "adopted";
     CHECK(w.store->outcomes(q).size() == 1);
 }
+
+TEST_CASE("a dependency whose process is running is not synced behind its back", "[engine]") {
+    World w;
+    w.write_customers(2);
+    w.config["processes"].push_back(
+        {{"id", "orders"},
+         {"name", "Orders"},
+         {"source", {{"connection", "src"}, {"entity", "orders"}}},
+         {"target", {{"connection", "dst"}, {"entity", "orders"}}},
+         {"dependencies", json::array({{{"process", "customers"}, {"key", "customer_id"}}})},
+         {"mapping", {{"number", "name"}, {"customer", "ref(\"customers\", customer_id)"}}}});
+    write_jsonl(w.dir.path() / "src" / "orders.jsonl",
+                {{{"id", "O1"}, {"name", "#1"}, {"customer_id", "C1"}, {"updated_at", "2024-05-01T11:00:00Z"}}});
+    // Another host's run of the customers process holds its lease.
+    REQUIRE(w.store->acquire_lease("customers", "elsewhere:1:1", SystemClock::instance().now_ms(), 60'000));
+    auto run = w.run("orders");
+    CHECK(run.counts.failed == 1);
+    auto failed = w.store->failed_records("orders");
+    REQUIRE(failed.size() == 1);
+    CHECK_THAT(failed[0].message, Catch::Contains("is running right now"));
+    CHECK(!fs::exists(w.dir.path() / "dst" / "customers.jsonl"));
+    // Once it is free, the replay syncs the customer first and then the order.
+    w.store->release_lease("customers", "elsewhere:1:1");
+    auto replay = w.run("orders", true);
+    CHECK(replay.counts.created == 1);
+    CHECK(w.store->ledger_find("customers", "C1"));
+}
