@@ -740,20 +740,27 @@ void Run::run_replay() {
     const ProcessConfig& cfg = *main_->compiled->config;
     source_of(*main_);
     target_of(*main_);
-    size_t page = static_cast<size_t>(std::max(1, cfg.page_size));
-    auto failed = store_.failed_records(cfg.id, std::numeric_limits<int64_t>::max(), 0);
-    for (size_t start = 0; start < failed.size(); start += page) {
+    const int64_t page = std::max(1, cfg.page_size);
+    // Page through the queue (oldest failure first). A record that succeeds leaves the
+    // queue; one that fails again keeps its place — so the next page starts after the
+    // records of this one that are still there.
+    int64_t offset = 0;
+    while (true) {
         if (cancelled()) throw RunAbort(run_status::partial, "cancelled");
+        auto failed = store_.failed_records(cfg.id, page, offset);
+        if (failed.empty()) break;
         std::vector<SourceRecord> records;
-        for (size_t i = start; i < std::min(failed.size(), start + page); ++i) {
-            json j = json::parse(failed[i].record_json, nullptr, false);
-            SourceRecord r = SourceRecord::from_json(std::move(j));
-            if (r.key.empty()) r.key = failed[i].source_key;
+        for (auto& f : failed) {
+            SourceRecord r = SourceRecord::from_json(json::parse(f.record_json, nullptr, false));
+            if (r.key.empty()) r.key = f.source_key;
             records.push_back(std::move(r));
         }
         ++pages_;
+        int64_t failed_before = counts_.failed;
         if (cfg.mode == "aggregate") process_aggregate(std::move(records), std::nullopt);
         else process_records(std::move(records), std::nullopt);
+        offset += counts_.failed - failed_before;
+        if (static_cast<int64_t>(failed.size()) < page) break;
     }
 }
 

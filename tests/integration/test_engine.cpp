@@ -329,3 +329,26 @@ TEST_CASE("a dependency whose process is running is not synced behind its back",
     CHECK(replay.counts.created == 1);
     CHECK(w.store->ledger_find("customers", "C1"));
 }
+
+TEST_CASE("replay pages through a long failed queue where some records fail again", "[engine]") {
+    World w;  // page_size 7
+    std::vector<json> recs;
+    for (int i = 1; i <= 20; ++i)
+        recs.push_back({{"id", "C" + std::to_string(i)}, {"email", "a@b.c"}, {"name", "n"}, {"bad", "x"},
+                        {"credit", i % 2 ? "1" : "x"}, {"updated_at", "2024-05-01T10:00:00Z"}});
+    write_jsonl(w.dir.path() / "src" / "customers.jsonl", recs);
+    w.config["processes"][0]["mapping"]["credit"] = "number(bad)";
+    auto run = w.run("customers");
+    REQUIRE(run.counts.failed == 20);
+    REQUIRE(w.store->failed_count("customers") == 20);
+
+    w.config["processes"][0]["mapping"]["credit"] = "number(credit)";
+    auto replay = w.run("customers", true);
+    CHECK(replay.counts.read == 20);  // every queued record tried exactly once
+    CHECK(replay.counts.created == 10);
+    CHECK(replay.counts.failed == 10);
+    CHECK(w.store->failed_count("customers") == 10);
+    auto t = w.target("customers.jsonl", "id");
+    CHECK(t.size() == 10);
+    for (int i = 1; i <= 20; i += 2) CHECK(t.count("C" + std::to_string(i)) == 1);
+}
