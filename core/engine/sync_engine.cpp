@@ -2,6 +2,7 @@
 
 #include "common/logging.hpp"
 #include "common/redactor.hpp"
+#include "engine/ledger_decision.hpp"
 #include "engine/payload_hash.hpp"
 
 #include <signal.h>
@@ -583,17 +584,14 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
         p.text = canonical_text(p.mapped);
         p.hash = payload_hash_of_text(p.text);
         auto it = ledger.find(rec.key);
-        if (it != ledger.end()) {
-            if (it->second.payload_hash == p.hash) {
-                p.source = std::move(rec);
-                add_success(c, pid, p, action::unchanged, it->second.target_key);
-                continue;
-            }
-            p.op = "update";
-            p.target_key = it->second.target_key;
-        } else {
-            p.op = "create";
+        Decision d = decide(it == ledger.end() ? nullptr : &it->second, p.hash);
+        if (d.what == WriteDecision::unchanged) {
+            p.source = std::move(rec);
+            add_success(c, pid, p, action::unchanged, d.target_key);
+            continue;
         }
+        p.op = d.what == WriteDecision::create ? "create" : "update";
+        p.target_key = std::move(d.target_key);
         p.idempotency_key = idempotency_key(pid, rec.key);
         p.source = std::move(rec);
         to_write.push_back(std::move(p));
