@@ -1,0 +1,419 @@
+#include "scheduler/scheduler.hpp"
+
+#include <date/date.h>
+
+#include <algorithm>
+#include <exception>
+
+namespace plexus {
+namespace {
+
+std::string iso(int64_t ms) {
+    using namespace std::chrono;
+    date::sys_seconds s{duration_cast<seconds>(milliseconds{ms})};
+    return date::format("%FT%TZ", s);
+}
+
+}  // namespace
+
+const char* to_string(RunNowResult r) {
+    switch (r) {
+        case RunNowResult::started: return "started";
+        case RunNowResult::already_running: return "already_running";
+        case RunNowResult::unknown_process: return "unknown_process";
+        case RunNowResult::stopping: return "stopping";
+    }
+    return "?";
+}
+
+// --- MemorySchedulerState -------------------------------------------------------------------
+
+std::optional<bool> MemorySchedulerState::enabled(const std::string& process_id) {
+    std::lock_guard lock(mutex_);
+    auto it = enabled_.find(process_id);
+    if (it == enabled_.end()) return std::nullopt;
+    return it->second;
+}
+
+void MemorySchedulerState::set_enabled(const std::string& process_id, bool enabled,
+                                       const std::string& /*actor*/, int64_t /*now_ms*/) {
+    std::lock_guard lock(mutex_);
+    enabled_[process_id] = enabled;
+}
+
+std::optional<int64_t> MemorySchedulerState::anchor_ms(const std::string& process_id) {
+    std::lock_guard lock(mutex_);
+    auto it = anchors_.find(process_id);
+    if (it == anchors_.end()) return std::nullopt;
+    return it->second;
+}
+
+void MemorySchedulerState::set_anchor_ms(const std::string& process_id, int64_t ms) {
+    std::lock_guard lock(mutex_);
+    anchors_[process_id] = ms;
+}
+
+// --- Scheduler ------------------------------------------------------------------------------
+
+Scheduler::Scheduler(Clock& clock, SchedulerState& state, RunFn run, SchedulerLogFn log,
+                     SchedulerOptions options)
+    : clock_(clock), state_(state), run_(std::move(run)), log_(std::move(log)), options_(options) {
+    if (options_.workers == 0) options_.workers = 1;
+    if (options_.max_sleep_ms < 1) options_.max_sleep_ms = 1;
+    workers_.reserve(options_.workers);
+    for (size_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker(); });
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::emit(std::vector<LogLine>& lines) {
+    if (log_)
+        for (const auto& l : lines) log_(l.level, l.id, l.message);
+    lines.clear();
+}
+
+void Scheduler::schedule_locked(Entry& e, std::optional<int64_t> due) {
+    ++e.generation;
+    e.next_due = due;
+    if (due) heap_.push(HeapItem{*due, e.generation, e.id});
+    compact_heap_locked();
+    wake_ = true;
+    loop_cv_.notify_all();
+}
+
+void Scheduler::compact_heap_locked() {
+    // Stale items (older generations) are dropped when popped; rebuild when they dominate.
+    if (heap_.size() <= 2 * entries_.size() + 64) return;
+    std::vector<HeapItem> items;
+    items.reserve(entries_.size());
+    for (const auto& [id, e] : entries_)
+        if (e.next_due) items.push_back(HeapItem{*e.next_due, e.generation, id});
+    heap_ = decltype(heap_)(std::greater<HeapItem>(), std::move(items));
+}
+
+bool Scheduler::add(const ScheduledProcess& p, std::string& error) {
+    if (p.id.empty()) {
+        error = "the process id is empty";
+        return false;
+    }
+    auto schedule = Schedule::parse(p.cron, p.interval, p.timezone, error);
+    if (!schedule) return false;
+    const bool enabled = state_.enabled(p.id).value_or(p.enabled);
+    const std::optional<int64_t> anchor = state_.anchor_ms(p.id);
+    const int64_t now = clock_.now_ms();
+    std::vector<LogLine> logs;
+    {
+        std::lock_guard lock(mutex_);
+        Entry& e = entries_[p.id];
+        e.id = p.id;
+        e.schedule = std::move(*schedule);
+        e.enabled = enabled;
+        e.anchor = anchor;
+        std::optional<int64_t> due;
+        if (enabled && !e.schedule.manual_only()) {
+            if (anchor) {
+                due = next_fire_ms(e.schedule, *anchor, *anchor);  // may have passed: catch-up
+            } else if (e.schedule.interval) {
+                const int64_t base = p.created_ms.value_or(now);
+                due = next_fire_ms(e.schedule, base, base);
+            } else {
+                due = next_fire_ms(e.schedule, now, now);
+            }
+            if (!due)
+                logs.push_back({"warn", p.id, e.schedule.describe() + " never fires"});
+            else if (*due <= now)
+                logs.push_back({"info", p.id,
+                                "due at " + iso(*due) + " while the scheduler was down; one "
+                                "catch-up run follows"});
+        }
+        schedule_locked(e, due);
+    }
+    emit(logs);
+    return true;
+}
+
+bool Scheduler::remove(const std::string& process_id) {
+    std::lock_guard lock(mutex_);
+    return entries_.erase(process_id) > 0;  // its heap items are now stale
+}
+
+void Scheduler::start_locked(Entry& e, const std::string& trigger) {
+    running_.insert(e.id);
+    ++e.started;
+    jobs_.push_back(Job{e.id, trigger});
+    work_cv_.notify_one();
+}
+
+size_t Scheduler::tick() {
+    std::vector<LogLine> logs;
+    size_t started = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return 0;
+        const int64_t now = clock_.now_ms();
+        while (!heap_.empty() && heap_.top().due <= now) {
+            HeapItem item = heap_.top();
+            heap_.pop();
+            auto it = entries_.find(item.id);
+            if (it == entries_.end() || it->second.generation != item.generation) continue;
+            Entry& e = it->second;
+            if (!e.enabled) continue;
+            // Every due time up to now is dealt with by this one decision.
+            const std::optional<int64_t> following = next_fire_ms(e.schedule, item.due, item.due);
+            const bool missed_more = following && *following <= now;
+            if (running_.count(e.id)) {
+                ++e.skipped;
+                ++skipped_total_;
+                logs.push_back({"warn", e.id,
+                                "skipped the run due at " + iso(item.due) +
+                                    ": the previous run is still running"});
+            } else {
+                start_locked(e, "schedule");
+                ++started;
+                if (missed_more)
+                    logs.push_back({"info", e.id,
+                                    "catch-up: due times from " + iso(item.due) +
+                                        " were missed; running once now"});
+            }
+            e.anchor = now;
+            state_.set_anchor_ms(e.id, now);
+            // Cron: the first due time after now; interval: keep the phase of the slot.
+            schedule_locked(e, next_fire_ms(e.schedule, now, item.due));
+        }
+    }
+    emit(logs);
+    return started;
+}
+
+void Scheduler::wake() {
+    std::lock_guard lock(mutex_);
+    wake_ = true;
+    loop_cv_.notify_all();
+}
+
+void Scheduler::run_loop() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        const int64_t now = clock_.now_ms();
+        // Drop stale items so the top is a real due time.
+        while (!heap_.empty()) {
+            const HeapItem& top = heap_.top();
+            auto it = entries_.find(top.id);
+            if (it != entries_.end() && it->second.generation == top.generation &&
+                it->second.enabled)
+                break;
+            heap_.pop();
+        }
+        if (!heap_.empty() && heap_.top().due <= now) {
+            lock.unlock();
+            tick();
+            lock.lock();
+            continue;
+        }
+        int64_t wait = options_.max_sleep_ms;
+        if (!heap_.empty()) wait = std::min(wait, heap_.top().due - now);
+        wake_ = false;
+        loop_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait, 1)),
+                          [this] { return stopping_ || wake_; });
+    }
+}
+
+RunNowResult Scheduler::run_now(const std::string& process_id, const std::string& trigger) {
+    std::vector<LogLine> logs;
+    RunNowResult result;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = entries_.find(process_id);
+        if (stopping_) {
+            result = RunNowResult::stopping;
+        } else if (it == entries_.end()) {
+            result = RunNowResult::unknown_process;
+        } else if (running_.count(process_id)) {
+            result = RunNowResult::already_running;
+            logs.push_back({"info", process_id,
+                            "run now (" + trigger + ") refused: a run is already going"});
+        } else {
+            start_locked(it->second, trigger);
+            result = RunNowResult::started;
+        }
+    }
+    emit(logs);
+    return result;
+}
+
+bool Scheduler::set_enabled(const std::string& process_id, bool enabled, const std::string& actor) {
+    const int64_t now = clock_.now_ms();
+    std::vector<LogLine> logs;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = entries_.find(process_id);
+        if (it == entries_.end()) return false;
+        Entry& e = it->second;
+        state_.set_enabled(process_id, enabled, actor, now);
+        if (e.enabled == enabled) return true;
+        e.enabled = enabled;
+        if (enabled) {
+            // A fresh start: the disabled period is not downtime, nothing to catch up.
+            e.anchor = now;
+            state_.set_anchor_ms(process_id, now);
+            schedule_locked(e, next_fire_ms(e.schedule, now, now));
+        } else {
+            schedule_locked(e, std::nullopt);
+        }
+        logs.push_back({"info", process_id,
+                        std::string(enabled ? "enabled" : "disabled") +
+                            (actor.empty() ? "" : " by " + actor)});
+    }
+    emit(logs);
+    return true;
+}
+
+std::optional<bool> Scheduler::enabled(const std::string& process_id) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(process_id);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second.enabled;
+}
+
+ScheduleStatus Scheduler::status_locked(const Entry& e) const {
+    ScheduleStatus s;
+    s.id = e.id;
+    s.schedule = e.schedule.describe();
+    s.enabled = e.enabled;
+    s.running = running_.count(e.id) > 0;
+    if (e.enabled && !stopping_) s.next_run_ms = e.next_due;
+    s.anchor_ms = e.anchor;
+    s.started = e.started;
+    s.skipped = e.skipped;
+    return s;
+}
+
+std::optional<int64_t> Scheduler::next_run(const std::string& process_id) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(process_id);
+    if (it == entries_.end()) return std::nullopt;
+    return status_locked(it->second).next_run_ms;
+}
+
+std::optional<ScheduleStatus> Scheduler::status(const std::string& process_id) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(process_id);
+    if (it == entries_.end()) return std::nullopt;
+    return status_locked(it->second);
+}
+
+std::vector<ScheduleStatus> Scheduler::statuses() const {
+    std::vector<ScheduleStatus> out;
+    {
+        std::lock_guard lock(mutex_);
+        out.reserve(entries_.size());
+        for (const auto& [id, e] : entries_) out.push_back(status_locked(e));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const ScheduleStatus& a, const ScheduleStatus& b) { return a.id < b.id; });
+    return out;
+}
+
+bool Scheduler::running(const std::string& process_id) const {
+    std::lock_guard lock(mutex_);
+    return running_.count(process_id) > 0;
+}
+
+size_t Scheduler::running_count() const {
+    std::lock_guard lock(mutex_);
+    return running_.size();
+}
+
+int64_t Scheduler::skipped_count() const {
+    std::lock_guard lock(mutex_);
+    return skipped_total_;
+}
+
+int64_t Scheduler::skipped_count(const std::string& process_id) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(process_id);
+    return it == entries_.end() ? 0 : it->second.skipped;
+}
+
+void Scheduler::wait_idle() {
+    std::unique_lock lock(mutex_);
+    idle_cv_.wait(lock, [this] { return running_.empty(); });
+}
+
+bool Scheduler::stopping() const {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+}
+
+void Scheduler::stop() {
+    std::lock_guard stop_lock(stop_mutex_);
+    if (stopped_) return;
+    std::vector<LogLine> logs;
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        cancel_.store(true);
+        for (const Job& job : jobs_) {
+            running_.erase(job.id);
+            logs.push_back({"info", job.id, "not started: the scheduler is stopping"});
+        }
+        jobs_.clear();
+        quit_workers_ = true;
+        size_t going = running_.size();
+        if (going)
+            logs.push_back({"info", "",
+                            "stopping: waiting for " + std::to_string(going) + " running run" +
+                                (going == 1 ? "" : "s") + " to finish"});
+    }
+    emit(logs);
+    loop_cv_.notify_all();
+    work_cv_.notify_all();
+    idle_cv_.notify_all();
+    for (auto& t : workers_)
+        if (t.joinable()) t.join();
+    workers_.clear();
+    stopped_ = true;
+}
+
+void Scheduler::worker() {
+    for (;;) {
+        Job job;
+        {
+            std::unique_lock lock(mutex_);
+            work_cv_.wait(lock, [this] { return quit_workers_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;  // quitting and nothing queued
+            job = std::move(jobs_.front());
+            jobs_.pop_front();
+        }
+        RunResult result;
+        std::vector<LogLine> logs;
+        try {
+            result = run_(job.id, job.trigger, &cancel_);
+        } catch (const std::exception& e) {
+            result.status = "failed";
+            result.message = e.what();
+            logs.push_back({"error", job.id, "the run threw: " + std::string(e.what())});
+        } catch (...) {
+            result.status = "failed";
+            logs.push_back({"error", job.id, "the run threw an unknown exception"});
+        }
+        const bool skipped = result.status == "skipped";
+        if (skipped)
+            logs.push_back({"warn", job.id,
+                            "skipped (" + job.trigger + "): another run of the process is "
+                            "going" + (result.message.empty() ? "" : ": " + result.message)});
+        emit(logs);  // before the run counts as ended: wait_idle() callers see the log
+        {
+            std::lock_guard lock(mutex_);
+            running_.erase(job.id);
+            if (skipped) {
+                ++skipped_total_;
+                auto it = entries_.find(job.id);
+                if (it != entries_.end()) ++it->second.skipped;
+            }
+        }
+        idle_cv_.notify_all();
+    }
+}
+
+}  // namespace plexus

@@ -1,0 +1,657 @@
+// The scheduler (scheduler/next_run.hpp, scheduler/scheduler.hpp): next fire times in IANA
+// zones across DST, intervals, and the runner (overlap skip, catch-up, enable/disable
+// persistence, run now, graceful stop) on a ManualClock, without sleeping.
+#include <catch2/catch.hpp>
+
+#include "core/common/clock.hpp"
+#include "scheduler/next_run.hpp"
+#include "scheduler/scheduler.hpp"
+
+#include <date/tz.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace plexus;
+using namespace std::chrono;
+using namespace date::literals;
+
+namespace {
+
+// A UTC instant.
+date::sys_seconds utc(date::year_month_day d, int h, int m = 0) {
+    return date::sys_days{d} + hours{h} + minutes{m};
+}
+
+int64_t ms(date::sys_seconds t) { return static_cast<int64_t>(t.time_since_epoch().count()) * 1000; }
+
+date::sys_seconds from_ms(int64_t v) { return date::sys_seconds{seconds{v / 1000}}; }
+
+CronSpec cron(const std::string& text) {
+    std::string error;
+    auto spec = CronSpec::parse(text, error);
+    INFO(error);
+    REQUIRE(spec);
+    return *spec;
+}
+
+Schedule schedule(const std::string& cron_text, const std::string& interval,
+                  const std::string& tz) {
+    std::string error;
+    auto s = Schedule::parse(cron_text, interval, tz, error);
+    INFO(error);
+    REQUIRE(s);
+    return *s;
+}
+
+// Every fire of `spec` in `tz` in [begin, end).
+std::vector<date::sys_seconds> fires(const std::string& spec_text, const std::string& tz,
+                                     date::sys_seconds begin, date::sys_seconds end) {
+    CronSpec spec = cron(spec_text);
+    const date::time_zone* zone = tz.empty() ? nullptr : date::locate_zone(tz);
+    std::vector<date::sys_seconds> out;
+    date::sys_seconds t = begin - seconds{1};
+    for (int guard = 0; guard < 100000; ++guard) {
+        auto next = next_cron_fire(spec, zone, t);
+        if (!next || *next >= end) break;
+        REQUIRE(*next > t);
+        out.push_back(*next);
+        t = *next;
+    }
+    return out;
+}
+
+// The instants where the local day `day` in `tz` begins and ends.
+std::pair<date::sys_seconds, date::sys_seconds> local_day(const std::string& tz,
+                                                          date::year_month_day day) {
+    const date::time_zone* zone = date::locate_zone(tz);
+    auto begin = zone->to_sys(date::local_days{day}, date::choose::earliest);
+    auto end = zone->to_sys(date::local_days{day} + date::days{1}, date::choose::earliest);
+    return {date::floor<seconds>(begin), date::floor<seconds>(end)};
+}
+
+// Local wall-clock text of an instant, for messages and checks.
+std::string local_text(const std::string& tz, date::sys_seconds t) {
+    return date::format("%F %T %Z", date::zoned_time<seconds>{tz, t});
+}
+
+// A Clock other threads may read while the test moves it (run_loop test).
+class AtomicClock final : public Clock {
+public:
+    explicit AtomicClock(int64_t start) : now_(start) {}
+    int64_t now_ms() const override { return now_.load(); }
+    int64_t steady_ms() const override { return now_.load(); }
+    void sleep_ms(int64_t v) override { advance(v); }
+    void advance(int64_t v) { now_ += v; }
+
+private:
+    std::atomic<int64_t> now_;
+};
+
+// Records runs; can hold them until released (a latch).
+struct Runner {
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::pair<std::string, std::string>> runs;  // process, trigger (at start)
+    int finished = 0;
+    bool block = false;
+    bool released = false;
+    std::string status = "succeeded";
+
+    RunFn fn() {
+        return [this](const std::string& id, const std::string& trigger,
+                      const std::atomic<bool>*) {
+            std::unique_lock lock(m);
+            runs.emplace_back(id, trigger);
+            cv.notify_all();
+            cv.wait(lock, [&] { return !block || released; });
+            ++finished;
+            cv.notify_all();
+            return RunResult{status, "", static_cast<int64_t>(runs.size())};
+        };
+    }
+    void wait_started(size_t n) {
+        std::unique_lock lock(m);
+        REQUIRE(cv.wait_for(lock, seconds{10}, [&] { return runs.size() >= n; }));
+    }
+    void release() {
+        std::lock_guard lock(m);
+        released = true;
+        cv.notify_all();
+    }
+    size_t count(const std::string& id) {
+        std::lock_guard lock(m);
+        size_t n = 0;
+        for (const auto& r : runs) n += r.first == id;
+        return n;
+    }
+    size_t total() {
+        std::lock_guard lock(m);
+        return runs.size();
+    }
+};
+
+struct Logs {
+    std::mutex m;
+    std::vector<std::string> lines;  // "level process: message"
+    SchedulerLogFn fn() {
+        return [this](const std::string& level, const std::string& id, const std::string& msg) {
+            std::lock_guard lock(m);
+            lines.push_back(level + " " + id + ": " + msg);
+        };
+    }
+    size_t containing(const std::string& text) {
+        std::lock_guard lock(m);
+        size_t n = 0;
+        for (const auto& l : lines) n += l.find(text) != std::string::npos;
+        return n;
+    }
+};
+
+ScheduledProcess process(const std::string& id, const std::string& cron_text,
+                         const std::string& interval = "", const std::string& tz = "") {
+    ScheduledProcess p;
+    p.id = id;
+    p.cron = cron_text;
+    p.interval = interval;
+    p.timezone = tz;
+    return p;
+}
+
+void add(Scheduler& s, const ScheduledProcess& p) {
+    std::string error;
+    INFO(error);
+    REQUIRE(s.add(p, error));
+}
+
+// Moves the clock minute by minute from its time to `end`, ticking and letting runs finish.
+void drive(ManualClock& clock, Scheduler& s, date::sys_seconds end, int64_t step_ms = 60000) {
+    while (clock.now_ms() < ms(end)) {
+        clock.advance(step_ms);
+        if (s.tick() > 0) s.wait_idle();
+    }
+}
+
+}  // namespace
+
+// --- next fire times -----------------------------------------------------------------------
+
+TEST_CASE("daily 02:30 runs exactly once on DST change days and around them", "[scheduler]") {
+    struct Case {
+        std::string tz;
+        date::year_month_day day;
+        date::sys_seconds expected;  // the fire on the change day
+    };
+    const std::vector<Case> cases = {
+        // Zurich spring: 02:00 CET -> 03:00 CEST; 02:30 does not exist: at 03:00 CEST (01:00Z).
+        {"Europe/Zurich", 2024_y / 3 / 31, utc(2024_y / 3 / 31, 1, 0)},
+        // Zurich fall: 03:00 CEST -> 02:00 CET; 02:30 twice: the first (CEST, 00:30Z).
+        {"Europe/Zurich", 2024_y / 10 / 27, utc(2024_y / 10 / 27, 0, 30)},
+        // New York spring: 02:00 EST -> 03:00 EDT; 02:30 does not exist: at 03:00 EDT (07:00Z).
+        {"America/New_York", 2024_y / 3 / 10, utc(2024_y / 3 / 10, 7, 0)},
+        // New York fall: 02:00 EDT -> 01:00 EST; 02:30 EST is unique (07:30Z).
+        {"America/New_York", 2024_y / 11 / 3, utc(2024_y / 11 / 3, 7, 30)},
+    };
+    for (const auto& c : cases) {
+        SECTION(c.tz + " " + date::format("%F", date::sys_days{c.day})) {
+            for (int offset = -3; offset <= 3; ++offset) {
+                date::year_month_day day{date::sys_days{c.day} + date::days{offset}};
+                auto [begin, end] = local_day(c.tz, day);
+                auto f = fires("30 2 * * *", c.tz, begin, end);
+                INFO(date::format("%F", date::sys_days{day}));
+                REQUIRE(f.size() == 1);
+                if (offset == 0) {
+                    INFO(local_text(c.tz, f[0]));
+                    CHECK(f[0] == c.expected);
+                } else {
+                    CHECK(local_text(c.tz, f[0]).substr(11, 5) == "02:30");
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("daily 02:30 through the runner on a ManualClock: once per day across DST",
+          "[scheduler]") {
+    for (std::string tz : {"Europe/Zurich", "America/New_York"}) {
+        SECTION(tz) {
+            const bool zurich = tz == "Europe/Zurich";
+            std::vector<date::year_month_day> change_days =
+                zurich ? std::vector<date::year_month_day>{2024_y / 3 / 31, 2024_y / 10 / 27}
+                       : std::vector<date::year_month_day>{2024_y / 3 / 10, 2024_y / 11 / 3};
+            for (auto day : change_days) {
+                ManualClock clock(ms(date::sys_days{day} - date::days{2}));
+                MemorySchedulerState state;
+                Runner runner;
+                Scheduler s(clock, state, runner.fn());
+                add(s, process("daily", "30 2 * * *", "", tz));
+                std::map<std::string, int> per_local_day;
+                std::vector<int64_t> fire_times;
+                // Record the tick time of each run via the number of runs growing.
+                date::sys_seconds end = date::sys_days{day} + date::days{3};
+                while (clock.now_ms() < ms(end)) {
+                    clock.advance(60000);
+                    if (s.tick() > 0) {
+                        s.wait_idle();
+                        auto t = from_ms(clock.now_ms());
+                        per_local_day[local_text(tz, t).substr(0, 10)]++;
+                        fire_times.push_back(clock.now_ms());
+                    }
+                }
+                INFO(date::format("%F", date::sys_days{day}));
+                CHECK(runner.total() == 5);  // days -2 .. +2 (local days ending before `end`)
+                for (const auto& [d, n] : per_local_day) {
+                    INFO(d);
+                    CHECK(n == 1);
+                }
+                CHECK(per_local_day.count(date::format("%F", date::sys_days{day})) == 1);
+            }
+        }
+    }
+}
+
+TEST_CASE("hourly job: 23 runs on spring-forward days, 25 on fall-back days", "[scheduler]") {
+    struct Case {
+        std::string tz;
+        date::year_month_day day;
+        size_t hourly;
+        size_t quarter;  // "*/15 * * * *"
+    };
+    const std::vector<Case> cases = {
+        {"Europe/Zurich", 2024_y / 3 / 31, 23, 92},   {"Europe/Zurich", 2024_y / 10 / 27, 25, 100},
+        {"America/New_York", 2024_y / 3 / 10, 23, 92}, {"America/New_York", 2024_y / 11 / 3, 25, 100},
+        {"Europe/Zurich", 2024_y / 3 / 30, 24, 96},   {"America/New_York", 2024_y / 11 / 4, 24, 96},
+    };
+    for (const auto& c : cases) {
+        auto [begin, end] = local_day(c.tz, c.day);
+        INFO(c.tz << " " << date::format("%F", date::sys_days{c.day}));
+        auto hourly = fires("0 * * * *", c.tz, begin, end);
+        CHECK(hourly.size() == c.hourly);
+        // Hourly fires are exactly one real hour apart, through the change.
+        for (size_t i = 1; i < hourly.size(); ++i) CHECK(hourly[i] - hourly[i - 1] == hours{1});
+        CHECK(fires("*/15 * * * *", c.tz, begin, end).size() == c.quarter);
+        CHECK(fires("@hourly", c.tz, begin, end).size() == c.hourly);
+    }
+}
+
+TEST_CASE("fixed-hour jobs in the repeated hour run at the first occurrence only", "[scheduler]") {
+    // New York 2024-11-03: 01:00-01:59 happens twice (EDT, then EST).
+    auto [begin, end] = local_day("America/New_York", 2024_y / 11 / 3);
+    auto f = fires("30 1 * * *", "America/New_York", begin, end);
+    REQUIRE(f.size() == 1);
+    CHECK(f[0] == utc(2024_y / 11 / 3, 5, 30));  // 01:30 EDT
+    // Every 10 minutes within hour 1 only: six runs, all in the first occurrence.
+    auto g = fires("*/10 1 * * *", "America/New_York", begin, end);
+    REQUIRE(g.size() == 6);
+    CHECK(g.front() == utc(2024_y / 11 / 3, 5, 0));
+    CHECK(g.back() == utc(2024_y / 11 / 3, 5, 50));
+    // Several slots inside a spring-forward gap collapse into one run at the gap's end.
+    auto [b2, e2] = local_day("Europe/Zurich", 2024_y / 3 / 31);
+    auto h = fires("0,20,40 2 * * *", "Europe/Zurich", b2, e2);
+    REQUIRE(h.size() == 1);
+    CHECK(h[0] == utc(2024_y / 3 / 31, 1, 0));
+}
+
+TEST_CASE("next fire times: UTC default, weekly, never, seconds", "[scheduler]") {
+    // Empty time zone = UTC.
+    auto s = schedule("0 12 * * *", "", "");
+    CHECK(next_fire_ms(s, ms(utc(2024_y / 5 / 1, 11, 59)), 0) == ms(utc(2024_y / 5 / 1, 12)));
+    CHECK(next_fire_ms(s, ms(utc(2024_y / 5 / 1, 12)), 0) == ms(utc(2024_y / 5 / 2, 12)));
+    // Strictly after: 12:00:00.5 still means the next day.
+    CHECK(next_fire_ms(s, ms(utc(2024_y / 5 / 1, 12)) + 500, 0) == ms(utc(2024_y / 5 / 2, 12)));
+    // A zone: 09:00 in Tokyo is 00:00Z.
+    auto tokyo = schedule("0 9 * * *", "", "Asia/Tokyo");
+    CHECK(next_fire_ms(tokyo, ms(utc(2024_y / 5 / 1, 1)), 0) == ms(utc(2024_y / 5 / 2, 0)));
+    // Weekly in Zurich across the spring change (Mondays 08:00 local).
+    auto weekly = schedule("0 8 * * MON", "", "Europe/Zurich");
+    CHECK(next_fire_ms(weekly, ms(utc(2024_y / 3 / 25, 12)), 0) == ms(utc(2024_y / 4 / 1, 6)));
+    CHECK(next_fire_ms(weekly, ms(utc(2024_y / 3 / 20, 12)), 0) == ms(utc(2024_y / 3 / 25, 7)));
+    // Never.
+    auto never = schedule("0 0 30 2 *", "", "Europe/Zurich");
+    CHECK_FALSE(next_fire_ms(never, ms(utc(2024_y / 1 / 1, 0)), 0));
+    // Manual only.
+    CHECK_FALSE(next_fire_ms(schedule("", "", "Europe/Zurich"), 0, 0));
+}
+
+TEST_CASE("schedule validation", "[scheduler]") {
+    std::string error;
+    CHECK_FALSE(Schedule::parse("0 * * * *", "15m", "", error));
+    CHECK(error.find("not both") != std::string::npos);
+    CHECK_FALSE(Schedule::parse("0 25 * * *", "", "", error));
+    CHECK(error.find("cron: field 2 (hour)") != std::string::npos);
+    CHECK_FALSE(Schedule::parse("", "15x", "", error));
+    CHECK(error.find("interval:") != std::string::npos);
+    CHECK_FALSE(Schedule::parse("0 * * * *", "", "Europe/Zürich", error));
+    CHECK(error.find("Europe/Zurich") != std::string::npos);
+    CHECK(schedule("", "", "").manual_only());
+}
+
+TEST_CASE("interval schedules follow real time and ignore DST", "[scheduler]") {
+    auto s = schedule("", "15m", "America/New_York");
+    const int64_t anchor = ms(utc(2024_y / 11 / 3, 4, 7));  // 00:07 EDT, before the change
+    CHECK(next_fire_ms(s, anchor, anchor) == anchor + 900000);
+    CHECK(next_fire_ms(s, anchor + 899999, anchor) == anchor + 900000);
+    CHECK(next_fire_ms(s, anchor + 900000, anchor) == anchor + 1800000);
+    // A day across the fall-back change: 25 real hours of local day = 100 fires.
+    auto [begin, end] = local_day("America/New_York", 2024_y / 11 / 3);
+    int n = 0;
+    int64_t t = ms(begin) - 1;
+    int64_t a = ms(begin) - 900000;
+    for (;;) {
+        auto next = next_fire_ms(s, t, a);
+        REQUIRE(next);
+        if (*next >= ms(end)) break;
+        if (n > 0) CHECK(*next - t == 900000);
+        t = *next;
+        ++n;
+    }
+    CHECK(n == 100);
+    CHECK(next_interval_fire(seconds{90}, utc(2024_y / 1 / 1, 0), utc(2024_y / 1 / 1, 0, 3)) ==
+          utc(2024_y / 1 / 1, 0, 4) + seconds{30});
+}
+
+// --- the runner ----------------------------------------------------------------------------
+
+TEST_CASE("runner: interval process runs every N from its creation", "[scheduler]") {
+    ManualClock clock(ms(utc(2024_y / 6 / 1, 10)));
+    MemorySchedulerState state;
+    Runner runner;
+    Scheduler s(clock, state, runner.fn());
+    auto p = process("every15", "", "15m");
+    p.created_ms = clock.now_ms() - 5 * 60000;  // created 5 minutes ago
+    add(s, p);
+    CHECK(s.next_run("every15") == clock.now_ms() + 10 * 60000);
+    drive(clock, s, utc(2024_y / 6 / 1, 11));
+    CHECK(runner.count("every15") == 4);  // 10:10, 10:25, 10:40, 10:55
+    CHECK(s.next_run("every15") == ms(utc(2024_y / 6 / 1, 11, 10)));
+    CHECK(runner.runs.front().second == "schedule");
+    CHECK(state.anchor_ms("every15") == ms(utc(2024_y / 6 / 1, 10, 55)));
+}
+
+TEST_CASE("runner: next_run values", "[scheduler]") {
+    ManualClock clock(ms(utc(2024_y / 3 / 30, 22)));  // 23:00 CET
+    MemorySchedulerState state;
+    Runner runner;
+    Scheduler s(clock, state, runner.fn());
+    add(s, process("daily", "30 2 * * *", "", "Europe/Zurich"));
+    add(s, process("manual", "", "", "Europe/Zurich"));
+    CHECK(s.next_run("daily") == ms(utc(2024_y / 3 / 31, 1, 0)));  // gap end, 03:00 CEST
+    CHECK_FALSE(s.next_run("manual"));
+    CHECK_FALSE(s.next_run("nope"));
+    REQUIRE(s.set_enabled("daily", false));
+    CHECK_FALSE(s.next_run("daily"));
+    clock.advance(3600000 * 5);  // 04:00 CEST, past the due time while disabled
+    CHECK(s.tick() == 0);
+    REQUIRE(s.set_enabled("daily", true));
+    CHECK(s.next_run("daily") == ms(utc(2024_y / 4 / 1, 0, 30)));  // 02:30 CEST next day
+    CHECK(s.tick() == 0);  // no catch-up for the disabled period
+    auto st = s.status("daily");
+    REQUIRE(st);
+    CHECK(st->enabled);
+    CHECK(st->schedule == "cron 30 2 * * * (Europe/Zurich)");
+    CHECK(s.statuses().size() == 2);
+}
+
+TEST_CASE("runner: a due time during a running run is skipped and logged", "[scheduler]") {
+    ManualClock clock(ms(utc(2024_y / 6 / 1, 10)));
+    MemorySchedulerState state;
+    Runner runner;
+    runner.block = true;
+    Logs logs;
+    Scheduler s(clock, state, runner.fn(), logs.fn());
+    add(s, process("p", "*/5 * * * *"));
+    clock.advance(5 * 60000);
+    CHECK(s.tick() == 1);
+    runner.wait_started(1);
+    CHECK(s.running("p"));
+    clock.advance(5 * 60000);  // the next due time passes while the first run blocks
+    CHECK(s.tick() == 0);
+    CHECK(s.skipped_count() == 1);
+    CHECK(s.skipped_count("p") == 1);
+    CHECK(logs.containing("warn p: skipped the run due at 2024-06-01T10:10:00Z") == 1);
+    CHECK(s.next_run("p") == ms(utc(2024_y / 6 / 1, 10, 15)));
+    runner.release();
+    s.wait_idle();
+    CHECK(runner.total() == 1);
+    clock.advance(5 * 60000);
+    CHECK(s.tick() == 1);
+    s.wait_idle();
+    CHECK(runner.total() == 2);
+    CHECK(s.skipped_count() == 1);
+}
+
+TEST_CASE("runner: a run the engine reports as skipped is counted and logged", "[scheduler]") {
+    ManualClock clock(ms(utc(2024_y / 6 / 1, 10)));
+    MemorySchedulerState state;
+    Runner runner;
+    runner.status = "skipped";
+    Logs logs;
+    Scheduler s(clock, state, runner.fn(), logs.fn());
+    add(s, process("p", "", "1m"));
+    clock.advance(60000);
+    CHECK(s.tick() == 1);
+    s.wait_idle();
+    CHECK(s.skipped_count("p") == 1);
+    CHECK(logs.containing("warn p: skipped (schedule)") == 1);
+}
+
+TEST_CASE("runner: after downtime at most one catch-up run", "[scheduler]") {
+    MemorySchedulerState state;
+    Runner runner;
+    Logs logs;
+    const auto last = utc(2024_y / 6 / 1, 10);
+    {
+        ManualClock clock(ms(last) - 10 * 60000);
+        Scheduler s(clock, state, runner.fn(), logs.fn());
+        add(s, process("hourly", "0 * * * *"));
+        add(s, process("interval", "", "10m"));
+        drive(clock, s, last);  // both run at `last`
+        CHECK(runner.count("hourly") == 1);
+        CHECK(runner.count("interval") == 1);
+        CHECK(state.anchor_ms("hourly") == ms(last));
+        CHECK(state.anchor_ms("interval") == ms(last));
+    }
+    // Down for 5h10m: five hourly slots and 31 interval slots missed.
+    ManualClock clock(ms(last) + (5 * 60 + 10) * 60000);
+    Scheduler s(clock, state, runner.fn(), logs.fn());
+    add(s, process("hourly", "0 * * * *"));
+    add(s, process("interval", "", "10m"));
+    CHECK(s.next_run("hourly") == ms(last) + 3600000);  // overdue
+    CHECK(s.tick() == 2);
+    s.wait_idle();
+    CHECK(runner.count("hourly") == 2);
+    CHECK(runner.count("interval") == 2);
+    CHECK(logs.containing("catch-up:") == 2);
+    CHECK(logs.containing("while the scheduler was down") == 2);
+    CHECK(s.tick() == 0);
+    CHECK(s.next_run("hourly") == ms(utc(2024_y / 6 / 1, 16)));
+    CHECK(s.next_run("interval") == ms(utc(2024_y / 6 / 1, 15, 20)));
+    drive(clock, s, utc(2024_y / 6 / 1, 16));
+    CHECK(runner.count("hourly") == 3);
+    CHECK(runner.count("interval") == 2 + 5);  // 15:20 .. 16:00
+    CHECK(logs.containing("catch-up:") == 2);
+}
+
+TEST_CASE("runner: a process that never ran does not catch up", "[scheduler]") {
+    ManualClock clock(ms(utc(2024_y / 6 / 1, 10, 30)));
+    MemorySchedulerState state;
+    Runner runner;
+    Scheduler s(clock, state, runner.fn());
+    add(s, process("hourly", "0 * * * *"));
+    CHECK(s.tick() == 0);
+    CHECK(s.next_run("hourly") == ms(utc(2024_y / 6 / 1, 11)));
+}
+
+TEST_CASE("runner: enable/disable persists across a new Scheduler", "[scheduler]") {
+    ManualClock clock(ms(utc(2024_y / 6 / 1, 10)));
+    MemorySchedulerState state;
+    Runner runner;
+    {
+        Scheduler s(clock, state, runner.fn());
+        add(s, process("p", "*/5 * * * *"));
+        CHECK(s.enabled("p") == true);
+        CHECK_FALSE(state.enabled("p"));  // config default, nothing persisted yet
+        REQUIRE(s.set_enabled("p", false, "alice"));
+        CHECK(state.enabled("p") == false);
+        CHECK_FALSE(s.set_enabled("nope", false));
+    }
+    {
+        Scheduler s(clock, state, runner.fn());
+        add(s, process("p", "*/5 * * * *"));  // the configuration says enabled
+        CHECK(s.enabled("p") == false);
+        CHECK_FALSE(s.next_run("p"));
+        clock.advance(60 * 60000);
+        CHECK(s.tick() == 0);
+        CHECK(runner.total() == 0);
+        REQUIRE(s.set_enabled("p", true, "bob"));
+    }
+    {
+        ScheduledProcess p = process("p", "*/5 * * * *");
+        p.enabled = false;  // the configuration says disabled; the operator's choice wins
+        Scheduler s(clock, state, runner.fn());
+        add(s, p);
+        CHECK(s.enabled("p") == true);
+        CHECK(s.tick() == 0);  // enabled at this instant: nothing to catch up
+        clock.advance(5 * 60000);
+        CHECK(s.tick() == 1);
+        s.wait_idle();
+        CHECK(runner.total() == 1);
+    }
+}
+
+TEST_CASE("runner: run_now", "[scheduler]") {
+    ManualClock clock(ms(utc(2024_y / 6 / 1, 10)));
+    MemorySchedulerState state;
+    Runner runner;
+    runner.block = true;
+    Logs logs;
+    Scheduler s(clock, state, runner.fn(), logs.fn());
+    add(s, process("p", "0 3 * * *"));
+    add(s, process("off", "", "", ""));
+    s.set_enabled("off", false);
+    const auto next = s.next_run("p");
+    CHECK(s.run_now("p") == RunNowResult::started);
+    runner.wait_started(1);
+    CHECK(runner.runs[0] == std::make_pair(std::string("p"), std::string("manual")));
+    CHECK(s.run_now("p") == RunNowResult::already_running);
+    CHECK(s.run_now("nope") == RunNowResult::unknown_process);
+    CHECK(s.run_now("off", "event") == RunNowResult::started);  // disabled: manual runs allowed
+    runner.wait_started(2);
+    runner.release();
+    s.wait_idle();
+    CHECK(runner.total() == 2);
+    CHECK(runner.runs[1].second == "event");
+    CHECK(s.next_run("p") == next);  // the schedule did not move
+    CHECK(s.skipped_count() == 0);
+    CHECK(s.status("p")->started == 1);
+    s.stop();
+    CHECK(s.run_now("p") == RunNowResult::stopping);
+    CHECK(std::string(to_string(RunNowResult::already_running)) == "already_running");
+}
+
+TEST_CASE("runner: stop() cancels, waits for running runs and starts no new ones",
+          "[scheduler]") {
+    ManualClock clock(ms(utc(2024_y / 6 / 1, 10)));
+    MemorySchedulerState state;
+    Logs logs;
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::string> events;
+    bool saw_cancel = false;
+    bool finish = false;
+    RunFn fn = [&](const std::string& id, const std::string&, const std::atomic<bool>* cancel) {
+        std::unique_lock lock(m);
+        events.push_back("start " + id);
+        cv.notify_all();
+        // Work "page by page" until asked to stop (tiny waits), then commit once allowed.
+        while (!cancel->load()) cv.wait_for(lock, milliseconds{1});
+        saw_cancel = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return finish; });
+        events.push_back("end " + id);
+        return RunResult{"partial", "cancelled", 1};
+    };
+    SchedulerOptions options;
+    options.workers = 1;  // "b" queues behind "a"
+    Scheduler s(clock, state, fn, logs.fn(), options);
+    add(s, process("a", "*/5 * * * *"));
+    add(s, process("b", "*/5 * * * *"));
+    clock.advance(5 * 60000);
+    CHECK(s.tick() == 2);
+    {
+        std::unique_lock lock(m);
+        REQUIRE(cv.wait_for(lock, seconds{10}, [&] { return !events.empty(); }));
+    }
+    std::atomic<bool> stop_returned{false};
+    std::thread stopper([&] {
+        s.stop();
+        std::lock_guard lock(m);
+        events.push_back("stop returned");
+        stop_returned = true;
+    });
+    {
+        std::unique_lock lock(m);
+        REQUIRE(cv.wait_for(lock, seconds{10}, [&] { return saw_cancel; }));
+        CHECK_FALSE(stop_returned.load());  // stop() waits for the run
+        finish = true;
+        cv.notify_all();
+    }
+    stopper.join();
+    REQUIRE(events.size() == 3);
+    CHECK(events[0].substr(0, 6) == "start ");
+    CHECK(events[1].substr(0, 4) == "end ");
+    CHECK(events[2] == "stop returned");
+    CHECK(logs.containing("not started: the scheduler is stopping") == 1);
+    CHECK(s.stopping());
+    CHECK_FALSE(s.next_run("a"));
+    clock.advance(5 * 60000);
+    CHECK(s.tick() == 0);
+    CHECK(s.running_count() == 0);
+    s.stop();  // idempotent
+}
+
+TEST_CASE("runner: run_loop sleeps until the earliest due time", "[scheduler]") {
+    AtomicClock clock(ms(utc(2024_y / 6 / 1, 10)));
+    MemorySchedulerState state;
+    Runner runner;
+    Scheduler s(clock, state, runner.fn());
+    std::string error;
+    ScheduledProcess p = process("loop", "", "1m");
+    REQUIRE(s.add(p, error));
+    std::thread loop([&] { s.run_loop(); });
+    CHECK(runner.total() == 0);
+    clock.advance(60000);
+    s.wake();  // the loop waits on a condition variable; tell it the clock moved
+    runner.wait_started(1);
+    s.stop();
+    loop.join();
+    CHECK(runner.total() == 1);
+}
+
+TEST_CASE("runner: 10,000 processes; a tick with nothing due touches nothing", "[scheduler]") {
+    ManualClock clock(ms(utc(2024_y / 6 / 1, 10)));
+    MemorySchedulerState state;
+    Runner runner;
+    Scheduler s(clock, state, runner.fn());
+    for (int i = 0; i < 10000; ++i) {
+        std::string id = "p" + std::to_string(i);
+        if (i % 2)
+            add(s, process(id, std::to_string(i % 60) + " * * * *", "", "Europe/Zurich"));
+        else
+            add(s, process(id, "", std::to_string(1 + i % 50) + "h"));
+    }
+    size_t minute_one = 0;
+    for (int i = 1; i < 10000; i += 2) minute_one += i % 60 == 1;
+    CHECK(s.tick() == 0);
+    clock.advance(60000);  // 10:01: the cron processes of minute 1
+    CHECK(s.tick() == minute_one);
+    s.wait_idle();
+    CHECK(runner.total() == minute_one);
+    CHECK(s.tick() == 0);
+}
