@@ -1,0 +1,41 @@
+// The Sage Intacct XML gateway simulator: POST /ia/xml/xmlgw.phtml on loopback. Stateful and
+// seeded deterministically; see plugins/intacct/README.md ("Sandbox") for what it honours.
+#pragma once
+
+#include "sandbox/sandbox.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace plexus::sandbox {
+
+// Credentials the sandbox accepts.
+inline constexpr const char* kIntacctSenderId = "sandbox_sender";
+inline constexpr const char* kIntacctSenderPassword = "sandbox_sender_pw";
+inline constexpr const char* kIntacctCompanyId = "SANDBOX";
+inline constexpr const char* kIntacctUserId = "sandbox_user";
+inline constexpr const char* kIntacctUserPassword = "sandbox_pw";
+// Requests in flight at once before further ones get HTTP 429 / GW-0010.
+inline constexpr int kIntacctConcurrentLimit = 2;
+
+std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed);
+
+// Test hooks of the Intacct sandbox (reach them with dynamic_cast from Sandbox&).
+class IntacctSandboxControl {
+public:
+    virtual ~IntacctSandboxControl() = default;
+    // Every POST to the gateway path, faults included.
+    virtual uint64_t requests() const = 0;
+    // Requests refused by the concurrent-request limit.
+    virtual uint64_t throttled() const = 0;
+    // Rows of an object (CUSTOMER, ITEM, PRODUCTLINE, SODOCUMENT, ARINVOICE).
+    virtual size_t count(const std::string& object) const = 0;
+    // Hold every served request this long (after the fault knobs), to make requests overlap.
+    virtual void set_work_delay_ms(int ms) = 0;
+    // Change one field of a row found by its key field (e.g. CUSTOMER/CUSTOMERID), stamping
+    // WHENMODIFIED with the current time, as a user editing in the UI would.
+    virtual bool touch(const std::string& object, const std::string& key,
+                       const std::string& field, const std::string& value) = 0;
+};
+
+}  // namespace plexus::sandbox

@@ -1,0 +1,98 @@
+// The Intacct connector loaded through the real host (PluginRegistry + ConnectorInstance with
+// the host's HttpClient and RateGovernor), talking to the in-process Intacct sandbox.
+#pragma once
+
+#include "common/clock.hpp"
+#include "http/http_client.hpp"
+#include "http/rate_governor.hpp"
+#include "plugin_host/connector_instance.hpp"
+#include "plugin_host/plugin_registry.hpp"
+#include "sandbox/intacct_sandbox.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace intacct_test {
+
+using json = nlohmann::json;
+
+inline std::shared_ptr<const plexus::LoadedConnector> connector() {
+    static plexus::PluginRegistry registry = [] {
+        plexus::PluginRegistry r;
+        r.load_file(std::string(PLEXUS_PLUGIN_DIR) + "/libplexus_intacct.so");
+        return r;
+    }();
+    auto c = registry.find("intacct");
+    REQUIRE(c);
+    return c;
+}
+
+inline plexus::RetryPolicy fast_policy() {
+    plexus::RetryPolicy p;
+    p.base_backoff_ms = 5;
+    p.max_backoff_ms = 40;
+    p.default_retry_after_ms = 20;
+    p.max_retry_after_ms = 100;
+    p.default_timeout_ms = 5000;
+    return p;
+}
+
+// One sandbox and the host services a connector instance needs.
+struct World {
+    plexus::sandbox::SandboxServer server{plexus::sandbox::make_intacct_sandbox(1)};
+    plexus::SystemClock& clock = plexus::SystemClock::instance();
+    plexus::HttpClient http{clock, fast_policy()};
+    plexus::RateGovernor governor{1000, 1000, clock};
+    std::atomic<bool> cancel{false};
+
+    plexus::sandbox::IntacctSandboxControl& control() {
+        return dynamic_cast<plexus::sandbox::IntacctSandboxControl&>(server.sandbox());
+    }
+
+    json settings() const {
+        return {{"endpoint_url", server.base_url() + "/ia/xml/xmlgw.phtml"},
+                {"sender_id", "sandbox_sender"},
+                {"sender_password", "sandbox_sender_pw"},
+                {"company_id", "SANDBOX"},
+                {"user_id", "sandbox_user"},
+                {"user_password", "sandbox_pw"},
+                {"entity_id", ""},
+                {"batch_size", 100},
+                {"page_size", 1000}};
+    }
+
+    std::unique_ptr<plexus::ConnectorInstance> instance(const json& s) {
+        plexus::HostServices services{{"test", 1, "intacct", "intacct"}, &http, &governor, &clock,
+                                      &cancel};
+        return std::make_unique<plexus::ConnectorInstance>(connector(), s, services);
+    }
+    std::unique_ptr<plexus::ConnectorInstance> instance() { return instance(settings()); }
+};
+
+inline json ok_json(const plexus::CallResult& r) {
+    INFO(r.text);
+    REQUIRE(r.ok());
+    return json::parse(r.text);
+}
+
+// Reads an entity to the end from `cursor`; returns the records and the last next_cursor.
+inline std::vector<json> read_all(plexus::ConnectorInstance& inst, const std::string& entity,
+                                  std::string& cursor, size_t limit = 50, int* pages = nullptr) {
+    std::vector<json> out;
+    for (int guard = 0; guard < 1000; ++guard) {
+        json req{{"entity", entity}, {"limit", limit}};
+        req["cursor"] = cursor.empty() ? json(nullptr) : json(cursor);
+        json page = ok_json(inst.read_page(req));
+        for (auto& r : page["records"]) out.push_back(r);
+        cursor = page["next_cursor"].get<std::string>();
+        if (pages) ++*pages;
+        if (!page["has_more"].get<bool>()) break;
+    }
+    return out;
+}
+
+}  // namespace intacct_test
