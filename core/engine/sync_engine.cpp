@@ -149,6 +149,14 @@ public:
     Run(Hub& hub, const std::string& process_id, const RunOptions& options, int64_t run_id)
         : hub_(hub), store_(hub.store()), clock_(hub.clock()), options_(options), run_id_(run_id) {
         main_ = &runtime(process_id);
+        const ProcessConfig& me = *main_->compiled->config;
+        for (const auto& other : hub.config().processes) {
+            if (other.id != me.id && other.target.connection == me.source.connection &&
+                other.target.entity == me.source.entity &&
+                other.source.connection == me.target.connection &&
+                other.source.entity == me.target.entity)
+                reverse_processes_.push_back(other.id);
+        }
     }
 
     void resolve_intents();
@@ -191,7 +199,7 @@ private:
     }
     void add_success(PageCommit& commit, const std::string& process_id, const Pending& p,
                      const std::string& action, const std::string& target_key,
-                     const std::string& message = {});
+                     const std::string& message = {}, const std::string& target_cursor = {});
     void commit(PageCommit& commit);
     void report_progress();
 
@@ -214,6 +222,9 @@ private:
     ProcessRuntime* main_ = nullptr;
     std::map<std::string, ProcessRuntime> runtimes_;
     std::map<std::string, bool> has_failed_queue_;
+    // Processes that write into this process's source from its target: the other half of a
+    // two-way sync, whose writes this process must not sync back (echoes).
+    std::vector<std::string> reverse_processes_;
     RunCounts counts_;
     int64_t pages_ = 0;
 };
@@ -268,7 +279,7 @@ void Run::add_failure(PageCommit& commit, const std::string& process_id, const S
 
 void Run::add_success(PageCommit& commit, const std::string& process_id, const Pending& p,
                       const std::string& act, const std::string& target_key,
-                      const std::string& message) {
+                      const std::string& message, const std::string& target_cursor) {
     const size_t n = p.members.empty() ? 1 : p.members.size();
     for (size_t i = 0; i < n; ++i) {
         const std::string& key = p.members.empty() ? p.source.key : p.members[i];
@@ -282,7 +293,7 @@ void Run::add_success(PageCommit& commit, const std::string& process_id, const P
         o.started_ms = p.started_ms;
         o.finished_ms = clock_.now_ms();
         commit.outcomes.push_back(std::move(o));
-        if (act != action::unchanged) commit.ledger.push_back({key, target_key, p.hash});
+        if (act != action::unchanged) commit.ledger.push_back({key, target_key, p.hash, target_cursor});
         if (has_failed_queue_[process_id]) commit.failed_resolved.push_back(key);
         if (process_id == main_->compiled->config->id) {
             if (act == action::created) commit.counts.created++;
@@ -505,7 +516,8 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
         auto status = static_cast<plexus_status>(r.value("status", static_cast<int>(PLEXUS_ERR_PLUGIN)));
         if (status == PLEXUS_OK) {
             std::string key = r.value("target_key", b.target_key);
-            add_success(c, pid, b, b.op == "create" ? action::created : action::updated, key);
+            add_success(c, pid, b, b.op == "create" ? action::created : action::updated, key, {},
+                        r.value("cursor", std::string()));
             if (b.intent_id) c.intents_closed.push_back(b.intent_id);
             continue;
         }
@@ -584,7 +596,34 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
         p.text = canonical_text(p.mapped);
         p.hash = payload_hash_of_text(p.text);
         auto it = ledger.find(rec.key);
-        Decision d = decide(it == ledger.end() ? nullptr : &it->second, p.hash);
+        const LedgerEntry* known = it == ledger.end() ? nullptr : &it->second;
+        // Two-way sync: was this record last written by the reverse process?
+        LedgerEntry linked;
+        bool echo = false;
+        for (const auto& rp : reverse_processes_) {
+            auto e = store_.ledger_find_by_target(rp, rec.key);
+            if (!e) continue;
+            // Its cursor still what our write left: nobody changed it since — an echo.
+            echo = !rec.cursor.empty() && e->target_cursor == rec.cursor;
+            if (echo) {
+                p.source = std::move(rec);
+                add_success(c, pid, p, action::unchanged, e->source_key,
+                            "written by process " + rp + "; not synced back");
+                // Link the pair in this process's ledger too, with what it would write now.
+                c.ledger.push_back(
+                    {p.source.key, e->source_key, p.hash, known ? known->target_cursor : ""});
+                break;
+            }
+            // Changed since the reverse process wrote it: update the record it came from,
+            // never create a second one.
+            if (!known) {
+                linked = LedgerEntry{rec.key, e->source_key, {}, 0, {}};
+                known = &linked;
+            }
+            break;
+        }
+        if (echo) continue;
+        Decision d = decide(known, p.hash);
         if (d.what == WriteDecision::unchanged) {
             p.source = std::move(rec);
             add_success(c, pid, p, action::unchanged, d.target_key);

@@ -67,8 +67,12 @@ CREATE TABLE ledger (
     target_key   TEXT    NOT NULL,
     payload_hash TEXT    NOT NULL,
     updated_ms   INTEGER NOT NULL,
+    -- The target record's cursor value right after our write, when the connector told us:
+    -- the reverse process of a two-way sync reads it back unchanged and knows it as an echo.
+    target_cursor TEXT   NOT NULL DEFAULT '',
     PRIMARY KEY (process_id, source_key)
 ) WITHOUT ROWID;
+CREATE INDEX ledger_by_target ON ledger (process_id, target_key);
 
 -- Where incremental reading resumes. `cursor` is the connector's opaque text; `since` is an
 -- ISO 8601 time set by a rewind, used only while `cursor` is NULL.

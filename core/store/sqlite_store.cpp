@@ -142,11 +142,11 @@ constexpr const char* k_failed_columns =
     "last_failed_ms";
 
 constexpr const char* k_ledger_upsert =
-    "INSERT INTO ledger (process_id, source_key, target_key, payload_hash, updated_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5) "
+    "INSERT INTO ledger (process_id, source_key, target_key, payload_hash, updated_ms, "
+    "target_cursor) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
     "ON CONFLICT (process_id, source_key) DO UPDATE SET "
     "target_key = excluded.target_key, payload_hash = excluded.payload_hash, "
-    "updated_ms = excluded.updated_ms";
+    "updated_ms = excluded.updated_ms, target_cursor = excluded.target_cursor";
 
 constexpr const char* k_outcome_insert =
     "INSERT INTO record_outcomes (run_id, process_id, source_key, target_key, action, "
@@ -546,13 +546,14 @@ public:
         return guarded(
             about("look up the ledger of", process_id), [&]() -> std::optional<LedgerEntry> {
                 StatementUse s(
-                    stmt("SELECT source_key, target_key, payload_hash, updated_ms "
+                    stmt("SELECT source_key, target_key, payload_hash, updated_ms, target_cursor "
                          "FROM ledger WHERE process_id = ?1 AND source_key = ?2"));
                 s->bind(1, process_id);
                 s->bind(2, source_key);
                 if (!s->executeStep()) return std::nullopt;
                 return LedgerEntry{s->getColumn(0).getString(), s->getColumn(1).getString(),
-                                   s->getColumn(2).getString(), s->getColumn(3).getInt64()};
+                                   s->getColumn(2).getString(), s->getColumn(3).getInt64(),
+                                   s->getColumn(4).getString()};
             });
     }
 
@@ -587,11 +588,28 @@ public:
                 while (s->executeStep())
                     out.push_back(
                         LedgerEntry{s->getColumn(0).getString(), s->getColumn(1).getString(),
-                                    s->getColumn(2).getString(), s->getColumn(3).getInt64()});
+                                    s->getColumn(2).getString(), s->getColumn(3).getInt64(),
+                                   s->getColumn(4).getString()});
             }
             tx.commit();
             return out;
         });
+    }
+
+    std::optional<LedgerEntry> ledger_find_by_target(const std::string& process_id,
+                                                     const std::string& target_key) override {
+        return guarded(
+            about("look up the ledger of", process_id), [&]() -> std::optional<LedgerEntry> {
+                StatementUse s(
+                    stmt("SELECT source_key, target_key, payload_hash, updated_ms, target_cursor "
+                         "FROM ledger WHERE process_id = ?1 AND target_key = ?2 LIMIT 1"));
+                s->bind(1, process_id);
+                s->bind(2, target_key);
+                if (!s->executeStep()) return std::nullopt;
+                return LedgerEntry{s->getColumn(0).getString(), s->getColumn(1).getString(),
+                                   s->getColumn(2).getString(), s->getColumn(3).getInt64(),
+                                   s->getColumn(4).getString()};
+            });
     }
 
     int64_t ledger_count(const std::string& process_id) override {
@@ -828,7 +846,7 @@ private:
     SQLite::Statement& ledger_in_statement() {
         if (!ledger_in_sql_.empty()) return stmt(ledger_in_sql_);
         std::string sql =
-            "SELECT source_key, target_key, payload_hash, updated_ms FROM ledger "
+            "SELECT source_key, target_key, payload_hash, updated_ms, target_cursor FROM ledger "
             "WHERE process_id = ?1 AND source_key IN (";
         for (size_t i = 0; i < k_ledger_chunk; ++i) {
             if (i) sql += ", ";
@@ -873,6 +891,7 @@ private:
                 u->bindNoCopy(3, l.target_key);
                 u->bindNoCopy(4, l.payload_hash);
                 u->bind(5, page.now_ms);
+                u->bindNoCopy(6, l.target_cursor);
                 u->exec();
             }
         }

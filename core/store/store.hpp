@@ -31,6 +31,7 @@ struct LedgerEntry {
     std::string target_key;
     std::string payload_hash;
     int64_t updated_ms = 0;
+    std::string target_cursor;  // the target record's cursor after our write; may be empty
 };
 
 // Action values of a RecordOutcome.
@@ -126,6 +127,7 @@ struct LedgerUpsert {
     std::string source_key;
     std::string target_key;
     std::string payload_hash;
+    std::string target_cursor;
 };
 
 // Everything one page of a run changes, committed atomically.
@@ -213,6 +215,9 @@ public:
     virtual std::vector<LedgerEntry> ledger_find_many(const std::string& process_id,
                                                       const std::vector<std::string>& source_keys) = 0;
     virtual int64_t ledger_count(const std::string& process_id) = 0;
+    // The entry whose target is `target_key` (the reverse direction of a two-way sync).
+    virtual std::optional<LedgerEntry> ledger_find_by_target(const std::string& process_id,
+                                                             const std::string& target_key) = 0;
 
     // --- intents --------------------------------------------------------------------------
     // Commit intents (durably) before the writes they announce; returns their ids in order.

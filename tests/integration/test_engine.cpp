@@ -352,3 +352,56 @@ TEST_CASE("replay pages through a long failed queue where some records fail agai
     CHECK(t.size() == 10);
     for (int i = 1; i <= 20; i += 2) CHECK(t.count("C" + std::to_string(i)) == 1);
 }
+
+TEST_CASE("a two-way sync does not ping-pong, and a real change travels back once", "[engine][echo]") {
+    World w;
+    // Customers both ways between src and dst, each side with its own cursor field.
+    w.config["connections"]["dst"]["settings"]["entities"]["customers"] = jsonl_entity("customers.jsonl", "id", "updated_at");
+    json mapping{{"id", "id"}, {"email", "email"}, {"name", "name"}, {"updated_at", "updated_at"}};
+    w.config["processes"] = json::array(
+        {{{"id", "src-to-dst"}, {"name", "Customers src→dst"},
+          {"source", {{"connection", "src"}, {"entity", "customers"}}},
+          {"target", {{"connection", "dst"}, {"entity", "customers"}}}, {"mapping", mapping}},
+         {{"id", "dst-to-src"}, {"name", "Customers dst→src"},
+          {"source", {{"connection", "dst"}, {"entity", "customers"}}},
+          {"target", {{"connection", "src"}, {"entity", "customers"}}}, {"mapping", mapping}}});
+    w.write_customers(5);
+    auto src_file = w.dir.path() / "src" / "customers.jsonl";
+    auto dst_file = w.dir.path() / "dst" / "customers.jsonl";
+
+    CHECK(w.run("src-to-dst").counts.created == 5);
+    auto src_size = fs::file_size(src_file);
+    // Reading back what Plexus wrote: five echoes, nothing written back.
+    auto back = w.run("dst-to-src");
+    CHECK(back.counts.read == 5);
+    CHECK(back.counts.unchanged == 5);
+    CHECK(back.counts.created + back.counts.updated == 0);
+    CHECK(fs::file_size(src_file) == src_size);
+    OutcomeQuery q;
+    q.run_id = back.run_id;
+    q.text = "not synced back";
+    CHECK(w.store->outcomes(q).size() == 5);
+
+    // Someone edits C2 in dst: it goes back to src once, as an update, never as a create …
+    { std::ofstream(dst_file, std::ios::app) << json{{"id", "C2"}, {"email", "edited@example.com"}, {"name", "Zoë 2"}, {"updated_at", "2024-06-01T08:00:00Z"}}.dump() << "\n"; }
+    auto edit = w.run("dst-to-src");
+    CHECK(edit.counts.read == 1);
+    CHECK(edit.counts.updated == 1);
+    CHECK(edit.counts.created == 0);
+    // … and src→dst then sees its own partner's write: no write to dst again.
+    auto dst_size = fs::file_size(dst_file);
+    auto forth = w.run("src-to-dst");
+    CHECK(forth.counts.read == 1);
+    CHECK(forth.counts.unchanged == 1);
+    CHECK(forth.counts.updated + forth.counts.created == 0);
+    CHECK(fs::file_size(dst_file) == dst_size);
+    // Quiet from here on.
+    CHECK(w.run("dst-to-src").counts.read == 0);
+    CHECK(w.run("src-to-dst").counts.read == 0);
+    std::map<std::string, int> creates;
+    auto src = w.target("customers.jsonl", "id", &creates);  // (reads dst; src checked below)
+    CHECK(src.at("C2")["email"] == "edited@example.com");
+    int c2_versions = 0;
+    for (const auto& r : read_jsonl(src_file)) c2_versions += r["id"] == "C2";
+    CHECK(c2_versions == 2);  // the original and the one update
+}

@@ -14,14 +14,14 @@ TEST_CASE("no ledger entry means create", "[ledger]") {
 }
 
 TEST_CASE("the same payload as last written means unchanged", "[ledger]") {
-    LedgerEntry e{"C1", "T9", payload_hash(json{{"a", 1}}), 0};
+    LedgerEntry e{"C1", "T9", payload_hash(json{{"a", 1}}), 0, ""};
     Decision d = decide(&e, payload_hash(json{{"a", 1}}));
     CHECK(d.what == WriteDecision::unchanged);
     CHECK(d.target_key == "T9");
 }
 
 TEST_CASE("a different payload means update of the linked record", "[ledger]") {
-    LedgerEntry e{"C1", "T9", payload_hash(json{{"a", 1}}), 0};
+    LedgerEntry e{"C1", "T9", payload_hash(json{{"a", 1}}), 0, ""};
     Decision d = decide(&e, payload_hash(json{{"a", 2}}));
     CHECK(d.what == WriteDecision::update);
     CHECK(d.target_key == "T9");

@@ -127,7 +127,7 @@ TEST_CASE("ledger upsert, find and find_many", "[store]") {
 
     PageCommit p = page_for("orders", run, 200);
     for (int i = 0; i < 3000; ++i)
-        p.ledger.push_back({"S" + std::to_string(i), "T" + std::to_string(i), "h1"});
+        p.ledger.push_back({"S" + std::to_string(i), "T" + std::to_string(i), "h1", ""});
     store->commit_page(p);
     CHECK(store->ledger_count("orders") == 3000);
     CHECK(store->ledger_count("other") == 0);
@@ -143,7 +143,7 @@ TEST_CASE("ledger upsert, find and find_many", "[store]") {
 
     // Upsert: same key, new hash and time; no new row.
     PageCommit p2 = page_for("orders", run, 300);
-    p2.ledger.push_back({"S42", "T42", "h2"});
+    p2.ledger.push_back({"S42", "T42", "h2", ""});
     store->commit_page(p2);
     CHECK(store->ledger_count("orders") == 3000);
     e = store->ledger_find("orders", "S42");
@@ -206,7 +206,7 @@ TEST_CASE("commit_page lands all its parts together", "[store]") {
     CHECK(store->pending_intents("other").empty());
 
     PageCommit p = page_for("orders", run, 2000);
-    p.ledger = {{"S0", "T0", "h"}, {"S1", "T1", "h"}};
+    p.ledger = {{"S0", "T0", "h", ""}, {"S1", "T1", "h", ""}};
     p.outcomes = {outcome("S0", action::created), outcome("S1", action::created),
                   outcome("S2", action::failed, error_class::validation, "bad email")};
     p.intents_closed = ids;
@@ -275,7 +275,7 @@ TEST_CASE("commit_page lands all its parts together", "[store]") {
 
     SECTION("failed_resolved removes entries from the failed queue") {
         PageCommit p2 = page_for("orders", run, 6000);
-        p2.ledger = {{"S2", "T2", "h"}};
+        p2.ledger = {{"S2", "T2", "h", ""}};
         p2.outcomes = {outcome("S2", action::created)};
         p2.failed_resolved = {"S2", "never-failed"};
         store->commit_page(p2);
@@ -285,7 +285,7 @@ TEST_CASE("commit_page lands all its parts together", "[store]") {
 
     SECTION("a failing page changes nothing") {
         PageCommit bad = page_for("orders", run + 999, 7000);  // no such run
-        bad.ledger = {{"S9", "T9", "h"}, {"S0", "changed", "h2"}};
+        bad.ledger = {{"S9", "T9", "h", ""}, {"S0", "changed", "h2", ""}};
         bad.outcomes = {outcome("S9", action::created)};
         bad.failed_resolved = {"S2"};
         bad.cursor = CursorState{"c-2", std::nullopt};
@@ -683,7 +683,7 @@ TEST_CASE("one store used from several threads", "[store]") {
                     PageCommit p = page_for(process, runs[t], 2000 + pg);
                     for (int i = 0; i < 50; ++i) {
                         const std::string key = std::to_string(pg * 50 + i);
-                        p.ledger.push_back({key, "T" + key, "h"});
+                        p.ledger.push_back({key, "T" + key, "h", ""});
                         p.outcomes.push_back(outcome(key, action::created));
                     }
                     p.cursor = CursorState{std::to_string(pg), std::nullopt};
@@ -708,4 +708,23 @@ TEST_CASE("one store used from several threads", "[store]") {
         CHECK(store->cursor(process).cursor ==
               std::optional<std::string>(std::to_string(k_pages - 1)));
     }
+}
+
+TEST_CASE("the ledger finds an entry by its target and keeps the target's cursor", "[store]") {
+    TempDir dir;
+    auto store = open_sqlite_store(dir.file("p.db"));
+    int64_t run = store->begin_run("p", "test", 1);
+    PageCommit page;
+    page.process_id = "p";
+    page.run_id = run;
+    page.now_ms = 2;
+    page.ledger = {{"S1", "T1", "h", "2024-05-01T10:00:00Z"}, {"S2", "T2", "h", ""}};
+    store->commit_page(page);
+    auto e = store->ledger_find_by_target("p", "T1");
+    REQUIRE(e);
+    CHECK(e->source_key == "S1");
+    CHECK(e->target_cursor == "2024-05-01T10:00:00Z");
+    CHECK(store->ledger_find("p", "S1")->target_cursor == "2024-05-01T10:00:00Z");
+    CHECK(!store->ledger_find_by_target("p", "S1"));
+    CHECK(!store->ledger_find_by_target("other", "T1"));
 }

@@ -69,8 +69,9 @@ public:
                 return sdk::WriteResult::ok(key);
             return conflict(key, "at line " + std::to_string(found->at.line));
         }
-        stage(key, std::move(cursor), item.idempotency_key, *data);
-        return sdk::WriteResult::ok(key);
+        // The record's cursor as a later read returns it: the host's echo check.
+        stage(key, std::string(cursor), item.idempotency_key, *data);
+        return sdk::WriteResult::ok(key, std::move(cursor));
     }
 
     sdk::WriteResult update(const sdk::WriteItem& item) {
@@ -109,9 +110,9 @@ public:
             auto k = current.find(spec_.key_field);
             data.edit()[spec_.key_field] = k != current.end() ? *k : json(key);
         }
-        if (same_content(current, *data)) return sdk::WriteResult::ok(key);  // unchanged
-        stage(key, std::move(cursor), item.idempotency_key, *data);
-        return sdk::WriteResult::ok(key);
+        if (same_content(current, *data)) return sdk::WriteResult::ok(key, std::move(cursor));
+        stage(key, std::string(cursor), item.idempotency_key, *data);
+        return sdk::WriteResult::ok(key, std::move(cursor));
     }
 
     size_t staged() const { return staged_.size(); }

@@ -26,7 +26,8 @@ TEST_CASE("create, update and unchanged update") {
         "customers",
         {create({{"id", "c1"}, {"email", "a@example.com"}, {"updated_at", "2024-05-01"}}, "idem-1"),
          create({{"email", "b@example.com"}}, "idem-2")});
-    CHECK(results[0] == json({{"status", 0}, {"target_key", "c1"}}));
+    // The written record's cursor comes back, for the host's echo check in two-way syncs.
+    CHECK(results[0] == json({{"status", 0}, {"target_key", "c1"}, {"cursor", "2024-05-01"}}));
     // No key in the data: the idempotency key becomes the key, stored in the key field.
     CHECK(results[1] == json({{"status", 0}, {"target_key", "idem-2"}}));
 
@@ -38,7 +39,7 @@ TEST_CASE("create, update and unchanged update") {
     results = c.write_ok(
         "customers",
         {update("c1", {{"email", "a2@example.com"}, {"updated_at", "2024-05-02"}}, "idem-3")});
-    CHECK(results[0] == json({{"status", 0}, {"target_key", "c1"}}));
+    CHECK(results[0] == json({{"status", 0}, {"target_key", "c1"}, {"cursor", "2024-05-02"}}));
     CHECK(line_count(read_text(file)) == 3);  // log-structured: the new version is appended
 
     // The same data again changes nothing in the file.

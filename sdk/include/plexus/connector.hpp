@@ -205,9 +205,17 @@ struct WriteResult {
     plexus_status status = PLEXUS_OK;
     std::string target_key;  // on success: the key of the record in the target
     std::string message;     // on failure: what was wrong, for the operator
+    // On success, optional: the record's cursor value right after this write (e.g. the
+    // updated_at the API returned). Lets the reverse process of a two-way sync recognise the
+    // record as our own write when it reads it back, instead of syncing it back again.
+    std::string cursor;
 
-    static WriteResult ok(std::string key) { return {PLEXUS_OK, std::move(key), {}}; }
-    static WriteResult failed(plexus_status s, std::string msg) { return {s, {}, std::move(msg)}; }
+    static WriteResult ok(std::string key, std::string cursor = {}) {
+        return {PLEXUS_OK, std::move(key), {}, std::move(cursor)};
+    }
+    static WriteResult failed(plexus_status s, std::string msg) {
+        return {s, {}, std::move(msg), {}};
+    }
 };
 
 struct LookupRequest {
@@ -354,8 +362,12 @@ struct Trampolines {
             json reply{{"results", json::array()}};
             for (const auto& r : results) {
                 json o{{"status", static_cast<int>(r.status)}};
-                if (r.status == PLEXUS_OK) o["target_key"] = r.target_key;
-                else o["message"] = r.message;
+                if (r.status == PLEXUS_OK) {
+                    o["target_key"] = r.target_key;
+                    if (!r.cursor.empty()) o["cursor"] = r.cursor;
+                } else {
+                    o["message"] = r.message;
+                }
                 reply["results"].push_back(std::move(o));
             }
             sink_write(out, reply.dump(-1, ' ', false, json::error_handler_t::replace));
