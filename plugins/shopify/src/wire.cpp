@@ -267,7 +267,12 @@ WriteResult interpret_write(int status, const std::string& body, const std::stri
                                               std::to_string(status) + " on " + exchange +
                                               "): no \"" + singular + "\" with an id");
     const json& id = (*it)["id"];
-    return WriteResult::ok(id.is_string() ? id.get<std::string>() : id.dump());
+    // The cursor a later read will report for this object (updated_at in UTC, as read() does):
+    // the host's echo check for two-way syncs compares the two.
+    std::string cursor;
+    if (auto u = it->find("updated_at"); u != it->end() && u->is_string())
+        if (auto t = parse_timestamp(u->get<std::string>())) cursor = format_utc(*t);
+    return WriteResult::ok(id.is_string() ? id.get<std::string>() : id.dump(), std::move(cursor));
 }
 
 std::string ReadCursor::encode() const {

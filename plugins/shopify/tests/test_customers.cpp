@@ -66,10 +66,16 @@ TEST_CASE("creates a customer, reads it back and finds it by idempotency key and
     REQUIRE(missing.ok());
     CHECK(json::parse(missing.text)["found"] == false);
 
-    // Read back through an incremental read from "now-ish": the new one is there.
+    // Read back through an incremental read from "now-ish": the new one is there, with the
+    // very cursor the create reported (the host's echo check for two-way syncs needs that).
     auto [all, cursor] = read_all(*c, "customers", 250);
     bool seen = false;
-    for (const auto& r : all) seen = seen || r["key"] == key;
+    for (const auto& r : all) {
+        if (r["key"] != key) continue;
+        seen = true;
+        REQUIRE(created.contains("cursor"));
+        CHECK(r["cursor"] == created["cursor"]);
+    }
     CHECK(seen);
 }
 
