@@ -118,7 +118,10 @@ CREATE TABLE process_state (
     process_id TEXT    PRIMARY KEY,
     enabled    INTEGER,                        -- NULL: never set; 0 / 1
     updated_ms INTEGER NOT NULL,
-    updated_by TEXT    NOT NULL DEFAULT ''
+    updated_by TEXT    NOT NULL DEFAULT '',
+    -- The scheduler's anchor: due times up to here have been dealt with (fired, skipped, or
+    -- the process was enabled then). NULL: never scheduled.
+    schedule_anchor_ms INTEGER
 ) WITHOUT ROWID;
 
 -- One run of a process at a time: the lease is held by `owner` until `expires_ms`.

@@ -744,6 +744,30 @@ public:
 
     // Audit: action "process.enable" or "process.disable", detail {"enabled": bool}, in the
     // same transaction.
+    std::optional<int64_t> schedule_anchor(const std::string& process_id) override {
+        return guarded(about("read the schedule of", process_id), [&]() -> std::optional<int64_t> {
+            StatementUse s(stmt(
+                "SELECT schedule_anchor_ms FROM process_state WHERE process_id = ?1"));
+            s->bind(1, process_id);
+            if (!s->executeStep() || s->getColumn(0).isNull()) return std::nullopt;
+            return s->getColumn(0).getInt64();
+        });
+    }
+
+    void set_schedule_anchor(const std::string& process_id, int64_t anchor_ms) override {
+        guarded(about("store the schedule of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(stmt(
+                "INSERT INTO process_state (process_id, enabled, updated_ms, schedule_anchor_ms) "
+                "VALUES (?1, NULL, ?2, ?2) ON CONFLICT (process_id) DO UPDATE SET "
+                "schedule_anchor_ms = excluded.schedule_anchor_ms"));
+            s->bind(1, process_id);
+            s->bind(2, anchor_ms);
+            s->exec();
+            tx.commit();
+        });
+    }
+
     void set_process_enabled(const std::string& process_id, bool enabled, const std::string& actor,
                              int64_t now_ms) override {
         guarded(about("set the state of", process_id), [&] {

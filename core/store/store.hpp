@@ -243,6 +243,9 @@ public:
     virtual std::optional<bool> process_enabled(const std::string& process_id) = 0;
     virtual void set_process_enabled(const std::string& process_id, bool enabled,
                                      const std::string& actor, int64_t now_ms) = 0;
+    // The scheduler's anchor of the process (docs/scheduling.md); none when never scheduled.
+    virtual std::optional<int64_t> schedule_anchor(const std::string& process_id) = 0;
+    virtual void set_schedule_anchor(const std::string& process_id, int64_t anchor_ms) = 0;
 
     // --- audit ----------------------------------------------------------------------------
     virtual void audit(const AuditEntry& entry) = 0;

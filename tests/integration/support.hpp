@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+extern char** environ;  // the process environment, handed to spawned children
 
 namespace plexus::test {
 
@@ -92,6 +96,24 @@ inline CommandResult run_plexus(const std::vector<std::string>& args, const std:
     int status = pclose(pipe);
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return r;
+}
+
+// Starts `plexus <args>` as a child of this process (so waitpid works), stdout and stderr
+// appended to `log`. Returns its pid, or -1.
+inline pid_t spawn_plexus(const std::vector<std::string>& args, const std::string& log) {
+    std::vector<std::string> full{PLEXUS_BINARY};
+    full.insert(full.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : full) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, PLEXUS_BINARY, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc == 0 ? pid : -1;
 }
 
 // A files-connector connection whose entities are JSON Lines files in `dir`.

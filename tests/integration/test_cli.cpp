@@ -1,7 +1,14 @@
 // The command line as an operator uses it: exit statuses, error lines, audited rewinds.
 #include "support.hpp"
 
+#include "store/store.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
 
 using namespace plexus::test;
 
@@ -124,4 +131,42 @@ TEST_CASE("commands explain themselves and refuse bad usage", "[cli]") {
     auto bad_option = run_plexus({"plugins", "--format", "yaml"});
     CHECK(bad_option.exit_code == 64);
     CHECK_THAT(bad_option.out, Catch::Contains("--format must be text or json"));
+}
+
+TEST_CASE("serve runs processes on their schedule and stops gracefully on SIGTERM", "[cli][serve]") {
+    CliWorld w;
+    w.config["processes"][0]["mapping"]["credit"] = "default(credit, \"\")";
+    w.config["processes"][0]["schedule"] = {{"interval", "1s"}};
+    w.save();
+    std::string log = w.dir.str("serve.log");
+    pid_t pid = spawn_plexus({"serve", "--config", w.dir.str("plexus.json"), "--data", w.dir.str("var"),
+                              "--plugin-dir", PLEXUS_PLUGIN_DIR},
+                             log);
+    REQUIRE(pid > 0);
+    // The scheduled run delivers both records within a few seconds.
+    auto target = w.dir.path() / "dst" / "customers.jsonl";
+    for (int i = 0; i < 100 && read_jsonl(target).size() < 2; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(read_jsonl(target).size() == 2);
+    kill(pid, SIGTERM);
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 100 && (done = waitpid(pid, &status, WNOHANG)) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (done == 0) kill(pid, SIGKILL), waitpid(pid, &status, 0);
+    REQUIRE(done == pid);
+    INFO(read_file(log));
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    std::string text = read_file(log);
+    CHECK_THAT(text, Catch::Contains("(1 scheduled)"));
+    CHECK_THAT(text, Catch::Contains("stopped"));
+    // Runs were started by the scheduler, and the second run onwards found nothing new.
+    auto store = plexus::open_sqlite_store(w.dir.str("var/plexus.db"));
+    plexus::RunQuery q;
+    q.process_id = "customers";
+    auto runs = store->runs(q);
+    REQUIRE(!runs.empty());
+    for (const auto& r : runs) CHECK(r.trigger == "schedule");
+    CHECK(store->schedule_anchor("customers"));
 }

@@ -11,27 +11,9 @@
 #include <chrono>
 #include <thread>
 
-extern char** environ;
-
 using namespace plexus::test;
 
 namespace {
-
-pid_t spawn_plexus(const std::vector<std::string>& args, const std::string& log) {
-    std::vector<std::string> full{PLEXUS_BINARY};
-    full.insert(full.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : full) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, PLEXUS_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    return rc == 0 ? pid : -1;
-}
 
 // Keys of the target file and how often each was created; torn or invalid lines counted apart.
 struct TargetCount {
