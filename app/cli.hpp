@@ -22,8 +22,7 @@ enum Exit : int {
     records_failed = 2,   // the run succeeded but some records failed (kept for replay)
     run_partial = 3,      // the run stopped early; the next run resumes at the cursor
     run_skipped = 4,      // the process was already running
-    usage = 64,           // bad command line
-    config_invalid = 65,  // invalid configuration (check-config uses 1, as documented)
+    usage = 64,           // bad command line (also: an unknown process)
 };
 
 struct Common {
@@ -41,6 +40,10 @@ void load_plugins(PluginRegistry& registry, const Common& c);
 
 // Loads and validates the configuration; prints every error and returns false on any.
 bool load_valid_config(const Common& c, PluginRegistry& registry, Config& out);
+
+// The process of that id; prints the known ids and returns nullptr when there is none.
+const ProcessConfig* require_process(const Config& config, const std::string& process_id,
+                                     const std::string& command, const std::string& config_file);
 
 // Opens the store in the data directory (creating it).
 std::unique_ptr<Store> open_store(const Common& c);

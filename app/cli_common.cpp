@@ -49,6 +49,16 @@ bool load_valid_config(const Common& c, PluginRegistry& registry, Config& out) {
     return errors.empty();
 }
 
+const ProcessConfig* require_process(const Config& config, const std::string& process_id,
+                                     const std::string& command, const std::string& config_file) {
+    if (const ProcessConfig* p = config.process(process_id)) return p;
+    std::cerr << "plexus " << command << ": no process \"" << process_id << "\" in " << config_file
+              << "; known:";
+    for (const auto& p : config.processes) std::cerr << " " << p.id;
+    std::cerr << "\n";
+    return nullptr;
+}
+
 std::unique_ptr<Store> open_store(const Common& c) {
     std::filesystem::create_directories(c.data_dir);
     return open_sqlite_store((std::filesystem::path(c.data_dir) / "plexus.db").string());

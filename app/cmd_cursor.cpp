@@ -64,10 +64,7 @@ int cmd_cursor(const std::vector<std::string>& args) {
     load_plugins(registry, c);
     Config config;
     if (!load_valid_config(c, registry, config)) return run_failed;
-    if (!config.process(process_id)) {
-        std::cerr << "plexus cursor: no process \"" << process_id << "\" in " << c.config_file << "\n";
-        return usage;
-    }
+    if (!require_process(config, process_id, "cursor", c.config_file)) return usage;
     auto store = open_store(c);
     if (!rewind_to.empty()) {
         std::string since;

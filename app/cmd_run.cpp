@@ -72,13 +72,7 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
     load_plugins(registry, c);
     Config config;
     if (!load_valid_config(c, registry, config)) return run_failed;
-    if (!config.process(process_id)) {
-        std::cerr << "plexus " << name << ": no process \"" << process_id << "\" in " << c.config_file
-                  << "; known:";
-        for (const auto& p : config.processes) std::cerr << " " << p.id;
-        std::cerr << "\n";
-        return usage;
-    }
+    if (!require_process(config, process_id, name, c.config_file)) return usage;
     auto store = open_store(c);
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
     SyncEngine engine(hub);

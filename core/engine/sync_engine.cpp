@@ -48,6 +48,25 @@ bool take_over_dead_lease(Store& store, const std::string& process_id, int64_t n
     return true;
 }
 
+// Takes the process's lease for this host process: free, expired, or left by a dead process.
+bool take_lease(Store& store, const std::string& process_id, int64_t now_ms) {
+    return store.acquire_lease(process_id, lease_owner_name(), now_ms, kLeaseTtlMs) ||
+           (take_over_dead_lease(store, process_id, now_ms) &&
+            store.acquire_lease(process_id, lease_owner_name(), now_ms, kLeaseTtlMs));
+}
+
+// Gives the lease back when the scope ends, whatever ended it.
+struct LeaseRelease {
+    Store& store;
+    const std::string& process_id;
+    ~LeaseRelease() {
+        try {
+            store.release_lease(process_id, lease_owner_name());
+        } catch (...) {
+        }
+    }
+};
+
 
 // Ends the run early with a status (auth failure → failed, budget spent → partial).
 struct RunAbort : std::runtime_error {
@@ -392,23 +411,10 @@ void Run::resolve_intents() {
 void Run::ensure_dependency(const Dependency& dep, const std::string& key) {
     if (key.empty() || store_.ledger_find(dep.process, key)) return;
     // The dependency's own run may be creating this very record: hold its lease meanwhile.
-    int64_t now = clock_.now_ms();
-    bool leased = store_.acquire_lease(dep.process, lease_owner_name(), now, kLeaseTtlMs) ||
-                  (take_over_dead_lease(store_, dep.process, now) &&
-                   store_.acquire_lease(dep.process, lease_owner_name(), now, kLeaseTtlMs));
-    if (!leased)
+    if (!take_lease(store_, dep.process, clock_.now_ms()))
         throw std::runtime_error("process " + dep.process +
                                  " is running right now; the record is kept for replay");
-    struct Release {
-        Store& s;
-        const std::string& pid;
-        ~Release() {
-            try {
-                s.release_lease(pid, lease_owner_name());
-            } catch (...) {
-            }
-        }
-    } release{store_, dep.process};
+    LeaseRelease release{store_, dep.process};
     if (store_.ledger_find(dep.process, key)) return;  // synced while we waited for the lease
     ProcessRuntime& p = runtime(dep.process);
     const ProcessConfig& cfg = *p.compiled->config;
@@ -829,26 +835,13 @@ RunSummary SyncEngine::execute(const std::string& process_id, const RunOptions& 
     RunSummary summary;
     int64_t started = clock.steady_ms();
     // Step 1: the lease — one run of a process at a time, across threads and hosts.
-    bool leased = store.acquire_lease(process_id, lease_owner_name(), clock.now_ms(), kLeaseTtlMs);
-    if (!leased && take_over_dead_lease(store, process_id, clock.now_ms())) {
-        leased = store.acquire_lease(process_id, lease_owner_name(), clock.now_ms(), kLeaseTtlMs);
-    }
-    if (!leased) {
+    if (!take_lease(store, process_id, clock.now_ms())) {
         summary.status = "skipped";
         summary.message = "process " + process_id + " is already running";
         log_line(LogLevel::warn, LogTags{process_id, 0, {}, {}}, summary.message);
         return summary;
     }
-    struct LeaseGuard {
-        Store& s;
-        const std::string& pid;
-        ~LeaseGuard() {
-            try {
-                s.release_lease(pid, lease_owner_name());
-            } catch (...) {
-            }
-        }
-    } guard{store, process_id};
+    LeaseRelease release{store, process_id};
 
     // A run still marked running while we hold the lease belongs to a host that died.
     store.abandon_running(process_id, clock.now_ms());

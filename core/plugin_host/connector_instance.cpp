@@ -5,6 +5,7 @@
 
 #include <plexus/connector.hpp>
 
+#include <cstddef>
 #include <stdexcept>
 
 namespace plexus {
@@ -26,7 +27,9 @@ void host_log(void* ctx, plexus_log_level level, plexus_str message) {
 plexus_status host_http(void* ctx, const plexus_http_request* request,
                         const plexus_http_response_sink* response, const plexus_sink* error) {
     HostServices& s = services_of(ctx);
-    if (!request || request->struct_size < sizeof(uint32_t) + 4 * sizeof(plexus_str)) {
+    // Every field read below must lie within the size the connector was built with.
+    if (!request || request->struct_size < offsetof(plexus_http_request, flags) +
+                                               sizeof(request->flags)) {
         sdk::sink_write(error, "malformed HTTP request structure");
         return PLEXUS_ERR_PLUGIN;
     }
