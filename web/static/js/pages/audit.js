@@ -1,0 +1,25 @@
+// The audit log, newest first (GET /api/audit?limit=&offset=).
+
+import { api } from '../api.js';
+import { asText, h, offsetPager, table, timeEl } from '../ui.js';
+
+const LIMIT = 50;
+
+export async function render(ctx) {
+  const offset = Math.max(0, Number(ctx.params.get('offset')) || 0);
+  const data = await api.get('/api/audit', { limit: LIMIT, offset });
+  if (!ctx.alive()) return;
+  const items = data.items || [];
+  const rows = items.map((a) => h('tr', { 'data-test': 'audit-row', 'data-action': a.action },
+    h('td', { class: 'small nowrap' }, timeEl(a.at)),
+    h('td', null, a.actor),
+    h('td', { class: 'mono small' }, a.action),
+    h('td', null, asText(a.subject)),
+    h('td', { class: 'message small' }, asText(a.detail))));
+  ctx.main.append(
+    h('h1', null, 'Audit log'),
+    table([{ label: 'When' }, { label: 'Who' }, { label: 'Action' }, { label: 'Subject' }, { label: 'Detail' }],
+      rows, { test: 'audit-table', empty: 'Nothing has been audited yet.' }),
+    offsetPager({ total: data.total ?? items.length, limit: LIMIT, offset, count: items.length },
+      (o) => ctx.go('/audit', { offset: o }), 'audit-pager'));
+}

@@ -1,0 +1,333 @@
+// Processes: one row per process, refreshed every second from GET /api/processes so that a
+// running run's counters move. Rows are built once and updated in place, so that a button
+// keeps its focus across refreshes.
+
+import { api, seg } from '../api.js';
+import {
+  badge, clear, countsEl, field, fmtNum, fmtRelative, h, roleAtLeast, select, showError,
+  showInfo, timeEl, withButton,
+} from '../ui.js';
+
+const POLL_MS = 1000;
+
+export async function render(ctx) {
+  const canOperate = roleAtLeast(ctx.user, 'operator');
+  const data = await api.get('/api/processes');
+  if (!ctx.alive()) return undefined;
+
+  const rows = new Map(); // id → row controller
+  const tbody = h('tbody');
+  const summary = h('p', { class: 'subtitle', 'aria-live': 'polite', 'data-test': 'processes-summary' });
+  const scheduleDialog = makeScheduleDialog(ctx, (p) => update(p));
+  const rewindDialog = makeRewindDialog(ctx, (p) => update(p));
+
+  const columns = ['Process', 'Source → target', 'Schedule', 'Next run', 'Last run', 'Now', 'Failed', 'Enabled', 'Actions'];
+  ctx.main.append(
+    h('h1', null, 'Processes'),
+    summary,
+    h('div', { class: 'table-scroll' },
+      h('table', { 'data-test': 'processes-table' },
+        h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
+        tbody)),
+    scheduleDialog.el,
+    rewindDialog.el);
+
+  function update(p) {
+    const row = rows.get(p.id);
+    if (row) row.update(p);
+  }
+
+  function show(items) {
+    const ids = items.map((p) => p.id).join('\n');
+    if (ids !== [...rows.keys()].join('\n')) {
+      rows.clear();
+      clear(tbody);
+      for (const p of items) {
+        const row = processRow(p, { canOperate, ctx, refresh: poll, scheduleDialog, rewindDialog });
+        rows.set(p.id, row);
+        tbody.append(row.el);
+      }
+      if (!items.length) {
+        tbody.append(h('tr', null, h('td', { colspan: columns.length, class: 'empty' },
+          'No processes are configured. Add them to the configuration file and restart plexus serve.')));
+      }
+    } else {
+      for (const p of items) update(p);
+    }
+    const running = items.filter((p) => p.running).length;
+    const enabled = items.filter((p) => p.enabled).length;
+    summary.textContent = `${items.length} processes, ${enabled} enabled, ${running} running.`;
+  }
+
+  show(data.items || []);
+
+  // Poll every second; one request at a time; an error is shown once until it clears.
+  let timer = null;
+  let stopped = false;
+  let failing = false;
+  async function poll() {
+    clearTimeout(timer);
+    try {
+      const fresh = await api.get('/api/processes');
+      if (stopped) return;
+      failing = false;
+      show(fresh.items || []);
+    } catch (e) {
+      if (stopped) return;
+      if (!failing) showError(e);
+      failing = true;
+    }
+    if (!stopped) timer = setTimeout(poll, POLL_MS);
+  }
+  timer = setTimeout(poll, POLL_MS);
+  return () => { stopped = true; clearTimeout(timer); };
+}
+
+function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog }) {
+  let current = p;
+  const id = p.id;
+  const cells = {
+    name: h('td'),
+    route: h('td', { class: 'small' }),
+    schedule: h('td', { class: 'small', 'data-test': 'schedule' }),
+    next: h('td', { class: 'small nowrap', 'data-test': 'next-run' }),
+    last: h('td', { 'data-test': 'last-run' }),
+    now: h('td', { class: 'progress-cell', 'data-test': 'progress' }),
+    failed: h('td', { class: 'num', 'data-test': 'failed-count' }),
+    enabled: h('td', { class: 'nowrap' }),
+    actions: h('td', { class: 'actions' }),
+  };
+  const el = h('tr', { 'data-test': 'process-row', 'data-process': id }, Object.values(cells));
+
+  // Static parts.
+  const nameText = h('strong', { 'data-test': 'process-name' });
+  cells.name.append(nameText, h('br'), h('span', { class: 'mono muted' }, id), ' ',
+    h('a', { href: `#/runs?process=${encodeURIComponent(id)}`, class: 'small', 'data-test': 'history-link' }, 'history'));
+  const scheduleText = h('span');
+  cells.schedule.append(scheduleText);
+
+  let toggle = null;
+  const enabledText = h('span', { class: 'switch-label' });
+  if (canOperate) {
+    toggle = h('button', { type: 'button', role: 'switch', class: 'switch', 'data-test': 'enabled-toggle' });
+    toggle.addEventListener('click', () => withButton(toggle, async () => {
+      const action = current.enabled ? 'disable' : 'enable';
+      const fresh = await api.post(`/api/processes/${seg(id)}/${action}`);
+      update(fresh);
+      showInfo(`${fresh.name}: ${fresh.enabled ? 'enabled' : 'disabled'}.`);
+    }));
+    cells.enabled.append(toggle, enabledText);
+  } else {
+    cells.enabled.append(enabledText);
+  }
+
+  let runNow = null;
+  if (canOperate) {
+    runNow = h('button', { type: 'button', class: 'small', 'data-test': 'run-now' }, 'Run now');
+    runNow.addEventListener('click', () => withButton(runNow, async () => {
+      await api.post(`/api/processes/${seg(id)}/run`);
+      showInfo(`${current.name}: run started.`);
+      await refresh();
+    }));
+    const editSchedule = h('button', { type: 'button', class: 'secondary small', 'data-test': 'edit-schedule' }, 'Schedule…');
+    editSchedule.addEventListener('click', () => scheduleDialog.open(current, editSchedule));
+    const rewind = h('button', { type: 'button', class: 'secondary small', 'data-test': 'rewind' }, 'Rewind…');
+    rewind.addEventListener('click', () => rewindDialog.open(current, rewind));
+    cells.actions.append(runNow, editSchedule, rewind);
+  } else {
+    cells.actions.append(h('span', { class: 'muted small' }, '—'));
+  }
+
+  // The live part of the "Now" cell, kept so the bar is not rebuilt every second.
+  const bar = h('progress', { max: 1 });
+  const counter = h('div', { class: 'counter', 'data-test': 'progress-counter' });
+  const runLink = h('a', { class: 'small' });
+  const nowBox = h('div', { 'data-test': 'running' }, bar, counter, runLink);
+  const idle = h('span', { class: 'muted small' }, 'idle');
+
+  function update(fresh) {
+    current = fresh;
+    const pr = fresh;
+    el.dataset.enabled = String(!!pr.enabled);
+    el.dataset.running = String(!!pr.running);
+    nameText.textContent = pr.name || pr.id;
+    cells.route.textContent = `${pr.source.connection} · ${pr.source.entity} → ${pr.target.connection} · ${pr.target.entity}`;
+    if (pr.mode === 'aggregate') cells.route.append(' ', badge('aggregate', 'unchanged'));
+    const sch = pr.schedule || {};
+    scheduleText.textContent = sch.description || (sch.cron ? `cron "${sch.cron}" in ${sch.timezone || 'UTC'}` : sch.interval ? `every ${sch.interval}` : 'manual only');
+
+    clear(cells.next);
+    if (pr.next_run) cells.next.append(timeEl(pr.next_run), h('br'), h('span', { class: 'muted' }, fmtRelative(pr.next_run)));
+    else cells.next.append(h('span', { class: 'muted' }, pr.enabled ? 'manual only' : 'disabled'));
+
+    clear(cells.last);
+    const lr = pr.last_run;
+    if (lr) {
+      cells.last.dataset.runId = String(lr.id);
+      cells.last.dataset.status = lr.status;
+      cells.last.append(
+        h('a', { href: `#/runs/${lr.id}`, 'data-test': 'last-run-link' }, `run ${lr.id}`), ' ',
+        h('span', { 'data-test': 'last-status' }, badge(lr.status)), h('br'),
+        countsEl(lr.counts), h('br'),
+        h('span', { class: 'small muted' }, lr.finished ? 'finished ' : 'started ', timeEl(lr.finished || lr.started)));
+    } else {
+      delete cells.last.dataset.runId;
+      delete cells.last.dataset.status;
+      cells.last.append(h('span', { class: 'muted' }, 'never run'));
+    }
+
+    if (pr.running) {
+      const c = pr.running.counts || {};
+      const done = (c.created || 0) + (c.updated || 0) + (c.unchanged || 0) + (c.failed || 0);
+      if (c.read > 0) {
+        bar.max = c.read;
+        bar.value = Math.min(done, c.read);
+      } else {
+        bar.removeAttribute('value'); // indeterminate until the first page is read
+      }
+      bar.setAttribute('aria-label', `Run ${pr.running.run_id}: ${done} of ${c.read || 0} records read so far`);
+      counter.textContent = `page ${fmtNum(pr.running.pages)} · ${fmtNum(done)} / ${fmtNum(c.read || 0)} records`
+        + ` · ${fmtNum(c.created || 0)} created · ${fmtNum(c.updated || 0)} updated · ${fmtNum(c.failed || 0)} failed`;
+      runLink.href = `#/runs/${pr.running.run_id}`;
+      runLink.textContent = `run ${pr.running.run_id}, started ${fmtRelative(pr.running.started)}`;
+      if (!nowBox.isConnected) { clear(cells.now); cells.now.append(nowBox); }
+    } else if (!idle.isConnected) {
+      clear(cells.now);
+      cells.now.append(idle);
+    }
+
+    clear(cells.failed);
+    if (pr.failed_count > 0) {
+      cells.failed.append(h('a', { href: `#/failed/${encodeURIComponent(pr.id)}`, 'data-test': 'failed-link' }, fmtNum(pr.failed_count)));
+    } else {
+      cells.failed.append(h('span', { class: 'muted' }, '0'));
+    }
+
+    enabledText.textContent = pr.enabled ? 'on' : 'off';
+    if (toggle) {
+      toggle.setAttribute('aria-checked', String(!!pr.enabled));
+      toggle.setAttribute('aria-label', `${pr.name || pr.id} enabled`);
+    }
+    if (runNow) {
+      // Disabled while a run is going (the server answers 409 then); withButton restores
+      // the state it found, so only touch it when no request is in flight.
+      if (!runNow.hasAttribute('aria-busy')) runNow.disabled = !!pr.running;
+      runNow.setAttribute('aria-label', `Run ${pr.name || pr.id} now`);
+    }
+  }
+
+  update(p);
+  return { el, update };
+}
+
+// Edit a schedule: PUT /api/processes/{id}/schedule with {cron, timezone} | {interval} | {}.
+function makeScheduleDialog(ctx, onSaved) {
+  const kind = select([['cron', 'Cron expression'], ['interval', 'Interval'], ['manual', 'Manual only']], 'cron', { 'data-test': 'schedule-kind' });
+  const cron = h('input', { type: 'text', placeholder: '*/15 * * * *', 'data-test': 'schedule-cron', class: 'mono' });
+  const tz = h('input', { type: 'text', placeholder: 'Europe/Zurich', 'data-test': 'schedule-timezone' });
+  const interval = h('input', { type: 'text', placeholder: '15m', 'data-test': 'schedule-interval', class: 'mono' });
+  const cronFields = h('div', null, field('Cron (minute hour day month weekday)', cron), field('Time zone (IANA)', tz));
+  const intervalFields = h('div', null, field('Interval', interval, 'e.g. 30s, 15m, 1h30m, 1d'));
+  const error = h('p', { class: 'inline-error', role: 'alert', hidden: true });
+  const title = h('h2');
+  const save = h('button', { type: 'submit', 'data-test': 'schedule-save' }, 'Save');
+  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const form = h('form', { method: 'dialog' }, title, field('Kind', kind), cronFields, intervalFields, error,
+    h('div', { class: 'button-row' }, save, cancel));
+  const el = h('dialog', { 'data-test': 'schedule-dialog', 'aria-label': 'Edit schedule' }, form);
+  let process = null;
+  let opener = null;
+
+  const sync = () => {
+    cronFields.hidden = kind.value !== 'cron';
+    intervalFields.hidden = kind.value !== 'interval';
+  };
+  kind.addEventListener('change', sync);
+  cancel.addEventListener('click', () => el.close());
+  el.addEventListener('close', () => opener && opener.focus());
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.hidden = true;
+    const body = kind.value === 'cron' ? { cron: cron.value.trim(), timezone: tz.value.trim() || 'UTC' }
+      : kind.value === 'interval' ? { interval: interval.value.trim() } : {};
+    save.disabled = true;
+    try {
+      const fresh = await api.put(`/api/processes/${seg(process.id)}/schedule`, body);
+      onSaved(fresh);
+      el.close();
+      showInfo(`${fresh.name}: schedule saved.`);
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  return {
+    el,
+    open(p, from) {
+      process = p;
+      opener = from;
+      const sch = p.schedule || {};
+      title.textContent = `Schedule of ${p.name || p.id}`;
+      kind.value = sch.cron ? 'cron' : sch.interval ? 'interval' : 'manual';
+      cron.value = sch.cron || '';
+      tz.value = sch.timezone || 'UTC';
+      interval.value = sch.interval || '';
+      error.hidden = true;
+      sync();
+      el.showModal();
+    },
+  };
+}
+
+// Rewind the cursor: POST /api/processes/{id}/rewind {"to": ISO time}.
+function makeRewindDialog(ctx, onDone) {
+  const to = h('input', { type: 'datetime-local', required: true, step: 1, 'data-test': 'rewind-to' });
+  const error = h('p', { class: 'inline-error', role: 'alert', hidden: true });
+  const title = h('h2');
+  const save = h('button', { type: 'submit', 'data-test': 'rewind-save' }, 'Rewind');
+  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const form = h('form', { method: 'dialog' }, title,
+    h('p', { class: 'small muted' }, 'The next run reads again every source record changed at or after this time (your local time). Records already written come out unchanged or updated, never created twice.'),
+    field('Read again from', to), error, h('div', { class: 'button-row' }, save, cancel));
+  const el = h('dialog', { 'data-test': 'rewind-dialog', 'aria-label': 'Rewind cursor' }, form);
+  let process = null;
+  let opener = null;
+  cancel.addEventListener('click', () => el.close());
+  el.addEventListener('close', () => opener && opener.focus());
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.hidden = true;
+    const d = new Date(to.value);
+    if (!to.value || Number.isNaN(d.getTime())) {
+      error.textContent = 'Give a date and time.';
+      error.hidden = false;
+      return;
+    }
+    save.disabled = true;
+    try {
+      const iso = d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const fresh = await api.post(`/api/processes/${seg(process.id)}/rewind`, { to: iso });
+      if (fresh && fresh.id) onDone(fresh);
+      el.close();
+      showInfo(`${process.name}: the next run reads again from ${iso}.`);
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return {
+    el,
+    open(p, from) {
+      process = p;
+      opener = from;
+      title.textContent = `Rewind ${p.name || p.id}`;
+      error.hidden = true;
+      el.showModal();
+    },
+  };
+}

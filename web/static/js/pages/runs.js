@@ -1,0 +1,112 @@
+// Run history: filters (process, status, dates) kept in the route's query, a chart of records
+// per run and the runs table, newest first, paged by limit/offset (GET /api/runs).
+
+import { api } from '../api.js';
+import { runsChart } from '../chart.js';
+import {
+  badge, clear, field, fmtDuration, fmtNum, h, offsetPager, select, table, timeEl,
+} from '../ui.js';
+
+const LIMIT = 50;
+const STATUSES = ['running', 'succeeded', 'partial', 'failed', 'abandoned'];
+let showUnchanged = true; // kept across visits of the page
+
+const pad = (n) => String(n).padStart(2, '0');
+// A date picked in the browser's zone → the UTC instant of that local time, without ms.
+function localDayBound(day, endOfDay) {
+  const [y, m, d] = day.split('-').map(Number);
+  const t = endOfDay ? new Date(y, m - 1, d, 23, 59, 59) : new Date(y, m - 1, d, 0, 0, 0);
+  return `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}T${pad(t.getUTCHours())}:${pad(t.getUTCMinutes())}:${pad(t.getUTCSeconds())}Z`;
+}
+
+export async function render(ctx) {
+  const p = ctx.params;
+  const filters = {
+    process: p.get('process') || '',
+    status: p.get('status') || '',
+    from: p.get('from') || '',
+    to: p.get('to') || '',
+  };
+  const offset = Math.max(0, Number(p.get('offset')) || 0);
+  const query = {
+    process: filters.process,
+    status: filters.status,
+    from: filters.from && /^\d{4}-\d{2}-\d{2}$/.test(filters.from) ? localDayBound(filters.from, false) : filters.from,
+    to: filters.to && /^\d{4}-\d{2}-\d{2}$/.test(filters.to) ? localDayBound(filters.to, true) : filters.to,
+    limit: LIMIT,
+    offset,
+  };
+
+  const [processes, runs] = await Promise.all([api.get('/api/processes'), api.get('/api/runs', query)]);
+  if (!ctx.alive()) return undefined;
+  const names = new Map((processes.items || []).map((x) => [x.id, x.name || x.id]));
+
+  // ---- filters ----
+  const fProcess = select([['', 'All processes'], ...(processes.items || []).map((x) => [x.id, x.name || x.id])], filters.process, { 'data-test': 'filter-process' });
+  const fStatus = select([['', 'Any status'], ...STATUSES.map((x) => [x, x])], filters.status, { 'data-test': 'filter-status' });
+  const fFrom = h('input', { type: 'date', value: filters.from, 'data-test': 'filter-from' });
+  const fTo = h('input', { type: 'date', value: filters.to, 'data-test': 'filter-to' });
+  const apply = h('button', { type: 'submit', 'data-test': 'filter-apply' }, 'Apply');
+  const reset = h('button', { type: 'button', class: 'secondary', 'data-test': 'filter-reset' }, 'Reset');
+  const form = h('form', { class: 'panel filters', 'aria-label': 'Filter runs' },
+    field('Process', fProcess), field('Status', fStatus), field('Started from', fFrom), field('Started until', fTo),
+    h('div', { class: 'actions' }, apply, reset));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    ctx.go('/runs', { process: fProcess.value, status: fStatus.value, from: fFrom.value, to: fTo.value });
+  });
+  reset.addEventListener('click', () => ctx.go('/runs', {}));
+
+  // ---- chart ----
+  const items = runs.items || [];
+  const chartBox = h('div', { class: 'chart' });
+  const unchangedBox = h('input', { type: 'checkbox', checked: showUnchanged, 'data-test': 'chart-unchanged' });
+  const drawChart = () => {
+    clear(chartBox);
+    if (items.length) chartBox.append(runsChart(items, { showUnchanged }));
+    else chartBox.append(h('p', { class: 'empty' }, 'No runs to chart.'));
+  };
+  unchangedBox.addEventListener('change', () => { showUnchanged = unchangedBox.checked; drawChart(); });
+  drawChart();
+  const legend = h('ul', { class: 'legend', 'aria-label': 'Legend' },
+    ['created', 'updated', 'unchanged', 'failed'].map((k) => h('li', null, h('span', { class: ['swatch', k], 'aria-hidden': 'true' }), k)));
+
+  // ---- table ----
+  const rows = items.map((r) => h('tr', { 'data-test': 'run-row', 'data-run-id': r.id, 'data-status': r.status },
+    h('td', null, h('a', { href: `#/runs/${r.id}`, 'data-test': 'run-link' }, String(r.id))),
+    h('td', null, names.get(r.process) || r.process, h('br'), h('span', { class: 'mono muted small' }, r.process)),
+    h('td', null, r.trigger),
+    h('td', null, badge(r.status)),
+    h('td', { class: 'small nowrap' }, timeEl(r.started)),
+    h('td', { class: 'num nowrap' }, r.finished ? fmtDuration(r.duration_ms) : '…'),
+    ['read', 'created', 'updated', 'unchanged', 'failed'].map((k) =>
+      h('td', { class: ['num', k === 'failed' && r.counts && r.counts.failed ? 'failed-count' : null], 'data-count': k }, fmtNum((r.counts || {})[k] ?? 0))),
+    h('td', { class: 'message small' }, r.message || '')));
+
+  const total = runs.total ?? items.length;
+  const pager = offsetPager({ total, limit: LIMIT, offset, count: items.length },
+    (o) => ctx.go('/runs', { ...filters, offset: o }), 'runs-pager');
+
+  ctx.main.append(
+    h('h1', null, 'Run history'),
+    form,
+    h('section', { class: 'panel', 'aria-labelledby': 'chart-title' },
+      h('div', { class: 'chart-head' },
+        h('h2', { id: 'chart-title' }, 'Records per run'),
+        h('label', { class: 'inline-check' }, unchangedBox, 'Show unchanged records')),
+      chartBox, legend),
+    h('h2', null, `Runs (${fmtNum(total)})`),
+    table([
+      { label: 'Run' }, { label: 'Process' }, { label: 'Trigger' }, { label: 'Status' }, { label: 'Started' },
+      { label: 'Duration', num: true }, { label: 'Read', num: true }, { label: 'Created', num: true },
+      { label: 'Updated', num: true }, { label: 'Unchanged', num: true }, { label: 'Failed', num: true }, { label: 'Message' },
+    ], rows, { test: 'runs-table', empty: 'No runs match these filters.' }),
+    pager);
+
+  // While a run on this page is going, refresh every two seconds.
+  if (items.some((r) => r.status === 'running')) {
+    const t = setTimeout(() => { if (ctx.alive()) ctx.go('/runs', { ...filters, offset: offset || '' }); }, 2000);
+    return () => clearTimeout(t);
+  }
+  return undefined;
+}

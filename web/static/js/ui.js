@@ -1,0 +1,197 @@
+// Small DOM and formatting helpers shared by the pages. No framework: h() builds elements,
+// the pages keep references to what they update.
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function applyAttrs(el, attrs, isSvg) {
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') {
+      el.addEventListener(k.slice(2).toLowerCase(), v);
+    } else if (!isSvg && (k === 'checked' || k === 'disabled' || k === 'selected' || k === 'value' || k === 'hidden' || k === 'required')) {
+      el[k] = v;
+    } else if (k === 'class') {
+      el.setAttribute('class', Array.isArray(v) ? v.filter(Boolean).join(' ') : v);
+    } else {
+      el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+}
+
+function appendChildren(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+// h('button', {class: 'x', onclick: f, 'data-test': 'y'}, 'text', child, [more])
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  applyAttrs(el, attrs, false);
+  appendChildren(el, children);
+  return el;
+}
+
+export function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  applyAttrs(el, attrs, true);
+  appendChildren(el, children);
+  return el;
+}
+
+export function clear(el) {
+  while (el.firstChild) el.firstChild.remove();
+  return el;
+}
+
+// ---- roles (docs/api.md "Roles": cumulative) ----
+const RANK = { support: 1, operator: 2, admin: 3 };
+export function roleAtLeast(user, role) {
+  return !!user && (RANK[user.role] || 0) >= RANK[role];
+}
+
+// ---- formatting ----
+const pad = (n) => String(n).padStart(2, '0');
+
+// "2026-11-23 08:40:00" in the browser's time zone; the UTC original goes into a title.
+export function fmtTime(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function timeEl(iso) {
+  if (!iso) return h('span', { class: 'muted' }, '—');
+  return h('time', { datetime: iso, title: iso }, fmtTime(iso));
+}
+
+export function fmtRelative(iso, now = Date.now()) {
+  if (!iso) return '';
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return '';
+  const sec = Math.round((t - now) / 1000);
+  const abs = Math.abs(sec);
+  let text;
+  if (abs < 60) text = `${abs} s`;
+  else if (abs < 3600) text = `${Math.round(abs / 60)} min`;
+  else if (abs < 86400 * 2) text = `${Math.round(abs / 3600)} h`;
+  else text = `${Math.round(abs / 86400)} d`;
+  return sec >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+export function fmtDuration(ms) {
+  if (ms === null || ms === undefined) return '—';
+  if (ms < 1000) return `${ms} ms`;
+  const sec = ms / 1000;
+  if (sec < 60) return `${sec.toFixed(1)} s`;
+  const m = Math.floor(sec / 60);
+  if (m < 60) return `${m} min ${Math.round(sec - m * 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+export const fmtNum = (n) => (n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US'));
+
+export function badge(text, kind = text) {
+  return h('span', { class: ['badge', kind] }, text);
+}
+
+export const COUNT_KEYS = ['read', 'created', 'updated', 'unchanged', 'failed'];
+
+// "read 12 · created 3 · … · failed 1"
+export function countsEl(counts) {
+  const c = counts || {};
+  const parts = [];
+  COUNT_KEYS.forEach((k, i) => {
+    if (i) parts.push(' · ');
+    parts.push(h('span', { class: k === 'failed' && c[k] ? 'failed-count' : null, 'data-count': k },
+      `${k} `, h('b', null, fmtNum(c[k] ?? 0))));
+  });
+  return h('span', { class: 'counts' }, parts);
+}
+
+// A horizontally scrolling table. columns: [{label, num?}]
+export function table(columns, rows, { caption, empty = 'Nothing to show.', test } = {}) {
+  const tbody = h('tbody', null, rows);
+  const t = h('table', { 'data-test': test },
+    caption ? h('caption', null, caption) : null,
+    h('thead', null, h('tr', null, columns.map((c) =>
+      h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label ? c.label : h('span', { class: 'visually-hidden' }, c.srLabel || ''))))),
+    tbody);
+  const wrap = h('div', { class: 'table-scroll' }, t);
+  if (!rows.length) tbody.append(h('tr', null, h('td', { colspan: columns.length, class: 'empty' }, empty)));
+  return wrap;
+}
+
+// ---- messages ----
+// One area under the top bar. Errors stay until closed or the next page; notices fade.
+const flashArea = () => document.getElementById('flash');
+
+export function clearFlash() {
+  clear(flashArea());
+}
+
+export function flash(kind, message) {
+  const area = flashArea();
+  const close = h('button', { type: 'button', 'aria-label': 'Dismiss message' }, '×');
+  const box = h('div', { class: ['flash', kind], role: kind === 'error' ? 'alert' : 'status', 'data-test': `flash-${kind}` },
+    h('span', { 'data-test': 'flash-text' }, message), close);
+  close.addEventListener('click', () => box.remove());
+  if (kind === 'error') {
+    for (const old of area.querySelectorAll('.flash.error')) old.remove();
+  } else {
+    setTimeout(() => box.remove(), 8000);
+  }
+  area.append(box);
+  return box;
+}
+
+export const showError = (e) => flash('error', e && e.message ? e.message : String(e));
+export const showInfo = (m) => flash('info', m);
+
+// Runs an async action from a button: disables it meanwhile, shows the API's error.
+export async function withButton(button, action) {
+  const was = button.disabled;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    return await action();
+  } catch (e) {
+    showError(e);
+    return undefined;
+  } finally {
+    button.removeAttribute('aria-busy');
+    if (button.isConnected) button.disabled = was;
+  }
+}
+
+// A labelled form field. control gets the id.
+export function field(labelText, control, hint) {
+  const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  control.id = id;
+  return h('div', { class: 'field' }, h('label', { for: id }, labelText), control,
+    hint ? h('span', { class: 'field-hint' }, hint) : null);
+}
+
+export function select(options, value, attrs = {}) {
+  return h('select', attrs, options.map(([v, label]) => h('option', { value: v, selected: v === value }, label)));
+}
+
+// Pager for limit/offset lists: {total, limit, offset} → prev/next buttons.
+export function offsetPager({ total, limit, offset, count }, go, test = 'pager') {
+  const first = total === 0 ? 0 : offset + 1;
+  const last = offset + count;
+  const prev = h('button', { type: 'button', class: 'secondary small', disabled: offset <= 0, 'data-test': `${test}-prev` }, '← Previous');
+  const next = h('button', { type: 'button', class: 'secondary small', disabled: last >= total, 'data-test': `${test}-next` }, 'Next →');
+  prev.addEventListener('click', () => go(Math.max(0, offset - limit)));
+  next.addEventListener('click', () => go(offset + limit));
+  return h('div', { class: 'pager', 'data-test': test },
+    h('span', { class: 'position' }, `${fmtNum(first)}–${fmtNum(last)} of ${fmtNum(total)}`), prev, next);
+}
+
+// Text of a detail value from the API that may be a string or an object.
+export function asText(v) {
+  if (v === null || v === undefined) return '';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
