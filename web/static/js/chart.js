@@ -7,40 +7,44 @@ import { fmtNum, fmtTime, s } from './ui.js';
 const HEIGHT = 240;
 const PAD = { top: 14, right: 12, bottom: 42, left: 52 };
 
-function niceMax(v) {
-  if (v <= 5) return 5;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+// A tick step of 1, 2 or 5 × 10^k giving about four intervals up to max.
+function niceStep(max) {
+  const raw = Math.max(max, 1) / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (m * p >= raw) return Math.max(1, m * p);
   return 10 * p;
 }
 
 // runs: newest first, as GET /api/runs gives them.
-export function runsChart(runs, { showUnchanged = true } = {}) {
+// width: the pixels available; the drawing is made for it (not scaled), so text keeps its
+// size. With many runs it grows wider and the box scrolls.
+export function runsChart(runs, { showUnchanged = true, width: available = 800 } = {}) {
   const list = [...runs].reverse();
   const stackKeys = showUnchanged ? ['created', 'updated', 'unchanged'] : ['created', 'updated'];
   const c = (r, k) => Number((r.counts || {})[k] || 0);
   const maxStack = Math.max(0, ...list.map((r) => stackKeys.reduce((a, k) => a + c(r, k), 0)));
   const maxFailed = Math.max(0, ...list.map((r) => c(r, 'failed')));
-  const top = niceMax(Math.max(maxStack, maxFailed, 1));
+  const step = niceStep(Math.max(maxStack, maxFailed, 1));
+  const top = step * Math.max(1, Math.ceil(Math.max(maxStack, maxFailed, 1) / step));
 
-  const slot = Math.max(18, Math.min(46, 900 / Math.max(list.length, 1)));
-  const width = Math.max(560, PAD.left + PAD.right + slot * Math.max(list.length, 1));
+  const plotW = Math.max(200, available - PAD.left - PAD.right);
+  const slot = Math.max(16, Math.min(48, plotW / Math.max(list.length, 1)));
+  const width = Math.max(available, PAD.left + PAD.right + slot * list.length);
   const plotH = HEIGHT - PAD.top - PAD.bottom;
   const y = (v) => PAD.top + plotH - (v / top) * plotH;
   const barW = Math.max(5, (slot - 6) * 0.62);
   const failW = Math.max(3, (slot - 6) * 0.32);
 
   const svg = s('svg', {
-    viewBox: `0 0 ${width} ${HEIGHT}`, role: 'img', 'data-test': 'runs-chart',
+    viewBox: `0 0 ${width} ${HEIGHT}`, width, height: HEIGHT, role: 'img', 'data-test': 'runs-chart',
     'aria-label': `Records per run for ${list.length} runs: stacked ${stackKeys.join(', ')}; failed beside each bar`,
   });
 
   // grid and y axis labels
-  for (let i = 0; i <= 4; i++) {
-    const v = (top / 4) * i;
+  for (let v = 0; v <= top; v += step) {
     const yy = y(v);
     svg.append(s('line', { class: 'grid', x1: PAD.left, x2: width - PAD.right, y1: yy, y2: yy }));
-    svg.append(s('text', { x: PAD.left - 6, y: yy + 4, 'text-anchor': 'end' }, fmtNum(Math.round(v))));
+    svg.append(s('text', { x: PAD.left - 6, y: yy + 4, 'text-anchor': 'end' }, fmtNum(v)));
   }
   svg.append(s('line', { class: 'axis', x1: PAD.left, x2: width - PAD.right, y1: y(0), y2: y(0) }));
 

@@ -13,7 +13,7 @@
 // called when the page is left (pollers stop there).
 
 import { api, ApiError, setCsrfToken, onUnauthenticated } from './api.js';
-import { clear, clearFlash, h, roleAtLeast, showError } from './ui.js';
+import { clear, clearFlash, h, roleAtLeast, showError, showInfo } from './ui.js';
 import * as loginPage from './pages/login.js';
 import * as processesPage from './pages/processes.js';
 import * as runsPage from './pages/runs.js';
@@ -41,6 +41,7 @@ const state = {
   cleanup: null,
   generation: 0, // bumps on every navigation; a page checks it before touching the DOM late
   afterLogin: '#/processes',
+  notice: null, // shown once by the next route()
 };
 
 export function currentUser() {
@@ -53,8 +54,10 @@ function parseHash() {
   return { path, params: new URLSearchParams(query) };
 }
 
-// Navigates to path with params (empty values are dropped).
-export function go(path, params = {}) {
+// Navigates to path with params (empty values are dropped). notice: a message shown on
+// the page navigated to (messages are otherwise cleared on navigation).
+export function go(path, params = {}, notice = null) {
+  state.notice = notice;
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
   const s = q.toString();
@@ -93,6 +96,10 @@ async function route() {
   }
   closeMenu();
   clearFlash();
+  if (state.notice) {
+    showInfo(state.notice);
+    state.notice = null;
+  }
   const { path, params } = parseHash();
   const found = routes.find((r) => r.re.test(path));
   if (!found) {

@@ -40,6 +40,12 @@ export function s(tag, attrs, ...children) {
   return el;
 }
 
+// el.append() that skips null/false and flattens arrays, like h().
+export function put(el, ...children) {
+  appendChildren(el, children);
+  return el;
+}
+
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;
@@ -73,6 +79,7 @@ export function fmtRelative(iso, now = Date.now()) {
   if (Number.isNaN(t)) return '';
   const sec = Math.round((t - now) / 1000);
   const abs = Math.abs(sec);
+  if (abs < 5) return 'just now';
   let text;
   if (abs < 60) text = `${abs} s`;
   else if (abs < 3600) text = `${Math.round(abs / 60)} min`;
@@ -138,11 +145,9 @@ export function flash(kind, message) {
   const box = h('div', { class: ['flash', kind], role: kind === 'error' ? 'alert' : 'status', 'data-test': `flash-${kind}` },
     h('span', { 'data-test': 'flash-text' }, message), close);
   close.addEventListener('click', () => box.remove());
-  if (kind === 'error') {
-    for (const old of area.querySelectorAll('.flash.error')) old.remove();
-  } else {
-    setTimeout(() => box.remove(), 8000);
-  }
+  // One message of each kind at a time: a newer one replaces the older.
+  for (const old of area.querySelectorAll(`.flash.${kind}`)) old.remove();
+  if (kind !== 'error') setTimeout(() => box.remove(), 8000);
   area.append(box);
   return box;
 }

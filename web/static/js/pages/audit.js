@@ -1,7 +1,8 @@
 // The audit log, newest first (GET /api/audit?limit=&offset=).
 
 import { api } from '../api.js';
-import { asText, h, offsetPager, table, timeEl } from '../ui.js';
+import { asText, h, offsetPager, put, table, timeEl } from '../ui.js';
+
 
 const LIMIT = 50;
 
@@ -16,7 +17,7 @@ export async function render(ctx) {
     h('td', { class: 'mono small' }, a.action),
     h('td', null, asText(a.subject)),
     h('td', { class: 'message small' }, asText(a.detail))));
-  ctx.main.append(
+  put(ctx.main, 
     h('h1', null, 'Audit log'),
     table([{ label: 'When' }, { label: 'Who' }, { label: 'Action' }, { label: 'Subject' }, { label: 'Detail' }],
       rows, { test: 'audit-table', empty: 'Nothing has been audited yet.' }),

@@ -3,7 +3,8 @@
 // button (POST /api/connections/{id}/test).
 
 import { api, seg } from '../api.js';
-import { asText, badge, clear, fmtDuration, h, roleAtLeast, table, withButton } from '../ui.js';
+import { asText, badge, clear, fmtDuration, h, put, roleAtLeast, table, withButton } from '../ui.js';
+
 
 function settingsList(settings) {
   const entries = Object.entries(settings || {});
@@ -49,7 +50,7 @@ export async function render(ctx) {
         : h('span', { class: 'muted' }, 'none')),
       isAdmin ? h('td', { class: 'actions' }, test, result) : null);
   });
-  ctx.main.append(
+  put(ctx.main, 
     h('h1', null, 'Connections'),
     h('p', { class: 'subtitle' }, 'Connections are defined in the configuration file. Secret settings are never sent to the browser; they show as ••••••.'),
     table([{ label: 'Connection' }, { label: 'Connector' }, { label: 'Settings' }, { label: 'Used by' },

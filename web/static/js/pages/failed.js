@@ -4,8 +4,9 @@
 
 import { api, seg } from '../api.js';
 import {
-  badge, field, fmtNum, h, offsetPager, roleAtLeast, select, showError, showInfo, table, timeEl,
+  badge, field, fmtNum, h, offsetPager, put, roleAtLeast, select, showError, table, timeEl,
 } from '../ui.js';
+
 
 const LIMIT = 50;
 
@@ -20,11 +21,11 @@ export async function render(ctx) {
     chosen ? chosen.id : '', { 'data-test': 'failed-process' });
   picker.addEventListener('change', () => ctx.go(`/failed/${encodeURIComponent(picker.value)}`));
 
-  ctx.main.append(h('h1', null, 'Failed records'),
+  put(ctx.main, h('h1', null, 'Failed records'),
     h('div', { class: 'panel filters' }, field('Process', picker)));
 
   if (!chosen) {
-    ctx.main.append(h('p', { class: 'empty' }, wanted ? `There is no process "${wanted}".` : 'No processes are configured.'));
+    put(ctx.main, h('p', { class: 'empty' }, wanted ? `There is no process "${wanted}".` : 'No processes are configured.'));
     return undefined;
   }
   ctx.setTitle(`Failed records of ${chosen.name || chosen.id}`);
@@ -78,8 +79,8 @@ export async function render(ctx) {
         if (pr.running) {
           status.textContent = `Replay running (run ${pr.running.run_id}): ${fmtNum(pr.running.counts.read)} read, ${fmtNum(pr.running.counts.failed)} failed…`;
         } else if (last && last.id !== beforeRunId) {
-          showInfo(`Replay finished (run ${last.id}, ${last.status}): ${fmtNum(last.counts.created + last.counts.updated)} written, ${fmtNum(last.counts.unchanged)} unchanged, ${fmtNum(last.counts.failed)} failed again.`);
-          ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { offset: offset || '' });
+          ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { offset: offset || '' },
+            `Replay finished (run ${last.id}, ${last.status}): ${fmtNum(last.counts.created + last.counts.updated)} written, ${fmtNum(last.counts.unchanged)} unchanged, ${fmtNum(last.counts.failed)} failed again.`);
           return;
         } else if (Date.now() - started > 60000) {
           status.textContent = 'The replay has not finished within a minute; reload the page to see the queue.';
@@ -140,7 +141,7 @@ export async function render(ctx) {
     th.append(selectAll);
   }
 
-  ctx.main.append(
+  put(ctx.main, 
     h('p', { class: 'subtitle' }, `${fmtNum(total)} records of ${chosen.name || chosen.id} failed and wait for a replay. A replay runs them again from the stored source record; the ones that succeed leave the queue.`),
     canOperate ? h('div', { class: 'button-row' }, replaySelected, replayAll) : null,
     status,

@@ -1,7 +1,8 @@
 // Log in: POST /api/login {name, password} → {user, csrf_token} and a session cookie.
 
 import { api } from '../api.js';
-import { field, h } from '../ui.js';
+import { field, h, put } from '../ui.js';
+
 
 export function render(ctx) {
   const name = h('input', { type: 'text', name: 'name', autocomplete: 'username', required: true, 'data-test': 'login-name' });
@@ -33,7 +34,7 @@ export function render(ctx) {
     }
   });
 
-  ctx.main.append(h('div', { class: 'login-box' },
+  put(ctx.main, h('div', { class: 'login-box' },
     h('h1', null, 'Plexus'),
     h('p', { class: 'muted' }, 'Log in to see and run the sync processes.'),
     form));

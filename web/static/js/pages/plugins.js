@@ -2,7 +2,8 @@
 // (GET /api/plugins).
 
 import { api } from '../api.js';
-import { h, table } from '../ui.js';
+import { h, put, table } from '../ui.js';
+
 
 export async function render(ctx) {
   const data = await api.get('/api/plugins');
@@ -16,7 +17,7 @@ export async function render(ctx) {
   const refused = (data.refused || []).map((r) => h('tr', { 'data-test': 'refused-row' },
     h('td', { class: 'mono small' }, r.path),
     h('td', { class: 'message' }, r.reason)));
-  ctx.main.append(
+  put(ctx.main, 
     h('h1', null, 'Plugins'),
     h('h2', null, `Loaded (${loaded.length})`),
     table([{ label: 'Connector' }, { label: 'Version' }, { label: 'ABI' }, { label: 'Entities' }, { label: 'File' }],

@@ -4,8 +4,7 @@
 
 import { api, seg } from '../api.js';
 import {
-  badge, clear, countsEl, field, fmtNum, fmtRelative, h, roleAtLeast, select, showError,
-  showInfo, timeEl, withButton,
+  badge, clear, countsEl, field, fmtNum, fmtRelative, h, put, roleAtLeast, select, showError, showInfo, timeEl, withButton,
 } from '../ui.js';
 
 const POLL_MS = 1000;
@@ -21,12 +20,12 @@ export async function render(ctx) {
   const scheduleDialog = makeScheduleDialog(ctx, (p) => update(p));
   const rewindDialog = makeRewindDialog(ctx, (p) => update(p));
 
-  const columns = ['Process', 'Source → target', 'Schedule', 'Next run', 'Last run', 'Now', 'Failed', 'Enabled', 'Actions'];
-  ctx.main.append(
+  const columns = ['Process', 'Schedule', 'Last run', 'Now', 'Failed', 'Enabled', 'Actions'];
+  put(ctx.main, 
     h('h1', null, 'Processes'),
     summary,
     h('div', { class: 'table-scroll' },
-      h('table', { 'data-test': 'processes-table' },
+      h('table', { class: 'cards-on-phone', 'data-test': 'processes-table' },
         h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
         tbody)),
     scheduleDialog.el,
@@ -86,25 +85,26 @@ export async function render(ctx) {
 function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog }) {
   let current = p;
   const id = p.id;
+  // data-label: the column's name, shown before the value where rows become cards (phones).
   const cells = {
-    name: h('td'),
-    route: h('td', { class: 'small' }),
-    schedule: h('td', { class: 'small', 'data-test': 'schedule' }),
-    next: h('td', { class: 'small nowrap', 'data-test': 'next-run' }),
-    last: h('td', { 'data-test': 'last-run' }),
-    now: h('td', { class: 'progress-cell', 'data-test': 'progress' }),
-    failed: h('td', { class: 'num', 'data-test': 'failed-count' }),
-    enabled: h('td', { class: 'nowrap' }),
-    actions: h('td', { class: 'actions' }),
+    name: h('td', { class: 'process-cell', 'data-label': 'Process' }),
+    schedule: h('td', { class: 'small schedule-cell', 'data-test': 'schedule', 'data-label': 'Schedule' }),
+    last: h('td', { class: 'last-cell', 'data-test': 'last-run', 'data-label': 'Last run' }),
+    now: h('td', { class: 'progress-cell', 'data-test': 'progress', 'data-label': 'Now' }),
+    failed: h('td', { class: 'num', 'data-test': 'failed-count', 'data-label': 'Failed' }),
+    enabled: h('td', { class: 'nowrap', 'data-label': 'Enabled' }),
+    actions: h('td', { class: 'actions', 'data-label': 'Actions' }),
   };
   const el = h('tr', { 'data-test': 'process-row', 'data-process': id }, Object.values(cells));
 
   // Static parts.
   const nameText = h('strong', { 'data-test': 'process-name' });
-  cells.name.append(nameText, h('br'), h('span', { class: 'mono muted' }, id), ' ',
-    h('a', { href: `#/runs?process=${encodeURIComponent(id)}`, class: 'small', 'data-test': 'history-link' }, 'history'));
-  const scheduleText = h('span');
-  cells.schedule.append(scheduleText);
+  const route = h('div', { class: 'small route' });
+  cells.name.append(nameText, h('div', { class: 'small' }, h('span', { class: 'mono muted' }, id), ' · ',
+    h('a', { href: `#/runs?process=${encodeURIComponent(id)}`, 'data-test': 'history-link' }, 'history')), route);
+  const scheduleText = h('div');
+  const next = h('div', { class: 'next', 'data-test': 'next-run' });
+  cells.schedule.append(scheduleText, next);
 
   let toggle = null;
   const enabledText = h('span', { class: 'switch-label' });
@@ -124,16 +124,19 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
   let runNow = null;
   if (canOperate) {
     runNow = h('button', { type: 'button', class: 'small', 'data-test': 'run-now' }, 'Run now');
-    runNow.addEventListener('click', () => withButton(runNow, async () => {
-      await api.post(`/api/processes/${seg(id)}/run`);
-      showInfo(`${current.name}: run started.`);
-      await refresh();
-    }));
+    runNow.addEventListener('click', async () => {
+      await withButton(runNow, async () => {
+        await api.post(`/api/processes/${seg(id)}/run`);
+        showInfo(`${current.name}: run started.`);
+        await refresh();
+      });
+      runNow.disabled = !!current.running; // withButton put back the state from before
+    });
     const editSchedule = h('button', { type: 'button', class: 'secondary small', 'data-test': 'edit-schedule' }, 'Schedule…');
     editSchedule.addEventListener('click', () => scheduleDialog.open(current, editSchedule));
     const rewind = h('button', { type: 'button', class: 'secondary small', 'data-test': 'rewind' }, 'Rewind…');
     rewind.addEventListener('click', () => rewindDialog.open(current, rewind));
-    cells.actions.append(runNow, editSchedule, rewind);
+    cells.actions.append(h('div', { class: 'action-stack' }, runNow, editSchedule, rewind));
   } else {
     cells.actions.append(h('span', { class: 'muted small' }, '—'));
   }
@@ -151,14 +154,14 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
     el.dataset.enabled = String(!!pr.enabled);
     el.dataset.running = String(!!pr.running);
     nameText.textContent = pr.name || pr.id;
-    cells.route.textContent = `${pr.source.connection} · ${pr.source.entity} → ${pr.target.connection} · ${pr.target.entity}`;
-    if (pr.mode === 'aggregate') cells.route.append(' ', badge('aggregate', 'unchanged'));
+    route.textContent = `${pr.source.connection} · ${pr.source.entity} → ${pr.target.connection} · ${pr.target.entity}`;
+    if (pr.mode === 'aggregate') route.append(' ', badge('aggregate', 'unchanged'));
     const sch = pr.schedule || {};
     scheduleText.textContent = sch.description || (sch.cron ? `cron "${sch.cron}" in ${sch.timezone || 'UTC'}` : sch.interval ? `every ${sch.interval}` : 'manual only');
 
-    clear(cells.next);
-    if (pr.next_run) cells.next.append(timeEl(pr.next_run), h('br'), h('span', { class: 'muted' }, fmtRelative(pr.next_run)));
-    else cells.next.append(h('span', { class: 'muted' }, pr.enabled ? 'manual only' : 'disabled'));
+    clear(next);
+    if (pr.next_run) next.append('next ', timeEl(pr.next_run), ' ', h('span', { class: 'muted' }, `(${fmtRelative(pr.next_run)})`));
+    else next.append(h('span', { class: 'muted' }, pr.enabled ? 'no next run' : 'disabled: no next run'));
 
     clear(cells.last);
     const lr = pr.last_run;

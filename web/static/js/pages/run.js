@@ -4,7 +4,7 @@
 
 import { api, apiPath, seg } from '../api.js';
 import {
-  badge, clear, field, fmtDuration, fmtNum, h, roleAtLeast, select, showInfo, table,
+  badge, clear, put, field, fmtDuration, fmtNum, h, roleAtLeast, select, showInfo, table,
   timeEl, withButton,
 } from '../ui.js';
 
@@ -45,7 +45,7 @@ export async function render(ctx) {
     for (const k of ['read', 'created', 'updated', 'unchanged', 'failed']) {
       tiles.append(h('div', { class: ['tile', k], 'data-count': k }, h('dt', null, k), h('dd', null, fmtNum((r.counts || {})[k] ?? 0))));
     }
-    clear(facts).append(
+    put(clear(facts),
       h('dt', null, 'Process'), h('dd', null, h('a', { href: `#/runs?process=${encodeURIComponent(r.process)}` }, process ? process.name : r.process), ' ', h('span', { class: 'mono muted small' }, r.process)),
       h('dt', null, 'Trigger'), h('dd', null, r.trigger),
       h('dt', null, 'Started'), h('dd', null, timeEl(r.started)),
@@ -121,7 +121,7 @@ export async function render(ctx) {
     first, prev, next);
 
   const filtered = filters.action || filters.error_class || filters.text;
-  ctx.main.append(
+  put(ctx.main, 
     h('h1', null, `Run ${id} `, statusBox),
     facts,
     tiles,

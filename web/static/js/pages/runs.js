@@ -3,9 +3,8 @@
 
 import { api } from '../api.js';
 import { runsChart } from '../chart.js';
-import {
-  badge, clear, field, fmtDuration, fmtNum, h, offsetPager, select, table, timeEl,
-} from '../ui.js';
+import { badge, clear, field, fmtDuration, fmtNum, h, offsetPager, put, select, table, timeEl } from '../ui.js';
+
 
 const LIMIT = 50;
 const STATUSES = ['running', 'succeeded', 'partial', 'failed', 'abandoned'];
@@ -61,20 +60,27 @@ export async function render(ctx) {
   const items = runs.items || [];
   const chartBox = h('div', { class: 'chart' });
   const unchangedBox = h('input', { type: 'checkbox', checked: showUnchanged, 'data-test': 'chart-unchanged' });
+  let drawnWidth = 0;
   const drawChart = () => {
+    drawnWidth = chartBox.clientWidth;
     clear(chartBox);
-    if (items.length) chartBox.append(runsChart(items, { showUnchanged }));
+    if (items.length) {
+      chartBox.append(runsChart(items, { showUnchanged, width: drawnWidth || 800 }));
+      chartBox.scrollLeft = chartBox.scrollWidth; // the newest runs are on the right
+    }
     else chartBox.append(h('p', { class: 'empty' }, 'No runs to chart.'));
   };
   unchangedBox.addEventListener('change', () => { showUnchanged = unchangedBox.checked; drawChart(); });
-  drawChart();
+  // Drawn for the box's width once it is on the page, and again when that width changes.
+  const resize = new ResizeObserver(() => { if (chartBox.clientWidth !== drawnWidth) drawChart(); });
+  resize.observe(chartBox);
   const legend = h('ul', { class: 'legend', 'aria-label': 'Legend' },
     ['created', 'updated', 'unchanged', 'failed'].map((k) => h('li', null, h('span', { class: ['swatch', k], 'aria-hidden': 'true' }), k)));
 
   // ---- table ----
-  const rows = items.map((r) => h('tr', { 'data-test': 'run-row', 'data-run-id': r.id, 'data-status': r.status },
+  const rows = items.map((r) => h('tr', { 'data-test': 'run-row', 'data-run-id': r.id, 'data-status': r.status, 'data-process': r.process },
     h('td', null, h('a', { href: `#/runs/${r.id}`, 'data-test': 'run-link' }, String(r.id))),
-    h('td', null, names.get(r.process) || r.process, h('br'), h('span', { class: 'mono muted small' }, r.process)),
+    h('td', { class: 'nowrap', title: r.process }, names.get(r.process) || r.process),
     h('td', null, r.trigger),
     h('td', null, badge(r.status)),
     h('td', { class: 'small nowrap' }, timeEl(r.started)),
@@ -87,7 +93,7 @@ export async function render(ctx) {
   const pager = offsetPager({ total, limit: LIMIT, offset, count: items.length },
     (o) => ctx.go('/runs', { ...filters, offset: o }), 'runs-pager');
 
-  ctx.main.append(
+  put(ctx.main, 
     h('h1', null, 'Run history'),
     form,
     h('section', { class: 'panel', 'aria-labelledby': 'chart-title' },
@@ -104,9 +110,9 @@ export async function render(ctx) {
     pager);
 
   // While a run on this page is going, refresh every two seconds.
+  let timer = null;
   if (items.some((r) => r.status === 'running')) {
-    const t = setTimeout(() => { if (ctx.alive()) ctx.go('/runs', { ...filters, offset: offset || '' }); }, 2000);
-    return () => clearTimeout(t);
+    timer = setTimeout(() => { if (ctx.alive()) ctx.go('/runs', { ...filters, offset: offset || '' }); }, 2000);
   }
-  return undefined;
+  return () => { clearTimeout(timer); resize.disconnect(); };
 }

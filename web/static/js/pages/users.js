@@ -3,7 +3,8 @@
 // themselves; the page does not offer it either.
 
 import { api, seg } from '../api.js';
-import { field, fmtNum, h, select, showError, showInfo, table, timeEl, withButton } from '../ui.js';
+import { field, fmtNum, h, put, select, showError, showInfo, table, timeEl, withButton } from '../ui.js';
+
 
 const ROLES = [['support', 'support — read and export'], ['operator', 'operator — + run, enable, replay'], ['admin', 'admin — + users, connection tests']];
 
@@ -11,7 +12,7 @@ export async function render(ctx) {
   const data = await api.get('/api/users');
   if (!ctx.alive()) return;
   const me = ctx.user.name;
-  const reload = () => ctx.go('/users');
+  const reload = (notice) => ctx.go('/users', {}, notice);
 
   const passwordDialog = makePasswordDialog();
 
@@ -43,8 +44,7 @@ export async function render(ctx) {
         if (!window.confirm(`Delete user ${u.name}? Their sessions end at once.`)) return;
         withButton(del, async () => {
           await api.del(`/api/users/${seg(u.name)}`);
-          showInfo(`User ${u.name} deleted.`);
-          reload();
+          reload(`User ${u.name} deleted.`);
         });
       });
     }
@@ -67,7 +67,7 @@ export async function render(ctx) {
       field('Name', name, 'letters, digits, . _ @ -'),
       field('Password', password, 'at least 10 characters'),
       field('Role', role),
-      h('div', { class: 'field' }, add)),
+      h('div', { class: 'field submit' }, add)),
     error);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -75,8 +75,7 @@ export async function render(ctx) {
     add.disabled = true;
     try {
       await api.post('/api/users', { name: name.value.trim(), password: password.value, role: role.value });
-      showInfo(`User ${name.value.trim()} added as ${role.value}.`);
-      reload();
+      reload(`User ${name.value.trim()} added as ${role.value}.`);
     } catch (e) {
       error.textContent = e.message;
       error.hidden = false;
@@ -85,7 +84,7 @@ export async function render(ctx) {
     }
   });
 
-  ctx.main.append(
+  put(ctx.main, 
     h('h1', null, 'Users'),
     h('p', { class: 'subtitle' }, `${fmtNum(rows.length)} users. support reads and exports; operator also runs, enables and replays; admin also manages users and tests connections.`),
     table([{ label: 'Name' }, { label: 'Role' }, { label: 'Created' }, { srLabel: 'Actions' }], rows, { test: 'users-table', empty: 'No users.' }),
