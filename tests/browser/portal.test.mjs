@@ -1,0 +1,478 @@
+// Browser test of the portal against a real `plexus serve` (docs/api.md): Debian's chromium
+// driven by playwright-core. Run it through run.sh, which installs playwright-core first.
+//
+//   node portal.test.mjs --plexus PATH [--plugin-dir DIR] [--artifacts DIR] [--keep]
+//
+// Each step prints "ok N - what"; a failing step prints what was expected, saves a
+// screenshot FAILED-*.png, the tail of the server's log, and the script exits 1. Screenshots
+// of every step at 1280 px and at phone width go to the artifacts directory.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import {
+  BAD_NUMBER_KEYS, BULK_RECORDS, MISSING_CUSTOMER_KEY, ORDER_KEYS, PROCESS_BULK, PROCESS_CUSTOMERS,
+  PROCESS_ORDERS, addUser, appendCustomerFour, freePort, makeTempDir, plexusCommand, startServe,
+  stopServe, tail, writeConfig,
+} from './lib/fixture.mjs';
+import { readXlsx } from './lib/xlsx.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// ---- command line ----
+function parseArgs(argv) {
+  const opts = {
+    plexus: process.env.PLEXUS_BIN || '',
+    pluginDir: process.env.PLEXUS_PLUGIN_DIR || '',
+    artifacts: process.env.PLEXUS_ARTIFACTS || path.join(here, 'artifacts'),
+    chromium: process.env.CHROMIUM || '/usr/bin/chromium',
+    keep: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--plexus') opts.plexus = value();
+    else if (a === '--plugin-dir') opts.pluginDir = value();
+    else if (a === '--artifacts') opts.artifacts = value();
+    else if (a === '--keep') opts.keep = true;
+    else throw new Error(`unknown argument ${a}; usage: run.sh --plexus PATH [--plugin-dir DIR] [--artifacts DIR] [--keep]`);
+  }
+  if (!opts.plexus) throw new Error('say where the plexus executable is: --plexus build/bin/plexus (or PLEXUS_BIN)');
+  opts.plexus = path.resolve(opts.plexus);
+  if (!fs.existsSync(opts.plexus)) throw new Error(`${opts.plexus} does not exist; build first (cmake --build build)`);
+  if (opts.pluginDir) opts.pluginDir = path.resolve(opts.pluginDir);
+  opts.artifacts = path.resolve(opts.artifacts);
+  return opts;
+}
+
+// ---- small test kit ----
+class CheckFailed extends Error {}
+
+function check(cond, message) {
+  if (!cond) throw new CheckFailed(message);
+}
+
+async function until(what, fn, { timeout = 10000, interval = 150 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new CheckFailed(`timed out after ${timeout / 1000} s waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+const ADMIN = { name: 'ann', password: 'ann-password-123', role: 'admin' };
+const SUPPORT = { name: 'sam', password: 'sam-password-123', role: 'support' };
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  fs.mkdirSync(opts.artifacts, { recursive: true });
+  for (const f of fs.readdirSync(opts.artifacts)) {
+    if (/\.(png|xlsx|csv|log)$/.test(f)) fs.rmSync(path.join(opts.artifacts, f));
+  }
+  const tmp = makeTempDir();
+  const dataDir = path.join(tmp, 'data');
+  fs.mkdirSync(dataDir);
+  const serveLog = path.join(opts.artifacts, 'serve.log');
+  console.log(`# plexus: ${opts.plexus}`);
+  console.log(`# temporary directory: ${tmp}`);
+  console.log(`# artifacts (screenshots, downloads, server log): ${opts.artifacts}`);
+
+  let passed = 0;
+  let server = null;
+  let browser = null;
+  let page = null;
+  let shot = 0;
+  const pageErrors = [];
+
+  async function snap(name, p = page) {
+    shot += 1;
+    const base = `${String(shot).padStart(2, '0')}-${name}`;
+    const size = p.viewportSize();
+    await p.screenshot({ path: path.join(opts.artifacts, `${base}-desktop.png`), fullPage: true });
+    await p.setViewportSize(PHONE);
+    await p.waitForTimeout(120);
+    await p.screenshot({ path: path.join(opts.artifacts, `${base}-phone.png`), fullPage: true });
+    await p.setViewportSize(size || DESKTOP);
+    await p.waitForTimeout(60);
+  }
+
+  async function step(name, fn) {
+    await fn();
+    check(pageErrors.length === 0, `the page threw: ${pageErrors.join('; ')}`);
+    passed += 1;
+    console.log(`ok ${passed} - ${name}`);
+  }
+
+  try {
+    // ---- the world ----
+    const { file: config, shop } = writeConfig(tmp);
+    await step('plexus users add makes an admin and a support user', async () => {
+      addUser(opts, dataDir, ADMIN.name, ADMIN.role, ADMIN.password);
+      addUser(opts, dataDir, SUPPORT.name, SUPPORT.role, SUPPORT.password);
+    });
+    await step('the customers process syncs customers 1-3 from the command line first', async () => {
+      const r = plexusCommand(opts, ['run', PROCESS_CUSTOMERS, '--config', config, '--data', dataDir]);
+      check(/created\s+3/.test(r.stdout), `plexus run ${PROCESS_CUSTOMERS} should create 3 customers; it printed:\n${r.stdout}`);
+    });
+    const port = await freePort();
+    server = await startServe(opts, { config, dataDir, port, logFile: serveLog });
+    console.log(`# ${opts.plexus} ${server.args.join(' ')}`);
+    const base = server.base;
+
+    browser = await chromium.launch({ executablePath: opts.chromium, args: ['--no-sandbox'] });
+    const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.setDefaultTimeout(10000);
+
+    const row = (id) => page.locator(`tr[data-test="process-row"][data-process="${id}"]`);
+    const apiGet = async (p) => {
+      const res = await page.request.get(`${base}${p}`);
+      check(res.ok(), `GET ${p}: HTTP ${res.status()} ${await res.text()}`);
+      return res.json();
+    };
+    const lastRunId = async (id) => (await row(id).locator('[data-test="last-run"]').getAttribute('data-run-id')) || '';
+    // Clicks "Run now" on a process row and waits until a new run of it has finished.
+    async function runNow(id, timeout = 30000) {
+      const before = await lastRunId(id);
+      await row(id).locator('[data-test="run-now"]').click();
+      await until(`a new finished run of ${id} in its row`, async () => {
+        const r = row(id);
+        const now = await lastRunId(id);
+        return now && now !== before && (await r.getAttribute('data-running')) === 'false'
+          && (await r.locator('[data-test="last-run"]').getAttribute('data-status')) !== 'running';
+      }, { timeout });
+      return lastRunId(id);
+    }
+    const count = async (scope, key) => Number((await scope.locator(`[data-count="${key}"]`).first().innerText()).replace(/[^0-9]/g, ''));
+
+    // ---- log in ----
+    await step('the portal asks for a login and shows a wrong password as an error', async () => {
+      await page.goto(`${base}/`);
+      await page.locator('[data-test="login-form"]').waitFor();
+      check(await page.locator('#topbar').isHidden(), 'the navigation should be hidden before login');
+      await snap('login');
+      await page.fill('#login-name', ADMIN.name);
+      await page.fill('#login-password', 'not-the-password');
+      await page.click('[data-test="login-submit"]');
+      const err = page.locator('[data-test="login-error"]');
+      await err.waitFor({ state: 'visible' });
+      check((await err.innerText()).trim().length > 0, 'a refused login should show the server\'s message');
+      await snap('login-refused');
+    });
+
+    await step('an admin logs in and sees the processes', async () => {
+      await page.fill('#login-password', ADMIN.password);
+      await page.click('[data-test="login-submit"]');
+      await page.locator('[data-test="processes-table"]').waitFor();
+      await until('three process rows', async () => (await page.locator('tr[data-test="process-row"]').count()) === 3);
+      const who = await page.locator('[data-test="who"]').innerText();
+      check(who.includes(ADMIN.name) && who.includes('admin'), `the top bar should name the user and role, shows "${who}"`);
+      check(await page.locator('[data-test="nav-users"]').isVisible(), 'an admin should see the Users page in the navigation');
+      const customersLast = row(PROCESS_CUSTOMERS).locator('[data-test="last-run"]');
+      check((await customersLast.getAttribute('data-status')) === 'succeeded', 'the command-line run of customers should show as the last run, succeeded');
+      check(await count(customersLast, 'created') === 3, 'the customers row should count 3 created');
+      check((await row(PROCESS_ORDERS).locator('[data-test="next-run"]').innerText()).match(/\d{4}-\d{2}-\d{2}/), 'the scheduled orders process should show its next run');
+      await snap('processes');
+    });
+
+    // ---- disable and enable ----
+    await step('disabling a process turns its switch off, drops its next run and is stored', async () => {
+      const toggle = row(PROCESS_ORDERS).locator('[data-test="enabled-toggle"]');
+      check((await toggle.getAttribute('aria-checked')) === 'true', 'orders should start enabled');
+      await toggle.click();
+      await until('the switch to be off', async () => (await toggle.getAttribute('aria-checked')) === 'false');
+      await until('next run to read "disabled"', async () => /disabled/.test(await row(PROCESS_ORDERS).locator('[data-test="next-run"]').innerText()));
+      const p = await apiGet(`/api/processes/${PROCESS_ORDERS}`);
+      check(p.enabled === false && p.next_run === null, `GET /api/processes/${PROCESS_ORDERS} should say enabled false, next_run null; says ${JSON.stringify({ enabled: p.enabled, next_run: p.next_run })}`);
+      await snap('process-disabled');
+    });
+
+    await step('enabling it again brings the next run back', async () => {
+      const toggle = row(PROCESS_ORDERS).locator('[data-test="enabled-toggle"]');
+      await toggle.click();
+      await until('the switch to be on', async () => (await toggle.getAttribute('aria-checked')) === 'true');
+      await until('a next run time', async () => /\d{4}-\d{2}-\d{2}/.test(await row(PROCESS_ORDERS).locator('[data-test="next-run"]').innerText()));
+      check((await apiGet(`/api/processes/${PROCESS_ORDERS}`)).enabled === true, 'the API should say enabled after enabling');
+      await snap('process-enabled');
+    });
+
+    // ---- run ----
+    let ordersRun = '';
+    await step('"Run now" runs the orders process: 8 read, 5 created, 3 failed', async () => {
+      ordersRun = await runNow(PROCESS_ORDERS);
+      const last = row(PROCESS_ORDERS).locator('[data-test="last-run"]');
+      const got = {};
+      for (const k of ['read', 'created', 'failed']) got[k] = await count(last, k);
+      check(got.read === 8 && got.created === 5 && got.failed === 3, `orders run ${ordersRun} should count read 8, created 5, failed 3; shows ${JSON.stringify(got)}`);
+      await until('the failed count 3 in the row', async () => (await row(PROCESS_ORDERS).locator('[data-test="failed-count"]').innerText()).trim() === '3');
+      await snap('orders-run-finished');
+    });
+
+    await step(`a long run (${BULK_RECORDS} records) shows a live progress bar and counter that move`, async () => {
+      const r = row(PROCESS_BULK);
+      const before = await lastRunId(PROCESS_BULK);
+      await r.locator('[data-test="run-now"]').click();
+      await until('the bulk row to show a running run', async () => (await r.getAttribute('data-running')) === 'true', { timeout: 10000, interval: 50 });
+      check(await r.locator('[data-test="run-now"]').isDisabled(), '"Run now" should be disabled while the process runs');
+      const counter = r.locator('[data-test="progress-counter"]');
+      const first = await counter.innerText();
+      check(/page \d+/.test(first), `the progress counter should name the page; shows "${first}"`);
+      await snap('bulk-running');
+      // The counter must change while the run goes on (or the run must have finished).
+      await until('the progress counter to move', async () => {
+        if ((await r.getAttribute('data-running')) !== 'true') return true;
+        return (await counter.innerText()) !== first;
+      }, { timeout: 5000 });
+      await until('the bulk run to finish', async () => {
+        const now = await lastRunId(PROCESS_BULK);
+        return now && now !== before && (await r.getAttribute('data-running')) === 'false';
+      }, { timeout: 180000, interval: 300 });
+      const created = await count(r.locator('[data-test="last-run"]'), 'created');
+      check(created === BULK_RECORDS, `the bulk run should create ${BULK_RECORDS} records; shows ${created}`);
+    });
+
+    // ---- run detail ----
+    await step('the run page shows the run\'s counts and its 8 record outcomes', async () => {
+      await row(PROCESS_ORDERS).locator('[data-test="last-run-link"]').click();
+      await page.locator('[data-test="outcomes-table"]').waitFor();
+      check(page.url().endsWith(`#/runs/${ordersRun}`), `the link should open run ${ordersRun}; at ${page.url()}`);
+      const tiles = page.locator('[data-test="run-counts"]');
+      check(await count(tiles, 'read') === 8 && await count(tiles, 'failed') === 3, 'the run page should count read 8 and failed 3');
+      const keys = await page.locator('tr[data-test="outcome-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.sourceKey).sort());
+      check(JSON.stringify(keys) === JSON.stringify(ORDER_KEYS), `the outcomes should be orders ${ORDER_KEYS.join(',')}; are ${keys.join(',')}`);
+      await snap('run-detail');
+    });
+
+    const failedKeys = [...BAD_NUMBER_KEYS, MISSING_CUSTOMER_KEY].sort();
+    await step('filtering by action "failed" leaves the 3 failed records, with their messages', async () => {
+      await page.selectOption('[data-test="filter-action"]', 'failed');
+      await page.click('[data-test="filter-apply"]');
+      await until('only failed outcomes', async () => {
+        const actions = await page.locator('tr[data-test="outcome-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.action));
+        return actions.length === 3 && actions.every((a) => a === 'failed');
+      });
+      check(page.url().includes('action=failed'), `the filter should be in the address; at ${page.url()}`);
+      const keys = await page.locator('tr[data-test="outcome-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.sourceKey).sort());
+      check(JSON.stringify(keys) === JSON.stringify(failedKeys), `the failed outcomes should be ${failedKeys}; are ${keys}`);
+      const msg = await page.locator(`tr[data-source-key="${BAD_NUMBER_KEYS[0]}"] td.message`).innerText();
+      check(/n\/a/.test(msg), `the message of order ${BAD_NUMBER_KEYS[0]} should quote the bad number "n/a"; is "${msg}"`);
+      await snap('run-filter-failed');
+    });
+
+    await step('a text filter narrows the failures to one record, and back', async () => {
+      await page.fill('[data-test="filter-text"]', MISSING_CUSTOMER_KEY);
+      await page.click('[data-test="filter-apply"]');
+      await until(`only order ${MISSING_CUSTOMER_KEY}`, async () => {
+        const keys = await page.locator('tr[data-test="outcome-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.sourceKey));
+        return keys.length === 1 && keys[0] === MISSING_CUSTOMER_KEY;
+      });
+      await snap('run-filter-text');
+      await page.fill('[data-test="filter-text"]', '');
+      await page.click('[data-test="filter-apply"]');
+      await until('the 3 failed outcomes again', async () => (await page.locator('tr[data-test="outcome-row"]').count()) === 3);
+    });
+
+    // ---- export ----
+    await step('the .xlsx export carries the same filters: a header and one row per failed record', async () => {
+      const href = await page.locator('[data-test="export-xlsx"]').getAttribute('href');
+      check(href.includes('format=xlsx') && href.includes(`run=${ordersRun}`) && href.includes('action=failed'), `the export link should carry format, run and action; is ${href}`);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-test="export-xlsx"]')]);
+      const failure = await download.failure();
+      check(!failure, `the download failed: ${failure}`);
+      const file = path.join(opts.artifacts, 'export-failed.xlsx');
+      await download.saveAs(file);
+      check(/\.xlsx$/.test(download.suggestedFilename()), `the file name should end in .xlsx; is ${download.suggestedFilename()}`);
+      const rows = readXlsx(file);
+      check(rows.length === 1 + failedKeys.length, `the sheet should have a header and ${failedKeys.length} rows; has ${rows.length} rows: ${JSON.stringify(rows).slice(0, 400)}`);
+      const header = rows[0].map((c) => c.toLowerCase());
+      const keyCol = header.findIndex((c) => /source.?key/.test(c));
+      const actionCol = header.findIndex((c) => /^action$/.test(c));
+      check(keyCol >= 0 && actionCol >= 0, `the header should have a source key and an action column; is ${JSON.stringify(rows[0])}`);
+      const keys = rows.slice(1).map((r) => r[keyCol]).sort();
+      check(JSON.stringify(keys) === JSON.stringify(failedKeys), `the exported source keys should be ${failedKeys}; are ${keys}`);
+      check(rows.slice(1).every((r) => r[actionCol] === 'failed'), 'every exported row should have action failed');
+      console.log(`# xlsx header: ${rows[0].join(' | ')}`);
+    });
+
+    await step('the .csv export has the same header and rows', async () => {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-test="export-csv"]')]);
+      const file = path.join(opts.artifacts, 'export-failed.csv');
+      await download.saveAs(file);
+      const lines = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.length);
+      check(lines.length === 1 + failedKeys.length, `the CSV should have a header and ${failedKeys.length} lines; has ${lines.length}`);
+      check(/source.?key/i.test(lines[0]), `the CSV header should name the source key; is ${lines[0]}`);
+      for (const k of failedKeys) check(lines.some((l) => l.includes(k)), `the CSV should hold record ${k}`);
+    });
+
+    // ---- replay ----
+    await step('after customer 4 is synced, replaying order 1004 from the failed records page succeeds', async () => {
+      appendCustomerFour(shop);
+      await page.click('[data-test="nav-processes"]');
+      await row(PROCESS_CUSTOMERS).waitFor();
+      await runNow(PROCESS_CUSTOMERS);
+      check(await count(row(PROCESS_CUSTOMERS).locator('[data-test="last-run"]'), 'created') === 1, 'the customers run should create customer 4');
+
+      await page.click('[data-test="nav-failed"]');
+      await page.locator('[data-test="failed-table"]').waitFor();
+      await page.selectOption('[data-test="failed-process"]', PROCESS_ORDERS);
+      await until('the 3 failed orders', async () => {
+        const keys = await page.locator('tr[data-test="failed-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.sourceKey).sort());
+        return JSON.stringify(keys) === JSON.stringify(failedKeys);
+      });
+      check(await page.locator('[data-test="replay-selected"]').isDisabled(), '"Replay selected" should wait for a selection');
+      await page.locator(`tr[data-source-key="${MISSING_CUSTOMER_KEY}"] [data-test="select-record"]`).check();
+      check(/1 selected/.test(await page.locator('[data-test="replay-selected"]').innerText()), 'the replay button should count 1 selected');
+      await snap('failed-selected');
+      await page.click('[data-test="replay-selected"]');
+      await until(`order ${MISSING_CUSTOMER_KEY} to leave the failed queue`, async () => {
+        const keys = await page.locator('tr[data-test="failed-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.sourceKey).sort());
+        return JSON.stringify(keys) === JSON.stringify([...BAD_NUMBER_KEYS].sort());
+      }, { timeout: 30000 });
+      const notice = await page.locator('[data-test="flash-info"]').innerText();
+      check(/Replay finished/.test(notice) && /1 written/.test(notice), `the page should say the replay finished and wrote 1 record; says "${notice}"`);
+      const q = await apiGet(`/api/processes/${PROCESS_ORDERS}/failed`);
+      check(q.items.length === 2 && !q.items.some((f) => f.source_key === MISSING_CUSTOMER_KEY), `the API's failed queue should hold ${BAD_NUMBER_KEYS}; holds ${q.items.map((f) => f.source_key)}`);
+      await snap('failed-after-replay');
+    });
+
+    await step('the replay shows in the run history as a run with trigger "replay" that created 1 record', async () => {
+      await page.click('[data-test="nav-runs"]');
+      await page.locator('[data-test="runs-table"]').waitFor();
+      await page.selectOption('[data-test="filter-process"]', PROCESS_ORDERS);
+      await page.click('[data-test="filter-apply"]');
+      await until('the orders runs only', async () => {
+        const procs = await page.locator('tr[data-test="run-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.process));
+        return procs.length >= 2 && procs.every((p) => p === PROCESS_ORDERS);
+      });
+      const newest = page.locator('tr[data-test="run-row"]').first();
+      const cells = await newest.locator('td').allInnerTexts();
+      check(cells[2] === 'replay', `the newest orders run should have trigger replay; row reads ${cells.join(' | ')}`);
+      check(await count(newest, 'created') === 1, 'the replay run should count 1 created');
+      const bars = await page.locator('[data-test="runs-chart"] a[data-run-id]').count();
+      const rowsShown = await page.locator('tr[data-test="run-row"]').count();
+      check(bars === rowsShown, `the chart should have one bar per run listed (${rowsShown}); has ${bars}`);
+      await snap('run-history');
+    });
+
+    // ---- the other pages ----
+    await step('connections show secrets masked and an admin can test one', async () => {
+      await page.click('[data-test="nav-connections"]');
+      const shopRow = page.locator('tr[data-connection="shop"]');
+      await shopRow.waitFor();
+      await shopRow.locator('[data-test="test-connection"]').click();
+      const result = shopRow.locator('[data-test="test-result"]');
+      await until('a test result', async () => (await result.getAttribute('data-ok')) !== null);
+      check((await result.getAttribute('data-ok')) === 'true', `testing connection shop should succeed; shows "${await result.innerText()}"`);
+      await snap('connections');
+    });
+
+    await step('plugins list the files connector', async () => {
+      await page.click('[data-test="nav-plugins"]');
+      await page.locator('tr[data-plugin="files"]').waitFor();
+      await snap('plugins');
+    });
+
+    await step('an admin adds a user on the Users page', async () => {
+      await page.click('[data-test="nav-users"]');
+      await page.locator('[data-test="users-table"]').waitFor();
+      await page.fill('[data-test="new-user-name"]', 'victor');
+      await page.fill('[data-test="new-user-password"]', 'short');
+      await page.click('[data-test="new-user-add"]');
+      // The browser's own check (minlength) or the server's 400 must stop a short password.
+      await page.waitForTimeout(300);
+      check(await page.locator('tr[data-user="victor"]').count() === 0, 'a 5-character password should be refused');
+      await page.fill('[data-test="new-user-password"]', 'victor-password-1');
+      await page.selectOption('[data-test="new-user-role"]', 'operator');
+      await page.click('[data-test="new-user-add"]');
+      await page.locator('tr[data-user="victor"]').waitFor();
+      check(await page.locator('tr[data-user="victor"] [data-test="user-role"]').inputValue() === 'operator', 'victor should be listed as operator');
+      check(await page.locator(`tr[data-user="${ADMIN.name}"] [data-test="user-delete"]`).count() === 0, 'an admin should not be offered to delete themselves');
+      await snap('users');
+    });
+
+    await step('the audit log records what was done', async () => {
+      await page.click('[data-test="nav-audit"]');
+      await page.locator('[data-test="audit-table"]').waitFor();
+      const actions = await page.locator('tr[data-test="audit-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.action));
+      for (const a of ['process.disable', 'process.enable', 'process.run', 'process.replay', 'logs.export', 'user.add', 'connection.test']) {
+        check(actions.includes(a), `the audit log should contain ${a}; has ${[...new Set(actions)].join(', ')}`);
+      }
+      await snap('audit');
+    });
+
+    // ---- a support user sees no actions ----
+    await step('a support user sees the processes but no actions and no Users page', async () => {
+      const ctx2 = await browser.newContext({ viewport: DESKTOP });
+      const p2 = await ctx2.newPage();
+      p2.on('pageerror', (e) => pageErrors.push(`(support) ${e.message}`));
+      await p2.goto(`${base}/`);
+      await p2.fill('#login-name', SUPPORT.name);
+      await p2.fill('#login-password', SUPPORT.password);
+      await p2.click('[data-test="login-submit"]');
+      await p2.locator('tr[data-test="process-row"]').first().waitFor();
+      check(await p2.locator('[data-test="run-now"]').count() === 0, 'support should not see "Run now"');
+      check(await p2.locator('[data-test="enabled-toggle"]').count() === 0, 'support should not see the enabled switches');
+      check(await p2.locator('[data-test="nav-users"]').isHidden(), 'support should not see the Users page');
+      await snap('support-processes', p2);
+      await p2.goto(`${base}/#/failed/${PROCESS_ORDERS}`);
+      await p2.locator('[data-test="failed-table"]').waitFor();
+      check(await p2.locator('[data-test="replay-selected"], [data-test="replay-all"], [data-test="select-record"]').count() === 0, 'support should not see replay controls');
+      await ctx2.close();
+    });
+
+    // ---- log out ----
+    await step('logging out ends the session', async () => {
+      await page.click('[data-test="nav-processes"]');
+      await page.locator('[data-test="processes-table"]').waitFor();
+      await snap('before-logout');
+      await page.setViewportSize(PHONE);
+      await page.click('[data-test="menu"]');
+      await page.click('[data-test="logout"]');
+      await page.locator('[data-test="login-form"]').waitFor();
+      await page.setViewportSize(DESKTOP);
+      const res = await page.request.get(`${base}/api/session`);
+      check(res.status() === 401, `GET /api/session after logout should be 401; is ${res.status()}`);
+      await snap('logged-out');
+    });
+
+    console.log(`${passed} passed, 0 failed`);
+    return 0;
+  } catch (e) {
+    const where = page ? path.join(opts.artifacts, 'FAILED.png') : null;
+    if (page) {
+      try { await page.screenshot({ path: where, fullPage: true }); } catch { /* browser gone */ }
+    }
+    console.log(`not ok ${passed + 1} - ${e instanceof CheckFailed ? e.message : e.stack || e}`);
+    if (where) console.log(`# screenshot of the failure: ${where}`);
+    if (pageErrors.length) console.log(`# errors thrown in the page: ${pageErrors.join('; ')}`);
+    if (server) console.log(`# last lines of ${serveLog}:\n${tail(serveLog, 25).replace(/^/gm, '#   ')}`);
+    console.log(`${passed} passed, 1 failed`);
+    return 1;
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await stopServe(server).catch(() => {});
+    if (!opts.keep) fs.rmSync(tmp, { recursive: true, force: true });
+    else console.log(`# kept ${tmp}`);
+  }
+}
+
+main().then((code) => process.exit(code), (e) => {
+  console.error(`portal browser test: ${e.message}`);
+  process.exit(1);
+});
