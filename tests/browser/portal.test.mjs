@@ -247,6 +247,26 @@ async function main() {
       check(created === BULK_RECORDS, `the bulk run should create ${BULK_RECORDS} records; shows ${created}`);
     });
 
+    await step('record outcomes page by key: "Next" shows the next 100 of the bulk run, "Previous" goes back', async () => {
+      await row(PROCESS_BULK).locator('[data-test="last-run-link"]').click();
+      await page.locator('[data-test="outcomes-table"]').waitFor();
+      const keysOnPage = () => page.locator('tr[data-test="outcome-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.sourceKey));
+      const first = await keysOnPage();
+      check(first.length === 100, `the first page should show 100 outcomes; shows ${first.length}`);
+      check(await page.locator('[data-test="prev-page"]').isDisabled(), '"Previous" should be disabled on the first page');
+      await page.click('[data-test="next-page"]');
+      await until('the second page', async () => page.url().includes('after='));
+      await until('100 other outcomes', async () => {
+        const second = await keysOnPage();
+        return second.length === 100 && !second.some((k) => first.includes(k));
+      });
+      await snap('run-outcomes-page-2');
+      await page.click('[data-test="prev-page"]');
+      await until('the first page again', async () => JSON.stringify(await keysOnPage()) === JSON.stringify(first));
+      await page.click('[data-test="nav-processes"]');
+      await row(PROCESS_ORDERS).waitFor();
+    });
+
     // ---- run detail ----
     await step('the run page shows the run\'s counts and its 8 record outcomes', async () => {
       await row(PROCESS_ORDERS).locator('[data-test="last-run-link"]').click();
