@@ -61,5 +61,6 @@ int cmd_plugins(const std::vector<std::string>& args);
 int cmd_check_config(const std::vector<std::string>& args);
 int cmd_cursor(const std::vector<std::string>& args);
 int cmd_sandbox(const std::vector<std::string>& args);
+int cmd_users(const std::vector<std::string>& args);
 
 }  // namespace plexus::cli

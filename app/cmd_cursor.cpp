@@ -2,44 +2,19 @@
 
 #include "common/clock.hpp"
 
-// date::parse's seconds field trips GCC 12's -Wmaybe-uninitialized at -O2 inside date.h
-// (a known false positive of that header); our code is not concerned.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <date/date.h>
+#include "common/time_text.hpp"
 
 #include <cstdlib>
 #include <iostream>
-#include <sstream>
 
 namespace plexus::cli {
 namespace {
 
 // Accepts 2024-05-01, 2024-05-01T10:00:00Z, 2024-05-01T10:00:00+02:00; returns UTC ISO text.
 bool normalise_time(const std::string& text, std::string& out) {
-    using namespace std::chrono;
-    std::istringstream in(text);
-    date::sys_seconds tp;
-    if (text.size() == 10) {
-        date::sys_days d;
-        in >> date::parse("%F", d);
-        if (in.fail()) return false;
-        tp = d;
-    } else {
-        std::string t = text;
-        if (!t.empty() && (t.back() == 'Z' || t.back() == 'z')) {
-            t.pop_back();
-            t += "+0000";
-        }
-        std::istringstream in2(t);
-        in2 >> date::parse("%FT%T%z", tp);
-        if (in2.fail()) {
-            std::istringstream in3(t);
-            in3 >> date::parse("%FT%T%Ez", tp);
-            if (in3.fail()) return false;
-        }
-    }
-    out = date::format("%FT%TZ", tp);
+    auto ms = parse_time_ms(text);
+    if (!ms) return false;
+    out = iso_utc(*ms);
     return true;
 }
 
@@ -86,5 +61,3 @@ int cmd_cursor(const std::vector<std::string>& args) {
 }
 
 }  // namespace plexus::cli
-
-#pragma GCC diagnostic pop

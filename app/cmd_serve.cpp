@@ -1,12 +1,10 @@
 #include "app/cli.hpp"
 
 #include "common/logging.hpp"
+#include "common/time_text.hpp"
 #include "engine/hub.hpp"
-#include "engine/store_scheduler_state.hpp"
-#include "engine/sync_engine.hpp"
-#include "scheduler/scheduler.hpp"
-
-#include <date/date.h>
+#include "service/operations.hpp"
+#include "web/portal.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -18,19 +16,49 @@ namespace plexus::cli {
 namespace {
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop(int) { g_stop.store(true); }
+
+// "127.0.0.1:8080", ":8080", "8080" → host, port.
+bool parse_listen(const std::string& text, std::string& host, int& port) {
+    std::string h = "127.0.0.1", p = text;
+    const size_t colon = text.rfind(':');
+    if (colon != std::string::npos) {
+        h = text.substr(0, colon);
+        p = text.substr(colon + 1);
+        if (h.empty()) h = "127.0.0.1";
+        if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    }
+    if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+    port = std::stoi(p);
+    if (port > 65535) return false;
+    host = h;
+    return true;
+}
 }  // namespace
 
 // plexus serve — the long-running host: loads connectors and configuration, opens (and
-// migrates) the store and runs every process on its schedule (docs/scheduling.md) until
-// SIGINT/SIGTERM, then stops gracefully: no new runs, running ones finish their page. The
-// portal attaches here in its own issue.
+// migrates) the store, runs every process on its schedule (docs/scheduling.md) and serves
+// the portal (docs/api.md) until SIGINT/SIGTERM; then stops gracefully: no new runs, running
+// ones finish their page.
 int cmd_serve(const std::vector<std::string>& args) {
     Common c;
+    std::string listen = "127.0.0.1:8080";
+    bool secure_cookie = false;
     po::options_description opts("options");
     add_common(opts, c, true, true, true);
+    opts.add_options()("listen,l", po::value(&listen)->default_value(listen),
+                       "portal address HOST:PORT (port 0: any free port)")(
+        "secure-cookie", po::bool_switch(&secure_cookie),
+        "mark the session cookie Secure (when a TLS proxy fronts the portal)");
     po::variables_map vm;
-    if (!parse("serve", "[--config FILE] [--data DIR]", opts, {}, args, vm)) return ok;
+    if (!parse("serve", "[--config FILE] [--data DIR] [--listen HOST:PORT]", opts, {}, args, vm))
+        return ok;
     if (!vm.count("log-level") || vm["log-level"].defaulted()) configure_logging("info");
+    web::PortalOptions portal_options;
+    if (!parse_listen(listen, portal_options.host, portal_options.port))
+        throw po::error("--listen \"" + listen + "\" is not HOST:PORT (e.g. 127.0.0.1:8080)");
+    portal_options.data_dir = c.data_dir;
+    portal_options.secure_cookie = secure_cookie;
 
     PluginRegistry registry;
     load_plugins(registry, c);
@@ -38,56 +66,42 @@ int cmd_serve(const std::vector<std::string>& args) {
     if (!load_valid_config(c, registry, config)) return run_failed;
     auto store = open_store(c);
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
-    SyncEngine engine(hub);
-    StoreSchedulerState state(*store);
+    Operations ops(hub);
+    web::Portal portal(ops, portal_options);
+    std::string error;
+    if (!portal.bind(error)) {
+        log_error("portal: " + error);
+        return run_failed;
+    }
 
-    auto run = [&engine](const std::string& process_id, const std::string& trigger,
-                         const std::atomic<bool>* cancel) {
-        RunOptions options;
-        options.trigger = trigger;
-        options.cancel = cancel;
-        RunSummary s = engine.run(process_id, options);
-        return RunResult{s.status, s.message, s.run_id};
-    };
-    auto log = [](const std::string& level, const std::string& process_id, const std::string& m) {
-        LogLevel l = level == "error" ? LogLevel::error
-                     : level == "warn" ? LogLevel::warn
-                     : level == "debug" ? LogLevel::debug
-                                        : LogLevel::info;
-        log_line(l, LogTags{process_id, 0, {}, {}}, m);
-    };
-    Scheduler scheduler(SystemClock::instance(), state, run, log);
     size_t scheduled = 0;
-    for (const auto& p : hub.config().processes) {
-        ScheduledProcess sp{p.id, p.schedule.cron, p.schedule.interval, p.schedule.timezone,
-                            p.enabled, std::nullopt};
-        std::string error;
-        if (!scheduler.add(sp, error)) {
-            // check-config validated the schedule; this would be a disagreement of the two.
-            log_error(c.config_file + ": " + p.json_path + "/schedule: " + error);
-            return run_failed;
-        }
-        if (!sp.cron.empty() || !sp.interval.empty()) ++scheduled;
+    for (const auto& s : ops.scheduler().statuses()) {
+        if (s.schedule != "manual") ++scheduled;
+        if (auto next = ops.scheduler().next_run(s.id))
+            log_info("process " + s.id + " (" + s.schedule + "): next run at " + iso_utc(*next));
     }
     log_info("serving " + std::to_string(hub.config().processes.size()) + " process(es) from " +
              c.config_file + " (" + std::to_string(scheduled) + " scheduled) with " +
              std::to_string(registry.connectors().size()) + " connector(s); database schema " +
              std::to_string(store->schema_version()));
-    for (const auto& s : scheduler.statuses()) {
-        if (auto next = scheduler.next_run(s.id))
-            log_info("process " + s.id + " (" + s.schedule + "): next run at " +
-                     date::format("%FT%TZ", std::chrono::time_point_cast<std::chrono::seconds>(
-                                                std::chrono::system_clock::time_point(
-                                                    std::chrono::milliseconds(*next)))));
-    }
+    if (store->users().empty())
+        log_warn("no portal users yet: add one with `plexus users add NAME --role admin --data " +
+                 c.data_dir + "`");
+    // The address line is what scripts (make demo, tests) wait for: keep its shape.
+    std::cout << "portal: http://" << portal_options.host << ":" << portal.port() << "/"
+              << std::endl;
+    log_info("portal listening on http://" + portal_options.host + ":" +
+             std::to_string(portal.port()) + "/");
 
     std::signal(SIGINT, on_stop);
     std::signal(SIGTERM, on_stop);
-    std::thread loop([&scheduler] { scheduler.run_loop(); });
+    ops.start();
+    std::thread http([&portal] { portal.serve(); });
     while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     log_info("stopping: no new runs; waiting for running ones to finish their page");
-    scheduler.stop();
-    loop.join();
+    portal.stop();
+    http.join();
+    ops.stop();
     log_info("stopped");
     return ok;
 }

@@ -12,13 +12,14 @@ namespace {
 const char* kUsage = R"(usage: plexus <command> [options]
 
 commands:
-  serve           run the hub: load connectors and configuration, keep running
+  serve           run the hub: processes on their schedules and the portal
   run PROCESS     one run of a process now, with progress and a summary
   replay PROCESS  run the failed records of a process again
   cursor PROCESS  show a process's cursor, or rewind it (--rewind-to TIME)
   plugins         list loaded connectors and refused files
   check-config F  validate a configuration file against the loaded connectors
   sandbox         serve the simulators of the external systems on 127.0.0.1
+  users           portal users: add NAME --role ROLE, list, delete, password, role
 
 Each command takes --help. Common options: --config FILE, --data DIR (default ./var),
 --plugin-dir DIR (repeatable), --log-level debug|info|warn|error.
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
     static const std::map<std::string, int (*)(const std::vector<std::string>&)> commands{
         {"serve", cmd_serve},     {"run", cmd_run},       {"replay", cmd_replay},
         {"plugins", cmd_plugins}, {"cursor", cmd_cursor}, {"check-config", cmd_check_config},
-        {"sandbox", cmd_sandbox}};
+        {"sandbox", cmd_sandbox}, {"users", cmd_users}};
     auto it = commands.find(args[0]);
     if (it == commands.end()) {
         std::cerr << "plexus: unknown command \"" << args[0] << "\"\n\n" << kUsage;

@@ -784,6 +784,26 @@ void Run::run_replay() {
     source_of(*main_);
     target_of(*main_);
     const int64_t page = std::max(1, cfg.page_size);
+    if (options_.replay_keys) {
+        // Selected records: in chunks of a page, in the order given.
+        const auto& keys = *options_.replay_keys;
+        for (size_t i = 0; i < keys.size(); i += static_cast<size_t>(page)) {
+            if (cancelled()) throw RunAbort(run_status::partial, "cancelled");
+            std::vector<SourceRecord> records;
+            for (size_t j = i; j < std::min(keys.size(), i + static_cast<size_t>(page)); ++j) {
+                auto f = store_.failed_record(cfg.id, keys[j]);
+                if (!f) continue;
+                SourceRecord r = SourceRecord::from_json(json::parse(f->record_json, nullptr, false));
+                if (r.key.empty()) r.key = f->source_key;
+                records.push_back(std::move(r));
+            }
+            if (records.empty()) continue;
+            ++pages_;
+            if (cfg.mode == "aggregate") process_aggregate(std::move(records), std::nullopt);
+            else process_records(std::move(records), std::nullopt);
+        }
+        return;
+    }
     // Page through the queue (oldest failure first). A record that succeeds leaves the
     // queue; one that fails again keeps its place — so the next page starts after the
     // records of this one that are still there.

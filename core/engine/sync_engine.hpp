@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
+#include <vector>
 #include <string>
 
 namespace plexus {
@@ -29,6 +31,9 @@ struct RunOptions {
     std::string actor;               // who asked (audit), empty for the scheduler
     const std::atomic<bool>* cancel = nullptr;
     std::function<void(const RunProgress&)> on_progress;
+    // replay(): only these failed records (keys not in the failed queue are ignored);
+    // none: the whole failed queue.
+    std::optional<std::vector<std::string>> replay_keys;
 };
 
 struct RunSummary {

@@ -191,6 +191,11 @@ CREATE INDEX sessions_by_user ON sessions (user_id);
 CREATE INDEX sessions_by_expiry ON sessions (expires_ms);
 )SQL";
 
+// Migration 2: schedules edited in the portal (they win over the configuration file).
+constexpr const char* k_migration_2 = R"SQL(
+ALTER TABLE process_state ADD COLUMN schedule_json TEXT;  -- NULL: the configuration decides
+)SQL";
+
 int64_t wall_clock_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -209,6 +214,7 @@ const std::vector<Migration>& all() {
     // carry its effect and its row in schema_migrations.
     static const std::vector<Migration> migrations = {
         {1, "initial schema", k_migration_1},
+        {2, "schedule edits", k_migration_2},
     };
     return migrations;
 }

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -187,6 +188,15 @@ constexpr const char* k_run_add_counts =
 constexpr const char* k_audit_insert =
     "INSERT INTO audit (at_ms, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
 
+constexpr const char* k_user_columns =
+    "id, name, role, password_hash, disabled, created_ms, updated_ms";
+
+User read_user(SQLite::Statement& s) {
+    return User{s.getColumn(0).getInt64(), s.getColumn(1).getString(), s.getColumn(2).getString(),
+                s.getColumn(3).getString(), s.getColumn(4).getInt() != 0,
+                s.getColumn(5).getInt64(), s.getColumn(6).getInt64()};
+}
+
 RunRecord read_run(SQLite::Statement& s) {
     RunRecord r;
     r.id = s.getColumn(0).getInt64();
@@ -247,6 +257,28 @@ FailedRecord read_failed(SQLite::Statement& s) {
 }
 
 // SQLite reads a negative LIMIT as "no limit".
+// " WHERE ..." of a RunQuery (limit and offset not included).
+std::string run_where(const RunQuery& q, std::vector<Param>& params) {
+    std::string sql = " WHERE 1";
+    if (q.process_id) {
+        sql += " AND process_id = ?";
+        params.emplace_back(*q.process_id);
+    }
+    if (q.status) {
+        sql += " AND status = ?";
+        params.emplace_back(*q.status);
+    }
+    if (q.started_from_ms) {
+        sql += " AND started_ms >= ?";
+        params.emplace_back(*q.started_from_ms);
+    }
+    if (q.started_to_ms) {
+        sql += " AND started_ms < ?";
+        params.emplace_back(*q.started_to_ms);
+    }
+    return sql;
+}
+
 int64_t sql_limit(int64_t limit) { return limit > 0 ? limit : -1; }
 
 // The WHERE clause and parameters of an outcome query (limit, offset and order excluded).
@@ -450,23 +482,8 @@ public:
     std::vector<RunRecord> runs(const RunQuery& q) override {
         return guarded("list runs", [&] {
             std::vector<Param> params;
-            std::string sql = std::string("SELECT ") + k_run_columns + " FROM runs WHERE 1";
-            if (q.process_id) {
-                sql += " AND process_id = ?";
-                params.emplace_back(*q.process_id);
-            }
-            if (q.status) {
-                sql += " AND status = ?";
-                params.emplace_back(*q.status);
-            }
-            if (q.started_from_ms) {
-                sql += " AND started_ms >= ?";
-                params.emplace_back(*q.started_from_ms);
-            }
-            if (q.started_to_ms) {
-                sql += " AND started_ms < ?";
-                params.emplace_back(*q.started_to_ms);
-            }
+            std::string sql =
+                std::string("SELECT ") + k_run_columns + " FROM runs" + run_where(q, params);
             sql += " ORDER BY started_ms DESC, id DESC LIMIT ? OFFSET ?";
             params.emplace_back(sql_limit(q.limit));
             params.emplace_back(std::max<int64_t>(q.offset, 0));
@@ -489,6 +506,63 @@ public:
                            if (!s->executeStep()) return std::nullopt;
                            return read_run(s.get());
                        });
+    }
+
+    int64_t run_count(const RunQuery& q) override {
+        return guarded("count runs", [&] {
+            std::vector<Param> params;
+            std::string sql = "SELECT count(*) FROM runs" + run_where(q, params);
+            StatementUse s(stmt(sql));
+            bind_params(s.get(), params);
+            s->executeStep();
+            return s->getColumn(0).getInt64();
+        });
+    }
+
+    std::vector<RunStats> run_stats() override {
+        return guarded("summarise runs", [&] {
+            std::map<std::string, RunStats> by_process;
+            {
+                StatementUse s(stmt(
+                    "SELECT process_id, status, count(*), sum(read_count), sum(created_count), "
+                    "sum(updated_count), sum(unchanged_count), sum(failed_count) FROM runs "
+                    "GROUP BY process_id, status ORDER BY process_id, status"));
+                while (s->executeStep()) {
+                    RunStats& r = by_process[s->getColumn(0).getString()];
+                    r.process_id = s->getColumn(0).getString();
+                    r.runs_by_status.emplace_back(s->getColumn(1).getString(),
+                                                  s->getColumn(2).getInt64());
+                    r.records.read += s->getColumn(3).getInt64();
+                    r.records.created += s->getColumn(4).getInt64();
+                    r.records.updated += s->getColumn(5).getInt64();
+                    r.records.unchanged += s->getColumn(6).getInt64();
+                    r.records.failed += s->getColumn(7).getInt64();
+                }
+            }
+            const auto& bounds = run_duration_buckets_s();
+            std::string sql = "SELECT process_id, count(*), total(d)";
+            for (double b : bounds)
+                sql += ", total(d <= " + std::to_string(static_cast<int64_t>(b * 1000)) + ")";
+            sql += " FROM (SELECT process_id, finished_ms - started_ms AS d FROM runs "
+                   "WHERE finished_ms > 0) GROUP BY process_id";
+            StatementUse s(stmt(sql));
+            while (s->executeStep()) {
+                RunStats& r = by_process[s->getColumn(0).getString()];
+                r.process_id = s->getColumn(0).getString();
+                r.finished = s->getColumn(1).getInt64();
+                r.duration_sum_s = s->getColumn(2).getDouble() / 1000.0;
+                r.duration_buckets.clear();
+                for (size_t i = 0; i < bounds.size(); ++i)
+                    r.duration_buckets.push_back(
+                        static_cast<int64_t>(s->getColumn(static_cast<int>(3 + i)).getDouble()));
+            }
+            std::vector<RunStats> out;
+            for (auto& [id, r] : by_process) {
+                if (r.duration_buckets.empty()) r.duration_buckets.assign(bounds.size(), 0);
+                out.push_back(std::move(r));
+            }
+            return out;
+        });
     }
 
     // --- cursor ---------------------------------------------------------------------------
@@ -707,6 +781,20 @@ public:
         });
     }
 
+    std::optional<FailedRecord> failed_record(const std::string& process_id,
+                                              const std::string& source_key) override {
+        return guarded(about("read a failed record of", process_id),
+                       [&]() -> std::optional<FailedRecord> {
+                           StatementUse s(stmt(std::string("SELECT ") + k_failed_columns +
+                                               " FROM failed_queue WHERE process_id = ?1 AND "
+                                               "source_key = ?2"));
+                           s->bind(1, process_id);
+                           s->bind(2, source_key);
+                           if (!s->executeStep()) return std::nullopt;
+                           return read_failed(s.get());
+                       });
+    }
+
     // --- outcomes -------------------------------------------------------------------------
 
     // In id order. limit <= 0: no limit.
@@ -789,6 +877,197 @@ public:
                                     enabled ? "process.enable" : "process.disable", process_id,
                                     detail.dump()});
             tx.commit();
+        });
+    }
+
+    std::optional<std::string> schedule_override(const std::string& process_id) override {
+        return guarded(about("read the schedule of", process_id),
+                       [&]() -> std::optional<std::string> {
+                           StatementUse s(stmt(
+                               "SELECT schedule_json FROM process_state WHERE process_id = ?1"));
+                           s->bind(1, process_id);
+                           if (!s->executeStep()) return std::nullopt;
+                           return optional_text(s->getColumn(0));
+                       });
+    }
+
+    void set_schedule_override(const std::string& process_id, const std::string& schedule_json,
+                               const std::string& actor, int64_t now_ms) override {
+        guarded(about("store the schedule of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                StatementUse s(stmt(
+                    "INSERT INTO process_state (process_id, enabled, updated_ms, updated_by, "
+                    "schedule_json) VALUES (?1, NULL, ?2, ?3, ?4) ON CONFLICT (process_id) DO "
+                    "UPDATE SET schedule_json = excluded.schedule_json, updated_ms = "
+                    "excluded.updated_ms, updated_by = excluded.updated_by"));
+                s->bind(1, process_id);
+                s->bind(2, now_ms);
+                s->bind(3, actor);
+                s->bind(4, schedule_json);
+                s->exec();
+            }
+            insert_audit(AuditEntry{0, now_ms, actor, "process.schedule", process_id, schedule_json});
+            tx.commit();
+        });
+    }
+
+    // --- users and sessions ---------------------------------------------------------------
+
+    std::optional<User> user(const std::string& name) override {
+        return guarded(about("read the user", name), [&]() -> std::optional<User> {
+            StatementUse s(stmt(std::string("SELECT ") + k_user_columns +
+                                " FROM users WHERE name = ?1"));
+            s->bind(1, name);
+            if (!s->executeStep()) return std::nullopt;
+            return read_user(s.get());
+        });
+    }
+
+    std::vector<User> users() override {
+        return guarded("list users", [&] {
+            StatementUse s(stmt(std::string("SELECT ") + k_user_columns +
+                                " FROM users ORDER BY name"));
+            std::vector<User> out;
+            while (s->executeStep()) out.push_back(read_user(s.get()));
+            return out;
+        });
+    }
+
+    bool add_user(const User& u, const std::string& actor, int64_t now_ms) override {
+        return guarded(about("add the user", u.name), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                StatementUse s(stmt(
+                    "INSERT INTO users (name, password_hash, role, disabled, created_ms, "
+                    "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (name) DO NOTHING"));
+                s->bind(1, u.name);
+                s->bind(2, u.password_hash);
+                s->bind(3, u.role);
+                s->bind(4, static_cast<int32_t>(u.disabled ? 1 : 0));
+                s->bind(5, now_ms);
+                s->exec();
+            }
+            if (db_->getChanges() == 0) return false;
+            const nlohmann::json detail = {{"role", u.role}};
+            insert_audit(AuditEntry{0, now_ms, actor, "user.add", u.name, detail.dump()});
+            tx.commit();
+            return true;
+        });
+    }
+
+    bool update_user(const std::string& name, const std::optional<std::string>& role,
+                     const std::optional<std::string>& password_hash, const std::string& actor,
+                     int64_t now_ms) override {
+        return guarded(about("update the user", name), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                StatementUse s(stmt(
+                    "UPDATE users SET role = coalesce(?2, role), password_hash = "
+                    "coalesce(?3, password_hash), updated_ms = ?4 WHERE name = ?1"));
+                s->bind(1, name);
+                bind_optional(s.get(), 2, role);
+                bind_optional(s.get(), 3, password_hash);
+                s->bind(4, now_ms);
+                s->exec();
+            }
+            if (db_->getChanges() == 0) return false;
+            if (password_hash) {
+                StatementUse s(stmt("DELETE FROM sessions WHERE user_id = "
+                                    "(SELECT id FROM users WHERE name = ?1)"));
+                s->bind(1, name);
+                s->exec();
+            }
+            nlohmann::json detail = nlohmann::json::object();
+            if (role) detail["role"] = *role;
+            if (password_hash) detail["password"] = "changed";
+            insert_audit(AuditEntry{0, now_ms, actor, "user.update", name, detail.dump()});
+            tx.commit();
+            return true;
+        });
+    }
+
+    bool delete_user(const std::string& name, const std::string& actor, int64_t now_ms) override {
+        return guarded(about("delete the user", name), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                // Sessions go with the user (ON DELETE CASCADE).
+                StatementUse s(stmt("DELETE FROM users WHERE name = ?1"));
+                s->bind(1, name);
+                s->exec();
+            }
+            if (db_->getChanges() == 0) return false;
+            insert_audit(AuditEntry{0, now_ms, actor, "user.delete", name, "{}"});
+            tx.commit();
+            return true;
+        });
+    }
+
+    void create_session(const Session& x) override {
+        guarded("create a session", [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(stmt(
+                "INSERT INTO sessions (token_hash, user_id, csrf_token, created_ms, last_seen_ms, "
+                "expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+            s->bind(1, x.token_hash);
+            s->bind(2, x.user_id);
+            s->bind(3, x.csrf_token);
+            s->bind(4, x.created_ms);
+            s->bind(5, x.last_seen_ms);
+            s->bind(6, x.expires_ms);
+            s->exec();
+            tx.commit();
+        });
+    }
+
+    std::optional<Session> session(const std::string& token_hash, int64_t now_ms) override {
+        return guarded("read a session", [&]() -> std::optional<Session> {
+            StatementUse s(stmt(
+                "SELECT s.token_hash, s.user_id, u.name, u.role, s.csrf_token, s.created_ms, "
+                "s.last_seen_ms, s.expires_ms FROM sessions s JOIN users u ON u.id = s.user_id "
+                "WHERE s.token_hash = ?1 AND s.expires_ms > ?2 AND u.disabled = 0"));
+            s->bind(1, token_hash);
+            s->bind(2, now_ms);
+            if (!s->executeStep()) return std::nullopt;
+            return Session{s->getColumn(0).getString(), s->getColumn(1).getInt64(),
+                           s->getColumn(2).getString(), s->getColumn(3).getString(),
+                           s->getColumn(4).getString(), s->getColumn(5).getInt64(),
+                           s->getColumn(6).getInt64(), s->getColumn(7).getInt64()};
+        });
+    }
+
+    void touch_session(const std::string& token_hash, int64_t now_ms, int64_t expires_ms) override {
+        guarded("renew a session", [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(stmt(
+                "UPDATE sessions SET last_seen_ms = ?2, expires_ms = ?3 WHERE token_hash = ?1"));
+            s->bind(1, token_hash);
+            s->bind(2, now_ms);
+            s->bind(3, expires_ms);
+            s->exec();
+            tx.commit();
+        });
+    }
+
+    void delete_session(const std::string& token_hash) override {
+        guarded("end a session", [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(stmt("DELETE FROM sessions WHERE token_hash = ?1"));
+            s->bind(1, token_hash);
+            s->exec();
+            tx.commit();
+        });
+    }
+
+    int64_t purge_sessions(int64_t now_ms) override {
+        return guarded("remove expired sessions", [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(stmt("DELETE FROM sessions WHERE expires_ms <= ?1"));
+            s->bind(1, now_ms);
+            s->exec();
+            const int64_t n = db_->getChanges();
+            tx.commit();
+            return n;
         });
     }
 
@@ -1000,6 +1279,11 @@ private:
 };
 
 }  // namespace
+
+const std::vector<double>& run_duration_buckets_s() {
+    static const std::vector<double> bounds = {1, 5, 15, 60, 300, 900, 3600};
+    return bounds;
+}
 
 std::unique_ptr<Store> open_sqlite_store(const std::string& path) {
     return std::make_unique<SqliteStore>(path);

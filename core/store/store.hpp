@@ -168,10 +168,51 @@ struct OutcomeQuery {
     std::optional<std::string> action;
     std::optional<std::string> error_class;
     std::optional<std::string> text;  // substring of source key or message
+    // Bounds on the outcome's started_ms (like RunQuery): from inclusive, to exclusive.
+    std::optional<int64_t> started_from_ms;
+    std::optional<int64_t> started_to_ms;
     int64_t limit = 100;
     int64_t offset = 0;  // or use after_id for keyset paging
     int64_t after_id = 0;
 };
+
+// A portal user. `password_hash` is an argon2id string (libsodium's crypto_pwhash_str);
+// the store never sees a password.
+struct User {
+    int64_t id = 0;
+    std::string name;
+    std::string role;  // "support", "operator" or "admin"
+    std::string password_hash;
+    bool disabled = false;
+    int64_t created_ms = 0;
+    int64_t updated_ms = 0;
+};
+
+// A portal session. Only a hash of the session token is stored, so a copy of the database
+// does not let anyone in.
+struct Session {
+    std::string token_hash;
+    int64_t user_id = 0;
+    std::string user_name;  // joined from users
+    std::string role;       // joined from users
+    std::string csrf_token;
+    int64_t created_ms = 0;
+    int64_t last_seen_ms = 0;
+    int64_t expires_ms = 0;
+};
+
+// Totals over finished runs of one process (Prometheus /metrics).
+struct RunStats {
+    std::string process_id;
+    std::vector<std::pair<std::string, int64_t>> runs_by_status;  // status -> runs
+    RunCounts records;                                            // summed counters
+    int64_t finished = 0;                                         // runs with a duration
+    double duration_sum_s = 0;
+    std::vector<int64_t> duration_buckets;  // cumulative, per run_duration_buckets_s()
+};
+
+// Upper bounds (seconds) of the run-duration histogram buckets; +Inf is `finished`.
+const std::vector<double>& run_duration_buckets_s();
 
 class Store {
 public:
@@ -201,6 +242,10 @@ public:
     virtual std::optional<RunRecord> run(int64_t run_id) = 0;
     virtual std::vector<RunRecord> runs(const RunQuery& q) = 0;
     virtual std::optional<RunRecord> last_run(const std::string& process_id) = 0;
+    // How many runs match `q` (its limit and offset ignored): the total of a paged list.
+    virtual int64_t run_count(const RunQuery& q) = 0;
+    // Per process: runs by status, summed counters and a duration histogram.
+    virtual std::vector<RunStats> run_stats() = 0;
 
     // --- cursor ---------------------------------------------------------------------------
     virtual CursorState cursor(const std::string& process_id) = 0;
@@ -231,6 +276,8 @@ public:
     virtual std::vector<FailedRecord> failed_records(const std::string& process_id,
                                                      int64_t limit = 1000, int64_t offset = 0) = 0;
     virtual int64_t failed_count(const std::string& process_id) = 0;
+    virtual std::optional<FailedRecord> failed_record(const std::string& process_id,
+                                                      const std::string& source_key) = 0;
 
     // --- outcomes -------------------------------------------------------------------------
     virtual std::vector<RecordOutcome> outcomes(const OutcomeQuery& q) = 0;
@@ -246,6 +293,37 @@ public:
     // The scheduler's anchor of the process (docs/scheduling.md); none when never scheduled.
     virtual std::optional<int64_t> schedule_anchor(const std::string& process_id) = 0;
     virtual void set_schedule_anchor(const std::string& process_id, int64_t anchor_ms) = 0;
+    // An operator's schedule (JSON {"cron", "interval", "timezone"}) that wins over the
+    // configuration file; none when never edited.
+    virtual std::optional<std::string> schedule_override(const std::string& process_id) = 0;
+    // Stores it with an audit entry "process.schedule" in the same transaction.
+    virtual void set_schedule_override(const std::string& process_id,
+                                       const std::string& schedule_json, const std::string& actor,
+                                       int64_t now_ms) = 0;
+
+    // --- users and sessions (the portal) --------------------------------------------------
+    virtual std::optional<User> user(const std::string& name) = 0;
+    virtual std::vector<User> users() = 0;
+    // False (and nothing written) when the name is taken. Audited "user.add" (no hash).
+    virtual bool add_user(const User& user, const std::string& actor, int64_t now_ms) = 0;
+    // Changes the role and/or the password hash; false for an unknown user. A new password
+    // ends the user's sessions. Audited "user.update" (no hash).
+    virtual bool update_user(const std::string& name, const std::optional<std::string>& role,
+                             const std::optional<std::string>& password_hash,
+                             const std::string& actor, int64_t now_ms) = 0;
+    // Deletes the user and their sessions; false for an unknown user. Audited "user.delete".
+    virtual bool delete_user(const std::string& name, const std::string& actor,
+                             int64_t now_ms) = 0;
+
+    virtual void create_session(const Session& session) = 0;
+    // The live session (not expired at now_ms, its user not disabled), joined with its user.
+    virtual std::optional<Session> session(const std::string& token_hash, int64_t now_ms) = 0;
+    // Moves last_seen_ms (and with it the idle expiry) to now_ms.
+    virtual void touch_session(const std::string& token_hash, int64_t now_ms,
+                               int64_t expires_ms) = 0;
+    virtual void delete_session(const std::string& token_hash) = 0;
+    // Removes expired sessions; returns how many.
+    virtual int64_t purge_sessions(int64_t now_ms) = 0;
 
     // --- audit ----------------------------------------------------------------------------
     virtual void audit(const AuditEntry& entry) = 0;

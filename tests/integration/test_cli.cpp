@@ -140,7 +140,7 @@ TEST_CASE("serve runs processes on their schedule and stops gracefully on SIGTER
     w.save();
     std::string log = w.dir.str("serve.log");
     pid_t pid = spawn_plexus({"serve", "--config", w.dir.str("plexus.json"), "--data", w.dir.str("var"),
-                              "--plugin-dir", PLEXUS_PLUGIN_DIR},
+                              "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
                              log);
     REQUIRE(pid > 0);
     // The scheduled run delivers both records within a few seconds.

@@ -1,0 +1,385 @@
+#include "service/operations.hpp"
+
+#include "common/logging.hpp"
+#include "common/redactor.hpp"
+#include "common/time_text.hpp"
+
+#include <chrono>
+#include <set>
+
+namespace plexus {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* k_mask = "\u2022\u2022\u2022\u2022\u2022\u2022";
+
+json counts_json(const RunCounts& c) {
+    return {{"read", c.read},
+            {"created", c.created},
+            {"updated", c.updated},
+            {"unchanged", c.unchanged},
+            {"failed", c.failed}};
+}
+
+json time_or_null(int64_t ms) { return ms > 0 ? json(iso_utc(ms)) : json(nullptr); }
+
+std::optional<ScheduleEdit> parse_edit(const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (!j.is_object()) return std::nullopt;
+    ScheduleEdit e;
+    e.cron = j.value("cron", "");
+    e.interval = j.value("interval", "");
+    e.timezone = j.value("timezone", "");
+    return e;
+}
+
+void log_scheduler(const std::string& level, const std::string& process_id, const std::string& m) {
+    LogLevel l = level == "error"   ? LogLevel::error
+                 : level == "warn"  ? LogLevel::warn
+                 : level == "debug" ? LogLevel::debug
+                                    : LogLevel::info;
+    log_line(l, LogTags{process_id, 0, {}, {}}, m);
+}
+
+}  // namespace
+
+Operations::Operations(Hub& hub, SchedulerOptions options)
+    : hub_(hub),
+      engine_(hub),
+      state_(hub.store()),
+      scheduler_(
+          hub.clock(), state_,
+          [this](const std::string& id, const std::string& trigger,
+                 const std::atomic<bool>* cancel) { return execute(id, trigger, cancel); },
+          log_scheduler, options) {
+    for (const auto& p : hub_.config().processes) {
+        ScheduleEdit edit{p.schedule.cron, p.schedule.interval, p.schedule.timezone};
+        if (auto stored = hub_.store().schedule_override(p.id)) {
+            if (auto e = parse_edit(*stored)) edit = *e;
+        }
+        ScheduledProcess sp = scheduled(p);
+        sp.cron = edit.cron;
+        sp.interval = edit.interval;
+        sp.timezone = edit.timezone;
+        std::string error;
+        if (!scheduler_.add(sp, error))
+            throw std::runtime_error("process " + p.id + ": schedule: " + error);
+        schedules_[p.id] = edit;
+    }
+}
+
+Operations::~Operations() { stop(); }
+
+ScheduledProcess Operations::scheduled(const ProcessConfig& p) const {
+    return ScheduledProcess{p.id, p.schedule.cron, p.schedule.interval, p.schedule.timezone,
+                            p.enabled, std::nullopt};
+}
+
+void Operations::start() {
+    std::lock_guard<std::mutex> lock(loop_mutex_);
+    if (loop_.joinable()) return;
+    loop_ = std::thread([this] { scheduler_.run_loop(); });
+}
+
+void Operations::stop() {
+    scheduler_.stop();
+    std::lock_guard<std::mutex> lock(loop_mutex_);
+    if (loop_.joinable()) loop_.join();
+}
+
+bool Operations::has_process(const std::string& process_id) const {
+    for (const auto& p : hub_.config().processes)
+        if (p.id == process_id) return true;
+    return false;
+}
+
+RunResult Operations::execute(const std::string& process_id, const std::string& trigger,
+                              const std::atomic<bool>* cancel) {
+    RunOptions options;
+    options.trigger = trigger;
+    options.cancel = cancel;
+    const bool replay = trigger == "replay";
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (replay) {
+            auto it = pending_replays_.find(process_id);
+            if (it != pending_replays_.end()) {
+                if (!it->second.empty()) options.replay_keys = std::move(it->second);
+                pending_replays_.erase(it);
+            }
+        }
+        live_[process_id] = LiveRun{0, trigger, hub_.clock().now_ms(), 0, {}};
+    }
+    options.on_progress = [this](const RunProgress& p) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        LiveRun& l = live_[p.process_id];
+        l.run_id = p.run_id;
+        l.pages = p.pages;
+        l.counts = p.counts;
+    };
+    RunSummary s;
+    try {
+        s = replay ? engine_.replay(process_id, options) : engine_.run(process_id, options);
+    } catch (const std::exception& e) {
+        s.status = run_status::failed;
+        s.message = global_redactor().redact(e.what());
+        log_line(LogLevel::error, LogTags{process_id, 0, {}, {}}, s.message);
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        live_.erase(process_id);
+    }
+    return RunResult{s.status, s.message, s.run_id};
+}
+
+std::optional<LiveRun> Operations::live_run(const std::string& process_id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = live_.find(process_id);
+    if (it == live_.end()) return std::nullopt;
+    return it->second;
+}
+
+size_t Operations::running_count() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return live_.size();
+}
+
+json Operations::process_view(const std::string& process_id) {
+    const ProcessConfig* cfg = nullptr;
+    for (const auto& p : hub_.config().processes)
+        if (p.id == process_id) cfg = &p;
+    if (!cfg) return nullptr;
+    json v;
+    v["id"] = cfg->id;
+    v["name"] = cfg->name.empty() ? cfg->id : cfg->name;
+    v["source"] = {{"connection", cfg->source.connection}, {"entity", cfg->source.entity}};
+    v["target"] = {{"connection", cfg->target.connection}, {"entity", cfg->target.entity}};
+    v["mode"] = cfg->mode;
+    ScheduleEdit edit;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        edit = schedules_[cfg->id];
+    }
+    auto status = scheduler_.status(cfg->id);
+    v["schedule"] = {{"cron", edit.cron},
+                     {"interval", edit.interval},
+                     {"timezone", edit.timezone},
+                     {"description", status ? status->schedule : ""}};
+    v["enabled"] = status ? status->enabled : cfg->enabled;
+    if (auto live = live_run(cfg->id)) {
+        v["running"] = {{"run_id", live->run_id},
+                        {"trigger", live->trigger},
+                        {"pages", live->pages},
+                        {"counts", counts_json(live->counts)},
+                        {"started", iso_utc(live->started_ms)}};
+    } else if (status && status->running) {
+        v["running"] = {{"run_id", 0}, {"trigger", ""}, {"pages", 0},
+                        {"counts", counts_json({})}, {"started", nullptr}};
+    } else {
+        v["running"] = nullptr;
+    }
+    v["next_run"] = status && status->next_run_ms ? json(iso_utc(*status->next_run_ms)) : json(nullptr);
+    if (auto last = hub_.store().last_run(cfg->id)) {
+        v["last_run"] = {{"id", last->id},
+                         {"status", last->status},
+                         {"trigger", last->trigger},
+                         {"message", last->message},
+                         {"started", time_or_null(last->started_ms)},
+                         {"finished", time_or_null(last->finished_ms)},
+                         {"counts", counts_json(last->counts)}};
+    } else {
+        v["last_run"] = nullptr;
+    }
+    v["failed_count"] = hub_.store().failed_count(cfg->id);
+    json deps = json::array();
+    for (const auto& d : cfg->dependencies) deps.push_back(d.process);
+    v["dependencies"] = deps;
+    return v;
+}
+
+json Operations::processes_view() {
+    json items = json::array();
+    std::vector<std::string> ids;
+    for (const auto& p : hub_.config().processes) ids.push_back(p.id);
+    std::sort(ids.begin(), ids.end());
+    for (const auto& id : ids) items.push_back(process_view(id));
+    return {{"items", items}};
+}
+
+OpResult Operations::set_enabled(const std::string& process_id, bool enabled,
+                                 const std::string& actor) {
+    if (!scheduler_.set_enabled(process_id, enabled, actor))
+        return {OpStatus::not_found, "no process \"" + process_id + "\""};
+    return OpResult::ok();
+}
+
+OpResult Operations::set_schedule(const std::string& process_id, const ScheduleEdit& edit,
+                                  const std::string& actor) {
+    const ProcessConfig* cfg = nullptr;
+    for (const auto& p : hub_.config().processes)
+        if (p.id == process_id) cfg = &p;
+    if (!cfg) return {OpStatus::not_found, "no process \"" + process_id + "\""};
+    if (!edit.cron.empty() && !edit.interval.empty())
+        return {OpStatus::invalid, "give either cron or interval, not both"};
+    ScheduledProcess sp = scheduled(*cfg);
+    sp.cron = edit.cron;
+    sp.interval = edit.interval;
+    sp.timezone = edit.timezone;
+    // Validate first on a throwaway scheduler, so a bad edit leaves the live one untouched.
+    {
+        MemorySchedulerState scratch_state;
+        Scheduler scratch(hub_.clock(), scratch_state,
+                          [](const std::string&, const std::string&, const std::atomic<bool>*) {
+                              return RunResult{};
+                          });
+        std::string error;
+        if (!scratch.add(sp, error)) return {OpStatus::invalid, error};
+    }
+    const json stored = {{"cron", edit.cron}, {"interval", edit.interval}, {"timezone", edit.timezone}};
+    hub_.store().set_schedule_override(process_id, stored.dump(), actor, hub_.clock().now_ms());
+    std::string error;
+    if (!scheduler_.add(sp, error)) return {OpStatus::invalid, error};
+    std::lock_guard<std::mutex> lock(mutex_);
+    schedules_[process_id] = edit;
+    return OpResult::ok();
+}
+
+OpResult Operations::run_now(const std::string& process_id, const std::string& actor) {
+    if (!has_process(process_id)) return {OpStatus::not_found, "no process \"" + process_id + "\""};
+    RunNowResult r = scheduler_.run_now(process_id, "manual");
+    if (r == RunNowResult::already_running)
+        return {OpStatus::conflict, "process " + process_id + " is already running"};
+    if (r == RunNowResult::stopping) return {OpStatus::conflict, "the hub is shutting down"};
+    if (r == RunNowResult::unknown_process)
+        return {OpStatus::not_found, "no process \"" + process_id + "\""};
+    hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor, "process.run", process_id, "{}"});
+    return OpResult::ok();
+}
+
+OpResult Operations::replay(const std::string& process_id,
+                            const std::optional<std::vector<std::string>>& keys,
+                            const std::string& actor, int64_t* records) {
+    if (!has_process(process_id)) return {OpStatus::not_found, "no process \"" + process_id + "\""};
+    Store& store = hub_.store();
+    int64_t n = 0;
+    if (keys) {
+        if (keys->empty()) return {OpStatus::invalid, "source_keys is empty"};
+        for (const auto& k : *keys) {
+            if (!store.failed_record(process_id, k))
+                return {OpStatus::invalid, "source key \"" + k + "\" is not in the failed queue of " +
+                                               process_id};
+        }
+        n = static_cast<int64_t>(keys->size());
+    } else {
+        n = store.failed_count(process_id);
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        pending_replays_[process_id] = keys ? *keys : std::vector<std::string>{};
+    }
+    RunNowResult r = scheduler_.run_now(process_id, "replay");
+    if (r != RunNowResult::started) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        pending_replays_.erase(process_id);
+        if (r == RunNowResult::already_running)
+            return {OpStatus::conflict, "process " + process_id + " is already running"};
+        return {OpStatus::conflict, std::string("cannot replay now: ") + to_string(r)};
+    }
+    json detail = {{"records", n}};
+    if (keys) detail["source_keys"] = *keys;
+    store.audit(AuditEntry{0, hub_.clock().now_ms(), actor, "process.replay", process_id,
+                           detail.dump()});
+    if (records) *records = n;
+    return OpResult::ok();
+}
+
+OpResult Operations::rewind(const std::string& process_id, const std::string& to_text,
+                            const std::string& actor) {
+    if (!has_process(process_id)) return {OpStatus::not_found, "no process \"" + process_id + "\""};
+    auto ms = parse_time_ms(to_text);
+    if (!ms)
+        return {OpStatus::invalid, "\"" + to_text +
+                                       "\" is not a time; use 2024-05-01 or 2024-05-01T10:00:00Z"};
+    hub_.store().rewind_cursor(process_id, iso_utc(*ms), actor, hub_.clock().now_ms());
+    return OpResult::ok();
+}
+
+json Operations::connections_view() const {
+    json items = json::array();
+    for (const auto& c : hub_.config().connections) {
+        std::set<std::string> secret;
+        if (const json* m = hub_.registry().manifest(c.connector)) {
+            if (m->contains("settings") && (*m)["settings"].is_array())
+                for (const auto& s : (*m)["settings"])
+                    if (s.value("secret", false)) secret.insert(s.value("name", ""));
+        }
+        json settings = json::object();
+        for (auto it = c.settings.begin(); it != c.settings.end(); ++it) {
+            if (secret.count(it.key())) settings[it.key()] = k_mask;
+            else if (it->is_string()) settings[it.key()] = global_redactor().redact(it->get<std::string>());
+            else settings[it.key()] = *it;
+        }
+        json processes = json::array();
+        for (const auto& p : hub_.config().processes)
+            if (p.source.connection == c.id || p.target.connection == c.id) processes.push_back(p.id);
+        items.push_back({{"id", c.id},
+                         {"connector", c.connector},
+                         {"settings", settings},
+                         {"processes", processes}});
+    }
+    return {{"items", items}};
+}
+
+bool Operations::has_connection(const std::string& connection_id) const {
+    for (const auto& c : hub_.config().connections)
+        if (c.id == connection_id) return true;
+    return false;
+}
+
+ConnectionTest Operations::test_connection(const std::string& connection_id,
+                                           const std::string& actor) {
+    ConnectionTest t;
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        auto instance = hub_.open(connection_id, LogTags{{}, 0, {}, connection_id}, nullptr);
+        CallResult r = instance->check();
+        t.ok = r.ok();
+        if (t.ok) {
+            json j = json::parse(r.text, nullptr, false);
+            t.message = j.is_object() && j.contains("message") && j["message"].is_string()
+                            ? j["message"].get<std::string>()
+                            : "connected";
+        } else {
+            t.error_class = status_name(r.status);
+            t.message = r.text;
+        }
+    } catch (const std::exception& e) {
+        t.ok = false;
+        t.error_class = "plugin";
+        t.message = e.what();
+    }
+    t.message = global_redactor().redact(t.message);
+    t.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    json detail = {{"ok", t.ok}};
+    if (!t.ok) detail["error_class"] = t.error_class;
+    hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor, "connection.test",
+                                  connection_id, detail.dump()});
+    return t;
+}
+
+json Operations::plugins_view() const {
+    json loaded = json::array();
+    for (const auto& c : hub_.registry().connectors()) {
+        json d = PluginRegistry::describe(*c);
+        loaded.push_back(d);
+    }
+    json refused = json::array();
+    for (const auto& r : hub_.registry().refused())
+        refused.push_back({{"path", r.path}, {"reason", r.reason}});
+    return {{"loaded", loaded}, {"refused", refused}};
+}
+
+}  // namespace plexus

@@ -1,0 +1,130 @@
+// Operations: what operators, support staff and admins can ask of a running hub — the one
+// service interface the portal (web/) and `plexus serve` use (ARCHITECTURE.md: "web/ and
+// scheduler/ talk to core/ through a small service interface").
+//
+// It owns the scheduler of `plexus serve` and the engine's runs: a scheduled run, a manual
+// "run now" and a replay all go through the scheduler, so one run of a process at a time
+// holds for all of them (and the engine's lease holds across hosts). While a run goes, its
+// live counters are kept here (the portal polls them); its durable counters are in the
+// store, committed page by page.
+//
+// Every operator action is audited with the actor's name. Thread-safe.
+#pragma once
+
+#include "engine/hub.hpp"
+#include "engine/store_scheduler_state.hpp"
+#include "engine/sync_engine.hpp"
+#include "scheduler/scheduler.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace plexus {
+
+// A run going on right now.
+struct LiveRun {
+    int64_t run_id = 0;
+    std::string trigger;
+    int64_t started_ms = 0;
+    int64_t pages = 0;
+    RunCounts counts;
+};
+
+// The outcome of an operator's request, as the API reports it.
+enum class OpStatus { ok, not_found, conflict, invalid };
+
+struct OpResult {
+    OpStatus status = OpStatus::ok;
+    std::string message;  // what went wrong, phrased for the operator
+    static OpResult ok() { return {}; }
+};
+
+struct ConnectionTest {
+    bool ok = false;
+    std::string error_class;  // when not ok: auth, transient, plugin, ...
+    std::string message;
+    int64_t duration_ms = 0;
+};
+
+// An edited schedule: cron or interval (or neither: manual only), in a time zone.
+struct ScheduleEdit {
+    std::string cron;
+    std::string interval;
+    std::string timezone;
+};
+
+class Operations {
+public:
+    // Adds every configured process to a new scheduler (schedules edited in the portal and
+    // stored win over the file's). Throws std::runtime_error naming the process when a
+    // schedule does not parse.
+    Operations(Hub& hub, SchedulerOptions options = {});
+    ~Operations();  // stop()
+    Operations(const Operations&) = delete;
+    Operations& operator=(const Operations&) = delete;
+
+    Hub& hub() { return hub_; }
+    Store& store() { return hub_.store(); }
+    Scheduler& scheduler() { return scheduler_; }
+
+    // Runs the scheduler loop on its own thread until stop().
+    void start();
+    // Graceful: no new runs, running ones finish their page; returns when they have.
+    void stop();
+
+    bool has_process(const std::string& process_id) const;
+
+    // The portal's view of one process (docs/api.md, "Processes").
+    nlohmann::json process_view(const std::string& process_id);
+    nlohmann::json processes_view();
+
+    std::optional<LiveRun> live_run(const std::string& process_id) const;
+    size_t running_count() const;
+
+    OpResult set_enabled(const std::string& process_id, bool enabled, const std::string& actor);
+    OpResult set_schedule(const std::string& process_id, const ScheduleEdit& edit,
+                          const std::string& actor);
+    // Starts a run now (trigger "manual"); conflict while one is going.
+    OpResult run_now(const std::string& process_id, const std::string& actor);
+    // Replays the failed queue (or only `keys`, each of which must be in it).
+    OpResult replay(const std::string& process_id,
+                    const std::optional<std::vector<std::string>>& keys,
+                    const std::string& actor, int64_t* records = nullptr);
+    OpResult rewind(const std::string& process_id, const std::string& to_text,
+                    const std::string& actor);
+
+    // Connections with secret settings masked ("••••••") and every other value redacted.
+    nlohmann::json connections_view() const;
+    bool has_connection(const std::string& connection_id) const;
+    ConnectionTest test_connection(const std::string& connection_id, const std::string& actor);
+
+    // Loaded connectors and refused files.
+    nlohmann::json plugins_view() const;
+
+    // The RunFn the scheduler calls (exposed for tests).
+    RunResult execute(const std::string& process_id, const std::string& trigger,
+                      const std::atomic<bool>* cancel);
+
+private:
+    ScheduledProcess scheduled(const ProcessConfig& p) const;
+
+    Hub& hub_;
+    SyncEngine engine_;
+    StoreSchedulerState state_;
+    Scheduler scheduler_;
+
+    mutable std::mutex mutex_;
+    std::map<std::string, LiveRun> live_;                              // by process
+    std::map<std::string, std::vector<std::string>> pending_replays_;  // keys, by process
+    std::map<std::string, ScheduleEdit> schedules_;                    // in force, by process
+
+    std::mutex loop_mutex_;
+    std::thread loop_;
+};
+
+}  // namespace plexus

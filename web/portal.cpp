@@ -1,0 +1,761 @@
+#include "web/portal.hpp"
+
+#include "common/logging.hpp"
+#include "common/redactor.hpp"
+#include "common/time_text.hpp"
+#include "web/assets.hpp"
+#include "web/auth.hpp"
+#include "web/export_stream.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <functional>
+#include <regex>
+#include <set>
+
+namespace plexus::web {
+namespace {
+
+using nlohmann::json;
+
+// A request turned down with a status and a reason (docs/api.md, "Conventions").
+struct ApiError {
+    int status;
+    std::string code;
+    std::string message;
+};
+
+ApiError bad_request(std::string m) { return {400, "bad_request", std::move(m)}; }
+ApiError not_found(std::string m) { return {404, "not_found", std::move(m)}; }
+
+const char* k_session_cookie = "plexus_session";
+
+struct Ctx {
+    const httplib::Request& req;
+    httplib::Response& res;
+    std::smatch match;
+    std::optional<Session> session;
+    std::string actor() const { return session ? session->user_name : ""; }
+};
+
+void send_json(httplib::Response& res, int status, const json& body) {
+    res.status = status;
+    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void send_error(httplib::Response& res, const ApiError& e) {
+    send_json(res, e.status,
+              {{"error", {{"status", e.status}, {"code", e.code},
+                          {"message", global_redactor().redact(e.message)}}}});
+}
+
+// The request body as a JSON object; 415 / 400 otherwise.
+json body_object(const httplib::Request& req) {
+    const std::string type = req.get_header_value("Content-Type");
+    if (type.rfind("application/json", 0) != 0)
+        throw ApiError{415, "unsupported_media_type",
+                       "send the body as JSON with Content-Type: application/json"};
+    if (req.body.empty()) return json::object();
+    json j = json::parse(req.body, nullptr, false);
+    if (j.is_discarded()) throw bad_request("the body is not valid JSON");
+    if (!j.is_object()) throw bad_request("the body must be a JSON object");
+    return j;
+}
+
+std::string string_field(const json& j, const char* name, bool required) {
+    if (!j.contains(name)) {
+        if (required) throw bad_request(std::string("\"") + name + "\" is missing");
+        return "";
+    }
+    if (!j[name].is_string()) throw bad_request(std::string("\"") + name + "\" must be a string");
+    return j[name].get<std::string>();
+}
+
+std::optional<std::string> param(const httplib::Request& req, const char* name) {
+    if (!req.has_param(name)) return std::nullopt;
+    std::string v = req.get_param_value(name);
+    if (v.empty()) return std::nullopt;
+    return v;
+}
+
+int64_t int_param(const httplib::Request& req, const char* name, int64_t def, int64_t min,
+                  int64_t max) {
+    auto v = param(req, name);
+    if (!v) return def;
+    try {
+        size_t used = 0;
+        long long n = std::stoll(*v, &used);
+        if (used != v->size()) throw std::invalid_argument("trailing");
+        if (n < min || n > max) throw std::out_of_range("range");
+        return n;
+    } catch (const std::exception&) {
+        throw bad_request(std::string("query parameter ") + name + "=\"" + *v +
+                          "\" must be a whole number from " + std::to_string(min) + " to " +
+                          std::to_string(max));
+    }
+}
+
+std::optional<int64_t> time_param(const httplib::Request& req, const char* name) {
+    auto v = param(req, name);
+    if (!v) return std::nullopt;
+    auto ms = parse_time_ms(*v);
+    if (!ms)
+        throw bad_request(std::string("query parameter ") + name + "=\"" + *v +
+                          "\" is not a time; use 2024-05-01 or 2024-05-01T10:00:00Z");
+    return ms;
+}
+
+json time_or_null(int64_t ms) { return ms > 0 ? json(iso_utc(ms)) : json(nullptr); }
+
+json counts_json(const RunCounts& c) {
+    return {{"read", c.read}, {"created", c.created}, {"updated", c.updated},
+            {"unchanged", c.unchanged}, {"failed", c.failed}};
+}
+
+json run_json(const RunRecord& r, Operations& ops) {
+    RunCounts counts = r.counts;
+    if (r.status == run_status::running) {
+        if (auto live = ops.live_run(r.process_id); live && live->run_id == r.id) counts = live->counts;
+    }
+    return {{"id", r.id},
+            {"process", r.process_id},
+            {"trigger", r.trigger},
+            {"status", r.status},
+            {"message", global_redactor().redact(r.message)},
+            {"started", time_or_null(r.started_ms)},
+            {"finished", time_or_null(r.finished_ms)},
+            {"duration_ms", r.finished_ms > 0 ? json(r.finished_ms - r.started_ms) : json(nullptr)},
+            {"counts", counts_json(counts)}};
+}
+
+json outcome_json(const RecordOutcome& o) {
+    return {{"id", o.id},
+            {"run_id", o.run_id},
+            {"process", o.process_id},
+            {"source_key", o.source_key},
+            {"target_key", o.target_key},
+            {"action", o.action},
+            {"error_class", o.error_class},
+            {"message", global_redactor().redact(o.message)},
+            {"attempts", o.attempts},
+            {"started", time_or_null(o.started_ms)},
+            {"finished", time_or_null(o.finished_ms)}};
+}
+
+const std::set<std::string> k_actions = {"created", "updated", "unchanged", "failed"};
+const std::set<std::string> k_error_classes = {"auth", "rate_limit", "validation", "conflict",
+                                               "transient", "plugin", "mapping", "dependency"};
+const std::set<std::string> k_run_statuses = {"running", "succeeded", "partial", "failed",
+                                              "abandoned"};
+
+// The outcome filters shared by /api/outcomes, /api/runs/{id}/outcomes and /api/export.
+OutcomeQuery outcome_query(const httplib::Request& req, Operations& ops) {
+    OutcomeQuery q;
+    if (auto p = param(req, "process")) {
+        if (!ops.has_process(*p)) throw bad_request("no process \"" + *p + "\"");
+        q.process_id = *p;
+    }
+    if (param(req, "run")) q.run_id = int_param(req, "run", 0, 1, INT64_MAX);
+    if (auto a = param(req, "action")) {
+        if (!k_actions.count(*a))
+            throw bad_request("action \"" + *a + "\" is none of created, updated, unchanged, failed");
+        q.action = *a;
+    }
+    if (auto c = param(req, "error_class")) {
+        if (!k_error_classes.count(*c))
+            throw bad_request("error_class \"" + *c +
+                              "\" is none of auth, rate_limit, validation, conflict, transient, "
+                              "plugin, mapping, dependency");
+        q.error_class = *c;
+    }
+    if (auto t = param(req, "text")) {
+        if (t->size() > 200) throw bad_request("text is longer than 200 characters");
+        q.text = *t;
+    }
+    q.started_from_ms = time_param(req, "from");
+    q.started_to_ms = time_param(req, "to");
+    return q;
+}
+
+json outcome_page(Operations& ops, OutcomeQuery q, const httplib::Request& req) {
+    q.limit = int_param(req, "limit", 100, 1, 500);
+    q.after_id = int_param(req, "after", 0, 0, INT64_MAX);
+    q.offset = 0;
+    // One more than asked tells whether there is a next page.
+    OutcomeQuery probe = q;
+    probe.limit = q.limit + 1;
+    auto rows = ops.store().outcomes(probe);
+    json items = json::array();
+    const size_t n = std::min<size_t>(rows.size(), static_cast<size_t>(q.limit));
+    for (size_t i = 0; i < n; ++i) items.push_back(outcome_json(rows[i]));
+    json next = rows.size() > n ? json(rows[n - 1].id) : json(nullptr);
+    return {{"items", items}, {"next_after", next}, {"limit", q.limit}};
+}
+
+void send_op(Ctx&, const OpResult& r, const std::function<void()>& on_ok) {
+    switch (r.status) {
+        case OpStatus::ok: on_ok(); return;
+        case OpStatus::not_found: throw not_found(r.message);
+        case OpStatus::conflict: throw ApiError{409, "conflict", r.message};
+        case OpStatus::invalid: throw bad_request(r.message);
+    }
+}
+
+json user_json(const User& u) {
+    return {{"name", u.name}, {"role", u.role}, {"created", time_or_null(u.created_ms)}};
+}
+
+std::string cookie_value(const httplib::Request& req, const std::string& name) {
+    const std::string header = req.get_header_value("Cookie");
+    size_t pos = 0;
+    while (pos < header.size()) {
+        size_t end = header.find(';', pos);
+        if (end == std::string::npos) end = header.size();
+        std::string part = header.substr(pos, end - pos);
+        part.erase(0, part.find_first_not_of(' '));
+        if (part.rfind(name + "=", 0) == 0) return part.substr(name.size() + 1);
+        pos = end + 1;
+    }
+    return "";
+}
+
+// "Basic base64(name:password)" → name, password.
+bool basic_credentials(const httplib::Request& req, std::string& name, std::string& password) {
+    const std::string h = req.get_header_value("Authorization");
+    if (h.rfind("Basic ", 0) != 0) return false;
+    static const std::string chars =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    int val = 0, bits = -8;
+    for (size_t i = 6; i < h.size(); ++i) {
+        char ch = h[i];
+        if (ch == '=') break;
+        size_t d = chars.find(ch);
+        if (d == std::string::npos) return false;
+        val = (val << 6) + static_cast<int>(d);
+        bits += 6;
+        if (bits >= 0) {
+            out.push_back(static_cast<char>((val >> bits) & 0xFF));
+            bits -= 8;
+        }
+    }
+    size_t colon = out.find(':');
+    if (colon == std::string::npos) return false;
+    name = out.substr(0, colon);
+    password = out.substr(colon + 1);
+    return true;
+}
+
+}  // namespace
+
+struct Portal::Impl {
+    using Handler = std::function<void(Ctx&)>;
+    struct Route {
+        std::string method;
+        std::regex pattern;
+        int min_rank;  // 0: no session needed
+        Handler handler;
+    };
+
+    Operations& ops;
+    PortalOptions options;
+    httplib::Server server;
+    std::vector<Route> routes;
+    int bound_port = 0;
+    std::string export_dir;
+
+    Impl(Operations& o, PortalOptions opt) : ops(o), options(std::move(opt)) {
+        export_dir = options.data_dir + "/exports";
+        server.set_payload_max_length(options.max_body);
+        server.set_read_timeout(30, 0);
+        server.set_write_timeout(300, 0);
+        auto dispatch_fn = [this](const httplib::Request& req, httplib::Response& res) {
+            dispatch(req, res);
+        };
+        for (const char* pattern : {R"(/.*)"}) {
+            server.Get(pattern, dispatch_fn);
+            server.Post(pattern, dispatch_fn);
+            server.Put(pattern, dispatch_fn);
+            server.Delete(pattern, dispatch_fn);
+            server.Patch(pattern, dispatch_fn);
+            server.Options(pattern, dispatch_fn);
+        }
+        server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+            if (!res.body.empty()) return;
+            if (res.status == 413)
+                send_error(res, {413, "too_large", "the request body is too large"});
+            else if (res.status >= 400)
+                send_error(res, {res.status, res.status == 404 ? "not_found" : "bad_request",
+                                 "the request was refused (HTTP " + std::to_string(res.status) +
+                                     ")"});
+        });
+        server.set_exception_handler(
+            [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+                std::string what = "internal error";
+                try {
+                    if (ep) std::rethrow_exception(ep);
+                } catch (const std::exception& e) {
+                    what = e.what();
+                } catch (...) {
+                }
+                log_line(LogLevel::error, LogTags{}, "portal: " + global_redactor().redact(what));
+                send_error(res, {500, "internal", "internal error; see the server log"});
+            });
+        add_routes();
+    }
+
+    void route(const std::string& method, const std::string& pattern, int rank, Handler h) {
+        routes.push_back(Route{method, std::regex(pattern), rank, std::move(h)});
+    }
+
+    static void security_headers(httplib::Response& res) {
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_header("X-Frame-Options", "DENY");
+        res.set_header("Referrer-Policy", "no-referrer");
+        res.set_header("Content-Security-Policy",
+                       "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                       "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+                       "base-uri 'none'; form-action 'self'");
+    }
+
+    void dispatch(const httplib::Request& req, httplib::Response& res) {
+        security_headers(res);
+        try {
+            const bool api = req.path.rfind("/api/", 0) == 0 || req.path == "/metrics";
+            if (!api) {
+                serve_static(req, res);
+                return;
+            }
+            res.set_header("Cache-Control", "no-store");
+            // Find the route: path first (404), then method (405).
+            const Route* found = nullptr;
+            bool path_known = false;
+            std::smatch m;
+            for (const Route& r : routes) {
+                if (!std::regex_match(req.path, m, r.pattern)) continue;
+                path_known = true;
+                if (r.method == req.method) {
+                    found = &r;
+                    break;
+                }
+            }
+            if (!found) {
+                if (path_known) throw ApiError{405, "method_not_allowed",
+                                               req.method + " is not allowed on " + req.path};
+                throw not_found("no such API endpoint: " + req.path);
+            }
+            std::regex_match(req.path, m, found->pattern);
+            Ctx c{req, res, m, std::nullopt};
+            if (found->min_rank > 0) {
+                c.session = authenticate(req, res, req.path == "/metrics");
+                if (!c.session)
+                    throw ApiError{401, "unauthenticated", "log in first"};
+                if (req.method != "GET" && !c.session->token_hash.empty()) {
+                    const std::string sent = req.get_header_value("X-CSRF-Token");
+                    if (sent.empty() || !same(sent, c.session->csrf_token))
+                        throw ApiError{403, "csrf",
+                                       "missing or wrong X-CSRF-Token header; reload the page"};
+                }
+                if (role_rank(c.session->role) < found->min_rank)
+                    throw ApiError{403, "forbidden",
+                                   "the role " + c.session->role + " may not do this"};
+            }
+            found->handler(c);
+        } catch (const ApiError& e) {
+            send_error(res, e);
+        } catch (const std::exception& e) {
+            log_line(LogLevel::error, LogTags{},
+                     "portal: " + req.method + " " + req.path + ": " +
+                         global_redactor().redact(e.what()));
+            send_error(res, {500, "internal", "internal error; see the server log"});
+        }
+    }
+
+    // The session of the cookie (renewed), or for /metrics of HTTP Basic credentials.
+    std::optional<Session> authenticate(const httplib::Request& req, httplib::Response& res,
+                                        bool allow_basic) {
+        Store& store = ops.store();
+        const int64_t now = ops.hub().clock().now_ms();
+        const std::string token = cookie_value(req, k_session_cookie);
+        if (!token.empty() && token.size() <= 128) {
+            const std::string h = token_hash(token);
+            if (auto s = store.session(h, now)) {
+                // Renew the idle expiry at most once a minute (a write per request is waste).
+                if (now - s->last_seen_ms > 60000) {
+                    int64_t expires = std::min(s->created_ms + options.session_ttl_ms,
+                                               now + options.session_idle_ms);
+                    store.touch_session(h, now, expires);
+                }
+                return s;
+            }
+            clear_cookie(res);
+        }
+        if (allow_basic) {
+            std::string name, password;
+            if (basic_credentials(req, name, password)) {
+                auto u = store.user(name);
+                if (u && !u->disabled && verify_password(u->password_hash, password)) {
+                    Session s;
+                    s.user_id = u->id;
+                    s.user_name = u->name;
+                    s.role = u->role;
+                    return s;  // token_hash empty: no CSRF for Basic (GET only anyway)
+                }
+                if (!u) verify_dummy(password);
+            }
+        }
+        return std::nullopt;
+    }
+
+    void set_cookie(httplib::Response& res, const std::string& token) {
+        std::string c = std::string(k_session_cookie) + "=" + token +
+                        "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                        std::to_string(options.session_ttl_ms / 1000);
+        if (options.secure_cookie) c += "; Secure";
+        res.set_header("Set-Cookie", c);
+    }
+
+    void clear_cookie(httplib::Response& res) {
+        std::string c = std::string(k_session_cookie) +
+                        "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+        if (options.secure_cookie) c += "; Secure";
+        res.set_header("Set-Cookie", c);
+    }
+
+    void serve_static(const httplib::Request& req, httplib::Response& res) {
+        if (req.method != "GET" && req.method != "HEAD") {
+            send_error(res, {405, "method_not_allowed", req.method + " is not allowed here"});
+            return;
+        }
+        std::string path = req.path;
+        if (path == "/" || path.empty()) path = "/index.html";
+        const Asset* a = path.size() > 1 ? find_asset(std::string_view(path).substr(1)) : nullptr;
+        if (!a) {
+            res.status = 404;
+            res.set_content("not found", "text/plain; charset=utf-8");
+            return;
+        }
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(reinterpret_cast<const char*>(a->data), a->size,
+                        std::string(a->content_type));
+    }
+
+    // --- the routes -------------------------------------------------------------------------
+
+    void add_routes() {
+        constexpr int anyone = 0, support = 1, operator_ = 2, admin = 3;
+        const std::string id = R"(([A-Za-z0-9._:@-]{1,200}))";
+
+        route("GET", "/api/health", anyone, [](Ctx& c) {
+            send_json(c.res, 200, {{"status", "ok"}, {"version", PLEXUS_VERSION_TEXT}});
+        });
+
+        // --- sessions ---
+        route("POST", "/api/login", anyone, [this](Ctx& c) { login(c); });
+        route("POST", "/api/logout", support, [this](Ctx& c) {
+            ops.store().delete_session(c.session->token_hash);
+            clear_cookie(c.res);
+            c.res.status = 204;
+        });
+        route("GET", "/api/session", support, [](Ctx& c) {
+            send_json(c.res, 200,
+                      {{"user", {{"name", c.session->user_name}, {"role", c.session->role}}},
+                       {"csrf_token", c.session->csrf_token}});
+        });
+
+        // --- processes ---
+        route("GET", "/api/processes", support,
+              [this](Ctx& c) { send_json(c.res, 200, ops.processes_view()); });
+        route("GET", "/api/processes/" + id, support, [this](Ctx& c) {
+            send_json(c.res, 200, process_or_404(c.match[1]));
+        });
+        for (bool enable : {true, false}) {
+            route("POST", "/api/processes/" + id + (enable ? "/enable" : "/disable"), operator_,
+                  [this, enable](Ctx& c) {
+                      const std::string pid = c.match[1];
+                      send_op(c, ops.set_enabled(pid, enable, c.actor()),
+                              [&] { send_json(c.res, 200, ops.process_view(pid)); });
+                  });
+        }
+        route("PUT", "/api/processes/" + id + "/schedule", operator_, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            process_or_404(pid);
+            json b = body_object(c.req);
+            for (auto it = b.begin(); it != b.end(); ++it)
+                if (it.key() != "cron" && it.key() != "interval" && it.key() != "timezone")
+                    throw bad_request("unknown field \"" + it.key() +
+                                      "\"; a schedule has cron, interval and timezone");
+            ScheduleEdit e{string_field(b, "cron", false), string_field(b, "interval", false),
+                           string_field(b, "timezone", false)};
+            send_op(c, ops.set_schedule(pid, e, c.actor()),
+                    [&] { send_json(c.res, 200, ops.process_view(pid)); });
+        });
+        route("POST", "/api/processes/" + id + "/run", operator_, [this](Ctx& c) {
+            send_op(c, ops.run_now(c.match[1], c.actor()),
+                    [&] { send_json(c.res, 202, {{"accepted", true}}); });
+        });
+        route("GET", "/api/processes/" + id + "/failed", support, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            process_or_404(pid);
+            const int64_t limit = int_param(c.req, "limit", 50, 1, 500);
+            const int64_t offset = int_param(c.req, "offset", 0, 0, INT64_MAX);
+            json items = json::array();
+            for (const auto& f : ops.store().failed_records(pid, limit, offset)) {
+                json record = json::parse(f.record_json, nullptr, false);
+                items.push_back({{"source_key", f.source_key},
+                                 {"error_class", f.error_class},
+                                 {"message", global_redactor().redact(f.message)},
+                                 {"attempts", f.attempts},
+                                 {"first_failed", time_or_null(f.first_failed_ms)},
+                                 {"last_failed", time_or_null(f.last_failed_ms)},
+                                 {"record", record.is_discarded() ? json(nullptr) : record}});
+            }
+            send_json(c.res, 200, {{"items", items}, {"total", ops.store().failed_count(pid)},
+                                   {"limit", limit}, {"offset", offset}});
+        });
+        route("POST", "/api/processes/" + id + "/replay", operator_, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            process_or_404(pid);
+            json b = body_object(c.req);
+            std::optional<std::vector<std::string>> keys;
+            if (b.contains("source_keys")) {
+                if (!b["source_keys"].is_array())
+                    throw bad_request("\"source_keys\" must be an array of strings");
+                keys.emplace();
+                for (const auto& k : b["source_keys"]) {
+                    if (!k.is_string())
+                        throw bad_request("\"source_keys\" must be an array of strings");
+                    keys->push_back(k.get<std::string>());
+                }
+                if (keys->size() > 10000)
+                    throw bad_request("at most 10000 source_keys at once; replay all with {}");
+            }
+            int64_t n = 0;
+            send_op(c, ops.replay(pid, keys, c.actor(), &n), [&] {
+                send_json(c.res, 202, {{"accepted", true}, {"records", n}});
+            });
+        });
+        route("POST", "/api/processes/" + id + "/rewind", operator_, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            process_or_404(pid);
+            json b = body_object(c.req);
+            const std::string to = string_field(b, "to", true);
+            send_op(c, ops.rewind(pid, to, c.actor()),
+                    [&] { send_json(c.res, 200, ops.process_view(pid)); });
+        });
+
+        // --- runs and outcomes ---
+        route("GET", "/api/runs", support, [this](Ctx& c) {
+            RunQuery q;
+            if (auto p = param(c.req, "process")) q.process_id = *p;
+            if (auto s = param(c.req, "status")) {
+                if (!k_run_statuses.count(*s))
+                    throw bad_request("status \"" + *s +
+                                      "\" is none of running, succeeded, partial, failed, abandoned");
+                q.status = *s;
+            }
+            q.started_from_ms = time_param(c.req, "from");
+            q.started_to_ms = time_param(c.req, "to");
+            q.limit = int_param(c.req, "limit", 50, 1, 500);
+            q.offset = int_param(c.req, "offset", 0, 0, INT64_MAX);
+            json items = json::array();
+            for (const auto& r : ops.store().runs(q)) items.push_back(run_json(r, ops));
+            send_json(c.res, 200, {{"items", items}, {"total", ops.store().run_count(q)},
+                                   {"limit", q.limit}, {"offset", q.offset}});
+        });
+        route("GET", R"(/api/runs/(\d{1,18}))", support, [this](Ctx& c) {
+            auto r = ops.store().run(std::stoll(c.match[1]));
+            if (!r) throw not_found("no run " + std::string(c.match[1]));
+            send_json(c.res, 200, run_json(*r, ops));
+        });
+        route("GET", R"(/api/runs/(\d{1,18})/outcomes)", support, [this](Ctx& c) {
+            const int64_t run_id = std::stoll(c.match[1]);
+            if (!ops.store().run(run_id)) throw not_found("no run " + std::to_string(run_id));
+            OutcomeQuery q = outcome_query(c.req, ops);
+            q.run_id = run_id;
+            send_json(c.res, 200, outcome_page(ops, q, c.req));
+        });
+        route("GET", "/api/outcomes", support, [this](Ctx& c) {
+            send_json(c.res, 200, outcome_page(ops, outcome_query(c.req, ops), c.req));
+        });
+        route("GET", "/api/export", support, [this](Ctx& c) { export_outcomes(c); });
+
+        // --- audit, connections, plugins ---
+        route("GET", "/api/audit", support, [this](Ctx& c) {
+            const int64_t limit = int_param(c.req, "limit", 50, 1, 500);
+            const int64_t offset = int_param(c.req, "offset", 0, 0, INT64_MAX);
+            json items = json::array();
+            for (const auto& a : ops.store().audit_log(limit, offset)) {
+                json detail = json::parse(a.detail, nullptr, false);
+                items.push_back({{"id", a.id}, {"at", iso_utc(a.at_ms)}, {"actor", a.actor},
+                                 {"action", a.action}, {"subject", a.subject},
+                                 {"detail", detail.is_discarded() ? json(a.detail) : detail}});
+            }
+            send_json(c.res, 200, {{"items", items}, {"limit", limit}, {"offset", offset}});
+        });
+        route("GET", "/api/connections", support,
+              [this](Ctx& c) { send_json(c.res, 200, ops.connections_view()); });
+        route("POST", "/api/connections/" + id + "/test", admin, [this](Ctx& c) {
+            const std::string cid = c.match[1];
+            if (!ops.has_connection(cid)) throw not_found("no connection \"" + cid + "\"");
+            ConnectionTest t = ops.test_connection(cid, c.actor());
+            json j = {{"ok", t.ok}, {"message", t.message}, {"duration_ms", t.duration_ms}};
+            if (!t.ok) j["error_class"] = t.error_class;
+            send_json(c.res, 200, j);
+        });
+        route("GET", "/api/plugins", support, [this](Ctx& c) {
+            json v = ops.plugins_view();
+            for (auto& l : v["loaded"]) l.erase("manifest");
+            send_json(c.res, 200, v);
+        });
+
+        // --- users ---
+        route("GET", "/api/users", admin, [this](Ctx& c) {
+            json items = json::array();
+            for (const auto& u : ops.store().users()) items.push_back(user_json(u));
+            send_json(c.res, 200, {{"items", items}});
+        });
+        route("POST", "/api/users", admin, [this](Ctx& c) {
+            json b = body_object(c.req);
+            const std::string name = string_field(b, "name", true);
+            const std::string password = string_field(b, "password", true);
+            const std::string role = string_field(b, "role", true);
+            if (!valid_user_name(name))
+                throw bad_request("a user name is 1 to 64 of A-Z a-z 0-9 . _ @ -");
+            if (!valid_role(role))
+                throw bad_request("role \"" + role + "\" is none of support, operator, admin");
+            if (auto p = password_problem(password); !p.empty()) throw bad_request(p);
+            User u;
+            u.name = name;
+            u.role = role;
+            u.password_hash = hash_password(password);
+            if (!ops.store().add_user(u, c.actor(), ops.hub().clock().now_ms()))
+                throw ApiError{409, "conflict", "a user \"" + name + "\" exists already"};
+            send_json(c.res, 201, user_json(*ops.store().user(name)));
+        });
+        route("PUT", "/api/users/" + id, admin, [this](Ctx& c) {
+            const std::string name = c.match[1];
+            if (!ops.store().user(name)) throw not_found("no user \"" + name + "\"");
+            json b = body_object(c.req);
+            std::optional<std::string> role, hash;
+            if (b.contains("role")) {
+                role = string_field(b, "role", true);
+                if (!valid_role(*role))
+                    throw bad_request("role \"" + *role + "\" is none of support, operator, admin");
+                if (name == c.actor() && *role != "admin")
+                    throw ApiError{409, "conflict", "you cannot take the admin role from yourself"};
+            }
+            if (b.contains("password")) {
+                const std::string p = string_field(b, "password", true);
+                if (auto problem = password_problem(p); !problem.empty()) throw bad_request(problem);
+                hash = hash_password(p);
+            }
+            if (!role && !hash) throw bad_request("give a role, a password or both");
+            ops.store().update_user(name, role, hash, c.actor(), ops.hub().clock().now_ms());
+            send_json(c.res, 200, user_json(*ops.store().user(name)));
+        });
+        route("DELETE", "/api/users/" + id, admin, [this](Ctx& c) {
+            const std::string name = c.match[1];
+            if (name == c.actor())
+                throw ApiError{409, "conflict", "you cannot delete yourself"};
+            if (!ops.store().delete_user(name, c.actor(), ops.hub().clock().now_ms()))
+                throw not_found("no user \"" + name + "\"");
+            c.res.status = 204;
+        });
+
+        // --- metrics ---
+        route("GET", "/metrics", support, [this](Ctx& c) {
+            c.res.set_content(metrics_text(ops), "text/plain; version=0.0.4; charset=utf-8");
+        });
+    }
+
+    json process_or_404(const std::string& pid) {
+        if (!ops.has_process(pid)) throw not_found("no process \"" + pid + "\"");
+        return ops.process_view(pid);
+    }
+
+    void login(Ctx& c) {
+        // CSRF on login: JSON only (a cross-site form cannot send it) and a same-origin Origin.
+        json b = body_object(c.req);
+        const std::string origin = c.req.get_header_value("Origin");
+        if (!origin.empty()) {
+            const std::string host = c.req.get_header_value("Host");
+            if (origin != "http://" + host && origin != "https://" + host)
+                throw ApiError{403, "csrf", "login from another site (Origin " + origin + ") refused"};
+        }
+        const std::string name = string_field(b, "name", true);
+        const std::string password = string_field(b, "password", true);
+        Store& store = ops.store();
+        auto u = name.size() <= 64 ? store.user(name) : std::nullopt;
+        const bool ok = u && !u->disabled && verify_password(u->password_hash, password);
+        if (!u) verify_dummy(password);
+        const int64_t now = ops.hub().clock().now_ms();
+        if (!ok) {
+            log_line(LogLevel::warn, LogTags{}, "portal: failed login for user \"" +
+                                                    (valid_user_name(name) ? name : "?") + "\"");
+            throw ApiError{401, "unauthenticated", "wrong user name or password"};
+        }
+        store.purge_sessions(now);
+        const std::string token = random_token();
+        Session s;
+        s.token_hash = token_hash(token);
+        s.user_id = u->id;
+        s.csrf_token = random_token();
+        s.created_ms = now;
+        s.last_seen_ms = now;
+        s.expires_ms = now + std::min(options.session_ttl_ms, options.session_idle_ms);
+        store.create_session(s);
+        store.audit(AuditEntry{0, now, u->name, "user.login", u->name, "{}"});
+        set_cookie(c.res, token);
+        send_json(c.res, 200, {{"user", {{"name", u->name}, {"role", u->role}}},
+                               {"csrf_token", s.csrf_token}});
+    }
+
+    void export_outcomes(Ctx& c) {
+        const std::string format = param(c.req, "format").value_or("");
+        if (format != "xlsx" && format != "csv")
+            throw bad_request("format must be xlsx or csv");
+        OutcomeQuery q = outcome_query(c.req, ops);
+        if (q.run_id && !ops.store().run(*q.run_id)) throw not_found("no run " + std::to_string(*q.run_id));
+        json detail = {{"format", format}};
+        if (q.run_id) detail["run"] = *q.run_id;
+        if (q.process_id) detail["process"] = *q.process_id;
+        ops.store().audit(AuditEntry{0, ops.hub().clock().now_ms(), c.actor(), "logs.export",
+                                     q.process_id.value_or(""), detail.dump()});
+        stream_export(ops.store(), q, format, export_dir, c.res);
+    }
+};
+
+Portal::Portal(Operations& ops, PortalOptions options)
+    : impl_(std::make_unique<Impl>(ops, std::move(options))) {}
+
+Portal::~Portal() { stop(); }
+
+bool Portal::bind(std::string& error) {
+    if (impl_->options.port == 0) {
+        impl_->bound_port = impl_->server.bind_to_any_port(impl_->options.host);
+        if (impl_->bound_port <= 0) {
+            error = "cannot listen on " + impl_->options.host + " (any port)";
+            return false;
+        }
+        return true;
+    }
+    if (!impl_->server.bind_to_port(impl_->options.host, impl_->options.port)) {
+        error = "cannot listen on " + impl_->options.host + ":" +
+                std::to_string(impl_->options.port) + " (in use, or not an address of this host)";
+        return false;
+    }
+    impl_->bound_port = impl_->options.port;
+    return true;
+}
+
+int Portal::port() const { return impl_->bound_port; }
+
+void Portal::serve() { impl_->server.listen_after_bind(); }
+
+void Portal::stop() {
+    if (impl_->server.is_running()) impl_->server.stop();
+}
+
+}  // namespace plexus::web
