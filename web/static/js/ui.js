@@ -183,16 +183,19 @@ export function select(options, value, attrs = {}) {
   return h('select', attrs, options.map(([v, label]) => h('option', { value: v, selected: v === value }, label)));
 }
 
-// Pager for limit/offset lists: {total, limit, offset} → prev/next buttons.
+// Pager for limit/offset lists: {total, limit, offset, count} → prev/next buttons. Without a
+// total (the server did not say), "Next" is offered while pages come back full.
 export function offsetPager({ total, limit, offset, count }, go, test = 'pager') {
-  const first = total === 0 ? 0 : offset + 1;
+  const known = typeof total === 'number';
+  const first = count === 0 ? 0 : offset + 1;
   const last = offset + count;
+  const hasNext = known ? last < total : count >= limit;
   const prev = h('button', { type: 'button', class: 'secondary small', disabled: offset <= 0, 'data-test': `${test}-prev` }, '← Previous');
-  const next = h('button', { type: 'button', class: 'secondary small', disabled: last >= total, 'data-test': `${test}-next` }, 'Next →');
+  const next = h('button', { type: 'button', class: 'secondary small', disabled: !hasNext, 'data-test': `${test}-next` }, 'Next →');
   prev.addEventListener('click', () => go(Math.max(0, offset - limit)));
   next.addEventListener('click', () => go(offset + limit));
   return h('div', { class: 'pager', 'data-test': test },
-    h('span', { class: 'position' }, `${fmtNum(first)}–${fmtNum(last)} of ${fmtNum(total)}`), prev, next);
+    h('span', { class: 'position' }, `${fmtNum(first)}–${fmtNum(last)}${known ? ` of ${fmtNum(total)}` : ''}`), prev, next);
 }
 
 // Text of a detail value from the API that may be a string or an object.

@@ -6,12 +6,16 @@ import { api, seg } from '../api.js';
 import { asText, badge, clear, fmtDuration, h, put, roleAtLeast, table, withButton } from '../ui.js';
 
 
-function settingsList(settings) {
+// Settings as a definition list; an object value (such as the files connector's entities)
+// becomes a nested list, one line per member, so that it stays readable.
+function settingsList(settings, nested = false) {
   const entries = Object.entries(settings || {});
   if (!entries.length) return h('span', { class: 'muted' }, 'none');
-  return h('dl', { class: 'settings' }, entries.map(([k, v]) => [
+  return h('dl', { class: nested ? 'settings nested' : 'settings' }, entries.map(([k, v]) => [
     h('dt', null, k),
-    h('dd', { class: typeof v === 'string' ? null : 'mono', 'data-setting': k }, asText(v)),
+    v && typeof v === 'object' && !Array.isArray(v) && !nested
+      ? h('dd', { 'data-setting': k }, settingsList(v, true))
+      : h('dd', { class: typeof v === 'string' ? null : 'mono', 'data-setting': k }, asText(v)),
   ]));
 }
 
@@ -44,7 +48,7 @@ export async function render(ctx) {
     return h('tr', { 'data-test': 'connection-row', 'data-connection': c.id },
       h('td', null, h('strong', null, c.id)),
       h('td', null, badge(c.connector, 'unchanged')),
-      h('td', null, settingsList(c.settings)),
+      h('td', { class: 'settings-cell' }, settingsList(c.settings)),
       h('td', { class: 'small' }, (c.processes || []).length
         ? (c.processes).map((p, i) => [i ? ', ' : '', h('a', { href: `#/runs?process=${encodeURIComponent(p)}` }, p)])
         : h('span', { class: 'muted' }, 'none')),

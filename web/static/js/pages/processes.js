@@ -188,11 +188,17 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
       } else {
         bar.removeAttribute('value'); // indeterminate until the first page is read
       }
-      bar.setAttribute('aria-label', `Run ${pr.running.run_id}: ${done} of ${c.read || 0} records read so far`);
+      bar.setAttribute('aria-label', `${pr.name || pr.id}: ${done} of ${c.read || 0} records processed`);
       counter.textContent = `page ${fmtNum(pr.running.pages)} · ${fmtNum(done)} / ${fmtNum(c.read || 0)} records`
         + ` · ${fmtNum(c.created || 0)} created · ${fmtNum(c.updated || 0)} updated · ${fmtNum(c.failed || 0)} failed`;
-      runLink.href = `#/runs/${pr.running.run_id}`;
-      runLink.textContent = `run ${pr.running.run_id}, started ${fmtRelative(pr.running.started)}`;
+      // run_id is 0 (and started null) until the run has its row in the store.
+      if (pr.running.run_id > 0) {
+        runLink.href = `#/runs/${pr.running.run_id}`;
+        runLink.textContent = `run ${pr.running.run_id}${pr.running.started ? `, started ${fmtRelative(pr.running.started)}` : ''}`;
+      } else {
+        runLink.removeAttribute('href');
+        runLink.textContent = 'starting…';
+      }
       if (!nowBox.isConnected) { clear(cells.now); cells.now.append(nowBox); }
     } else if (!idle.isConnected) {
       clear(cells.now);
