@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
   BAD_NUMBER_KEYS, BULK_RECORDS, MISSING_CUSTOMER_KEY, ORDER_KEYS, PROCESS_BULK, PROCESS_CUSTOMERS,
-  PROCESS_ORDERS, addUser, appendCustomerFour, freePort, makeTempDir, plexusCommand, startServe,
+  PROCESS_ORDERS, SECRET_ENV, SECRET_VALUE, addUser, appendCustomerFour, freePort, makeTempDir, plexusCommand, startServe,
   stopServe, tail, writeConfig,
 } from './lib/fixture.mjs';
 import { readXlsx } from './lib/xlsx.mjs';
@@ -84,6 +84,7 @@ async function main() {
   for (const f of fs.readdirSync(opts.artifacts)) {
     if (/\.(png|xlsx|csv|log)$/.test(f)) fs.rmSync(path.join(opts.artifacts, f));
   }
+  process.env[SECRET_ENV] = SECRET_VALUE; // for plexus run and plexus serve, which inherit it
   const tmp = makeTempDir();
   const dataDir = path.join(tmp, 'data');
   fs.mkdirSync(dataDir);
@@ -391,14 +392,28 @@ async function main() {
     });
 
     // ---- the other pages ----
-    await step('connections show secrets masked and an admin can test one', async () => {
+    await step('connections show secrets masked; an admin tests one that works and one that fails', async () => {
       await page.click('[data-test="nav-connections"]');
       const shopRow = page.locator('tr[data-connection="shop"]');
       await shopRow.waitFor();
+      const token = page.locator('tr[data-connection="webshop"] [data-setting="access_token"]');
+      check((await token.innerText()).trim() === '••••••', `the shopify token should show as ••••••; shows "${await token.innerText()}"`);
+      check(!(await page.content()).includes(SECRET_VALUE), 'the secret token must not be anywhere in the page');
+      const raw = await (await page.request.get(`${base}/api/connections`)).text();
+      check(!raw.includes(SECRET_VALUE), 'GET /api/connections must not contain the secret token');
+
       await shopRow.locator('[data-test="test-connection"]').click();
       const result = shopRow.locator('[data-test="test-result"]');
-      await until('a test result', async () => (await result.getAttribute('data-ok')) !== null);
+      await until('a test result for shop', async () => (await result.getAttribute('data-ok')) !== null);
       check((await result.getAttribute('data-ok')) === 'true', `testing connection shop should succeed; shows "${await result.innerText()}"`);
+
+      const webshop = page.locator('tr[data-connection="webshop"]');
+      await webshop.locator('[data-test="test-connection"]').click();
+      const bad = webshop.locator('[data-test="test-result"]');
+      await until('a test result for webshop', async () => (await bad.getAttribute('data-ok')) !== null, { timeout: 60000 });
+      const badText = await bad.innerText();
+      check((await bad.getAttribute('data-ok')) === 'false' && /Failed/.test(badText), `testing webshop (nothing listens) should fail with a message; shows "${badText}"`);
+      check(!badText.includes(SECRET_VALUE), 'the failed test must not show the token');
       await snap('connections');
     });
 

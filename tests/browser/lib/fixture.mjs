@@ -20,6 +20,10 @@ export const PROCESS_BULK = 'bulk-items';
 export const ORDER_KEYS = ['1001', '1002', '1003', '1004', '1005', '1006', '1007', '1008'];
 export const BAD_NUMBER_KEYS = ['1003', '1007'];
 export const MISSING_CUSTOMER_KEY = '1004';
+// The shopify connection's token comes from this environment variable; the portal must
+// never show its value.
+export const SECRET_ENV = 'PLEXUS_BROWSER_SHOP_TOKEN';
+export const SECRET_VALUE = 'shpat_browser_test_secret_4711';
 export const BULK_RECORDS = Number(process.env.PLEXUS_BROWSER_BULK || 20000);
 
 const jsonl = (records) => records.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -72,6 +76,14 @@ export function writeConfig(dir) {
             orders: { path: 'orders.jsonl', key: 'id', cursor: 'updated_at' },
             items: { path: 'items.jsonl', key: 'id', cursor: 'updated_at' },
           },
+        },
+      },
+      webshop: {
+        connector: 'shopify',
+        settings: {
+          store_domain: 'plexus-browser-test.myshopify.com',
+          access_token: `\${${SECRET_ENV}}`,
+          base_url: 'http://127.0.0.1:9',
         },
       },
       backoffice: {
