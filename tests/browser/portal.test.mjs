@@ -213,6 +213,35 @@ async function main() {
       await snap('process-enabled');
     });
 
+    await step('the schedule dialog shows the server\'s error for a bad cron and saves an interval', async () => {
+      const r = row(PROCESS_ORDERS);
+      await r.locator('[data-test="edit-schedule"]').click();
+      const dialog = page.locator('[data-test="schedule-dialog"]');
+      await dialog.waitFor();
+      await page.selectOption('[data-test="schedule-kind"]', 'cron');
+      await page.fill('[data-test="schedule-cron"]', '*/5 * * *');
+      await page.click('[data-test="schedule-save"]');
+      const err = dialog.locator('[role="alert"]');
+      await err.waitFor({ state: 'visible' });
+      check(/4 fields/.test(await err.innerText()), `the dialog should show the server's message about the 4-field cron; shows "${await err.innerText()}"`);
+      await snap('schedule-error');
+      await page.selectOption('[data-test="schedule-kind"]', 'interval');
+      await page.fill('[data-test="schedule-interval"]', '15m');
+      await page.click('[data-test="schedule-save"]');
+      await dialog.waitFor({ state: 'hidden' });
+      const p = await apiGet(`/api/processes/${PROCESS_ORDERS}`);
+      check(p.schedule.interval === '15m', `the API should report interval 15m; reports ${JSON.stringify(p.schedule)}`);
+      await until('the new schedule in the row', async () => (await r.locator('[data-test="schedule"]').innerText()).includes(p.schedule.description));
+      // Back to the far-away cron, so that the scheduler stays out of the test.
+      await r.locator('[data-test="edit-schedule"]').click();
+      await page.selectOption('[data-test="schedule-kind"]', 'cron');
+      await page.fill('[data-test="schedule-cron"]', '0 3 1 1 *');
+      await page.fill('[data-test="schedule-timezone"]', 'Europe/Zurich');
+      await page.click('[data-test="schedule-save"]');
+      await dialog.waitFor({ state: 'hidden' });
+      check((await apiGet(`/api/processes/${PROCESS_ORDERS}`)).schedule.cron === '0 3 1 1 *', 'the cron schedule should be back');
+    });
+
     // ---- run ----
     let ordersRun = '';
     await step('"Run now" runs the orders process: 8 read, 5 created, 3 failed', async () => {
@@ -445,7 +474,7 @@ async function main() {
       await page.click('[data-test="nav-audit"]');
       await page.locator('[data-test="audit-table"]').waitFor();
       const actions = await page.locator('tr[data-test="audit-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.action));
-      for (const a of ['process.disable', 'process.enable', 'process.run', 'process.replay', 'logs.export', 'user.add', 'connection.test']) {
+      for (const a of ['process.disable', 'process.enable', 'process.schedule', 'process.run', 'process.replay', 'logs.export', 'user.add', 'connection.test']) {
         check(actions.includes(a), `the audit log should contain ${a}; has ${[...new Set(actions)].join(', ')}`);
       }
       await snap('audit');

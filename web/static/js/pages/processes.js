@@ -20,7 +20,7 @@ export async function render(ctx) {
   const scheduleDialog = makeScheduleDialog(ctx, (p) => update(p));
   const rewindDialog = makeRewindDialog(ctx, (p) => update(p));
 
-  const columns = ['Process', 'Schedule', 'Last run', 'Now', 'Failed', 'Enabled', 'Actions'];
+  const columns = ['Process', 'Schedule', 'Last run', 'Now', 'Failed', 'Enabled', ...(canOperate ? ['Actions'] : [])];
   put(ctx.main, 
     h('h1', null, 'Processes'),
     summary,
@@ -93,7 +93,7 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
     now: h('td', { class: 'progress-cell', 'data-test': 'progress', 'data-label': 'Now' }),
     failed: h('td', { class: 'num', 'data-test': 'failed-count', 'data-label': 'Failed' }),
     enabled: h('td', { class: 'nowrap', 'data-label': 'Enabled' }),
-    actions: h('td', { class: 'actions', 'data-label': 'Actions' }),
+    actions: canOperate ? h('td', { class: 'actions', 'data-label': 'Actions' }) : null,
   };
   const el = h('tr', { 'data-test': 'process-row', 'data-process': id }, Object.values(cells));
 
@@ -137,8 +137,6 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
     const rewind = h('button', { type: 'button', class: 'secondary small', 'data-test': 'rewind' }, 'Rewind…');
     rewind.addEventListener('click', () => rewindDialog.open(current, rewind));
     cells.actions.append(h('div', { class: 'action-stack' }, runNow, editSchedule, rewind));
-  } else {
-    cells.actions.append(h('span', { class: 'muted small' }, '—'));
   }
 
   // The live part of the "Now" cell, kept so the bar is not rebuilt every second.
