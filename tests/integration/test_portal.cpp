@@ -29,6 +29,7 @@ struct Portal {
     pid_t pid = -1;
     int port = 0;
     std::string log;
+    int starts = 0;
 
     Portal() {
         fs::create_directories(dir.path() / "src");
@@ -75,7 +76,7 @@ struct Portal {
     static std::string password(const std::string& name) { return name + "-password-123"; }
 
     void start() {
-        log = dir.str("serve.log");
+        log = dir.str("serve-" + std::to_string(++starts) + ".log");
         pid = spawn_plexus({"serve", "--config", dir.str("plexus.json"), "--data", dir.str("var"),
                             "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
                            log);
