@@ -21,7 +21,7 @@ constexpr const char* kManifest = R"json({
   "id": "intacct",
   "name": "Sage Intacct (XML Web Services)",
   "version": "0.2.0",
-  "description": "Customers, sales orders, AR invoices, items and product lines in Sage Intacct through the XML gateway (dtdversion 3.0): session login, batched functions with per-record results, readByQuery/readMore paging, incremental reads on WHENMODIFIED, idempotent writes via uniqueid + controlid, write results carrying the written record's WHENMODIFIED.",
+  "description": "Customers, sales orders, AR invoices, items, product lines and inventory on hand per warehouse in Sage Intacct through the XML gateway (dtdversion 3.0): session login, batched functions with per-record results, readByQuery/readMore paging, incremental reads on WHENMODIFIED, idempotent writes via uniqueid + controlid, write results carrying the written record's WHENMODIFIED.",
   "settings": [
     {"name": "endpoint_url", "type": "string", "default": "https://api.intacct.com/ia/xml/xmlgw.phtml", "description": "The XML gateway used for the getAPISession login; later calls go to the endpoint the session names."},
     {"name": "sender_id", "type": "string", "required": true, "description": "Web Services sender ID (control block)."},
@@ -31,7 +31,8 @@ constexpr const char* kManifest = R"json({
     {"name": "user_password", "type": "string", "required": true, "secret": true, "description": "That user's password."},
     {"name": "entity_id", "type": "string", "default": "", "description": "Multi-entity companies: the entity (locationid) to log in to; empty for top level."},
     {"name": "batch_size", "type": "integer", "default": 100, "description": "Functions per request when writing (1..100)."},
-    {"name": "page_size", "type": "integer", "default": 1000, "description": "readByQuery page size (1..1000); the host's page limit caps it."}
+    {"name": "page_size", "type": "integer", "default": 1000, "description": "readByQuery page size (1..1000); the host's page limit caps it."},
+    {"name": "inventory_full_scan_hours", "type": "integer", "default": 24, "description": "inventory: read every ITEMWAREHOUSEINFO row again when the last full read started this many hours ago (0: never), in case a quantity change does not move WHENMODIFIED; between full reads the reads are incremental."}
   ],
   "entities": [
     {"name": "customers", "description": "CUSTOMER objects; fields as Intacct names them (CUSTOMERID, NAME, DISPLAYCONTACT{…}, STATUS, …).",
@@ -60,7 +61,14 @@ constexpr const char* kManifest = R"json({
     {"name": "product_lines", "description": "PRODUCTLINE objects (item categories).",
      "key": "PRODUCTLINEID", "cursor": "WHENMODIFIED",
      "capabilities": ["read", "incremental", "lookup"], "open": true,
-     "fields": [{"name": "PRODUCTLINEID", "type": "string"}, {"name": "DESCRIPTION", "type": "string"}]}
+     "fields": [{"name": "PRODUCTLINEID", "type": "string"}, {"name": "DESCRIPTION", "type": "string"}]},
+    {"name": "inventory", "description": "Quantity on hand per item and warehouse: ITEMWAREHOUSEINFO rows (one per item stocked in a warehouse). ONHAND, ONORDER and ONHOLD are numbers; the rest as Intacct names it.",
+     "key": "RECORDNO", "cursor": "WHENMODIFIED",
+     "capabilities": ["read", "incremental", "lookup"], "open": true,
+     "fields": [{"name": "RECORDNO", "type": "string"}, {"name": "ITEMID", "type": "string"},
+                {"name": "WAREHOUSEID", "type": "string"}, {"name": "ONHAND", "type": "number"},
+                {"name": "ONORDER", "type": "number"}, {"name": "ONHOLD", "type": "number"},
+                {"name": "WHENMODIFIED", "type": "string"}]}
   ],
   "rate_limit": {"requests_per_second": 10, "burst": 2}
 })json";
@@ -78,6 +86,7 @@ const EntityInfo* entity_info(const std::string& entity) {
         {"items", {"ITEM", "ITEMID", ""}},
         {"product_lines", {"PRODUCTLINE", "PRODUCTLINEID", ""}},
         {"sales_orders", {"SODOCUMENT", "DOCID", "Sales Order"}},
+        {"inventory", {"ITEMWAREHOUSEINFO", "RECORDNO", ""}},
     };
     auto it = table.find(entity);
     return it == table.end() ? nullptr : &it->second;
@@ -94,6 +103,21 @@ long long as_number(const std::string& s) {
         return std::stoll(s);
     } catch (...) {
         return 0;
+    }
+}
+
+// inventory: Intacct sends quantities as decimal text; records carry them as JSON numbers
+// (integers when whole) so that a mapping can hand them to a target as they are.
+void quantities_to_numbers(json& row) {
+    for (const char* f : {"ONHAND", "ONORDER", "ONHOLD"}) {
+        if (!row.is_object() || !row.contains(f) || !row[f].is_string()) continue;
+        const std::string text = row[f].get<std::string>();
+        if (text.empty()) continue;
+        char* end = nullptr;
+        double v = std::strtod(text.c_str(), &end);
+        if (!end || *end != 0) continue;
+        if (v == static_cast<double>(static_cast<long long>(v))) row[f] = static_cast<long long>(v);
+        else row[f] = v;
     }
 }
 
@@ -137,6 +161,10 @@ public:
         login_.location_id = str("entity_id");
         batch_size_ = static_cast<int>(s.value("batch_size", 100));
         page_size_ = static_cast<int>(s.value("page_size", 1000));
+        int full_scan_hours = static_cast<int>(s.value("inventory_full_scan_hours", 24));
+        if (full_scan_hours < 0)
+            throw Error(PLEXUS_ERR_CONFIG, "inventory_full_scan_hours must be 0 (never) or more");
+        full_scan_ms_ = int64_t{full_scan_hours} * 3600 * 1000;
         if (sender_.sender_id.empty() || login_.company_id.empty() || login_.user_id.empty())
             throw Error(PLEXUS_ERR_CONFIG, "sender_id, company_id and user_id are required");
         if (batch_size_ < 1 || batch_size_ > 100)
@@ -177,6 +205,22 @@ public:
             c.rid.clear();
             c.hw.clear();
             c.hwr.clear();
+            // inventory: whether a quantity change moves ITEMWAREHOUSEINFO.WHENMODIFIED is not
+            // documented, so every full_scan_ms_ the query starts from the beginning again; the
+            // host skips the rows whose mapped payload did not change. `fs` marks when that
+            // full read started; `t` stays empty until it is complete, so a restart in the
+            // middle runs it from the beginning again.
+            if (req.entity == "inventory" && full_scan_ms_ > 0) {
+                int64_t now = host_.now_ms();
+                if (c.fs == 0 || now - c.fs >= full_scan_ms_) {
+                    if (!c.t.empty())
+                        host_.info("intacct: inventory: full read of ITEMWAREHOUSEINFO (the last "
+                                   "one started more than inventory_full_scan_hours ago)");
+                    c.t.clear();
+                    c.r.clear();
+                    c.fs = now;
+                }
+            }
             std::string query = c.t.empty() ? "" : "WHENMODIFIED >= " + quote(c.t);
             fr = call_one(fn_read_by_query("r1", info->object, query, pagesize), false, "");
         }
@@ -214,6 +258,7 @@ public:
         } else {
             // The query is complete: the next run starts at the highest WHENMODIFIED seen.
             ReadCursor next;
+            next.fs = c.fs;
             if (c.hw.empty()) {
                 next.t = c.t;
                 next.r = c.r;
@@ -252,6 +297,10 @@ public:
             std::string ref = field(req.data, "referenceno");
             if (ref.empty()) return {};
             query = "PONUMBER = " + quote(ref);
+        } else if (req.entity == "inventory" && field(req.data, "RECORDNO").empty()) {
+            std::string item = field(req.data, "ITEMID"), wh = field(req.data, "WAREHOUSEID");
+            if (item.empty() || wh.empty()) return {};
+            query = "ITEMID = " + quote(item) + " AND WAREHOUSEID = " + quote(wh);
         } else {
             std::string k = field(req.data, info->key_field);
             if (k.empty()) return {};
@@ -274,6 +323,7 @@ private:
         sdk::Record r;
         r.key = field(row, info.key_field);
         r.cursor = record_cursor(field(row, "WHENMODIFIED"));
+        if (std::string(info.object) == "ITEMWAREHOUSEINFO") quantities_to_numbers(row);
         r.data = std::move(row);
         return r;
     }
@@ -618,6 +668,7 @@ private:
     Login login_;
     int batch_size_ = 100;
     int page_size_ = 1000;
+    int64_t full_scan_ms_ = 0;  // inventory: a full read at least this often (0: never)
     std::optional<std::string> session_;
     std::string session_endpoint_;
     bool session_auth_failed_ = false;
