@@ -168,6 +168,9 @@ struct OutcomeQuery {
     std::optional<std::string> action;
     std::optional<std::string> error_class;
     std::optional<std::string> text;  // substring of source key or message
+    // Bounds on the outcome's started_ms (like RunQuery): from inclusive, to exclusive.
+    std::optional<int64_t> started_from_ms;
+    std::optional<int64_t> started_to_ms;
     int64_t limit = 100;
     int64_t offset = 0;  // or use after_id for keyset paging
     int64_t after_id = 0;
