@@ -2,8 +2,15 @@
 
 #include "common/logging.hpp"
 
+// date::parse's seconds field trips GCC 12's -Wmaybe-uninitialized at -O2 inside date.h
+// (a known false positive of that header); our code is not concerned.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <date/date.h>
+
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 namespace plexus::cli {
 
@@ -59,9 +66,35 @@ const ProcessConfig* require_process(const Config& config, const std::string& pr
     return nullptr;
 }
 
+std::optional<TimeArg> parse_time_arg(const std::string& text) {
+    using namespace std::chrono;
+    if (text.size() == 10) {
+        std::istringstream in(text);
+        date::sys_days d;
+        in >> date::parse("%F", d);
+        if (in.fail() || in.peek() != std::char_traits<char>::eof()) return std::nullopt;
+        return TimeArg{duration_cast<milliseconds>(d.time_since_epoch()).count(), true};
+    }
+    std::string t = text;
+    if (!t.empty() && (t.back() == 'Z' || t.back() == 'z')) {
+        t.pop_back();
+        t += "+0000";
+    }
+    for (const char* format : {"%FT%T%z", "%FT%T%Ez"}) {
+        std::istringstream in(t);
+        date::sys_time<milliseconds> tp;
+        in >> date::parse(format, tp);
+        if (!in.fail() && in.peek() == std::char_traits<char>::eof())
+            return TimeArg{tp.time_since_epoch().count(), false};
+    }
+    return std::nullopt;
+}
+
 std::unique_ptr<Store> open_store(const Common& c) {
     std::filesystem::create_directories(c.data_dir);
     return open_sqlite_store((std::filesystem::path(c.data_dir) / "plexus.db").string());
 }
 
 }  // namespace plexus::cli
+
+#pragma GCC diagnostic pop

@@ -15,30 +15,11 @@
 namespace plexus::cli {
 namespace {
 
-// Accepts 2024-05-01, 2024-05-01T10:00:00Z, 2024-05-01T10:00:00+02:00; returns UTC ISO text.
+// Accepts what parse_time_arg() does; returns UTC ISO text to the second.
 bool normalise_time(const std::string& text, std::string& out) {
-    using namespace std::chrono;
-    std::istringstream in(text);
-    date::sys_seconds tp;
-    if (text.size() == 10) {
-        date::sys_days d;
-        in >> date::parse("%F", d);
-        if (in.fail()) return false;
-        tp = d;
-    } else {
-        std::string t = text;
-        if (!t.empty() && (t.back() == 'Z' || t.back() == 'z')) {
-            t.pop_back();
-            t += "+0000";
-        }
-        std::istringstream in2(t);
-        in2 >> date::parse("%FT%T%z", tp);
-        if (in2.fail()) {
-            std::istringstream in3(t);
-            in3 >> date::parse("%FT%T%Ez", tp);
-            if (in3.fail()) return false;
-        }
-    }
+    const std::optional<TimeArg> t = parse_time_arg(text);
+    if (!t) return false;
+    const date::sys_seconds tp{std::chrono::floor<std::chrono::seconds>(std::chrono::milliseconds(t->ms))};
     out = date::format("%FT%TZ", tp);
     return true;
 }
