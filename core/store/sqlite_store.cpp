@@ -294,12 +294,13 @@ std::string outcome_where(const OutcomeQuery& q, const std::optional<IdBounds>& 
         where += " AND +started_ms < ?";
         params.emplace_back(*q.started_to_ms);
     }
+    // One lower bound on id, never two: SQLite seeks by only one of them and filters by the
+    // other, so "id >= first AND id > after_id" would rescan from `first` on every page.
     if (ids) {
         where += " AND id BETWEEN ? AND ?";
-        params.emplace_back(ids->first);
+        params.emplace_back(std::max(ids->first, q.after_id + 1));
         params.emplace_back(ids->last);
-    }
-    if (q.after_id > 0) {
+    } else if (q.after_id > 0) {
         where += " AND id > ?";
         params.emplace_back(q.after_id);
     }
