@@ -69,7 +69,8 @@ struct ExportOptions {
     // file here ("<work_dir>/.plexus-export-*.xlsx", plus libxlsxwriter's own temporary
     // files while rows are written), then streamed to the sink and deleted, also when the
     // export fails. Hosts pass their data directory: it is on a disk with room, unlike a
-    // RAM-backed /tmp. Expect about 50 MB of temporary space per million rows.
+    // RAM-backed /tmp. Expect about 0.5 GB of temporary space per million rows (the
+    // uncompressed worksheet XML) plus the finished workbook (about 55 MB per million).
     std::string work_dir;
     // xlsx: data rows per worksheet before a new one starts (Excel's limit less the header
     // row). Tests lower it.
