@@ -19,7 +19,8 @@ namespace {
 bool normalise_time(const std::string& text, std::string& out) {
     const std::optional<TimeArg> t = parse_time_arg(text);
     if (!t) return false;
-    const date::sys_seconds tp{std::chrono::floor<std::chrono::seconds>(std::chrono::milliseconds(t->ms))};
+    const date::sys_seconds tp{
+        std::chrono::floor<std::chrono::seconds>(std::chrono::milliseconds(t->ms))};
     out = date::format("%FT%TZ", tp);
     return true;
 }

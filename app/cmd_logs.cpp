@@ -1,17 +1,15 @@
 // plexus logs export: record outcomes (sync logs) to an .xlsx or .csv file, by run or by
 // filter (docs/operations.md, "Exporting sync logs"). The format is core/export's.
-#include "app/cli.hpp"
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
 
+#include "app/cli.hpp"
 #include "common/clock.hpp"
 #include "common/redactor.hpp"
 #include "config/settings.hpp"
 #include "export/outcome_export.hpp"
-
-#include <nlohmann/json.hpp>
-
-#include <cstdlib>
-#include <filesystem>
-#include <iostream>
 
 namespace plexus::cli {
 namespace {
@@ -30,10 +28,10 @@ constexpr const char* k_export_synopsis =
 
 const std::vector<std::string> k_actions = {action::created, action::updated, action::unchanged,
                                             action::failed};
-const std::vector<std::string> k_error_classes = {
-    error_class::auth,      error_class::rate_limit, error_class::validation,
-    error_class::conflict,  error_class::transient,  error_class::plugin,
-    error_class::mapping,   error_class::dependency};
+const std::vector<std::string> k_error_classes = {error_class::auth,       error_class::rate_limit,
+                                                  error_class::validation, error_class::conflict,
+                                                  error_class::transient,  error_class::plugin,
+                                                  error_class::mapping,    error_class::dependency};
 
 void require_one_of(const std::string& option, const std::string& value,
                     const std::vector<std::string>& known, const std::string& what) {
@@ -61,9 +59,9 @@ void register_secrets(const Config& config, const PluginRegistry& registry) {
         const nlohmann::json* manifest = registry.manifest(c.connector);
         if (!manifest) continue;
         std::vector<ConfigError> ignored;
-        ResolvedSettings r = resolve_settings(*manifest, c.settings, system_environment(),
-                                              config.file, "/connections/" + c.id + "/settings",
-                                              ignored);
+        ResolvedSettings r =
+            resolve_settings(*manifest, c.settings, system_environment(), config.file,
+                             "/connections/" + c.id + "/settings", ignored);
         for (const auto& s : r.secret_values) global_redactor().add(s);
     }
 }
@@ -75,21 +73,22 @@ int logs_export(const std::vector<std::string>& args) {
     std::string process_id, action_filter, class_filter, text, from, to, format_name, output;
     po::options_description opts("options");
     add_common(opts, c, true, true, true);
-    opts.add_options()                                                                  //
-        ("run", po::value(&run_id), "export the outcomes of this run")                  //
-        ("process", po::value(&process_id), "export the outcomes of this process")      //
-        ("action", po::value(&action_filter), "only this action: created, updated, unchanged, failed")  //
+    opts.add_options()                                                              //
+        ("run", po::value(&run_id), "export the outcomes of this run")              //
+        ("process", po::value(&process_id), "export the outcomes of this process")  //
+        ("action", po::value(&action_filter),
+         "only this action: created, updated, unchanged, failed")  //
         ("error-class", po::value(&class_filter),
          "only this error class: auth, rate_limit, validation, conflict, transient, plugin, "
-         "mapping, dependency")                                                          //
+         "mapping, dependency")  //
         ("text", po::value(&text),
          "only outcomes whose source key or message contains T (case-insensitive for ASCII)")  //
         ("from", po::value(&from),
          "only outcomes started at or after TIME (2024-05-01, 2024-05-01T10:00:00Z, "
-         "2024-05-01T12:00:00+02:00)")                                                   //
+         "2024-05-01T12:00:00+02:00)")  //
         ("to", po::value(&to),
          "only outcomes started before TIME; a date alone includes that whole day (UTC)")  //
-        ("format,f", po::value(&format_name)->required(), "xlsx or csv")                //
+        ("format,f", po::value(&format_name)->required(), "xlsx or csv")                   //
         ("output,o", po::value(&output)->required(),
          "the file to write (replaced if it exists, only once the export is complete)");
     po::positional_options_description pos;
@@ -195,9 +194,9 @@ int logs_export(const std::vector<std::string>& args) {
     store->audit(AuditEntry{0, SystemClock::instance().now_ms(), actor, "logs.export", subject,
                             detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
 
-    std::cout << "exported " << result.rows << (result.rows == 1 ? " outcome" : " outcomes")
-              << " (" << subject << ") to " << output << " (" << export_format_name(*format)
-              << ", " << result.bytes << " bytes";
+    std::cout << "exported " << result.rows << (result.rows == 1 ? " outcome" : " outcomes") << " ("
+              << subject << ") to " << output << " (" << export_format_name(*format) << ", "
+              << result.bytes << " bytes";
     if (result.sheets > 1) std::cout << ", " << result.sheets << " worksheets";
     std::cout << ")\n";
     return ok;

@@ -5,9 +5,6 @@
 // 10% time window to CSV. Each step runs in its own child process, so the peak RSS printed
 // is that step's alone. Targets (issue 4): N = 1,000,000 in under 30 s and under 100 MB per
 // format. Run by hand; see docs/performance.md.
-#include "export/outcome_export.hpp"
-#include "store/store.hpp"
-
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +15,9 @@
 #include <functional>
 #include <iostream>
 #include <string>
+
+#include "export/outcome_export.hpp"
+#include "store/store.hpp"
 
 using namespace plexus;
 namespace fs = std::filesystem;
@@ -48,7 +48,8 @@ void fill(const fs::path& db, long n) {
                 o.finished_ms = o.started_ms + 5 + done % 200;
                 if (done % 10 == 0) {
                     o.action = action::failed;
-                    o.error_class = done % 20 == 0 ? error_class::validation : error_class::transient;
+                    o.error_class =
+                        done % 20 == 0 ? error_class::validation : error_class::transient;
                     std::snprintf(message, sizeof message,
                                   "record %s: field email: \"customer%ld@example\" is not an "
                                   "e-mail address, see order lines 1, 2",
@@ -117,8 +118,8 @@ int export_to(const fs::path& dir, const OutcomeQuery& q, ExportFormat fmt, cons
 }
 
 void report(const char* what, long n, const Step& s) {
-    std::printf("%-22s N=%ld wall=%.2fs rows/s=%.0f cpu=%.2fs peak_rss=%.1fMB%s\n", what, n,
-                s.wall, n / s.wall, s.cpu, s.peak_mb, s.status == 0 ? "" : "  FAILED");
+    std::printf("%-22s N=%ld wall=%.2fs rows/s=%.0f cpu=%.2fs peak_rss=%.1fMB%s\n", what, n, s.wall,
+                n / s.wall, s.cpu, s.peak_mb, s.status == 0 ? "" : "  FAILED");
 }
 
 }  // namespace
@@ -132,9 +133,9 @@ int main(int argc, char** argv) {
     std::string keep;
     for (int i = 2; i + 1 < argc; i += 2)
         if (std::string(argv[i]) == "--keep") keep = argv[i + 1];
-    const fs::path dir = keep.empty()
-                             ? fs::temp_directory_path() / ("plexus-bench-export-" + std::to_string(getpid()))
-                             : fs::path(keep);
+    const fs::path dir = keep.empty() ? fs::temp_directory_path() /
+                                            ("plexus-bench-export-" + std::to_string(getpid()))
+                                      : fs::path(keep);
     fs::remove_all(dir);
     fs::create_directories(dir);
 
@@ -149,9 +150,8 @@ int main(int argc, char** argv) {
     });
     report("export all, xlsx", n, xlsx);
 
-    Step csv = in_child([&] {
-        return export_to(dir, OutcomeQuery{}, ExportFormat::csv, dir / "outcomes.csv", n);
-    });
+    Step csv = in_child(
+        [&] { return export_to(dir, OutcomeQuery{}, ExportFormat::csv, dir / "outcomes.csv", n); });
     report("export all, csv", n, csv);
 
     // The middle tenth by start time, within the process.
@@ -160,12 +160,12 @@ int main(int argc, char** argv) {
     window.started_from_ms = k_t0 + (n * 45 / 100) * k_step_ms;
     window.started_to_ms = k_t0 + (n * 55 / 100) * k_step_ms;
     const long in_window = n * 55 / 100 - n * 45 / 100;
-    Step windowed = in_child([&] {
-        return export_to(dir, window, ExportFormat::csv, dir / "window.csv", in_window);
-    });
+    Step windowed = in_child(
+        [&] { return export_to(dir, window, ExportFormat::csv, dir / "window.csv", in_window); });
     report("export 10% by time, csv", in_window, windowed);
 
-    const bool ok = filled.status == 0 && xlsx.status == 0 && csv.status == 0 && windowed.status == 0;
+    const bool ok =
+        filled.status == 0 && xlsx.status == 0 && csv.status == 0 && windowed.status == 0;
     if (keep.empty()) fs::remove_all(dir);
     return ok ? 0 : 1;
 }

@@ -2,11 +2,11 @@
 // core/export; the formats themselves are described in outcome_export.hpp).
 #pragma once
 
-#include "export/outcome_export.hpp"
-
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "export/outcome_export.hpp"
 
 namespace plexus::export_detail {
 

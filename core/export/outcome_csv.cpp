@@ -1,7 +1,7 @@
 // The CSV writer of outcome exports (format: outcome_export.hpp).
-#include "export/export_cells.hpp"
-
 #include <charconv>
+
+#include "export/export_cells.hpp"
 
 namespace plexus::export_detail {
 namespace {

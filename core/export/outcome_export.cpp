@@ -1,10 +1,10 @@
 #include "export/outcome_export.hpp"
 
-#include "common/redactor.hpp"
-#include "export/export_cells.hpp"
-
 #include <charconv>
 #include <stdexcept>
+
+#include "common/redactor.hpp"
+#include "export/export_cells.hpp"
 
 namespace plexus {
 
@@ -31,8 +31,8 @@ const char* export_file_extension(ExportFormat fmt) {
 const std::vector<std::string>& outcome_export_columns() {
     // Persisted format: append only (outcome_export.hpp).
     static const std::vector<std::string> columns = {
-        "outcome_id", "run_id",    "process",  "source_key",  "target_key",   "action",
-        "error_class", "message",  "attempts", "started_utc", "finished_utc", "duration_ms"};
+        "outcome_id",  "run_id",  "process",  "source_key",  "target_key",   "action",
+        "error_class", "message", "attempts", "started_utc", "finished_utc", "duration_ms"};
     return columns;
 }
 

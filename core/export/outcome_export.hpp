@@ -41,14 +41,14 @@
 // become U+FFFD.
 #pragma once
 
-#include "export/export_sink.hpp"
-#include "store/store.hpp"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "export/export_sink.hpp"
+#include "store/store.hpp"
 
 namespace plexus {
 
@@ -56,9 +56,9 @@ enum class ExportFormat { csv, xlsx };
 
 // "csv" or "xlsx" (exactly, lower case); none otherwise.
 std::optional<ExportFormat> parse_export_format(std::string_view name);
-const char* export_format_name(ExportFormat fmt);            // "csv", "xlsx"
-const char* export_content_type(ExportFormat fmt);           // for Content-Type
-const char* export_file_extension(ExportFormat fmt);         // ".csv", ".xlsx"
+const char* export_format_name(ExportFormat fmt);     // "csv", "xlsx"
+const char* export_content_type(ExportFormat fmt);    // for Content-Type
+const char* export_file_extension(ExportFormat fmt);  // ".csv", ".xlsx"
 
 // The column names of the header row, in order (see above).
 const std::vector<std::string>& outcome_export_columns();
@@ -78,9 +78,9 @@ struct ExportOptions {
 };
 
 struct ExportResult {
-    int64_t rows = 0;    // outcome rows written (the header not counted)
-    int64_t bytes = 0;   // bytes handed to the sink
-    int sheets = 0;      // xlsx: worksheets written; csv: 0
+    int64_t rows = 0;   // outcome rows written (the header not counted)
+    int64_t bytes = 0;  // bytes handed to the sink
+    int sheets = 0;     // xlsx: worksheets written; csv: 0
 };
 
 // Writes every outcome matching `query` (its limit and offset are ignored; after_id is

@@ -7,8 +7,6 @@
 // is deleted on every path out, also when the store or the sink throws; libxlsxwriter's
 // own temporary files are unlinked as soon as they are created, so even a crash leaves
 // nothing behind but, at worst, one ".plexus-export-*.xlsx" file.
-#include "export/export_cells.hpp"
-
 #include <unistd.h>
 #include <xlsxwriter.h>
 
@@ -22,12 +20,14 @@
 #include <random>
 #include <stdexcept>
 
+#include "export/export_cells.hpp"
+
 namespace plexus::export_detail {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t k_cell_max_chars = 32'767;  // Excel's limit per cell
+constexpr size_t k_cell_max_chars = 32'767;                           // Excel's limit per cell
 constexpr std::string_view k_truncated = "\xE2\x80\xA6 [truncated]";  // "… [truncated]"
 constexpr size_t k_truncated_chars = 13;
 
@@ -126,9 +126,10 @@ std::string cell_text(std::string_view raw) {
         std::string escaped;
         escaped.reserve(text.size() + 16);
         for (size_t i = 0; i < text.size(); ++i) {
-            if (text[i] == '_' && i + 6 < text.size() && (text[i + 1] == 'x' || text[i + 1] == 'X') &&
-                is_hex(text[i + 2]) && is_hex(text[i + 3]) && is_hex(text[i + 4]) &&
-                is_hex(text[i + 5]) && text[i + 6] == '_')
+            if (text[i] == '_' && i + 6 < text.size() &&
+                (text[i + 1] == 'x' || text[i + 1] == 'X') && is_hex(text[i + 2]) &&
+                is_hex(text[i + 3]) && is_hex(text[i + 4]) && is_hex(text[i + 5]) &&
+                text[i + 6] == '_')
                 escaped += "_x005F";
             escaped += text[i];
         }

@@ -1,7 +1,6 @@
 // Unit tests of the outcome export (core/export): exact CSV for a small fixture, the xlsx
 // read back (it is a zip: read with Debian's unzip), redaction, filters, the file sink.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -274,8 +273,8 @@ TEST_CASE("xlsx export: header, rows, real date cells, strings never formulas", 
     REQUIRE(columns.size() == 12);
     for (size_t c = 0; c < columns.size(); ++c) {
         const std::string h = cell(sheet, std::string(1, letters[c]) + "1");
-        CHECK_THAT(h, Catch::Contains("t=\"inlineStr\"") &&
-                          Catch::Contains("<t>" + columns[c] + "</t>"));
+        CHECK_THAT(
+            h, Catch::Contains("t=\"inlineStr\"") && Catch::Contains("<t>" + columns[c] + "</t>"));
     }
 
     // Row 2: outcome 1.
@@ -313,11 +312,10 @@ TEST_CASE("xlsx export: header, rows, real date cells, strings never formulas", 
     CHECK_THAT(cell(sheet, "H3"), Catch::Contains("<t>Email \"x\" missing, see\nline 2</t>"));
     CHECK_THAT(cell(sheet, "D3"), Catch::Contains("<t>B,2</t>"));
     CHECK_THAT(cell(sheet, "D4"), Catch::Contains("Z\xC3\xBCrich \xE6\x9D\xB1\xE4\xBA\xAC"));
-    CHECK_THAT(cell(sheet, "E4"), Catch::Contains("t=\"inlineStr\"") &&
-                                      Catch::Contains("<t>+41 44</t>"));
-    CHECK_THAT(cell(sheet, "H4"),
-               Catch::Contains("t=\"inlineStr\"") &&
-                   Catch::Contains("<t>=HYPERLINK(\"http://evil\")</t>"));
+    CHECK_THAT(cell(sheet, "E4"),
+               Catch::Contains("t=\"inlineStr\"") && Catch::Contains("<t>+41 44</t>"));
+    CHECK_THAT(cell(sheet, "H4"), Catch::Contains("t=\"inlineStr\"") &&
+                                      Catch::Contains("<t>=HYPERLINK(\"http://evil\")</t>"));
     CHECK_THAT(cell(sheet, "H5"), Catch::Contains("<t>-1+2 token *** \xEF\xBF\xBD end</t>"));
     CHECK(sheet.find(k_secret) == std::string::npos);
     // Outcome 4 has no times: its time and duration cells are absent.
@@ -372,8 +370,8 @@ TEST_CASE("xlsx export cuts texts at Excel's cell limit and escapes _xHHHH_", "[
     std::string expected_text;
     for (int i = 0; i < 32'767 - 13; ++i) expected_text += "\xC3\xA9";
     expected_text += "\xE2\x80\xA6 [truncated]";
-    CHECK(cell(sheet, "H2") == "<c r=\"H2\" t=\"inlineStr\"><is><t>" + expected_text +
-                                   "</t></is></c>");
+    CHECK(cell(sheet, "H2") ==
+          "<c r=\"H2\" t=\"inlineStr\"><is><t>" + expected_text + "</t></is></c>");
     CHECK_THAT(cell(sheet, "D3"), Catch::Contains("<t>_x005F_x0041_</t>"));
 
     // CSV keeps the whole text.

@@ -747,9 +747,9 @@ TEST_CASE("time filters select by start time, exactly, also when times are out o
             int64_t start = 100'000 + n * 10;
             if (n % 7 == 0) start = 50;
             if (n % 11 == 0) start = 9'000'000;
-            RecordOutcome a = outcome("a-" + std::to_string(n),
-                                      n % 5 == 0 ? action::failed : action::created,
-                                      n % 5 == 0 ? error_class::validation : "");
+            RecordOutcome a =
+                outcome("a-" + std::to_string(n), n % 5 == 0 ? action::failed : action::created,
+                        n % 5 == 0 ? error_class::validation : "");
             a.started_ms = start;
             a.finished_ms = start + 3;
             pa.outcomes.push_back(a);
@@ -854,10 +854,12 @@ TEST_CASE("migration 2 upgrades a version-1 database and keeps its outcomes", "[
         REQUIRE(store_migrations::current_version(db) == 0);
         db.exec(store_migrations::all().at(0).sql);
         db.exec("INSERT INTO schema_migrations (version, applied_ms) VALUES (1, 0)");
-        db.exec("INSERT INTO runs (process_id, trigger, status, started_ms) "
-                "VALUES ('orders', 'cli', 'succeeded', 10)");
-        db.exec("INSERT INTO record_outcomes (run_id, process_id, source_key, action, "
-                "started_ms, finished_ms) VALUES (1, 'orders', 'old-1', 'created', 500, 510)");
+        db.exec(
+            "INSERT INTO runs (process_id, trigger, status, started_ms) "
+            "VALUES ('orders', 'cli', 'succeeded', 10)");
+        db.exec(
+            "INSERT INTO record_outcomes (run_id, process_id, source_key, action, "
+            "started_ms, finished_ms) VALUES (1, 'orders', 'old-1', 'created', 500, 510)");
     }
     auto store = open_sqlite_store(path);
     CHECK(store->schema_version() == store_migrations::latest_version());
