@@ -7,7 +7,9 @@
 
 #include <boost/program_options.hpp>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,15 @@ const ProcessConfig* require_process(const Config& config, const std::string& pr
 // Opens the store in the data directory (creating it).
 std::unique_ptr<Store> open_store(const Common& c);
 
+// A time given on the command line: 2024-05-01 (midnight UTC), 2024-05-01T10:00:00Z or
+// 2024-05-01T12:00:00+02:00, seconds optionally with a fraction (.250). None when `text` is
+// none of these.
+struct TimeArg {
+    int64_t ms = 0;          // Unix time in milliseconds
+    bool date_only = false;  // written as a date alone
+};
+std::optional<TimeArg> parse_time_arg(const std::string& text);
+
 // Parses `args` against `opts` (with positional names); prints --help and returns false when
 // asked, throws po::error for bad usage.
 bool parse(const std::string& command, const std::string& synopsis, po::options_description& opts,
@@ -62,5 +73,6 @@ int cmd_check_config(const std::vector<std::string>& args);
 int cmd_cursor(const std::vector<std::string>& args);
 int cmd_sandbox(const std::vector<std::string>& args);
 int cmd_users(const std::vector<std::string>& args);
+int cmd_logs(const std::vector<std::string>& args);
 
 }  // namespace plexus::cli

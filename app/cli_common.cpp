@@ -1,9 +1,18 @@
 #include "app/cli.hpp"
 
+#include "common/time_text.hpp"
+
 #include "common/logging.hpp"
+
+// date::parse's seconds field trips GCC 12's -Wmaybe-uninitialized at -O2 inside date.h
+// (a known false positive of that header); our code is not concerned.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <date/date.h>
 
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 namespace plexus::cli {
 
@@ -59,9 +68,17 @@ const ProcessConfig* require_process(const Config& config, const std::string& pr
     return nullptr;
 }
 
+std::optional<TimeArg> parse_time_arg(const std::string& text) {
+    auto ms = parse_time_ms(text);
+    if (!ms) return std::nullopt;
+    return TimeArg{*ms, text.size() == 10};
+}
+
 std::unique_ptr<Store> open_store(const Common& c) {
     std::filesystem::create_directories(c.data_dir);
     return open_sqlite_store((std::filesystem::path(c.data_dir) / "plexus.db").string());
 }
 
 }  // namespace plexus::cli
+
+#pragma GCC diagnostic pop

@@ -10,7 +10,7 @@
 namespace plexus::cli {
 namespace {
 
-// Accepts 2024-05-01, 2024-05-01T10:00:00Z, 2024-05-01T10:00:00+02:00; returns UTC ISO text.
+// Accepts what parse_time_arg() does; returns UTC ISO text to the second.
 bool normalise_time(const std::string& text, std::string& out) {
     auto ms = parse_time_ms(text);
     if (!ms) return false;

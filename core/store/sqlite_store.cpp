@@ -281,8 +281,16 @@ std::string run_where(const RunQuery& q, std::vector<Param>& params) {
 
 int64_t sql_limit(int64_t limit) { return limit > 0 ? limit : -1; }
 
+// The ids an outcome query can match at most, inclusive (see outcome_id_bounds).
+struct IdBounds {
+    int64_t first = 0;
+    int64_t last = 0;
+};
+
 // The WHERE clause and parameters of an outcome query (limit, offset and order excluded).
-std::string outcome_where(const OutcomeQuery& q, std::vector<Param>& params) {
+// `ids` (from outcome_id_bounds) narrows the id range when the query has a time filter.
+std::string outcome_where(const OutcomeQuery& q, const std::optional<IdBounds>& ids,
+                          std::vector<Param>& params) {
     std::string where = " WHERE 1";
     if (q.run_id) {
         where += " AND run_id = ?";
@@ -307,7 +315,24 @@ std::string outcome_where(const OutcomeQuery& q, std::vector<Param>& params) {
         params.emplace_back(pattern);
         params.emplace_back(pattern);
     }
-    if (q.after_id > 0) {
+    // The time bounds are checked row by row ("+" keeps SQLite from driving the query by
+    // record_outcomes_by_started: paging by id through a time index would re-read the whole
+    // range for every page). The id bounds make that check cheap.
+    if (q.started_from_ms) {
+        where += " AND +started_ms >= ?";
+        params.emplace_back(*q.started_from_ms);
+    }
+    if (q.started_to_ms) {
+        where += " AND +started_ms < ?";
+        params.emplace_back(*q.started_to_ms);
+    }
+    // One lower bound on id, never two: SQLite seeks by only one of them and filters by the
+    // other, so "id >= first AND id > after_id" would rescan from `first` on every page.
+    if (ids) {
+        where += " AND id BETWEEN ? AND ?";
+        params.emplace_back(std::max(ids->first, q.after_id + 1));
+        params.emplace_back(ids->last);
+    } else if (q.after_id > 0) {
         where += " AND id > ?";
         params.emplace_back(q.after_id);
     }
@@ -799,19 +824,27 @@ public:
 
     // In id order. limit <= 0: no limit.
     std::vector<RecordOutcome> outcomes(const OutcomeQuery& q) override {
-        return guarded("list record outcomes", [&] { return outcome_page(q, q.limit, q.offset); });
+        return guarded("list record outcomes", [&] {
+            const std::optional<IdBounds> ids = outcome_id_bounds(q);
+            if (has_time_filter(q) && !ids) return std::vector<RecordOutcome>{};
+            return outcome_page(q, ids, q.limit, q.offset);
+        });
     }
 
     // Every matching outcome in id order, read in chunks of k_stream_chunk by keyset (id >
     // the last one seen), so nothing is materialised beyond one chunk. limit and offset
     // are ignored (an export wants everything); after_id is honoured. `f` runs without the
-    // store's lock held; rows committed while streaming with a higher id may be included.
+    // store's lock held; rows committed while streaming with a higher id may be included
+    // (with a time filter, only those within the id bounds taken at the start).
     void for_each_outcome(const OutcomeQuery& q,
                           const std::function<void(const RecordOutcome&)>& f) override {
+        const std::optional<IdBounds> ids =
+            guarded("stream record outcomes", [&] { return outcome_id_bounds(q); });
+        if (has_time_filter(q) && !ids) return;
         OutcomeQuery chunk_query = q;
         for (;;) {
             std::vector<RecordOutcome> chunk = guarded("stream record outcomes", [&] {
-                return outcome_page(chunk_query, k_stream_chunk, 0);
+                return outcome_page(chunk_query, ids, k_stream_chunk, 0);
             });
             for (const RecordOutcome& o : chunk) f(o);
             if (static_cast<int64_t>(chunk.size()) < k_stream_chunk) break;
@@ -1160,10 +1193,40 @@ private:
         return stmt(ledger_in_sql_);
     }
 
-    std::vector<RecordOutcome> outcome_page(const OutcomeQuery& q, int64_t limit, int64_t offset) {
+    static bool has_time_filter(const OutcomeQuery& q) {
+        return q.started_from_ms.has_value() || q.started_to_ms.has_value();
+    }
+
+    // For a query with a time filter: the smallest and largest id of any outcome (of any
+    // process) started in that range, read from record_outcomes_by_started alone (the index
+    // holds the rowid, so no table row is touched). Outcome ids grow with commit order and
+    // start times nearly do, so [first, last] is close to the ids that match; rows inside it
+    // that started outside the range are dropped by the row check in outcome_where. None
+    // when nothing started in the range (or the query has no time filter). Lock held.
+    std::optional<IdBounds> outcome_id_bounds(const OutcomeQuery& q) {
+        if (!has_time_filter(q)) return std::nullopt;
+        std::string sql = "SELECT min(id), max(id) FROM record_outcomes WHERE 1";
+        std::vector<Param> params;
+        if (q.started_from_ms) {
+            sql += " AND started_ms >= ?";
+            params.emplace_back(*q.started_from_ms);
+        }
+        if (q.started_to_ms) {
+            sql += " AND started_ms < ?";
+            params.emplace_back(*q.started_to_ms);
+        }
+        StatementUse s(stmt(sql));
+        bind_params(s.get(), params);
+        if (!s->executeStep() || s->getColumn(0).isNull()) return std::nullopt;
+        return IdBounds{s->getColumn(0).getInt64(), s->getColumn(1).getInt64()};
+    }
+
+    std::vector<RecordOutcome> outcome_page(const OutcomeQuery& q,
+                                            const std::optional<IdBounds>& ids, int64_t limit,
+                                            int64_t offset) {
         std::vector<Param> params;
         std::string sql = std::string("SELECT ") + k_outcome_columns + " FROM record_outcomes" +
-                          outcome_where(q, params) + " ORDER BY id LIMIT ? OFFSET ?";
+                          outcome_where(q, ids, params) + " ORDER BY id LIMIT ? OFFSET ?";
         params.emplace_back(sql_limit(limit));
         params.emplace_back(std::max<int64_t>(offset, 0));
         StatementUse s(stmt(sql));

@@ -29,6 +29,7 @@ struct Portal {
     pid_t pid = -1;
     int port = 0;
     std::string log;
+    int starts = 0;
 
     Portal() {
         fs::create_directories(dir.path() / "src");
@@ -75,7 +76,7 @@ struct Portal {
     static std::string password(const std::string& name) { return name + "-password-123"; }
 
     void start() {
-        log = dir.str("serve.log");
+        log = dir.str("serve-" + std::to_string(++starts) + ".log");
         pid = spawn_plexus({"serve", "--config", dir.str("plexus.json"), "--data", dir.str("var"),
                             "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
                            log);
@@ -464,6 +465,24 @@ TEST_CASE("portal: operator flow — disable, enable, run, outcomes, replay, sch
     REQUIRE(by_text["items"].size() == 1);
     CHECK(by_text["items"][0]["source_key"] == "C14");
     CHECK(otto.get_json("/api/outcomes?process=customers&error_class=mapping")["items"].size() == 4);
+
+    // Export: CSV streamed with a header and one row per outcome; xlsx is a zip workbook.
+    {
+        auto r = otto.call("GET", "/api/export?format=csv&run=" + std::to_string(run_id) + "&action=failed");
+        REQUIRE(r);
+        REQUIRE(r->status == 200);
+        CHECK_THAT(r->get_header_value("Content-Type"), Catch::StartsWith("text/csv"));
+        CHECK_THAT(r->get_header_value("Content-Disposition"), Catch::Contains("plexus-outcomes-run-"));
+        CHECK_THAT(r->body, Catch::StartsWith("outcome_id,run_id,process,source_key"));
+        size_t lines = 0;
+        for (char ch : r->body) lines += ch == '\n';
+        CHECK(lines == 5);  // header + 4 failed
+        auto x = otto.call("GET", "/api/export?format=xlsx&process=customers");
+        REQUIRE(x);
+        REQUIRE(x->status == 200);
+        CHECK(x->body.substr(0, 2) == "PK");
+        CHECK(x->body.size() > 1000);
+    }
 
     // Replay only one failed record.
     REQUIRE(otto.status("POST", "/api/processes/customers/replay", R"({"source_keys":["C4"]})") == 202);

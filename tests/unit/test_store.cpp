@@ -728,3 +728,155 @@ TEST_CASE("the ledger finds an entry by its target and keeps the target's cursor
     CHECK(!store->ledger_find_by_target("p", "S1"));
     CHECK(!store->ledger_find_by_target("other", "T1"));
 }
+
+TEST_CASE("time filters select by start time, exactly, also when times are out of id order",
+          "[store]") {
+    TempDir tmp;
+    auto store = open_sqlite_store(tmp.file("times.db"));
+    const int64_t run_a = store->begin_run("orders", "schedule", 1000);
+    const int64_t run_b = store->begin_run("invoices", "schedule", 1000);
+
+    // 3,000 outcomes over two processes (more than one streaming chunk each way). Start times
+    // grow with the id, except every 7th, which started early, and every 11th, late: the id
+    // bounds of a time range then hold rows outside it, which must still be left out.
+    for (int pageno = 0; pageno < 6; ++pageno) {
+        PageCommit pa = page_for("orders", run_a, 5000 + pageno);
+        PageCommit pb = page_for("invoices", run_b, 5000 + pageno);
+        for (int i = 0; i < 250; ++i) {
+            const int n = pageno * 250 + i;
+            int64_t start = 100'000 + n * 10;
+            if (n % 7 == 0) start = 50;
+            if (n % 11 == 0) start = 9'000'000;
+            RecordOutcome a =
+                outcome("a-" + std::to_string(n), n % 5 == 0 ? action::failed : action::created,
+                        n % 5 == 0 ? error_class::validation : "");
+            a.started_ms = start;
+            a.finished_ms = start + 3;
+            pa.outcomes.push_back(a);
+            RecordOutcome b = outcome("b-" + std::to_string(n), action::updated);
+            b.started_ms = start + 5;
+            b.finished_ms = start + 6;
+            pb.outcomes.push_back(b);
+        }
+        store->commit_page(pa);
+        store->commit_page(pb);
+    }
+
+    auto stream = [&](const OutcomeQuery& q) {
+        std::vector<RecordOutcome> out;
+        store->for_each_outcome(q, [&](const RecordOutcome& o) { out.push_back(o); });
+        return out;
+    };
+    const std::vector<RecordOutcome> everything = stream(OutcomeQuery{});
+    REQUIRE(everything.size() == 3000);
+    // What a query must return, worked out by hand from every outcome.
+    auto expected = [&](const OutcomeQuery& q) {
+        std::vector<std::string> keys;
+        for (const auto& o : everything) {
+            if (q.process_id && o.process_id != *q.process_id) continue;
+            if (q.run_id && o.run_id != *q.run_id) continue;
+            if (q.action && o.action != *q.action) continue;
+            if (q.started_from_ms && o.started_ms < *q.started_from_ms) continue;
+            if (q.started_to_ms && o.started_ms >= *q.started_to_ms) continue;
+            keys.push_back(o.source_key);
+        }
+        return keys;
+    };
+
+    OutcomeQuery window;  // from inclusive, to exclusive
+    window.started_from_ms = 100'000 + 300 * 10;
+    window.started_to_ms = 100'000 + 1200 * 10;
+    auto in_window = stream(window);
+    CHECK(keys_of(in_window) == expected(window));
+    CHECK(in_window.size() > 1000);
+    for (const auto& o : in_window) {
+        CHECK(o.started_ms >= *window.started_from_ms);
+        CHECK(o.started_ms < *window.started_to_ms);
+    }
+    CHECK(keys_of(in_window).front() == "a-300");
+    for (size_t i = 1; i < in_window.size(); ++i) CHECK(in_window[i].id > in_window[i - 1].id);
+
+    OutcomeQuery edge;  // exactly one start time: from == start, to == start + 1
+    edge.started_from_ms = 100'000 + 302 * 10;
+    edge.started_to_ms = 100'000 + 302 * 10 + 1;
+    CHECK(keys_of(stream(edge)) == std::vector<std::string>{"a-302"});
+
+    OutcomeQuery combined = window;
+    combined.process_id = "orders";
+    combined.action = action::failed;
+    CHECK(keys_of(stream(combined)) == expected(combined));
+    CHECK(!expected(combined).empty());
+
+    OutcomeQuery by_run = window;
+    by_run.run_id = run_b;
+    CHECK(keys_of(stream(by_run)) == expected(by_run));
+
+    OutcomeQuery from_only;
+    from_only.started_from_ms = 1'000'000;  // only the late ones
+    CHECK(keys_of(stream(from_only)) == expected(from_only));
+    CHECK(stream(from_only).size() == 2 * 137);  // multiples of 11 below 1,500
+
+    OutcomeQuery to_only;
+    to_only.started_to_ms = 100;  // only the early ones
+    CHECK(keys_of(stream(to_only)) == expected(to_only));
+    CHECK(stream(to_only).size() == 2 * (215 - 20));  // multiples of 7, minus those of 77
+
+    OutcomeQuery nothing;
+    nothing.started_from_ms = 20'000'000;
+    CHECK(stream(nothing).empty());
+    CHECK(store->outcomes(nothing).empty());
+
+    OutcomeQuery inverted;
+    inverted.started_from_ms = 200'000;
+    inverted.started_to_ms = 100'000;
+    CHECK(stream(inverted).empty());
+
+    SECTION("outcomes() pages a time range by after_id") {
+        OutcomeQuery q = window;
+        q.limit = 400;
+        std::vector<std::string> paged;
+        for (;;) {
+            auto page = store->outcomes(q);
+            for (const auto& o : page) paged.push_back(o.source_key);
+            if (static_cast<int64_t>(page.size()) < q.limit) break;
+            q.after_id = page.back().id;
+        }
+        CHECK(paged == expected(window));
+    }
+}
+
+TEST_CASE("migration 2 upgrades a version-1 database and keeps its outcomes", "[store]") {
+    TempDir tmp;
+    const std::string path = tmp.file("v1.db");
+    {
+        // A database as a build that knew only migration 1 left it.
+        SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        REQUIRE(store_migrations::current_version(db) == 0);
+        db.exec(store_migrations::all().at(0).sql);
+        db.exec("INSERT INTO schema_migrations (version, applied_ms) VALUES (1, 0)");
+        db.exec(
+            "INSERT INTO runs (process_id, trigger, status, started_ms) "
+            "VALUES ('orders', 'cli', 'succeeded', 10)");
+        db.exec(
+            "INSERT INTO record_outcomes (run_id, process_id, source_key, action, "
+            "started_ms, finished_ms) VALUES (1, 'orders', 'old-1', 'created', 500, 510)");
+    }
+    auto store = open_sqlite_store(path);
+    CHECK(store->schema_version() == store_migrations::latest_version());
+    CHECK(store->schema_version() >= 2);
+    {
+        SQLite::Database db(path, SQLite::OPEN_READONLY);
+        SQLite::Statement index(db,
+                                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                                "name = 'record_outcomes_by_started'");
+        REQUIRE(index.executeStep());
+        CHECK(index.getColumn(0).getInt() == 1);
+    }
+    OutcomeQuery q;
+    q.started_from_ms = 500;
+    q.started_to_ms = 501;
+    auto found = store->outcomes(q);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].source_key == "old-1");
+    CHECK(found[0].finished_ms == 510);
+}

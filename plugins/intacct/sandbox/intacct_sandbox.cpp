@@ -28,6 +28,8 @@ constexpr const char* kSignIn = "XL03000006";
 constexpr const char* kParse = "XL03000003";
 constexpr const char* kDuplicateControl = "XL03000004";
 constexpr const char* kThrottled = "GW-0010";
+// Where an Inventory item's sales order line goes when it names no warehouse.
+constexpr const char* kDefaultWarehouse = "WH-ZRH";
 
 struct Err {
     std::string no, desc, desc2, corr;
@@ -136,41 +138,89 @@ bool is_number(const std::string& s, double& out) {
     return end && *end == 0;
 }
 
-// One condition of a readByQuery <query>: FIELD OP 'value'.
+// One condition of a readByQuery <query>: FIELD OP 'value', or FIELD IN ('a', 'b', …).
 struct Condition {
     std::string field, op, value;
+    std::vector<std::string> values;  // op "in"
 };
 
-// Parses "A = 'x' AND WHENMODIFIED >= '01/02/2024 10:00:00'"; false when unsupported.
+// Parses "A = 'x' AND WHENMODIFIED >= '01/02/2024 10:00:00'" and "ID IN ('a','b')"; false when
+// unsupported. Quoted values escape a single quote (and a backslash) with a backslash, as the
+// developer docs say ('Jane\'s Deli').
 bool parse_query(const std::string& q, std::vector<Condition>& out, std::string& why) {
     size_t i = 0;
     auto skip_ws = [&] { while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i; };
+    auto value = [&](std::string& v) {
+        if (i < q.size() && q[i] == '\'') {
+            ++i;
+            while (i < q.size()) {
+                if (q[i] == '\\' && i + 1 < q.size()) {
+                    v += q[i + 1];
+                    i += 2;
+                } else if (q[i] == '\'') {
+                    ++i;
+                    return true;
+                } else v += q[i++];
+            }
+            return false;  // unterminated
+        }
+        while (i < q.size() && !std::isspace(static_cast<unsigned char>(q[i])) && q[i] != ',' &&
+               q[i] != ')')
+            v += q[i++];
+        return !v.empty();
+    };
     skip_ws();
     while (i < q.size()) {
         Condition c;
         while (i < q.size() && (std::isalnum(static_cast<unsigned char>(q[i])) || q[i] == '_' || q[i] == '.'))
             c.field += q[i++];
         skip_ws();
-        while (i < q.size() && std::string("<>=!").find(q[i]) != std::string::npos) c.op += q[i++];
-        skip_ws();
-        if (c.field.empty() || (c.op != "=" && c.op != ">=" && c.op != "<=" && c.op != ">" &&
-                                c.op != "<" && c.op != "!=" && c.op != "<>")) {
-            why = "unsupported query near position " + std::to_string(i);
-            return false;
-        }
-        if (i < q.size() && q[i] == '\'') {
+        if (lower(q.substr(i, 2)) == "in" && i + 2 < q.size() &&
+            (q[i + 2] == '(' || std::isspace(static_cast<unsigned char>(q[i + 2])))) {
+            c.op = "in";
+            i += 2;
+            skip_ws();
+            if (i >= q.size() || q[i] != '(') {
+                why = "IN needs a parenthesised list near position " + std::to_string(i);
+                return false;
+            }
             ++i;
-            while (i < q.size()) {
-                if (q[i] == '\'' && i + 1 < q.size() && q[i + 1] == '\'') {
-                    c.value += '\'';
-                    i += 2;
-                } else if (q[i] == '\'') {
+            for (;;) {
+                skip_ws();
+                std::string v;
+                if (!value(v)) {
+                    why = "bad value in IN list near position " + std::to_string(i);
+                    return false;
+                }
+                c.values.push_back(v);
+                skip_ws();
+                if (i < q.size() && q[i] == ',') {
+                    ++i;
+                    continue;
+                }
+                if (i < q.size() && q[i] == ')') {
                     ++i;
                     break;
-                } else c.value += q[i++];
+                }
+                why = "unterminated IN list near position " + std::to_string(i);
+                return false;
             }
         } else {
-            while (i < q.size() && !std::isspace(static_cast<unsigned char>(q[i]))) c.value += q[i++];
+            while (i < q.size() && std::string("<>=!").find(q[i]) != std::string::npos) c.op += q[i++];
+            skip_ws();
+            if (c.field.empty() || (c.op != "=" && c.op != ">=" && c.op != "<=" && c.op != ">" &&
+                                    c.op != "<" && c.op != "!=" && c.op != "<>")) {
+                why = "unsupported query near position " + std::to_string(i);
+                return false;
+            }
+            if (!value(c.value)) {
+                why = "bad or unterminated value near position " + std::to_string(i);
+                return false;
+            }
+        }
+        if (c.field.empty()) {
+            why = "a condition without a field near position " + std::to_string(i);
+            return false;
         }
         out.push_back(c);
         skip_ws();
@@ -188,6 +238,10 @@ bool parse_query(const std::string& q, std::vector<Condition>& out, std::string&
 bool matches(const json& row, const std::vector<Condition>& conds) {
     for (const auto& c : conds) {
         std::string have = sv(row, c.field);
+        if (c.op == "in") {
+            if (std::find(c.values.begin(), c.values.end(), have) == c.values.end()) return false;
+            continue;
+        }
         int cmp;
         double a, b;
         if (c.field == "WHENMODIFIED" || c.field == "WHENCREATED") {
@@ -209,6 +263,27 @@ bool matches(const json& row, const std::vector<Condition>& conds) {
     return true;
 }
 
+// <fields>: "*" (or empty) = every field; else the listed ones, in the row's order.
+json project(const json& row, const std::set<std::string>& fields) {
+    if (fields.empty()) return row;
+    json out = json::object();
+    for (auto it = row.begin(); it != row.end(); ++it)
+        if (fields.count(it.key())) out[it.key()] = it.value();
+    return out;
+}
+
+std::set<std::string> parse_fields(const std::string& text) {
+    std::set<std::string> out;
+    std::stringstream ss(text);
+    for (std::string f; std::getline(ss, f, ',');) {
+        f.erase(0, f.find_first_not_of(" \t"));
+        f.erase(f.find_last_not_of(" \t") + 1);
+        if (f == "*") return {};
+        if (!f.empty()) out.insert(f);
+    }
+    return out;
+}
+
 struct ResultSet {
     std::string object;
     std::vector<json> rows;  // a snapshot, in (WHENMODIFIED, RECORDNO) order
@@ -221,7 +296,9 @@ const std::map<std::string, std::string>& key_fields() {
                                                          {"ITEM", "ITEMID"},
                                                          {"PRODUCTLINE", "PRODUCTLINEID"},
                                                          {"SODOCUMENT", "DOCID"},
-                                                         {"ARINVOICE", "RECORDID"}};
+                                                         {"ARINVOICE", "RECORDID"},
+                                                         {"WAREHOUSE", "WAREHOUSEID"},
+                                                         {"ITEMWAREHOUSEINFO", "RECORDNO"}};
     return k;
 }
 
@@ -244,6 +321,20 @@ public:
         return it == objects_.end() ? 0 : it->second.size();
     }
     void set_work_delay_ms(int ms) override { work_delay_ms_ = ms; }
+    bool adjust_on_hand(const std::string& item, const std::string& warehouse, double delta) override {
+        std::lock_guard lock(mutex_);
+        json* row = stock_row(item, warehouse);
+        if (!row) return false;
+        add_quantity(*row, "ONHAND", delta);
+        (*row)["WHENMODIFIED"] = now_stamp();
+        return true;
+    }
+    std::optional<json> stock(const std::string& item, const std::string& warehouse) override {
+        std::lock_guard lock(mutex_);
+        json* row = stock_row(item, warehouse);
+        if (!row) return std::nullopt;
+        return *row;
+    }
     bool touch(const std::string& object, const std::string& key, const std::string& f,
                const std::string& value) override {
         std::lock_guard lock(mutex_);
@@ -438,8 +529,12 @@ private:
                 return fail({{"DL02000001", "There was an error processing the request.",
                               "Query failed: " + why, "Check the query syntax."}});
             std::string docpar = body.child("docparid").text().get();
-            int pagesize = body.child("pagesize").text().as_int(1000);
-            if (pagesize < 1 || pagesize > 1000) pagesize = 1000;
+            // The developer docs: pagesize 1..1000, default 100.
+            int pagesize = body.child("pagesize").text().as_int(100);
+            if (pagesize < 1 || pagesize > 1000)
+                return fail({{"DL02000001", "", "pagesize must be between 1 and 1000",
+                              "Use a page size between 1 and 1000."}});
+            std::set<std::string> fields = parse_fields(body.child("fields").text().get());
             ResultSet set{object, {}, 0, pagesize};
             for (const auto& row : objects_[object]) {
                 if (!docpar.empty() && sv(row, "DOCPARID") != docpar) continue;
@@ -450,6 +545,8 @@ private:
                 if (x != y) return x < y;
                 return std::stoll(sv(a, "RECORDNO")) < std::stoll(sv(b, "RECORDNO"));
             });
+            if (!fields.empty())
+                for (auto& row : set.rows) row = project(row, fields);
             page(r, set);
         } else if (name == "readMore") {
             std::string rid = body.child("resultId").text().get();
@@ -616,6 +713,7 @@ private:
         json lines = json::array();
         double total = 0;
         int n = 0;
+        std::vector<std::pair<json*, double>> stock_moves;  // applied once every line is valid
         for (auto it : t.child("sotransitems").children("sotransitem")) {
             ++n;
             std::string item = it.child("itemid").text().get();
@@ -631,6 +729,24 @@ private:
                 errs.push_back({"BL03000018", "", "Quantity must be positive (line " + std::to_string(n) + ")", ""});
                 return nullptr;
             }
+            std::string wh = it.child("warehouseid").text().get();
+            if (!wh.empty() && !find_row("WAREHOUSE", wh)) {
+                errs.push_back({"BL03000018", "", "Warehouse '" + wh + "' is not valid (line " +
+                                                      std::to_string(n) + ")",
+                                "Use an existing warehouse ID."});
+                return nullptr;
+            }
+            if (sv(*irow, "ITEMTYPE") == "Inventory") {
+                if (wh.empty()) wh = kDefaultWarehouse;
+                json* stock = stock_row(item, wh);
+                if (!stock) {
+                    errs.push_back({"BL03000018", "", "Item '" + item + "' is not stocked in warehouse '" +
+                                                          wh + "' (line " + std::to_string(n) + ")",
+                                    "Pick a warehouse the item is stocked in."});
+                    return nullptr;
+                }
+                if (type != "Sales Quote") stock_moves.push_back({stock, qty});
+            }
             double price = it.child("price") ? it.child("price").text().as_double()
                                              : std::stod(sv(*irow, "BASEPRICE"));
             char amount[32];
@@ -644,6 +760,13 @@ private:
         if (n == 0) {
             errs.push_back({"BL03000018", "", "A transaction needs at least one line", ""});
             return nullptr;
+        }
+        // Inventory effect (the sandbox's transaction definitions): a Sales Order puts the
+        // quantity on hold, a Sales Invoice ships it (on hand goes down).
+        for (auto& [row, qty] : stock_moves) {
+            if (type == "Sales Order") add_quantity(*row, "ONHOLD", qty);
+            else add_quantity(*row, "ONHAND", -qty);
+            (*row)["WHENMODIFIED"] = now_stamp();
         }
         char docno[32], date[32], tot[48];
         std::snprintf(docno, sizeof docno, "SO%04d", ++so_seq_);
@@ -772,6 +895,54 @@ private:
                                              {"WHENMODIFIED", stamp(last_stamp, i)}});
         }
         objects_["SODOCUMENT"];
+        // Warehouses and what each Inventory item has on hand in them (seeded last, so the
+        // rows above stay what they were before inventory existed). Every Inventory item is
+        // stocked in the default warehouse; some in the others too.
+        static const char* wh_ids[] = {kDefaultWarehouse, "WH-BER", "WH-LYS"};
+        static const char* wh_names[] = {"Zürich Hauptlager", "Berlin Süd", "Lyon Entrepôt"};
+        for (int w = 0; w < 3; ++w)
+            objects_["WAREHOUSE"].push_back({{"RECORDNO", std::to_string(++record_seq_)},
+                                             {"WAREHOUSEID", wh_ids[w]},
+                                             {"NAME", wh_names[w]},
+                                             {"STATUS", "active"},
+                                             {"WHENMODIFIED", format_time(base)}});
+        int n = 0;
+        for (const auto& item : objects_["ITEM"]) {
+            if (sv(item, "ITEMTYPE") != "Inventory") continue;
+            for (int w = 0; w < 3; ++w) {
+                if (w > 0 && pick(rng_) % 3 != 0) continue;
+                int onhand = pick(rng_) % 8 == 0 ? 0 : pick(rng_) % 250;
+                objects_["ITEMWAREHOUSEINFO"].push_back(
+                    {{"RECORDNO", std::to_string(++record_seq_)},
+                     {"ITEMID", sv(item, "ITEMID")},
+                     {"WAREHOUSEID", wh_ids[w]},
+                     {"ONHAND", std::to_string(onhand)},
+                     {"ONORDER", std::to_string(pick(rng_) % 4 == 0 ? pick(rng_) % 100 : 0)},
+                     {"ONHOLD", "0"},
+                     {"REORDER_POINT", "10"},
+                     {"WHENMODIFIED", stamp(last_stamp, n++)}});
+            }
+        }
+    }
+
+    // A quantity field of an ITEMWAREHOUSEINFO row plus `delta`, written back as Intacct
+    // writes decimals (whole numbers without a fraction).
+    static void add_quantity(json& row, const char* f, double delta) {
+        double v = 0;
+        is_number(sv(row, f), v);
+        v += delta;
+        char buf[48];
+        if (v == static_cast<double>(static_cast<long long>(v)))
+            std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+        else
+            std::snprintf(buf, sizeof buf, "%.4f", v);
+        row[f] = buf;
+    }
+
+    json* stock_row(const std::string& item, const std::string& warehouse) {
+        for (auto& row : objects_["ITEMWAREHOUSEINFO"])
+            if (sv(row, "ITEMID") == item && sv(row, "WAREHOUSEID") == warehouse) return &row;
+        return nullptr;
     }
 
     mutable std::mutex mutex_;  // guards everything below except the atomics

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace plexus::sandbox {
 
@@ -28,10 +30,18 @@ public:
     virtual uint64_t requests() const = 0;
     // Requests refused by the concurrent-request limit.
     virtual uint64_t throttled() const = 0;
-    // Rows of an object (CUSTOMER, ITEM, PRODUCTLINE, SODOCUMENT, ARINVOICE).
+    // Rows of an object (CUSTOMER, ITEM, PRODUCTLINE, SODOCUMENT, ARINVOICE, WAREHOUSE,
+    // ITEMWAREHOUSEINFO).
     virtual size_t count(const std::string& object) const = 0;
     // Hold every served request this long (after the fault knobs), to make requests overlap.
     virtual void set_work_delay_ms(int ms) = 0;
+    // An inventory adjustment: ONHAND of an item in a warehouse changes by `delta` and its
+    // ITEMWAREHOUSEINFO row's WHENMODIFIED is stamped. False when the item is not stocked there.
+    virtual bool adjust_on_hand(const std::string& item, const std::string& warehouse,
+                                double delta) = 0;
+    // The ITEMWAREHOUSEINFO row of an item in a warehouse, as stored.
+    virtual std::optional<nlohmann::json> stock(const std::string& item,
+                                                const std::string& warehouse) = 0;
     // Change one field of a row found by its key field (e.g. CUSTOMER/CUSTOMERID), stamping
     // WHENMODIFIED with the current time, as a user editing in the UI would.
     virtual bool touch(const std::string& object, const std::string& key,

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <thread>
@@ -19,8 +20,8 @@ namespace {
 constexpr const char* kManifest = R"json({
   "id": "intacct",
   "name": "Sage Intacct (XML Web Services)",
-  "version": "0.1.0",
-  "description": "Customers, sales orders and AR invoices in Sage Intacct through the XML gateway (dtdversion 3.0): session login, batched functions with per-record results, readByQuery/readMore paging, incremental reads on WHENMODIFIED, idempotent writes via uniqueid + controlid.",
+  "version": "0.2.0",
+  "description": "Customers, sales orders, AR invoices, items, product lines and inventory on hand per warehouse in Sage Intacct through the XML gateway (dtdversion 3.0): session login, batched functions with per-record results, readByQuery/readMore paging, incremental reads on WHENMODIFIED, idempotent writes via uniqueid + controlid, write results carrying the written record's WHENMODIFIED.",
   "settings": [
     {"name": "endpoint_url", "type": "string", "default": "https://api.intacct.com/ia/xml/xmlgw.phtml", "description": "The XML gateway used for the getAPISession login; later calls go to the endpoint the session names."},
     {"name": "sender_id", "type": "string", "required": true, "description": "Web Services sender ID (control block)."},
@@ -30,7 +31,8 @@ constexpr const char* kManifest = R"json({
     {"name": "user_password", "type": "string", "required": true, "secret": true, "description": "That user's password."},
     {"name": "entity_id", "type": "string", "default": "", "description": "Multi-entity companies: the entity (locationid) to log in to; empty for top level."},
     {"name": "batch_size", "type": "integer", "default": 100, "description": "Functions per request when writing (1..100)."},
-    {"name": "page_size", "type": "integer", "default": 1000, "description": "readByQuery page size (1..1000); the host's page limit caps it."}
+    {"name": "page_size", "type": "integer", "default": 1000, "description": "readByQuery page size (1..1000); the host's page limit caps it."},
+    {"name": "inventory_full_scan_hours", "type": "integer", "default": 24, "description": "inventory: read every ITEMWAREHOUSEINFO row again when the last full read started this many hours ago (0: never), in case a quantity change does not move WHENMODIFIED; between full reads the reads are incremental."}
   ],
   "entities": [
     {"name": "customers", "description": "CUSTOMER objects; fields as Intacct names them (CUSTOMERID, NAME, DISPLAYCONTACT{…}, STATUS, …).",
@@ -59,7 +61,14 @@ constexpr const char* kManifest = R"json({
     {"name": "product_lines", "description": "PRODUCTLINE objects (item categories).",
      "key": "PRODUCTLINEID", "cursor": "WHENMODIFIED",
      "capabilities": ["read", "incremental", "lookup"], "open": true,
-     "fields": [{"name": "PRODUCTLINEID", "type": "string"}, {"name": "DESCRIPTION", "type": "string"}]}
+     "fields": [{"name": "PRODUCTLINEID", "type": "string"}, {"name": "DESCRIPTION", "type": "string"}]},
+    {"name": "inventory", "description": "Quantity on hand per item and warehouse: ITEMWAREHOUSEINFO rows (one per item stocked in a warehouse). ONHAND, ONORDER and ONHOLD are numbers; the rest as Intacct names it.",
+     "key": "RECORDNO", "cursor": "WHENMODIFIED",
+     "capabilities": ["read", "incremental", "lookup"], "open": true,
+     "fields": [{"name": "RECORDNO", "type": "string"}, {"name": "ITEMID", "type": "string"},
+                {"name": "WAREHOUSEID", "type": "string"}, {"name": "ONHAND", "type": "number"},
+                {"name": "ONORDER", "type": "number"}, {"name": "ONHOLD", "type": "number"},
+                {"name": "WHENMODIFIED", "type": "string"}]}
   ],
   "rate_limit": {"requests_per_second": 10, "burst": 2}
 })json";
@@ -77,6 +86,7 @@ const EntityInfo* entity_info(const std::string& entity) {
         {"items", {"ITEM", "ITEMID", ""}},
         {"product_lines", {"PRODUCTLINE", "PRODUCTLINEID", ""}},
         {"sales_orders", {"SODOCUMENT", "DOCID", "Sales Order"}},
+        {"inventory", {"ITEMWAREHOUSEINFO", "RECORDNO", ""}},
     };
     auto it = table.find(entity);
     return it == table.end() ? nullptr : &it->second;
@@ -96,16 +106,46 @@ long long as_number(const std::string& s) {
     }
 }
 
+// inventory: Intacct sends quantities as decimal text; records carry them as JSON numbers
+// (integers when whole) so that a mapping can hand them to a target as they are.
+void quantities_to_numbers(json& row) {
+    for (const char* f : {"ONHAND", "ONORDER", "ONHOLD"}) {
+        if (!row.is_object() || !row.contains(f) || !row[f].is_string()) continue;
+        const std::string text = row[f].get<std::string>();
+        if (text.empty()) continue;
+        char* end = nullptr;
+        double v = std::strtod(text.c_str(), &end);
+        if (!end || *end != 0) continue;
+        if (v == static_cast<double>(static_cast<long long>(v))) row[f] = static_cast<long long>(v);
+        else row[f] = v;
+    }
+}
+
+// How a record is named in a per-record error message: its key, or what identifies it.
+std::string record_label(const std::string& entity, const sdk::WriteItem& it) {
+    if (entity == "sales_orders") {
+        std::string ref = field(it.data, "referenceno");
+        return "sales order " + (ref.empty() ? "(idempotency key " + it.idempotency_key + ")" : ref);
+    }
+    std::string id = it.op == sdk::WriteOp::Update ? it.target_key : field(it.data, "CUSTOMERID");
+    return "customer " + (id.empty() ? "(new, numbered by Intacct)" : id);
+}
+
 }  // namespace
 
 class IntacctConnector : public sdk::Connector {
 public:
     static constexpr const char* id = "intacct";
-    static constexpr const char* version = "0.1.0";
+    static constexpr const char* version = "0.2.0";
     static constexpr const char* manifest = kManifest;
 
     // Retries of a throttled (GW-0010 / 429) or unreadable answer, after the host's own.
     static constexpr int kMaxAttempts = 5;
+    // After a repeated-controlid refusal, how long to wait before looking for a create's
+    // record a second time (the earlier request may still be running).
+    static constexpr int kRecheckMs = 1000;
+    // Customers per readByQuery that fetches written customers' WHENMODIFIED.
+    static constexpr size_t kCursorReadKeys = 100;
 
     IntacctConnector(sdk::Host& host, const json& s) : host_(host) {
         auto str = [&](const char* k, const char* def = "") {
@@ -121,6 +161,10 @@ public:
         login_.location_id = str("entity_id");
         batch_size_ = static_cast<int>(s.value("batch_size", 100));
         page_size_ = static_cast<int>(s.value("page_size", 1000));
+        int full_scan_hours = static_cast<int>(s.value("inventory_full_scan_hours", 24));
+        if (full_scan_hours < 0)
+            throw Error(PLEXUS_ERR_CONFIG, "inventory_full_scan_hours must be 0 (never) or more");
+        full_scan_ms_ = int64_t{full_scan_hours} * 3600 * 1000;
         if (sender_.sender_id.empty() || login_.company_id.empty() || login_.user_id.empty())
             throw Error(PLEXUS_ERR_CONFIG, "sender_id, company_id and user_id are required");
         if (batch_size_ < 1 || batch_size_ > 100)
@@ -161,6 +205,22 @@ public:
             c.rid.clear();
             c.hw.clear();
             c.hwr.clear();
+            // inventory: whether a quantity change moves ITEMWAREHOUSEINFO.WHENMODIFIED is not
+            // documented, so every full_scan_ms_ the query starts from the beginning again; the
+            // host skips the rows whose mapped payload did not change. `fs` marks when that
+            // full read started; `t` stays empty until it is complete, so a restart in the
+            // middle runs it from the beginning again.
+            if (req.entity == "inventory" && full_scan_ms_ > 0) {
+                int64_t now = host_.now_ms();
+                if (c.fs == 0 || now - c.fs >= full_scan_ms_) {
+                    if (!c.t.empty())
+                        host_.info("intacct: inventory: full read of ITEMWAREHOUSEINFO (the last "
+                                   "one started more than inventory_full_scan_hours ago)");
+                    c.t.clear();
+                    c.r.clear();
+                    c.fs = now;
+                }
+            }
             std::string query = c.t.empty() ? "" : "WHENMODIFIED >= " + quote(c.t);
             fr = call_one(fn_read_by_query("r1", info->object, query, pagesize), false, "");
         }
@@ -198,6 +258,7 @@ public:
         } else {
             // The query is complete: the next run starts at the highest WHENMODIFIED seen.
             ReadCursor next;
+            next.fs = c.fs;
             if (c.hw.empty()) {
                 next.t = c.t;
                 next.r = c.r;
@@ -222,6 +283,7 @@ public:
             size_t end = std::min(items.size(), start + static_cast<size_t>(batch_size_));
             write_chunk(entity, items, start, end, results);
         }
+        if (entity == "customers") attach_cursors(results);
         return results;
     }
 
@@ -235,6 +297,10 @@ public:
             std::string ref = field(req.data, "referenceno");
             if (ref.empty()) return {};
             query = "PONUMBER = " + quote(ref);
+        } else if (req.entity == "inventory" && field(req.data, "RECORDNO").empty()) {
+            std::string item = field(req.data, "ITEMID"), wh = field(req.data, "WAREHOUSEID");
+            if (item.empty() || wh.empty()) return {};
+            query = "ITEMID = " + quote(item) + " AND WAREHOUSEID = " + quote(wh);
         } else {
             std::string k = field(req.data, info->key_field);
             if (k.empty()) return {};
@@ -256,104 +322,235 @@ private:
     sdk::Record to_record(const EntityInfo& info, json row) {
         sdk::Record r;
         r.key = field(row, info.key_field);
-        auto iso = intacct_to_iso(field(row, "WHENMODIFIED"));
-        r.cursor = iso ? *iso : field(row, "WHENMODIFIED");
+        r.cursor = record_cursor(field(row, "WHENMODIFIED"));
+        if (std::string(info.object) == "ITEMWAREHOUSEINFO") quantities_to_numbers(row);
         r.data = std::move(row);
         return r;
     }
 
+    // One request of up to batch_size functions: items[start, end).
+    //
+    // Idempotency: the request has uniqueid=true and a controlid derived from what it asks for
+    // (entity; per record: operation, idempotency key, target key, mapped data), so the very
+    // same request sent again — the host's HTTP retry after a lost answer, or the next run
+    // after a crash — is refused by the gateway (XL03000004) instead of posting twice. What
+    // that refusal means per record is settled in settle_duplicate().
     void write_chunk(const std::string& entity, const std::vector<sdk::WriteItem>& items,
                      size_t start, size_t end, std::vector<sdk::WriteResult>& results) {
-        std::vector<std::string> functions;
-        std::vector<size_t> index;  // function i ↔ items[index[i]]
-        std::string identity = entity;
+        std::vector<Planned> plan;
         for (size_t i = start; i < end; ++i) {
             const auto& it = items[i];
-            std::string fcid = "f" + std::to_string(i - start + 1);
-            std::string fn;
-            if (entity == "customers") {
-                if (!it.data.is_object()) {
-                    results[i] = sdk::WriteResult::failed(PLEXUS_ERR_VALIDATION,
-                                                          "a customer must be a JSON object");
-                    continue;
-                }
-                json fields = it.data;
-                fields.erase("RECORDNO");
-                fields.erase("WHENMODIFIED");
-                if (it.op == sdk::WriteOp::Update) {
-                    // Intacct finds the record to update by CUSTOMERID: the ledger's target key.
-                    fields["CUSTOMERID"] = it.target_key;
-                    fn = fn_generic(fcid, "update", "CUSTOMER", fields);
-                } else {
-                    fn = fn_generic(fcid, "create", "CUSTOMER", fields);
-                }
-            } else {
-                if (it.op == sdk::WriteOp::Update) {
-                    results[i] = sdk::WriteResult::failed(
-                        PLEXUS_ERR_VALIDATION, "sales orders are created, never updated, by Plexus");
-                    continue;
-                }
-                std::string why;
-                fn = fn_create_sotransaction(fcid, it.data, why);
-                if (fn.empty()) {
-                    results[i] = sdk::WriteResult::failed(PLEXUS_ERR_VALIDATION, "sales order: " + why);
-                    continue;
-                }
+            std::string why;
+            std::string fn = build_function(entity, it, "f" + std::to_string(plan.size() + 1), why);
+            if (fn.empty()) {
+                results[i] = sdk::WriteResult::failed(PLEXUS_ERR_VALIDATION,
+                                                      record_label(entity, it) + ": " + why);
+                continue;
             }
-            // The request's controlid covers what each record asks for: the same batch retried
-            // (same keys, same data) gets the same controlid and the gateway refuses it.
+            plan.push_back({i, "f" + std::to_string(plan.size() + 1), std::move(fn)});
+        }
+        if (plan.empty()) return;
+        std::string identity = entity;
+        for (const auto& p : plan) {
+            const auto& it = items[p.item];
             identity += "|" + std::to_string(static_cast<int>(it.op)) + "|" + it.idempotency_key +
                         "|" + it.target_key + "|" + it.data.dump();
-            functions.push_back(std::move(fn));
-            index.push_back(i);
         }
-        if (functions.empty()) return;
-        Response resp = call(functions, true, stable_controlid(identity));
-        if (!resp.control_ok && is_duplicate_controlid(resp.control_errors)) {
-            // Already received (a retry of a request whose answer was lost): find what it made.
-            for (size_t i : index) {
-                const auto& it = items[i];
-                if (it.op == sdk::WriteOp::Update) {
-                    results[i] = sdk::WriteResult::ok(it.target_key);
-                    continue;
-                }
-                sdk::LookupRequest lr;
-                lr.entity = entity;
-                lr.idempotency_key = it.idempotency_key;
-                lr.data = it.data;
-                auto found = lookup(lr);
-                results[i] = found.found
-                                 ? sdk::WriteResult::ok(found.record.key)
-                                 : sdk::WriteResult::failed(
-                                       PLEXUS_ERR_TRANSIENT,
-                                       "intacct refused a repeated request (controlid) but the "
-                                       "record it should have created was not found");
+        Response resp = call(functions_of(plan), true, stable_controlid(identity));
+        if (!resp.control_ok && is_duplicate_controlid(resp.control_errors))
+            settle_duplicate(entity, items, plan, identity, results);
+        else
+            apply_results(entity, items, plan, resp, results);
+    }
+
+    struct Planned {
+        size_t item;            // index into the batch's items
+        std::string controlid;  // the function's controlid in the request
+        std::string function;   // the serialised <function>
+    };
+
+    static std::vector<std::string> functions_of(const std::vector<Planned>& plan) {
+        std::vector<std::string> out;
+        for (const auto& p : plan) out.push_back(p.function);
+        return out;
+    }
+
+    // The <function> for one record; empty with `why` when the record cannot be sent.
+    std::string build_function(const std::string& entity, const sdk::WriteItem& it,
+                               const std::string& fcid, std::string& why) {
+        if (entity == "customers") {
+            if (!it.data.is_object()) {
+                why = "a customer must be a JSON object";
+                return {};
             }
-            return;
+            json fields = it.data;
+            fields.erase("RECORDNO");
+            fields.erase("WHENMODIFIED");
+            if (it.op == sdk::WriteOp::Update) {
+                // Intacct finds the record to update by CUSTOMERID: the ledger's target key.
+                fields["CUSTOMERID"] = it.target_key;
+                return fn_generic(fcid, "update", "CUSTOMER", fields);
+            }
+            return fn_generic(fcid, "create", "CUSTOMER", fields);
         }
-        for (size_t f = 0; f < index.size(); ++f) {
-            size_t i = index[f];
-            const FunctionResult* fr = f < resp.results.size() ? &resp.results[f] : nullptr;
+        if (it.op == sdk::WriteOp::Update) {
+            why = "sales orders are created, never updated, by Plexus";
+            return {};
+        }
+        return fn_create_sotransaction(fcid, it.data, why);
+    }
+
+    // Each function's <result> (matched by its controlid) is its record's outcome.
+    void apply_results(const std::string& entity, const std::vector<sdk::WriteItem>& items,
+                       const std::vector<Planned>& plan, const Response& resp,
+                       std::vector<sdk::WriteResult>& results) {
+        std::map<std::string, const FunctionResult*> by_cid;
+        for (const auto& r : resp.results) by_cid.emplace(r.controlid, &r);
+        for (size_t f = 0; f < plan.size(); ++f) {
+            size_t i = plan[f].item;
+            const auto& it = items[i];
+            const std::string label = record_label(entity, it);
+            auto found = by_cid.find(plan[f].controlid);
+            const FunctionResult* fr = found != by_cid.end() ? found->second
+                                       : f < resp.results.size() ? &resp.results[f]
+                                                                 : nullptr;
             if (!fr) {
-                results[i] = sdk::WriteResult::failed(PLEXUS_ERR_TRANSIENT,
-                                                      "intacct returned no result for this record");
+                results[i] = sdk::WriteResult::failed(
+                    PLEXUS_ERR_TRANSIENT, label + ": intacct returned no result for function " +
+                                              plan[f].controlid);
             } else if (fr->status == "success") {
                 std::string key;
                 if (entity == "sales_orders") key = fr->key;
                 else if (!fr->rows.empty()) key = field(fr->rows.front(), "CUSTOMERID");
-                if (key.empty()) key = items[i].op == sdk::WriteOp::Update
-                                           ? items[i].target_key
-                                           : field(items[i].data, "CUSTOMERID");
+                if (key.empty())
+                    key = it.op == sdk::WriteOp::Update ? it.target_key : field(it.data, "CUSTOMERID");
                 results[i] = sdk::WriteResult::ok(key);
             } else if (fr->status == "aborted") {
-                results[i] = sdk::WriteResult::failed(PLEXUS_ERR_TRANSIENT, join_errors(fr->errors));
+                results[i] = sdk::WriteResult::failed(PLEXUS_ERR_TRANSIENT,
+                                                      label + ": aborted: " + join_errors(fr->errors));
             } else {
                 results[i] = sdk::WriteResult::failed(
-                    is_already_exists(fr->errors) && items[i].op == sdk::WriteOp::Create
+                    is_already_exists(fr->errors) && it.op == sdk::WriteOp::Create
                         ? PLEXUS_ERR_CONFLICT
                         : PLEXUS_ERR_VALIDATION,
-                    join_errors(fr->errors));
+                    label + ": " + join_errors(fr->errors));
             }
+        }
+    }
+
+    // The gateway refused the request as a repeat (XL03000004): a request with this controlid
+    // reached Intacct before, and none of its functions ran now. Per record:
+    // - a create whose record is there (customers by CUSTOMERID, sales orders by referenceno)
+    //   was made by that earlier request: adopt it;
+    // - a create whose record is not there (looked for twice, a second apart, in case the
+    //   earlier request is still running) failed then — e.g. the customer of a sales order did
+    //   not exist yet — and is sent again now;
+    // - an update is sent again: an update is idempotent, and the same data may be wanted
+    //   again after a change in between (X → Y → X).
+    // The second request has a controlid of its own (the same identity plus the host's clock),
+    // so it is itself protected against a lost answer.
+    void settle_duplicate(const std::string& entity, const std::vector<sdk::WriteItem>& items,
+                          const std::vector<Planned>& plan, const std::string& identity,
+                          std::vector<sdk::WriteResult>& results) {
+        std::vector<Planned> again;
+        std::vector<const Planned*> missing;
+        for (const auto& p : plan) {
+            const auto& it = items[p.item];
+            if (it.op == sdk::WriteOp::Update) {
+                again.push_back(p);
+                continue;
+            }
+            if (auto found = find_created(entity, it)) results[p.item] = std::move(*found);
+            else missing.push_back(&p);
+        }
+        if (!missing.empty()) {
+            if (!host_.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(kRecheckMs));
+            for (const Planned* p : missing) {
+                if (auto found = find_created(entity, items[p->item])) results[p->item] = std::move(*found);
+                else again.push_back(*p);
+            }
+        }
+        if (again.empty()) return;
+        // Keep the function order of the first request (controlids f1, f3, … as they were).
+        std::sort(again.begin(), again.end(),
+                  [](const Planned& a, const Planned& b) { return a.item < b.item; });
+        host_.info("intacct: " + std::to_string(again.size()) + " " + entity +
+                   " record(s) of a request Intacct had already received are sent again");
+        Response resp = call(functions_of(again), true,
+                             stable_controlid(identity + "|again|" + std::to_string(host_.now_ms())));
+        if (!resp.control_ok && is_duplicate_controlid(resp.control_errors)) {
+            for (const auto& p : again)
+                results[p.item] = sdk::WriteResult::failed(
+                    PLEXUS_ERR_TRANSIENT, record_label(entity, items[p.item]) +
+                                              ": intacct refused the request twice as already "
+                                              "received (" + join_errors(resp.control_errors) + ")");
+            return;
+        }
+        apply_results(entity, items, again, resp, results);
+    }
+
+    // What an earlier create of this record made, if it is in Intacct.
+    std::optional<sdk::WriteResult> find_created(const std::string& entity, const sdk::WriteItem& it) {
+        sdk::LookupRequest lr;
+        lr.entity = entity;
+        lr.idempotency_key = it.idempotency_key;
+        lr.data = it.data;
+        if (entity == "customers" && field(it.data, "CUSTOMERID").empty())
+            return std::nullopt;  // numbered by Intacct: nothing to look it up by
+        auto found = lookup(lr);
+        if (!found.found) return std::nullopt;
+        return sdk::WriteResult::ok(found.record.key,
+                                    entity == "customers" ? found.record.cursor : std::string());
+    }
+
+    // The written customers' WHENMODIFIED, as their cursor (record_cursor(), like a read
+    // reports it): the host's echo check for a two-way sync compares it with what the reverse
+    // process reads later. Intacct's create/update answer carries only RECORDNO and
+    // CUSTOMERID, so after the batch's write requests one readByQuery per 100 written
+    // customers (CUSTOMERID IN (…)) fetches it. The writes are done whatever that read does:
+    // when it fails, the results go without cursors (the echo is then caught one round later,
+    // by the payload hash).
+    void attach_cursors(std::vector<sdk::WriteResult>& results) {
+        std::vector<std::string> all;
+        for (const auto& r : results)
+            if (r.status == PLEXUS_OK && r.cursor.empty() && !r.target_key.empty())
+                all.push_back(r.target_key);
+        std::sort(all.begin(), all.end());
+        all.erase(std::unique(all.begin(), all.end()), all.end());
+        std::map<std::string, std::string> cursor_of;
+        for (size_t from = 0; from < all.size(); from += kCursorReadKeys) {
+            std::vector<std::string> keys(
+                all.begin() + static_cast<std::ptrdiff_t>(from),
+                all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), from + kCursorReadKeys)));
+            if (!read_cursors(keys, cursor_of)) break;
+        }
+        for (auto& r : results) {
+            if (r.status != PLEXUS_OK || !r.cursor.empty()) continue;
+            auto it = cursor_of.find(r.target_key);
+            if (it != cursor_of.end()) r.cursor = it->second;
+        }
+    }
+
+    // CUSTOMERID → record_cursor(WHENMODIFIED) of these customers; false when the read failed.
+    bool read_cursors(const std::vector<std::string>& keys, std::map<std::string, std::string>& cursor_of) {
+        try {
+            FunctionResult fr = call_one(
+                fn_read_by_query("w1", "CUSTOMER", in_list("CUSTOMERID", keys),
+                                 static_cast<int>(std::min<size_t>(keys.size(), 1000)), "",
+                                 "CUSTOMERID,WHENMODIFIED"),
+                false, "");
+            if (fr.status != "success") {
+                host_.warn("intacct: reading the written customers' WHENMODIFIED failed: " +
+                           join_errors(fr.errors));
+                return false;
+            }
+            for (const auto& row : fr.rows)
+                cursor_of[field(row, "CUSTOMERID")] = record_cursor(field(row, "WHENMODIFIED"));
+            return true;
+        } catch (const Error& e) {
+            host_.warn(std::string("intacct: reading the written customers' WHENMODIFIED failed: ") +
+                       e.what());
+            return false;
         }
     }
 
@@ -376,11 +573,19 @@ private:
         const json& api = r.results.front().api;
         session_ = api.value("sessionid", "");
         std::string ep = api.value("endpoint", "");
-        session_endpoint_ = ep.empty() ? endpoint_ : ep;
         if (session_->empty()) {
             session_.reset();
             throw Error(PLEXUS_ERR_AUTH, "intacct: getAPISession returned no sessionid");
         }
+        // Every later request goes to the endpoint the session names — with the sender
+        // password in it — so it has to be one we trust.
+        std::string why;
+        if (!ep.empty() && !endpoint_allowed(endpoint_, ep, why)) {
+            session_.reset();
+            throw Error(PLEXUS_ERR_AUTH, "intacct: getAPISession returned the endpoint " + ep +
+                                             ", which is refused: " + why);
+        }
+        session_endpoint_ = ep.empty() ? endpoint_ : ep;
     }
 
     // A request with the session; one re-login when the session is refused.
@@ -463,6 +668,7 @@ private:
     Login login_;
     int batch_size_ = 100;
     int page_size_ = 1000;
+    int64_t full_scan_ms_ = 0;  // inventory: a full read at least this often (0: never)
     std::optional<std::string> session_;
     std::string session_endpoint_;
     bool session_auth_failed_ = false;

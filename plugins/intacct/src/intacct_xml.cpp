@@ -3,6 +3,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 
@@ -220,12 +221,13 @@ std::string fn_get_api_session(const std::string& controlid) {
 }
 
 std::string fn_read_by_query(const std::string& controlid, const std::string& object,
-                             const std::string& query, int pagesize, const std::string& docparid) {
+                             const std::string& query, int pagesize, const std::string& docparid,
+                             const std::string& fields) {
     pugi::xml_node fn;
     auto doc = function_doc(controlid, fn);
     auto r = fn.append_child("readByQuery");
     add_text(r, "object", object);
-    add_text(r, "fields", "*");
+    add_text(r, "fields", fields.empty() ? std::string("*") : fields);
     add_text(r, "query", query);
     add_text(r, "pagesize", std::to_string(pagesize));
     add_text(r, "returnFormat", "xml");
@@ -341,8 +343,14 @@ std::string sortable(const std::string& t) {
     return buf;
 }
 
+std::string record_cursor(const std::string& whenmodified) {
+    auto iso = intacct_to_iso(whenmodified);
+    return iso ? *iso : whenmodified;
+}
+
 std::string encode_cursor(const ReadCursor& c) {
     json j{{"v", 1}, {"t", c.t}, {"r", c.r}};
+    if (c.fs) j["fs"] = c.fs;
     if (!c.rid.empty()) j["rid"] = c.rid;
     if (!c.hw.empty()) {
         j["hw"] = c.hw;
@@ -361,6 +369,7 @@ std::optional<ReadCursor> decode_cursor(const std::string& text) {
         c.rid = j.value("rid", "");
         c.hw = j.value("hw", "");
         c.hwr = j.value("hwr", std::vector<std::string>{});
+        c.fs = j.value("fs", int64_t{0});
         return c;
     } catch (const std::exception&) {
         return std::nullopt;
@@ -381,10 +390,63 @@ std::string stable_controlid(const std::string& text) {
 std::string quote(const std::string& value) {
     std::string out = "'";
     for (char ch : value) {
-        if (ch == '\'') out += "''";
-        else out += ch;
+        if (ch == '\'' || ch == '\\') out += '\\';
+        out += ch;
     }
     return out + "'";
+}
+
+std::string in_list(const std::string& field, const std::vector<std::string>& values) {
+    std::string out = field + " IN (";
+    for (size_t i = 0; i < values.size(); ++i) {
+        if (i) out += ",";
+        out += quote(values[i]);
+    }
+    return out + ")";
+}
+
+namespace {
+struct UrlParts {
+    std::string scheme, host, port;
+};
+std::optional<UrlParts> split_url(const std::string& url) {
+    auto sep = url.find("://");
+    if (sep == std::string::npos || sep == 0) return std::nullopt;
+    UrlParts u;
+    u.scheme = url.substr(0, sep);
+    for (auto& ch : u.scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string rest = url.substr(sep + 3);
+    std::string authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (authority.find('@') != std::string::npos) return std::nullopt;  // no userinfo
+    auto colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']') == std::string::npos) {
+        u.host = authority.substr(0, colon);
+        u.port = authority.substr(colon + 1);
+    } else {
+        u.host = authority;
+    }
+    for (auto& ch : u.host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (u.host.empty()) return std::nullopt;
+    if (u.port.empty()) u.port = u.scheme == "https" ? "443" : u.scheme == "http" ? "80" : "";
+    return u;
+}
+}  // namespace
+
+bool endpoint_allowed(const std::string& configured, const std::string& returned, std::string& why) {
+    auto r = split_url(returned);
+    if (!r || (r->scheme != "https" && r->scheme != "http")) {
+        why = "it is not an http(s) URL";
+        return false;
+    }
+    const std::string suffix = ".intacct.com";
+    bool intacct_host = r->host == "intacct.com" ||
+                        (r->host.size() > suffix.size() &&
+                         r->host.compare(r->host.size() - suffix.size(), suffix.size(), suffix) == 0);
+    if (r->scheme == "https" && intacct_host) return true;
+    auto c = split_url(configured);
+    if (c && c->scheme == r->scheme && c->host == r->host && c->port == r->port) return true;
+    why = "it is neither https on *.intacct.com nor on the configured endpoint_url's host";
+    return false;
 }
 
 }  // namespace plexus::intacct

@@ -70,9 +70,10 @@ std::string build_request(const Control& control, const std::optional<std::strin
 
 // Function bodies (each returns one serialised <function> element).
 std::string fn_get_api_session(const std::string& controlid);
+// `fields`: "*" (all) or a comma-separated list, e.g. "CUSTOMERID,WHENMODIFIED".
 std::string fn_read_by_query(const std::string& controlid, const std::string& object,
                              const std::string& query, int pagesize,
-                             const std::string& docparid = {});
+                             const std::string& docparid = {}, const std::string& fields = "*");
 std::string fn_read_more(const std::string& controlid, const std::string& result_id);
 // <create>/<update> with <OBJECT> built from a JSON object (json_to_elements).
 std::string fn_generic(const std::string& controlid, const std::string& verb,
@@ -90,19 +91,26 @@ std::optional<std::string> iso_to_intacct(const std::string& iso);       // → 
 std::optional<std::string> intacct_to_iso(const std::string& intacct);   // → yyyy-mm-ddTHH:MM:SSZ
 // Sortable form of an Intacct timestamp ("yyyy-mm-dd HH:MM:SS"), empty when unparsable.
 std::string sortable(const std::string& intacct);
+// A record's cursor value as the connector reports it, from read, lookup and write alike:
+// WHENMODIFIED as ISO 8601 UTC, or the raw text when it is not a timestamp. The host's echo
+// check for two-way syncs compares a write's cursor with a later read's, so both go through
+// this one function.
+std::string record_cursor(const std::string& whenmodified);
 
 // The read cursor (persisted by the host; see README "Cursor"):
 // {"v":1, "t":"mm/dd/yyyy HH:MM:SS" | "", "r":["RECORDNO",…],
 //  "rid":"…", "hw":"…", "hwr":[…]}  — t/r: the resume point of the current query (records
 // with WHENMODIFIED >= t, minus RECORDNOs r at exactly t); rid: the readMore resultId of the
 // query in progress (only trusted by the instance that issued it); hw/hwr: the highest
-// WHENMODIFIED seen in the query so far and the RECORDNOs at it.
+// WHENMODIFIED seen in the query so far and the RECORDNOs at it; fs (inventory only): the
+// host clock (ms) when the last full scan started — see README "inventory".
 struct ReadCursor {
     std::string t;
     std::vector<std::string> r;
     std::string rid;
     std::string hw;
     std::vector<std::string> hwr;
+    int64_t fs = 0;
 };
 std::string encode_cursor(const ReadCursor& c);
 std::optional<ReadCursor> decode_cursor(const std::string& text);
@@ -110,7 +118,16 @@ std::optional<ReadCursor> decode_cursor(const std::string& text);
 // A controlid (1..256 chars) derived from arbitrary text: "px-" + 16 hex digits of FNV-1a 64.
 std::string stable_controlid(const std::string& text);
 
-// Quote a value for a readByQuery <query>: 'O''Brien'.
+// Quote a value for a readByQuery <query>. The developer docs: "single quotes must be escaped
+// with backslashes ('Jane\'s Deli')"; a backslash is escaped the same way.
 std::string quote(const std::string& value);
+// FIELD IN ('a','b',…) for readByQuery; values quoted with quote().
+std::string in_list(const std::string& field, const std::vector<std::string>& values);
+
+// Whether the <endpoint> a getAPISession returned may receive the session (and the sender
+// password, which every request carries). Accepted: https on intacct.com or a subdomain of it
+// (what the official SDKs accept), or the very scheme, host and port of the configured
+// endpoint_url (the sandbox, a proxy). Otherwise false with the reason in `why`.
+bool endpoint_allowed(const std::string& configured, const std::string& returned, std::string& why);
 
 }  // namespace plexus::intacct

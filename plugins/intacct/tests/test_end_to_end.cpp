@@ -105,15 +105,19 @@ TEST_CASE("a batch of customer creates in one request with per-record outcomes",
                  {{"op", "create"}, {"idempotency_key", "k4"},
                   {"data", {{"CUSTOMERID", "SHOP-4"}, {"NAME", "Łukasz Żak"}}}}}}};
     json reply = ok_json(inst->write_batch(batch));
-    CHECK(w.control().requests() - before == 1);
+    // One request with the four creates, one reading the written customers' WHENMODIFIED.
+    CHECK(w.control().requests() - before == 2);
     auto& r = reply["results"];
     REQUIRE(r.size() == 4);
     CHECK(r[0]["status"] == PLEXUS_OK);
     CHECK(r[0]["target_key"] == "SHOP-1");
     CHECK(r[1]["status"] == PLEXUS_ERR_VALIDATION);
-    CHECK_THAT(r[1]["message"].get<std::string>(), Catch::Contains("NAME"));
+    // Per-record errors name the record and carry Intacct's error number.
+    CHECK_THAT(r[1]["message"].get<std::string>(),
+               Catch::StartsWith("customer SHOP-2: BL01001973") && Catch::Contains("NAME"));
     CHECK(r[2]["status"] == PLEXUS_ERR_CONFLICT);
-    CHECK_THAT(r[2]["message"].get<std::string>(), Catch::Contains("already exists"));
+    CHECK_THAT(r[2]["message"].get<std::string>(),
+               Catch::StartsWith("customer C-00001: BL34000061") && Catch::Contains("already exists"));
     CHECK(r[3]["status"] == PLEXUS_OK);
     CHECK(w.control().count("CUSTOMER") == 202);
 
@@ -144,7 +148,8 @@ TEST_CASE("batch_size splits writes into several requests", "[intacct]") {
                                     {"data", {{"CUSTOMERID", "B-" + std::to_string(i)}, {"NAME", "B"}}}});
     uint64_t before = w.control().requests();
     json reply = ok_json(inst->write_batch(batch));
-    CHECK(w.control().requests() - before == 3);
+    // Three write requests (2 + 2 + 1), then one read of the five customers' WHENMODIFIED.
+    CHECK(w.control().requests() - before == 4);
     for (auto& r : reply["results"]) CHECK(r["status"] == PLEXUS_OK);
 }
 
@@ -276,4 +281,41 @@ TEST_CASE("the concurrent-request limit throttles and the connector backs off", 
     for (auto& t : threads) t.join();
     CHECK(w.control().throttled() > 0);
     CHECK(complete == 4);
+}
+
+TEST_CASE("throttling (HTTP 429, GW-0010): the connector backs off past the host's retries", "[intacct][throttle]") {
+    World w;
+    auto inst = w.instance();
+    REQUIRE(inst->check().ok());
+    // A burst starts at every burst_429_every-th request: with 12 requests served so far and
+    // every = 13, requests 13..20 are throttled and the next burst is far away (26).
+    while (w.control().requests() < 12)
+        ok_json(inst->lookup({{"entity", "customers"}, {"key", "C-00001"}}));
+    // The next 8 requests are throttled: more than the host's 5 attempts of one exchange, so
+    // the connector's own back-off has to carry the read through.
+    uint64_t n = w.control().requests();
+    plexus::sandbox::Faults f;
+    f.burst_429_every = static_cast<int>(n + 1);
+    f.burst_429_length = 8;
+    w.server.sandbox().faults().set(f);
+    json page = ok_json(inst->read_page({{"entity", "customers"}, {"limit", 10}, {"cursor", nullptr}}));
+    CHECK(page["records"].size() == 10);
+    CHECK(w.control().requests() - n == 9);
+}
+
+TEST_CASE("throttling that does not stop ends the call with a rate-limit error", "[intacct][throttle]") {
+    World w;
+    auto inst = w.instance();
+    REQUIRE(inst->check().ok());
+    plexus::sandbox::Faults f;
+    f.burst_429_every = 1;
+    f.burst_429_length = 1000000;
+    w.server.sandbox().faults().set(f);
+    uint64_t n = w.control().requests();
+    auto r = inst->read_page({{"entity", "customers"}, {"limit", 10}, {"cursor", nullptr}});
+    CHECK(r.status == PLEXUS_ERR_RATE_LIMIT);
+    CHECK_THAT(r.text, Catch::Contains("GW-0010"));
+    CHECK(r.text.find("sandbox_sender_pw") == std::string::npos);
+    // Bounded: the host's attempts times the connector's (5 × 5).
+    CHECK(w.control().requests() - n == 25);
 }

@@ -53,7 +53,7 @@ std::string build(const json& spec) {
         std::string fn = f["fn"], cid = f["controlid"];
         if (fn == "readByQuery")
             functions.push_back(fn_read_by_query(cid, f["object"], f["query"], f["pagesize"],
-                                                 f.value("docparid", "")));
+                                                 f.value("docparid", ""), f.value("fields", "*")));
         else if (fn == "readMore") functions.push_back(fn_read_more(cid, f["resultId"]));
         else if (fn == "getAPISession") functions.push_back(fn_get_api_session(cid));
         else if (fn == "create" || fn == "update")
@@ -79,7 +79,12 @@ json summary(const Response& r) {
         json j{{"status", f.status}, {"function", f.function}, {"controlid", f.controlid},
                {"count", f.count}, {"totalcount", f.totalcount}, {"numremaining", f.numremaining},
                {"resultId", f.result_id}, {"key", f.key}, {"rows", f.rows},
-               {"already_exists", is_already_exists(f.errors)}};
+               {"already_exists", is_already_exists(f.errors)}, {"api", f.api},
+               {"cursors", json::array()}};
+        // Each row's cursor as the connector reports it (reads and write results alike).
+        for (const auto& row : f.rows)
+            if (row.is_object() && row.contains("WHENMODIFIED"))
+                j["cursors"].push_back(record_cursor(row["WHENMODIFIED"].get<std::string>()));
         if (!f.errors.empty()) j["message"] = join_errors(f.errors);
         s["results"].push_back(j);
     }
@@ -133,7 +138,25 @@ TEST_CASE("wire helpers", "[intacct]") {
     CHECK(iso_to_intacct("2024-05-01") == "05/01/2024 00:00:00");
     CHECK(intacct_to_iso("05/01/2024 07:08:09") == "2024-05-01T07:08:09Z");
     CHECK(sortable("12/31/2023 23:59:59") < sortable("01/01/2024 00:00:00"));
-    CHECK(quote("O'Brien") == "'O''Brien'");
+    CHECK(quote("O'Brien") == R"('O\'Brien')");
+    CHECK(quote(R"(a\b)") == R"('a\\b')");
+    CHECK(in_list("CUSTOMERID", {"C-1", "O'Neil"}) == R"(CUSTOMERID IN ('C-1','O\'Neil'))");
+    CHECK(record_cursor("05/01/2024 07:08:09") == "2024-05-01T07:08:09Z");
+    CHECK(record_cursor("not a date") == "not a date");
+    std::string why;
+    CHECK(endpoint_allowed("https://api.intacct.com/ia/xml/xmlgw.phtml",
+                           "https://acme.intacct.com/ia/xml/xmlgw.phtml", why));
+    CHECK(endpoint_allowed("http://127.0.0.1:8082/ia/xml/xmlgw.phtml",
+                           "http://127.0.0.1:8082/ia/xml/xmlgw.phtml", why));
+    CHECK_FALSE(endpoint_allowed("https://api.intacct.com/ia/xml/xmlgw.phtml",
+                                 "http://acme.intacct.com/ia/xml/xmlgw.phtml", why));  // not TLS
+    CHECK_FALSE(endpoint_allowed("https://api.intacct.com/ia/xml/xmlgw.phtml",
+                                 "https://intacct.com.evil.example/ia/xml/xmlgw.phtml", why));
+    CHECK_FALSE(endpoint_allowed("https://api.intacct.com/ia/xml/xmlgw.phtml",
+                                 "https://user@evil.example/@acme.intacct.com", why));
+    CHECK_FALSE(endpoint_allowed("http://127.0.0.1:8082/ia/xml/xmlgw.phtml",
+                                 "http://127.0.0.1:9999/ia/xml/xmlgw.phtml", why));
+    CHECK_FALSE(why.empty());
     CHECK(stable_controlid("a") == stable_controlid("a"));
     CHECK(stable_controlid("a") != stable_controlid("b"));
     ReadCursor c{"05/01/2024 08:00:00", {"12", "40"}, "rs9", "05/02/2024 00:00:00", {"7"}};
@@ -143,6 +166,9 @@ TEST_CASE("wire helpers", "[intacct]") {
     CHECK(d->r == c.r);
     CHECK(d->rid == "rs9");
     CHECK(d->hwr == c.hwr);
+    CHECK(d->fs == 0);
+    c.fs = 1714550400000;
+    CHECK(decode_cursor(encode_cursor(c))->fs == 1714550400000);
     CHECK_FALSE(decode_cursor("garbage"));
     CHECK(!parse_response("{\"truncated\": [1, 2").parsed);
     CHECK(join_errors({{"XL03000006", "Sign-in information is incorrect", "", ""}}) ==

@@ -4,6 +4,8 @@
 // to the minute so that several records share an updated_at (ties are realistic).
 #include "shopify_sandbox.hpp"
 
+#include <cctype>
+#include <map>
 #include <random>
 
 namespace plexus::sandbox {
@@ -156,6 +158,117 @@ void ShopifySandbox::seed() {
                {"tags", ""}, {"note", nullptr},
                {"admin_graphql_api_id", "gid://shopify/Order/" + std::to_string(id)}};
         orders_[id] = Stored{std::move(o), updated, created};
+    }
+    seed_catalog();
+}
+
+// After the products and orders: every 15th product untracked (inventory_management null);
+// one custom collection per product kind with a collect for each product; three locations
+// (the last inactive) and inventory levels for the tracked variants (the main location holds
+// what the variant's inventory_quantity said, every third product also has stock in the
+// shop); each order's transactions as its financial_status implies, and its total_outstanding.
+void ShopifySandbox::seed_catalog() {
+    std::mt19937 rng(options_.seed * 7919u + 13u);
+    const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
+    const int64_t start = 1704067200 + 3600 * 8;  // 2024-01-01T08:00Z
+
+    const struct { int64_t id; const char* name; const char* city; bool active; } locations[] = {
+        {kMainLocation, "Lager Zürich", "Zürich", true},
+        {kShopLocation, "Laden Basel", "Basel", true},
+        {kClosedLocation, "Lager Bern (geschlossen)", "Bern", false}};
+    for (const auto& l : locations)
+        locations_[l.id] = Stored{{{"id", l.id}, {"name", l.name}, {"address1", "Industriestrasse 1"}, {"city", l.city},
+                                   {"zip", "8000"}, {"country", "CH"}, {"country_code", "CH"}, {"active", l.active},
+                                   {"legacy", false}, {"created_at", format_time(start - 86400 * 90)},
+                                   {"updated_at", format_time(start - 86400 * 90)},
+                                   {"admin_graphql_api_id", "gid://shopify/Location/" + std::to_string(l.id)}},
+                                  start - 86400 * 90, start - 86400 * 90};
+
+    std::map<std::string, int64_t> collection_of_kind;
+    int index = 0;
+    for (auto& [pid, p] : products_) {
+        const std::string kind = p.data.value("product_type", "Other");
+        auto c = collection_of_kind.find(kind);
+        if (c == collection_of_kind.end()) {
+            const int64_t id = take_id(), when = start - 86400 * 50;
+            std::string handle;
+            for (char ch : kind) handle += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            json o{{"id", id}, {"handle", handle}, {"title", kind}, {"body_html", "<p>All our " + kind + ".</p>"},
+                   {"published_at", format_time(when)}, {"published_scope", "web"}, {"sort_order", "best-selling"},
+                   {"template_suffix", nullptr}, {"updated_at", format_time(when)},
+                   {"admin_graphql_api_id", "gid://shopify/Collection/" + std::to_string(id)}};
+            custom_collections_[id] = Stored{std::move(o), when, when};
+            c = collection_of_kind.emplace(kind, id).first;
+        }
+        const int64_t cid = take_id();
+        collects_[cid] = Stored{{{"id", cid}, {"collection_id", c->second}, {"product_id", pid}, {"position", 1},
+                                 {"sort_value", "0000000001"}, {"created_at", p.data["created_at"]},
+                                 {"updated_at", p.data["created_at"]}},
+                                p.created, p.created};
+        const bool tracked = index % 15 != 14;
+        const bool in_shop = index % 3 == 0;
+        ++index;
+        for (auto& v : p.data["variants"]) {
+            if (!tracked) {
+                v["inventory_management"] = nullptr;
+                continue;
+            }
+            const int64_t item = v["inventory_item_id"];
+            const int64_t main = v.value("inventory_quantity", int64_t{0});
+            const auto level = [&](int64_t location, int64_t available) {
+                json l{{"inventory_item_id", item}, {"location_id", location}, {"available", available},
+                       {"updated_at", p.data["updated_at"]},
+                       {"admin_graphql_api_id", "gid://shopify/InventoryLevel/" + std::to_string(location) +
+                                                    "?inventory_item_id=" + std::to_string(item)}};
+                levels_[{item, location}] = Stored{std::move(l), p.updated, p.created};
+            };
+            level(kMainLocation, main);
+            int64_t total = main;
+            if (in_shop) {
+                const int64_t shop = pick(11);
+                level(kShopLocation, shop);
+                total += shop;
+            }
+            v["inventory_quantity"] = total;
+        }
+    }
+
+    for (auto& [oid, o] : orders_) {
+        json& order = o.data;
+        const std::string status = order["financial_status"];
+        const int64_t total = cents_of(order["total_price"]).value_or(0);
+        const std::string currency = order["currency"];
+        auto& txs = transactions_[oid];
+        const auto add = [&](const std::string& kind, int64_t amount, int64_t parent) -> int64_t {
+            const int64_t id = take_id();
+            txs.push_back({{"id", id}, {"order_id", oid}, {"kind", kind},
+                           {"gateway", status == "partially_paid" ? "manual" : "shopify_payments"}, {"status", "success"},
+                           {"message", nullptr}, {"created_at", order["created_at"]}, {"processed_at", order["created_at"]},
+                           {"test", false}, {"authorization", kind == "authorization" ? json("A" + std::to_string(id % 1000000)) : json()},
+                           {"parent_id", parent ? json(parent) : json()}, {"source_name", "web"}, {"amount", money(amount)},
+                           {"currency", currency}, {"admin_graphql_api_id", "gid://shopify/OrderTransaction/" + std::to_string(id)}});
+            return id;
+        };
+        int64_t outstanding = 0;
+        if (status == "paid") {
+            add("sale", total, 0);
+        } else if (status == "pending") {
+            outstanding = total;
+        } else if (status == "authorized") {
+            add("authorization", total, 0);
+            outstanding = total;
+        } else if (status == "partially_paid") {
+            add("sale", total / 2, 0);
+            outstanding = total - total / 2;
+        } else if (status == "partially_refunded" || status == "refunded") {
+            const int64_t sale = add("sale", total, 0);
+            add("refund", status == "refunded" ? total : total / 3, sale);
+        } else if (status == "voided") {
+            const int64_t auth = add("authorization", total, 0);
+            add("void", total, auth);
+            outstanding = total;
+        }
+        order["total_outstanding"] = money(outstanding);
     }
 }
 

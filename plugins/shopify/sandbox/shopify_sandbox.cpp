@@ -1,4 +1,5 @@
 #include "shopify_sandbox.hpp"
+#include "shopify_replies.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -9,67 +10,12 @@
 namespace plexus::sandbox {
 
 using nlohmann::json;
+using namespace shopify_detail;
 
 namespace {
 
 constexpr int kBucketSize = 40;
 constexpr double kLeakPerSecond = 2.0;
-
-void reply(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(), "application/json; charset=utf-8");
-}
-
-std::string hex_encode(const std::string& s) {
-    static const char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : s) {
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-    return out;
-}
-
-std::optional<std::string> hex_decode(const std::string& s) {
-    if (s.size() % 2) return std::nullopt;
-    std::string out;
-    for (size_t i = 0; i < s.size(); i += 2) {
-        auto v = [](char c) -> int {
-            if (c >= '0' && c <= '9') return c - '0';
-            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-            return -1;
-        };
-        const int a = v(s[i]), b = v(s[i + 1]);
-        if (a < 0 || b < 0) return std::nullopt;
-        out += static_cast<char>(a * 16 + b);
-    }
-    return out;
-}
-
-std::optional<int64_t> parse_time(const std::string& t) {
-    int y, mo, d, h, mi, s;
-    if (t.size() < 19 || std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6)
-        return std::nullopt;
-    size_t i = 19;
-    if (i < t.size() && t[i] == '.')
-        for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]));) ++i;
-    int64_t offset = 0;
-    if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
-        int oh = 0, om = 0;
-        if (std::sscanf(t.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
-        offset = (oh * 60 + om) * 60 * (t[i] == '-' ? -1 : 1);
-    } else if (i < t.size() && t[i] != 'Z') {
-        return std::nullopt;
-    }
-    std::tm tm{};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    return static_cast<int64_t>(timegm(&tm)) - offset;
-}
 
 std::string lower(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -77,8 +23,9 @@ std::string lower(std::string s) {
 }
 
 // The filters a list understands; page_info carries them to later pages.
-const std::vector<std::string> kFilters = {"updated_at_min", "updated_at_max", "created_at_min",
-                                           "created_at_max", "since_id", "ids", "status"};
+const std::vector<std::string> kFilters = {"updated_at_min", "updated_at_max", "created_at_min", "created_at_max",
+                                           "since_id", "ids", "status", "name", "handle", "title",
+                                           "product_id", "collection_id"};
 
 }  // namespace
 
@@ -111,10 +58,60 @@ std::string ShopifySandbox::money(int64_t cents) {
 void ShopifySandbox::set_rate_limit(bool on) { rate_limit_ = on; }
 
 ShopifySandbox::Table& ShopifySandbox::table(const std::string& plural) {
-    return plural == "customers" ? customers_ : plural == "products" ? products_ : orders_;
+    return const_cast<Table&>(static_cast<const ShopifySandbox*>(this)->table(plural));
 }
 const ShopifySandbox::Table& ShopifySandbox::table(const std::string& plural) const {
-    return plural == "customers" ? customers_ : plural == "products" ? products_ : orders_;
+    if (plural == "customers") return customers_;
+    if (plural == "products") return products_;
+    if (plural == "custom_collections") return custom_collections_;
+    if (plural == "collects") return collects_;
+    if (plural == "locations") return locations_;
+    return orders_;
+}
+
+std::optional<int64_t> ShopifySandbox::cents_of(const json& value) {
+    if (value.is_number_integer()) return value.get<int64_t>() * 100;
+    if (value.is_number()) return static_cast<int64_t>(std::llround(value.get<double>() * 100));
+    if (!value.is_string()) return std::nullopt;
+    static const std::regex money_re(R"(^-?\d+(\.\d{1,2})?$)");
+    const std::string s = value.get<std::string>();
+    if (!std::regex_match(s, money_re)) return std::nullopt;
+    const bool negative = s[0] == '-';
+    const std::string digits = negative ? s.substr(1) : s;
+    const auto dot = digits.find('.');
+    int64_t cents = std::atoll(digits.substr(0, dot).c_str()) * 100;
+    if (dot != std::string::npos) {
+        std::string frac = digits.substr(dot + 1);
+        if (frac.size() == 1) frac += '0';
+        cents += std::atoll(frac.c_str());
+    }
+    return negative ? -cents : cents;
+}
+
+json ShopifySandbox::collects_of(int64_t product_id) const {
+    std::lock_guard lock(mutex_);
+    json out = json::array();
+    for (const auto& [id, s] : collects_)
+        if (s.data["product_id"] == product_id) out.push_back(s.data);
+    return out;
+}
+
+json ShopifySandbox::inventory_level(int64_t item, int64_t location) const {
+    std::lock_guard lock(mutex_);
+    auto it = levels_.find({item, location});
+    return it == levels_.end() ? json() : it->second.data;
+}
+
+json ShopifySandbox::order_transactions(int64_t order_id) const {
+    std::lock_guard lock(mutex_);
+    auto it = transactions_.find(order_id);
+    return it == transactions_.end() ? json::array() : json(it->second);
+}
+
+json ShopifySandbox::order_metafields(int64_t order_id) const {
+    std::lock_guard lock(mutex_);
+    auto it = metafields_.find(order_id);
+    return it == metafields_.end() ? json::array() : json(it->second);
 }
 
 size_t ShopifySandbox::count(const std::string& plural) const {
@@ -170,6 +167,29 @@ bool ShopifySandbox::admit(const httplib::Request& req, httplib::Response& res) 
 void ShopifySandbox::touch(Stored& s, int64_t now) {
     s.updated = std::max(now, s.updated);
     s.data["updated_at"] = format_time(s.updated);
+}
+
+// The resource-specific filters: orders by name, custom collections by handle, title and
+// product_id (the collections the product is in), collects by product_id and collection_id.
+// Called with mutex_ held.
+bool ShopifySandbox::matches_filters(const std::string& plural, int64_t id, const json& o, const json& filters) const {
+    const auto text = [&](const char* f) { return filters.contains(f) ? filters[f].get<std::string>() : std::string(); };
+    if (plural == "orders" && filters.contains("name") && o.value("name", "") != text("name")) return false;
+    if (plural == "custom_collections") {
+        if (filters.contains("handle") && o.value("handle", "") != text("handle")) return false;
+        if (filters.contains("title") && o.value("title", "") != text("title")) return false;
+        if (filters.contains("product_id")) {
+            const int64_t pid = std::atoll(text("product_id").c_str());
+            bool in = false;
+            for (const auto& [cid, c] : collects_) in = in || (c.data["product_id"] == pid && c.data["collection_id"] == id);
+            if (!in) return false;
+        }
+    }
+    if (plural == "collects") {
+        if (filters.contains("product_id") && o["product_id"] != std::atoll(text("product_id").c_str())) return false;
+        if (filters.contains("collection_id") && o["collection_id"] != std::atoll(text("collection_id").c_str())) return false;
+    }
+    return true;
 }
 
 void ShopifySandbox::list(const std::string& plural, const httplib::Request& req, httplib::Response& res) {
@@ -269,6 +289,7 @@ void ShopifySandbox::list(const std::string& plural, const httplib::Request& req
             if (status == "cancelled" && !cancelled) continue;
         }
         if (plural == "products" && !status.empty() && s.data.value("status", "") != status) continue;
+        if (!matches_filters(plural, id, s.data, filters)) continue;
         matching.push_back(&s);
     }
     // The window: ids ascending; after_id → the next `limit`; before_id → the `limit` before.
@@ -451,6 +472,9 @@ void ShopifySandbox::create(const std::string& plural, const httplib::Request& r
             v["inventory_item_id"] = take_id();
             v["position"] = pos++;
             if (!v.contains("inventory_quantity")) v["inventory_quantity"] = 0;
+            // Tracked unless the request says otherwise (whether Shopify tracks a REST-created
+            // variant by default is unconfirmed; mapping inventory_management "shopify" is safe).
+            if (!v.contains("inventory_management")) v["inventory_management"] = "shopify";
             if (!v.contains("sku")) v["sku"] = "";
             v["updated_at"] = format_time(now);
         }
@@ -478,6 +502,7 @@ void ShopifySandbox::update(const std::string& plural, int64_t id, const httplib
     if (plural == "products")
         for (auto& v : merged["variants"]) {
             if (!v.contains("id")) v["id"] = take_id(), v["inventory_item_id"] = take_id();
+            if (!v.contains("inventory_management")) v["inventory_management"] = "shopify";
             v["product_id"] = id;
         }
     it->second.data = std::move(merged);
@@ -485,14 +510,15 @@ void ShopifySandbox::update(const std::string& plural, int64_t id, const httplib
     reply(res, 200, {{singular, it->second.data}});
 }
 
+httplib::Server::Handler ShopifySandbox::guarded(httplib::Server::Handler fn) {
+    return [this, fn = std::move(fn)](const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        fn(req, res);
+    };
+}
+
 void ShopifySandbox::mount(httplib::Server& server) {
     const std::string v = R"(/admin/api/(\d{4}-\d{2})/)";
-    const auto guarded = [this](auto fn) {
-        return [this, fn](const httplib::Request& req, httplib::Response& res) {
-            if (!admit(req, res)) return;
-            fn(req, res);
-        };
-    };
     server.Post("/_sandbox/shopify", [this](const httplib::Request& req, httplib::Response& res) {
         json j = json::parse(req.body, nullptr, false);
         if (j.is_object() && j.contains("rate_limit") && j["rate_limit"].is_boolean()) set_rate_limit(j["rate_limit"].get<bool>());
@@ -505,14 +531,15 @@ void ShopifySandbox::mount(httplib::Server& server) {
                                    {"plan_name", "basic"}}}});
     }));
     server.Get(v + "customers/search.json", guarded([this](const httplib::Request& req, httplib::Response& res) { search(req, res); }));
-    server.Get(v + "(customers|products|orders)/count.json", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    const std::string readable = "(customers|products|orders|custom_collections|collects|locations)";
+    server.Get(v + readable + "/count.json", guarded([this](const httplib::Request& req, httplib::Response& res) {
         std::lock_guard lock(mutex_);
         reply(res, 200, {{"count", table(req.matches[2]).size()}});
     }));
-    server.Get(v + "(customers|products|orders)/(\\d+).json", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    server.Get(v + readable + "/(\\d+).json", guarded([this](const httplib::Request& req, httplib::Response& res) {
         get_one(req.matches[2], std::atoll(req.matches[3].str().c_str()), res);
     }));
-    server.Get(v + "(customers|products|orders).json", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    server.Get(v + readable + ".json", guarded([this](const httplib::Request& req, httplib::Response& res) {
         list(req.matches[2], req, res);
     }));
     server.Post(v + "(customers|products).json", guarded([this](const httplib::Request& req, httplib::Response& res) {
@@ -521,6 +548,9 @@ void ShopifySandbox::mount(httplib::Server& server) {
     server.Put(v + "(customers|products)/(\\d+).json", guarded([this](const httplib::Request& req, httplib::Response& res) {
         update(req.matches[2], std::atoll(req.matches[3].str().c_str()), req, res);
     }));
+    mount_catalog(server, v);
+    mount_inventory(server, v);
+    mount_order_payments(server, v);
     // Anything else under /admin: counted, authenticated, then 404 as Shopify answers.
     const auto not_found = guarded([](const httplib::Request&, httplib::Response& res) { reply(res, 404, {{"errors", "Not Found"}}); });
     server.Get("/admin/.*", not_found);

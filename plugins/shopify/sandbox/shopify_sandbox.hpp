@@ -2,7 +2,9 @@
 // `plexus sandbox`: token auth, X-Shopify-Shop-Api-Call-Limit on every answer, a leaky
 // bucket (40, leaking 2/s) answering 429 with Retry-After, Link-header cursor pagination
 // whose opaque page_info carries the filters, stateful customers/products/orders seeded
-// deterministically, 422 validation bodies, and the framework's fault knobs.
+// deterministically, 422 validation bodies, and the framework's fault knobs. Also custom
+// collections and collects (catalog.cpp), locations and inventory levels (inventory.cpp), and
+// order transactions and metafields (order_payments.cpp).
 #pragma once
 
 #include "sandbox/sandbox.hpp"
@@ -12,8 +14,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace plexus::sandbox {
 
@@ -34,11 +39,24 @@ public:
     // API requests received (every path but /_sandbox/…), faulted and refused ones included.
     uint64_t request_count() const { return requests_.load(); }
     size_t count(const std::string& plural) const;
-    // A copy of one stored object (null when absent), for tests.
+    // A copy of one stored object (null when absent), for tests. Plurals: customers,
+    // products, orders, custom_collections, collects, locations.
     nlohmann::json object(const std::string& plural, int64_t id) const;
+    // For tests: the collects of a product, an inventory level (null when absent), an order's
+    // transactions and metafields.
+    nlohmann::json collects_of(int64_t product_id) const;
+    nlohmann::json inventory_level(int64_t inventory_item_id, int64_t location_id) const;
+    nlohmann::json order_transactions(int64_t order_id) const;
+    nlohmann::json order_metafields(int64_t order_id) const;
+    // The seeded locations: two active ones, then an inactive one.
+    static constexpr int64_t kMainLocation = 655'441'491;
+    static constexpr int64_t kShopLocation = 655'441'492;
+    static constexpr int64_t kClosedLocation = 655'441'493;
 
-    // Seeding (seed.cpp): fills customers_, products_, orders_.
+    // Seeding (seed.cpp): fills customers_, products_, orders_, then (seed_catalog) the
+    // collections and collects, locations and inventory levels, and the orders' transactions.
     void seed();
+    void seed_catalog();
 
     struct Stored {
         nlohmann::json data;
@@ -53,10 +71,29 @@ private:
 
     bool admit(const httplib::Request& req, httplib::Response& res);  // auth, bucket, faults
     void list(const std::string& plural, const httplib::Request& req, httplib::Response& res);
+    bool matches_filters(const std::string& plural, int64_t id, const nlohmann::json& o, const nlohmann::json& filters) const;
     void search(const httplib::Request& req, httplib::Response& res);
     void get_one(const std::string& plural, int64_t id, httplib::Response& res);
     void create(const std::string& plural, const httplib::Request& req, httplib::Response& res);
     void update(const std::string& plural, int64_t id, const httplib::Request& req, httplib::Response& res);
+    httplib::Server::Handler guarded(httplib::Server::Handler fn);
+    // catalog.cpp: custom collections and collects.
+    void mount_catalog(httplib::Server& server, const std::string& v);
+    void create_collection(const httplib::Request& req, httplib::Response& res);
+    void update_collection(int64_t id, const httplib::Request& req, httplib::Response& res);
+    std::string unique_handle(const std::string& wanted, int64_t self_id) const;
+    void create_collect(const httplib::Request& req, httplib::Response& res);
+    // inventory.cpp: locations and inventory levels.
+    void mount_inventory(httplib::Server& server, const std::string& v);
+    void list_levels(const httplib::Request& req, httplib::Response& res);
+    void set_level(const httplib::Request& req, httplib::Response& res);
+    const nlohmann::json* variant_of_item(int64_t inventory_item_id) const;
+    void sum_variant_stock(int64_t inventory_item_id);
+    // order_payments.cpp: order transactions and metafields.
+    void mount_order_payments(httplib::Server& server, const std::string& v);
+    void create_transaction(int64_t order_id, const httplib::Request& req, httplib::Response& res);
+    void write_metafield(int64_t order_id, int64_t metafield_id, const httplib::Request& req, httplib::Response& res);
+    void settle(Stored& order);  // financial_status and total_outstanding from the transactions
     std::optional<nlohmann::json> validate_customer(const nlohmann::json& c, int64_t self_id) const;
     void touch(Stored& s, int64_t now);
     std::string call_limit_header();
@@ -65,7 +102,9 @@ private:
     std::atomic<uint64_t> requests_{0};
     std::atomic<bool> rate_limit_;
     mutable std::mutex mutex_;  // guards everything below
-    Table customers_, products_, orders_;
+    Table customers_, products_, orders_, custom_collections_, collects_, locations_;
+    std::map<std::pair<int64_t, int64_t>, Stored> levels_;  // (inventory_item_id, location_id)
+    std::map<int64_t, std::vector<nlohmann::json>> transactions_, metafields_;  // by order id
     int64_t next_id_ = 7'100'000'000'000;
     double bucket_level_ = 0;
     int64_t bucket_ms_ = 0;
@@ -75,9 +114,11 @@ public:
     static std::string format_time(int64_t seconds);  // shop time, "+02:00"
     static int64_t now_seconds();
     static std::string money(int64_t cents);
+    static std::optional<int64_t> cents_of(const nlohmann::json& value);  // "12.50" → 1250
     Table& customers_table() { return customers_; }
     Table& products_table() { return products_; }
     Table& orders_table() { return orders_; }
+    Table& custom_collections_table() { return custom_collections_; }
 };
 
 // `plexus sandbox` serves this: rate limit on, token "shpat_sandbox".

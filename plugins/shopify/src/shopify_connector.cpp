@@ -1,7 +1,15 @@
 // The Shopify connector: the Admin REST API through the host's HTTP client only.
 // Entities: customers (read incrementally, create, update, lookup), orders (read
 // incrementally, status=any), products with variants (read incrementally, create, update,
-// lookup by SKU). Wire parsing lives in wire.cpp (pure, golden-tested).
+// lookup by SKU; a category puts the product into its custom collection), custom_collections
+// (product categories), inventory_levels (stock per SKU and location) and
+// order_invoice_status (an Intacct invoice's status and payment on the order). Wire parsing
+// lives in wire.cpp (pure, golden-tested); each write-only entity has its own file.
+#include "admin_api.hpp"
+#include "custom_collections.hpp"
+#include "inventory_levels.hpp"
+#include "order_invoice_status.hpp"
+#include "product_index.hpp"
 #include "wire.hpp"
 
 #include <plexus/connector.hpp>
@@ -15,8 +23,6 @@
 namespace plexus::shopify {
 
 using plexus::sdk::Error;
-using plexus::sdk::HttpRequest;
-using plexus::sdk::HttpResponse;
 using plexus::sdk::LookupRequest;
 using plexus::sdk::LookupResult;
 using plexus::sdk::ReadPage;
@@ -32,6 +38,7 @@ namespace {
 // even when the record has no e-mail (and after a crash before the host recorded it).
 std::string idempotency_tag(const std::string& key) { return "plexus:" + key; }
 
+// The entities read and written as one Shopify resource each (GET list / POST / PUT).
 struct EntitySpec {
     const char* plural;
     const char* singular;
@@ -44,29 +51,30 @@ const std::map<std::string, EntitySpec>& entities() {
         {"customers", {"customers", "customer", "", true}},
         {"orders", {"orders", "order", "status=any&", false}},
         {"products", {"products", "product", "", true}},
+        {"custom_collections", {"custom_collections", "custom_collection", "", true}},
     };
     return e;
 }
 
-std::string id_text(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
+const char* const kEntityNames = "customers, orders, products, custom_collections, inventory_levels, order_invoice_status";
 
 }  // namespace
 
 class ShopifyConnector : public plexus::sdk::Connector {
 public:
     static constexpr const char* id = "shopify";
-    static constexpr const char* version = "0.1.0";
+    static constexpr const char* version = "0.2.0";
     static constexpr const char* manifest = R"json({
   "id": "shopify",
   "name": "Shopify (Admin REST API)",
-  "version": "0.1.0",
-  "description": "Customers, orders and products with variants of one Shopify store, through the Admin REST API: incremental reads by updated_at with Link-header pagination, creates and updates, lookups by e-mail, SKU and idempotency key.",
+  "version": "0.2.0",
+  "description": "Customers, orders, products with variants, product categories (custom collections), inventory levels and the invoice status of orders of one Shopify store, through the Admin REST API: incremental reads by updated_at with Link-header pagination, creates and updates, lookups by e-mail, SKU, handle and idempotency key.",
   "settings": [
     {"name": "store_domain", "type": "string", "required": true, "description": "The store's myshopify domain, e.g. acme.myshopify.com."},
     {"name": "api_version", "type": "string", "default": "2024-04", "description": "The Admin API version (YYYY-MM) in every path."},
     {"name": "access_token", "type": "string", "required": true, "secret": true, "description": "The Admin API access token (shpat_…), sent as X-Shopify-Access-Token. Write it as ${ENV_VAR}."},
     {"name": "base_url", "type": "string", "description": "Overrides https://{store_domain} (scheme, host and port, no path), e.g. the sandbox's http://127.0.0.1:8081."},
-    {"name": "location_id", "type": "integer", "description": "The inventory location for inventory levels (not used by the entities of this version)."},
+    {"name": "location_id", "type": "integer", "description": "The inventory location (GET locations.json lists them) whose stock inventory_levels writes set, unless a record maps its own location_id. check verifies it exists."},
     {"name": "page_size", "type": "integer", "default": 250, "description": "Records asked per request (limit), 1 to 250."}
   ],
   "entities": [
@@ -79,43 +87,84 @@ public:
      "capabilities": ["read", "incremental", "lookup"], "open": true,
      "fields": [{"name": "id", "type": "integer"}, {"name": "name", "type": "string"}, {"name": "currency", "type": "string"},
                 {"name": "financial_status", "type": "string"}, {"name": "total_price", "type": "string"},
+                {"name": "total_outstanding", "type": "string"},
                 {"name": "line_items", "type": "array", "fields": [{"name": "sku", "type": "string"}, {"name": "quantity", "type": "integer"}]},
                 {"name": "updated_at", "type": "datetime"}]},
-    {"name": "products", "description": "Products with their variants (SKU, price, inventory item).", "key": "id", "cursor": "updated_at",
+    {"name": "products", "description": "Products with their variants (SKU, price, inventory item). A write may name the product's category by one of collection_id, collection_handle or category_id: after the write the product is in that custom collection by exactly one collect (and out of other category-… collections).", "key": "id", "cursor": "updated_at",
      "capabilities": ["read", "incremental", "create", "update", "lookup"], "open": true,
-     "fields": [{"name": "id", "type": "integer"}, {"name": "title", "type": "string"}, {"name": "vendor", "type": "string"},
-                {"name": "product_type", "type": "string"}, {"name": "status", "type": "string"}, {"name": "tags", "type": "string"},
-                {"name": "variants", "type": "array", "fields": [{"name": "sku", "type": "string"}, {"name": "price", "type": "string"}]},
-                {"name": "updated_at", "type": "datetime"}]}
+     "fields": [{"name": "id", "type": "integer"}, {"name": "title", "type": "string"}, {"name": "body_html", "type": "string"},
+                {"name": "vendor", "type": "string"}, {"name": "product_type", "type": "string"}, {"name": "status", "type": "string"},
+                {"name": "tags", "type": "string"},
+                {"name": "variants", "type": "array", "fields": [{"name": "sku", "type": "string"}, {"name": "price", "type": "string"},
+                   {"name": "barcode", "type": "string"}, {"name": "inventory_management", "type": "string", "description": "\"shopify\" to track stock (inventory_levels needs it)"},
+                   {"name": "inventory_item_id", "type": "integer"}]},
+                {"name": "category_id", "type": "string", "description": "Write only: the source system's category id; the product goes into the custom collection with handle category-<id> (see custom_collections)."},
+                {"name": "collection_handle", "type": "string", "description": "Write only: the handle of the custom collection to put the product in."},
+                {"name": "collection_id", "type": "integer", "description": "Write only: the id of the custom collection to put the product in."},
+                {"name": "updated_at", "type": "datetime"}]},
+    {"name": "custom_collections", "description": "Product categories as custom collections. A create needs category_id (the handle becomes category-<id>, how lookup finds it again) or an explicit handle; a create whose handle exists answers conflict, and the host updates that collection instead.", "key": "id", "cursor": "updated_at",
+     "capabilities": ["read", "incremental", "create", "update", "lookup"],
+     "fields": [{"name": "id", "type": "integer", "description": "Shopify's id (read only)."},
+                {"name": "category_id", "type": "string", "description": "The source system's category id; derives the handle category-<id>. Not stored in Shopify."},
+                {"name": "handle", "type": "string", "description": "Overrides the derived handle."},
+                {"name": "title", "type": "string", "required": true},
+                {"name": "body_html", "type": "string"},
+                {"name": "published", "type": "boolean"},
+                {"name": "sort_order", "type": "string", "description": "alpha-asc, alpha-desc, best-selling, created, created-desc, manual, price-asc, price-desc"},
+                {"name": "template_suffix", "type": "string"},
+                {"name": "published_at", "type": "datetime", "description": "Read only."},
+                {"name": "published_scope", "type": "string", "description": "Read only."},
+                {"name": "image", "type": "object", "description": "Read only."},
+                {"name": "updated_at", "type": "datetime", "description": "Read only."}]},
+    {"name": "inventory_levels", "description": "Stock available per SKU at a location (POST inventory_levels/set.json, absolute). Key <inventory_item_id>:<location_id>. A level already at the quantity is not written.", "key": "id", "cursor": "updated_at",
+     "capabilities": ["create", "update", "lookup"],
+     "fields": [{"name": "sku", "type": "string", "required": true, "description": "The variant's SKU; its inventory_item_id is looked up."},
+                {"name": "available", "type": "integer", "required": true, "description": "The absolute quantity available (whole; may be negative)."},
+                {"name": "location_id", "type": "integer", "description": "Overrides the connection's location_id setting."},
+                {"name": "id", "type": "string", "description": "Read only: <inventory_item_id>:<location_id>."},
+                {"name": "inventory_item_id", "type": "integer", "description": "Read only."},
+                {"name": "updated_at", "type": "datetime", "description": "Read only."}]},
+    {"name": "order_invoice_status", "description": "The Intacct invoice of a Shopify order, kept in the order's metafields plexus.invoice_number, plexus.invoice_date, plexus.invoice_state, plexus.amount_due; when paid (state Paid or amount due 0) the payment is recorded once as an order transaction (capture of the authorization, else a sale with source external) so the order becomes paid. Key: the order id.", "key": "id", "cursor": "updated_at",
+     "capabilities": ["create", "update", "lookup"],
+     "fields": [{"name": "order_id", "type": "integer", "description": "The Shopify order id (this or order_name)."},
+                {"name": "order_name", "type": "string", "description": "The order's name, e.g. #1001 (1001 also finds #1001)."},
+                {"name": "invoice_number", "type": "string", "required": true},
+                {"name": "invoice_date", "type": "string", "description": "YYYY-MM-DD (a date metafield)."},
+                {"name": "invoice_state", "type": "string", "description": "E.g. Posted, Partially Paid, Paid."},
+                {"name": "amount_due", "type": "number", "description": "What is still due; 0 means paid. Decimal, at most 2 places."},
+                {"name": "id", "type": "integer", "description": "Read only: the order id."},
+                {"name": "financial_status", "type": "string", "description": "Read only."},
+                {"name": "updated_at", "type": "datetime", "description": "Read only: the order's."}]}
   ],
   "rate_limit": {"requests_per_second": 2, "burst": 40}
 })json";
 
-    ShopifyConnector(plexus::sdk::Host& host, const json& settings) : host_(host) {
-        token_ = settings.value("access_token", "");
+    ShopifyConnector(plexus::sdk::Host& host, const json& settings)
+        : api_(host, base_of(settings), settings.value("api_version", "2024-04"), settings.value("access_token", "")),
+          products_(api_),
+          collections_(api_),
+          inventory_(api_, products_, location_of(settings)),
+          invoices_(api_) {
+        const std::string token = settings.value("access_token", "");
         version_ = settings.value("api_version", "2024-04");
-        const std::string domain = settings.value("store_domain", "");
-        base_ = settings.contains("base_url") && settings["base_url"].is_string()
-                    ? settings["base_url"].get<std::string>()
-                    : "https://" + domain;
-        while (!base_.empty() && base_.back() == '/') base_.pop_back();
         page_size_ = settings.value("page_size", int64_t{250});
-        if (token_.empty()) throw Error(PLEXUS_ERR_CONFIG, "access_token is empty");
-        if (domain.empty() && base_ == "https://")
-            throw Error(PLEXUS_ERR_CONFIG, "store_domain is empty (e.g. acme.myshopify.com)");
+        if (token.empty()) throw Error(PLEXUS_ERR_CONFIG, "access_token is empty");
+        if (base_of(settings) == "https://") throw Error(PLEXUS_ERR_CONFIG, "store_domain is empty (e.g. acme.myshopify.com)");
         if (page_size_ < 1 || page_size_ > 250)
             throw Error(PLEXUS_ERR_CONFIG, "page_size is " + std::to_string(page_size_) +
                                                "; Shopify pages hold 1 to 250 records");
         if (version_.size() != 7 || version_[4] != '-')
             throw Error(PLEXUS_ERR_CONFIG, "api_version \"" + version_ + "\" is not YYYY-MM (e.g. 2024-04)");
+        if (settings.contains("location_id") && !settings["location_id"].is_null() && !location_of(settings))
+            throw Error(PLEXUS_ERR_CONFIG, "location_id " + settings["location_id"].dump() + " is not a Shopify location id");
+        location_id_ = location_of(settings);
     }
 
     void check() override {
-        Exchange x = call("GET", "shop.json", {});
-        if (Failure f = classify(x.response.status, x.response.body, x.name); f.status != PLEXUS_OK)
-            throw Error(f.status, f.message);
-        json j = parse_body(x.response.status, x.response.body, x.name);
-        if (!j.contains("shop")) throw Error(PLEXUS_ERR_TRANSIENT, "malformed response from Shopify (HTTP 200 on " + x.name + "): no shop");
+        api_.get_object("shop.json", "shop");
+        if (location_id_ && !api_.find_object("locations/" + std::to_string(*location_id_) + ".json", "location"))
+            throw Error(PLEXUS_ERR_CONFIG, "the location_id setting names location " + std::to_string(*location_id_) +
+                                               ", which the store does not have (GET locations.json lists them)");
     }
 
     ReadPage read(const ReadRequest& request) override {
@@ -138,7 +187,7 @@ public:
             if (!cursor.updated_at_min.empty()) path += "updated_at_min=" + url_encode(cursor.updated_at_min) + "&";
             path.pop_back();
         }
-        Exchange x = call("GET", path, {});
+        Exchange x = api_.call("GET", path);
         ListPage page = parse_list_page(x.response.status, x.response.header("Link"), x.response.body,
                                         spec.plural, x.name);
         ReadPage out;
@@ -173,11 +222,23 @@ public:
     }
 
     std::vector<WriteResult> write(const std::string& entity_name, const std::vector<WriteItem>& items) override {
+        if (entity_name == "inventory_levels") return inventory_.write(items);
+        if (entity_name == "order_invoice_status") return invoices_.write(items);
+        if (entity_name == "custom_collections") return collections_.write(items);
         const EntitySpec& spec = entity(entity_name);
         if (!spec.writable) throw Error(PLEXUS_ERR_CONFIG, "entity " + entity_name + " is read-only in this connector");
+        const bool products = spec.plural == std::string("products");
         std::vector<WriteResult> results;
         results.reserve(items.size());
         for (const auto& item : items) {
+            if (products) {
+                std::string who = "product";
+                if (!item.target_key.empty()) who += " " + item.target_key;
+                else if (auto sku = item.data.is_object() ? first_sku(item.data) : std::nullopt) who += " with SKU " + *sku;
+                results.push_back(per_record(who, [&] { return write_product(item); }));
+                products_.invalidate();
+                continue;
+            }
             if (!item.data.is_object()) {
                 results.push_back(WriteResult::failed(PLEXUS_ERR_VALIDATION, "the mapped record is not a JSON object"));
                 continue;
@@ -187,76 +248,114 @@ public:
             data.erase("updated_at");
             data.erase("created_at");
             const bool create = item.op == WriteOp::Create;
-            std::string path;
-            if (create) {
-                if (!item.idempotency_key.empty()) data["tags"] = with_tag(data.value("tags", json()), idempotency_tag(item.idempotency_key));
-                path = std::string(spec.plural) + ".json";
-            } else {
-                if (item.target_key.empty()) {
-                    results.push_back(WriteResult::failed(PLEXUS_ERR_VALIDATION, "update without a target key"));
-                    continue;
-                }
-                path = std::string(spec.plural) + "/" + url_encode(item.target_key) + ".json";
+            if (!create && item.target_key.empty()) {
+                results.push_back(WriteResult::failed(PLEXUS_ERR_VALIDATION, "update without a target key"));
+                continue;
             }
-            Exchange x = call(create ? "POST" : "PUT", path, json{{spec.singular, data}}.dump(-1, ' ', false, json::error_handler_t::replace));
+            Exchange x = send_resource(spec, item, std::move(data));
             results.push_back(interpret_write(x.response.status, x.response.body, spec.singular, create, x.name));
-            if (spec.plural == std::string("products")) sku_index_.reset();
         }
         return results;
     }
 
     LookupResult lookup(const LookupRequest& request) override {
+        if (request.entity == "inventory_levels") return inventory_.lookup(request);
+        if (request.entity == "order_invoice_status") return invoices_.lookup(request);
+        if (request.entity == "custom_collections") return collections_.lookup(request);
         const EntitySpec& spec = entity(request.entity);
-        if (request.key) return by_key(spec, *request.key);
-        if (request.idempotency_key && !request.idempotency_key->empty() && spec.writable) {
-            if (auto r = search_tag(spec, idempotency_tag(*request.idempotency_key))) return *r;
+        if (request.key) {
+            auto object = api_.find_object(std::string(spec.plural) + "/" + url_encode(*request.key) + ".json", spec.singular);
+            if (!object) return {};
+            return found_record(std::move(*object));
         }
-        if (spec.plural == std::string("customers")) {
+        std::optional<LookupResult> hit;
+        if (request.idempotency_key && !request.idempotency_key->empty() && spec.writable)
+            hit = search_tag(spec, idempotency_tag(*request.idempotency_key));
+        if (!hit && spec.plural == std::string("customers")) {
             const std::string email = request.data.value("email", "");
-            if (!email.empty()) {
-                if (auto r = search_customers("email:" + quote(email), [&](const json& c) {
-                        return lower(c.value("email", "")) == lower(email);
-                    }))
-                    return *r;
-            }
+            if (!email.empty())
+                hit = search_customers("email:" + quote(email),
+                                       [&](const json& c) { return lower(c.value("email", "")) == lower(email); });
         }
-        if (spec.plural == std::string("products")) {
-            if (auto sku = first_sku(request.data)) {
-                if (auto r = by_sku(*sku)) return *r;
-            }
-        }
-        return {};
+        if (!hit && spec.plural == std::string("products"))
+            if (auto sku = first_sku(request.data))
+                if (auto m = products_.by_sku(*sku)) hit = found_record(*m->product);
+        if (hit && spec.plural == std::string("products")) complete_category(*hit, request.data);
+        return hit ? *hit : LookupResult{};
     }
 
 private:
-    struct Exchange {
-        HttpResponse response;
-        std::string name;
-    };
+    static std::string base_of(const json& settings) {
+        std::string base = settings.contains("base_url") && settings["base_url"].is_string()
+                               ? settings["base_url"].get<std::string>()
+                               : "https://" + settings.value("store_domain", "");
+        while (!base.empty() && base.back() == '/') base.pop_back();
+        return base;
+    }
+    static std::optional<int64_t> location_of(const json& settings) {
+        if (!settings.contains("location_id") || settings["location_id"].is_null()) return std::nullopt;
+        return id_number(settings["location_id"]);
+    }
 
     const EntitySpec& entity(const std::string& name) const {
         auto it = entities().find(name);
         if (it == entities().end())
-            throw Error(PLEXUS_ERR_CONFIG, "unknown entity \"" + name + "\" (customers, orders, products)");
+            throw Error(PLEXUS_ERR_CONFIG, "unknown entity \"" + name + "\" (" + kEntityNames + ")");
         return it->second;
     }
 
-    Exchange call(const std::string& method, const std::string& path_and_query, const std::string& body) {
-        HttpRequest req;
-        req.method = method;
-        const std::string path = "/admin/api/" + version_ + "/" + path_and_query;
-        req.url = base_ + path;
-        req.headers = {{"X-Shopify-Access-Token", token_}, {"Accept", "application/json"}};
-        if (!body.empty() || method == "POST" || method == "PUT") {
-            req.headers.emplace_back("Content-Type", "application/json");
-            req.body = body;
+    // POST {plural}.json (create, with the idempotency tag) or PUT {plural}/{key}.json.
+    Exchange send_resource(const EntitySpec& spec, const WriteItem& item, json data) {
+        if (item.op == WriteOp::Create) {
+            if (!item.idempotency_key.empty())
+                data["tags"] = with_tag(data.value("tags", json()), idempotency_tag(item.idempotency_key));
+            return api_.send("POST", std::string(spec.plural) + ".json", json{{spec.singular, data}});
         }
-        Exchange x{host_.http(req), exchange_name(method, path)};
-        if (auto limit = parse_call_limit(x.response.header("X-Shopify-Shop-Api-Call-Limit")))
-            host_.rate_observe(limit->used, limit->max);
-        if (x.response.header("X-Shopify-API-Deprecated-Reason").size())
-            host_.warn("Shopify says " + x.name + " is deprecated: " + x.response.header("X-Shopify-API-Deprecated-Reason"));
-        return x;
+        return api_.send("PUT", std::string(spec.plural) + "/" + url_encode(item.target_key) + ".json",
+                         json{{spec.singular, data}});
+    }
+
+    // A product create/update, then its category's collect. The collection is resolved first,
+    // so a category that does not exist fails the record before anything is written.
+    WriteResult write_product(const WriteItem& item) {
+        if (!item.data.is_object()) throw invalid("the mapped record is not a JSON object");
+        json data = item.data;
+        for (const char* f : {"id", "updated_at", "created_at"}) data.erase(f);
+        const bool create = item.op == WriteOp::Create;
+        if (!create && item.target_key.empty()) throw invalid("update without a target key");
+        const std::optional<CategoryRef> category = take_category(data);
+        std::optional<CustomCollections::Collection> collection;
+        if (category) collection = collections_.resolve(*category);
+        const EntitySpec& spec = entities().at("products");
+        Exchange x = send_resource(spec, item, std::move(data));
+        WriteResult r = interpret_write(x.response.status, x.response.body, "product", create, x.name);
+        if (r.status != PLEXUS_OK || !collection) return r;
+        try {
+            collections_.ensure_member(std::atoll(r.target_key.c_str()), *collection);
+        } catch (const Error& e) {
+            if (e.status() == PLEXUS_ERR_AUTH || e.status() == PLEXUS_ERR_RATE_LIMIT || e.status() == PLEXUS_ERR_CANCELLED) throw;
+            // After a create, report it as transient: the host keeps the intent open, and the
+            // next run's lookup adopts the product and completes its collect.
+            return WriteResult::failed(create ? PLEXUS_ERR_TRANSIENT : e.status(),
+                                       std::string(create ? "created" : "updated") + " product " + r.target_key +
+                                           ", but not its category: " + e.what());
+        }
+        return r;
+    }
+
+    // A product found after an interrupted create may lack the collect the create was to
+    // make: the host adopts it without writing, so complete it here (best effort).
+    void complete_category(const LookupResult& hit, const json& data) {
+        if (!data.is_object()) return;
+        json copy = data;
+        try {
+            auto category = take_category(copy);
+            if (!category) return;
+            collections_.ensure_member(std::atoll(hit.record.key.c_str()), collections_.resolve(*category));
+        } catch (const Error& e) {
+            if (e.status() == PLEXUS_ERR_AUTH || e.status() == PLEXUS_ERR_RATE_LIMIT || e.status() == PLEXUS_ERR_CANCELLED) throw;
+            api_.host().warn("product " + hit.record.key + " found, but its category could not be completed: " + e.what());
+        }
     }
 
     static std::string lower(std::string s) {
@@ -280,32 +379,12 @@ private:
         return t.empty() ? tag : t + ", " + tag;
     }
 
-    static LookupResult found(json object) {
-        LookupResult r;
-        r.found = true;
-        r.record.key = id_text(object["id"]);
-        if (auto t = parse_timestamp(object.value("updated_at", ""))) r.record.cursor = format_utc(*t);
-        r.record.data = std::move(object);
-        return r;
-    }
-
-    LookupResult by_key(const EntitySpec& spec, const std::string& key) {
-        Exchange x = call("GET", std::string(spec.plural) + "/" + url_encode(key) + ".json", {});
-        if (x.response.status == 404) return {};
-        if (Failure f = classify(x.response.status, x.response.body, x.name); f.status != PLEXUS_OK)
-            throw Error(f.status, f.message);
-        json j = parse_body(x.response.status, x.response.body, x.name);
-        if (!j.contains(spec.singular) || !j[spec.singular].is_object())
-            throw Error(PLEXUS_ERR_TRANSIENT, "malformed response from Shopify (HTTP 200 on " + x.name + ")");
-        return found(std::move(j[spec.singular]));
-    }
-
     template <typename Pred>
     std::optional<LookupResult> search_customers(const std::string& query, Pred&& matches) {
-        Exchange x = call("GET", "customers/search.json?limit=10&query=" + url_encode(query), {});
+        Exchange x = api_.call("GET", "customers/search.json?limit=10&query=" + url_encode(query));
         ListPage page = parse_list_page(x.response.status, x.response.header("Link"), x.response.body, "customers", x.name);
         for (auto& c : page.items)
-            if (matches(c)) return found(std::move(c));
+            if (matches(c)) return found_record(std::move(c));
         return std::nullopt;
     }
 
@@ -328,9 +407,8 @@ private:
         if (spec.plural == std::string("customers"))
             return search_customers("tag:" + quote(tag), [&](const json& c) { return has_tag(c, tag); });
         // Products: no tag search in REST; scan (cached for the instance).
-        load_products();
-        for (const auto& p : *products_)
-            if (has_tag(p, tag)) return found(p);
+        for (const auto& p : products_.products())
+            if (has_tag(p, tag)) return found_record(p);
         return std::nullopt;
     }
 
@@ -343,42 +421,14 @@ private:
         return std::nullopt;
     }
 
-    // The REST Admin API has no variant search by SKU: products are read once per instance
-    // (fields limited) and indexed; a write to products drops the index.
-    void load_products() {
-        if (products_ && sku_index_) return;
-        products_.emplace();
-        sku_index_.emplace();
-        std::string page_info;
-        for (;;) {
-            std::string path = "products.json?limit=250&fields=id%2Ctitle%2Ctags%2Cvariants%2Cupdated_at";
-            if (!page_info.empty()) path = "products.json?limit=250&fields=id%2Ctitle%2Ctags%2Cvariants%2Cupdated_at&page_info=" + url_encode(page_info);
-            Exchange x = call("GET", path, {});
-            ListPage page = parse_list_page(x.response.status, x.response.header("Link"), x.response.body, "products", x.name);
-            for (auto& p : page.items) {
-                if (p.contains("variants") && p["variants"].is_array())
-                    for (const auto& v : p["variants"])
-                        if (v.is_object() && v.contains("sku") && v["sku"].is_string())
-                            sku_index_->emplace(v["sku"].get<std::string>(), products_->size());
-                products_->push_back(std::move(p));
-            }
-            if (!page.next_page_info) break;
-            page_info = *page.next_page_info;
-        }
-    }
-
-    std::optional<LookupResult> by_sku(const std::string& sku) {
-        load_products();
-        auto it = sku_index_->find(sku);
-        if (it == sku_index_->end()) return std::nullopt;
-        return found((*products_)[it->second]);
-    }
-
-    plexus::sdk::Host& host_;
-    std::string token_, version_, base_;
+    AdminApi api_;
+    ProductIndex products_;
+    CustomCollections collections_;
+    InventoryLevels inventory_;
+    OrderInvoiceStatus invoices_;
+    std::string version_;
     int64_t page_size_ = 250;
-    std::optional<std::vector<json>> products_;
-    std::optional<std::map<std::string, size_t>> sku_index_;
+    std::optional<int64_t> location_id_;
 };
 
 }  // namespace plexus::shopify

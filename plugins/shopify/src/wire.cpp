@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
 
 namespace plexus::shopify {
@@ -226,7 +227,7 @@ json parse_body(int status, const std::string& body, const std::string& exchange
 }
 
 ListPage parse_list_page(int status, const std::string& link_header, const std::string& body,
-                         const std::string& plural, const std::string& exchange) {
+                         const std::string& plural, const std::string& exchange, bool require_id) {
     if (Failure f = classify(status, body, exchange); f.status != PLEXUS_OK)
         throw Error(f.status, f.message);
     json j = parse_body(status, body, exchange);
@@ -237,10 +238,11 @@ ListPage parse_list_page(int status, const std::string& link_header, const std::
                                               "): no \"" + plural + "\" list");
     ListPage page;
     for (auto& item : *it) {
-        if (!item.is_object() || !item.contains("id"))
+        if (!item.is_object() || (require_id && !item.contains("id")))
             throw Error(PLEXUS_ERR_TRANSIENT, "malformed response from Shopify (HTTP " +
                                                   std::to_string(status) + " on " + exchange +
-                                                  "): an element of \"" + plural + "\" has no id");
+                                                  "): an element of \"" + plural + "\" is not an object" +
+                                                  (require_id ? " with an id" : ""));
         page.items.push_back(std::move(item));
     }
     page.next_page_info = link_page_info(link_header, "next");
@@ -273,6 +275,234 @@ WriteResult interpret_write(int status, const std::string& body, const std::stri
     if (auto u = it->find("updated_at"); u != it->end() && u->is_string())
         if (auto t = parse_timestamp(u->get<std::string>())) cursor = format_utc(*t);
     return WriteResult::ok(id.is_string() ? id.get<std::string>() : id.dump(), std::move(cursor));
+}
+
+std::string category_handle(const std::string& category_id) {
+    std::string slug;
+    bool pending_dash = false;
+    for (unsigned char c : category_id) {
+        if (std::isalnum(c) && c < 0x80) {
+            if (pending_dash && !slug.empty()) slug += '-';
+            pending_dash = false;
+            slug += static_cast<char>(std::tolower(c));
+        } else {
+            pending_dash = true;
+        }
+    }
+    if (slug.size() > 200) slug.resize(200);
+    // Lossless (up to case) only when the id was already a slug: [A-Za-z0-9] runs joined by
+    // single '-', no leading or trailing '-'.
+    std::string lowered;
+    for (unsigned char c : category_id) lowered += static_cast<char>(std::tolower(c));
+    std::string handle = std::string(kCategoryHandlePrefix) + slug;
+    if (lowered != slug || slug.empty()) {
+        uint32_t h = 2166136261u;
+        for (unsigned char c : category_id) {
+            h ^= c;
+            h *= 16777619u;
+        }
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%08x", h);
+        handle += (slug.empty() ? "" : "-") + std::string(buf);
+    }
+    return handle;
+}
+
+std::optional<int64_t> parse_cents(const json& value) {
+    std::string text;
+    if (value.is_number_integer()) return value.get<int64_t>() * 100;
+    if (value.is_number()) {
+        const double d = value.get<double>();
+        const double cents = d * 100;
+        const double rounded = static_cast<double>(static_cast<int64_t>(cents + (cents < 0 ? -0.5 : 0.5)));
+        if (std::abs(cents - rounded) > 1e-6) return std::nullopt;
+        return static_cast<int64_t>(rounded);
+    }
+    if (!value.is_string()) return std::nullopt;
+    text = trim(value.get<std::string>());
+    if (text.empty()) return std::nullopt;
+    size_t i = 0;
+    bool negative = false;
+    if (text[i] == '-' || text[i] == '+') negative = text[i++] == '-';
+    int64_t units = 0, cents = 0;
+    size_t digits = 0;
+    for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i, ++digits) {
+        if (units > 1'000'000'000'000) return std::nullopt;
+        units = units * 10 + (text[i] - '0');
+    }
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        size_t decimals = 0;
+        for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i, ++decimals) {
+            if (decimals >= 2) {
+                if (text[i] != '0') return std::nullopt;  // 19.999 is not money
+                continue;
+            }
+            cents = cents * 10 + (text[i] - '0');
+        }
+        if (decimals == 1) cents *= 10;
+        digits += decimals;
+    }
+    if (i != text.size() || digits == 0) return std::nullopt;
+    const int64_t total = units * 100 + cents;
+    return negative ? -total : total;
+}
+
+std::string format_cents(int64_t cents) {
+    const int64_t a = cents < 0 ? -cents : cents;
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%s%lld.%02lld", cents < 0 ? "-" : "", static_cast<long long>(a / 100),
+                  static_cast<long long>(a % 100));
+    return buf;
+}
+
+std::string inventory_level_key(int64_t inventory_item_id, int64_t location_id) {
+    return std::to_string(inventory_item_id) + ":" + std::to_string(location_id);
+}
+
+std::optional<std::pair<int64_t, int64_t>> parse_inventory_level_key(const std::string& key) {
+    const auto colon = key.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 >= key.size()) return std::nullopt;
+    char* end = nullptr;
+    const std::string a = key.substr(0, colon), b = key.substr(colon + 1);
+    const long long item = std::strtoll(a.c_str(), &end, 10);
+    if (*end || item <= 0) return std::nullopt;
+    const long long location = std::strtoll(b.c_str(), &end, 10);
+    if (*end || location <= 0) return std::nullopt;
+    return std::make_pair(static_cast<int64_t>(item), static_cast<int64_t>(location));
+}
+
+WriteResult interpret_inventory_set(int status, const std::string& body, const std::string& exchange) {
+    if (status == 422 || status == 400 || status == 404) {
+        Failure f = classify(status, body, exchange);
+        return WriteResult::failed(f.status, f.message);
+    }
+    if (Failure f = classify(status, body, exchange); f.status != PLEXUS_OK) throw Error(f.status, f.message);
+    json j = parse_body(status, body, exchange);
+    auto it = j.find("inventory_level");
+    const auto malformed = [&] {
+        return Error(PLEXUS_ERR_TRANSIENT, "malformed response from Shopify (HTTP " + std::to_string(status) +
+                                               " on " + exchange + "): no \"inventory_level\" with its ids");
+    };
+    if (it == j.end() || !it->is_object()) throw malformed();
+    const json& level = *it;
+    if (!level.contains("inventory_item_id") || !level["inventory_item_id"].is_number_integer() ||
+        !level.contains("location_id") || !level["location_id"].is_number_integer())
+        throw malformed();
+    std::string cursor;
+    if (auto u = level.find("updated_at"); u != level.end() && u->is_string())
+        if (auto t = parse_timestamp(u->get<std::string>())) cursor = format_utc(*t);
+    return WriteResult::ok(inventory_level_key(level["inventory_item_id"].get<int64_t>(), level["location_id"].get<int64_t>()),
+                           std::move(cursor));
+}
+
+std::vector<MetafieldWrite> plan_metafields(const std::vector<MetafieldValue>& wanted, const json& existing) {
+    std::vector<MetafieldWrite> out;
+    const json empty = json::array();
+    const json& list = existing.is_object() && existing.contains("metafields") && existing["metafields"].is_array()
+                           ? existing["metafields"]
+                           : empty;
+    for (const auto& w : wanted) {
+        const json* found = nullptr;
+        for (const auto& m : list)
+            if (m.is_object() && m.value("namespace", "") == kMetafieldNamespace && m.value("key", "") == w.key) {
+                found = &m;
+                break;
+            }
+        if (!found) {
+            out.push_back({w, 0});
+            continue;
+        }
+        const json& v = (*found)["value"];
+        std::string current = v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();
+        bool same = current == w.value && found->value("type", w.type) == w.type;
+        if (!same && w.type == "number_decimal") {  // "12.5" and "12.50" are the same amount
+            auto a = parse_cents(json(current)), b = parse_cents(json(w.value));
+            same = a && b && *a == *b && found->value("type", w.type) == w.type;
+        }
+        if (!same) {
+            const json& id = (*found)["id"];
+            out.push_back({w, id.is_number_integer() ? id.get<int64_t>() : std::atoll(id.is_string() ? id.get<std::string>().c_str() : "0")});
+        }
+    }
+    return out;
+}
+
+bool invoice_paid(const std::string& state, std::optional<int64_t> amount_due_cents) {
+    std::string s;
+    for (unsigned char c : trim(state)) s += static_cast<char>(std::tolower(c));
+    return s == "paid" || (amount_due_cents && *amount_due_cents == 0);
+}
+
+namespace {
+int64_t id_of(const json& v) {
+    if (v.is_number_integer()) return v.get<int64_t>();
+    if (v.is_string()) return std::atoll(v.get<std::string>().c_str());
+    return 0;
+}
+}  // namespace
+
+PaymentPlan plan_payment(const json& order, const json& transactions) {
+    PaymentPlan plan;
+    const std::string fs = order.value("financial_status", "");
+    const std::string name = order.contains("name") && order["name"].is_string() ? order["name"].get<std::string>() : "";
+    if (fs == "paid" || fs == "partially_refunded" || fs == "refunded") return plan;
+    if (fs == "voided") {
+        plan.refusal = "the order's payment was voided in Shopify (financial_status voided); record the payment of " +
+                       (name.empty() ? std::string("this order") : name) + " by hand";
+        return plan;
+    }
+    const auto total = order.contains("total_price") ? parse_cents(order["total_price"]) : std::nullopt;
+    if (!total) {
+        plan.refusal = "the order has no readable total_price";
+        return plan;
+    }
+    const json empty = json::array();
+    const json& list = transactions.is_object() && transactions.contains("transactions") && transactions["transactions"].is_array()
+                           ? transactions["transactions"]
+                           : empty;
+    struct Auth {
+        int64_t id, amount, captured = 0;
+        bool voided = false;
+    };
+    std::vector<Auth> auths;
+    int64_t paid = 0;
+    for (const auto& t : list) {
+        if (!t.is_object()) continue;
+        const std::string kind = t.value("kind", ""), status = t.value("status", "");
+        const auto amount = t.contains("amount") ? parse_cents(t["amount"]) : std::nullopt;
+        if (!amount) continue;
+        if (kind == "authorization" && status == "success") auths.push_back({id_of(t["id"]), *amount});
+        if ((kind == "capture" || kind == "sale") && (status == "success" || status == "pending")) paid += *amount;
+    }
+    for (const auto& t : list) {
+        if (!t.is_object() || !t.contains("parent_id") || t["parent_id"].is_null()) continue;
+        const std::string kind = t.value("kind", ""), status = t.value("status", "");
+        const int64_t parent = id_of(t["parent_id"]);
+        const auto amount = t.contains("amount") ? parse_cents(t["amount"]) : std::nullopt;
+        for (auto& a : auths) {
+            if (a.id != parent) continue;
+            if (kind == "capture" && (status == "success" || status == "pending") && amount) a.captured += *amount;
+            if (kind == "void" && status == "success") a.voided = true;
+        }
+    }
+    int64_t due = *total - paid;
+    if (order.contains("total_outstanding"))
+        if (auto outstanding = parse_cents(order["total_outstanding"])) due = std::min(due, *outstanding);
+    if (due <= 0) return plan;
+    std::sort(auths.begin(), auths.end(), [](const Auth& a, const Auth& b) { return a.id < b.id; });
+    const std::string currency = order.contains("presentment_currency") && order["presentment_currency"].is_string()
+                                     ? order["presentment_currency"].get<std::string>()
+                                     : order.value("currency", "");
+    for (const auto& a : auths) {
+        const int64_t left = a.amount - a.captured;
+        if (a.voided || left <= 0 || due <= 0) continue;
+        const int64_t amount = std::min(left, due);
+        plan.steps.push_back({"capture", a.id, amount, currency});
+        due -= amount;
+    }
+    if (due > 0) plan.steps.push_back({"sale", 0, due, currency});
+    return plan;
 }
 
 std::string ReadCursor::encode() const {

@@ -62,8 +62,9 @@ struct ListPage {
     std::vector<json> items;
     std::optional<std::string> next_page_info;
 };
+// Elements must carry an id unless require_id is false (inventory levels have none).
 ListPage parse_list_page(int status, const std::string& link_header, const std::string& body,
-                         const std::string& plural, const std::string& exchange);
+                         const std::string& plural, const std::string& exchange, bool require_id = true);
 
 // The outcome of one create/update: ok with the object's id, or a per-record failure (422 →
 // VALIDATION naming the fields; a taken e-mail on a customer create → CONFLICT). Whole-batch
@@ -71,6 +72,84 @@ ListPage parse_list_page(int status, const std::string& link_header, const std::
 plexus::sdk::WriteResult interpret_write(int status, const std::string& body,
                                          const std::string& singular, bool create,
                                          const std::string& exchange);
+
+// ---- Categories (custom collections) ----------------------------------------------------
+
+// The handle a category's custom collection gets, derived from the category id alone so that
+// a lookup after a crash finds what a create made: "category-" + the id lower-cased with every
+// run of characters other than a-z and 0-9 turned into one '-'. When that loses more than case
+// (spaces, punctuation, non-ASCII: "Kaffee & Tee" and "Kaffee/Tee" would meet), an 8-digit hex
+// FNV-1a hash of the id is appended, so distinct ids keep distinct handles.
+// "COFFEE" → "category-coffee"; "Kaffee & Tee" → "category-kaffee-tee-1c7f0e2a".
+// Persisted format: changing it orphans every collection made before.
+std::string category_handle(const std::string& category_id);
+// Handles the connector derives start with this; only their collects are removed when a
+// product moves to another category.
+inline constexpr const char* kCategoryHandlePrefix = "category-";
+
+// ---- Money ---------------------------------------------------------------------------------
+
+// "19.99", "19.9", "20", 19.99 → cents; none when not a number with at most 2 decimals.
+std::optional<int64_t> parse_cents(const json& value);
+// 1999 → "19.99", -5 → "-0.05".
+std::string format_cents(int64_t cents);
+
+// ---- Inventory levels ------------------------------------------------------------------------
+
+// The target key of an inventory level: "<inventory_item_id>:<location_id>" (persisted in
+// the host's ledger).
+std::string inventory_level_key(int64_t inventory_item_id, int64_t location_id);
+std::optional<std::pair<int64_t, int64_t>> parse_inventory_level_key(const std::string& key);
+// The answer to POST inventory_levels/set.json ({"inventory_level": {...}}, not wrapped in an
+// id-carrying object): ok with inventory_level_key() and the level's updated_at in UTC; 422 →
+// VALIDATION with Shopify's message ({"errors": ["…"]}); whole-batch failures throw.
+plexus::sdk::WriteResult interpret_inventory_set(int status, const std::string& body,
+                                                 const std::string& exchange);
+
+// ---- Order invoice status --------------------------------------------------------------------
+
+// The order metafields the invoice status is kept in (namespace "plexus").
+inline constexpr const char* kMetafieldNamespace = "plexus";
+struct MetafieldValue {
+    std::string key;    // invoice_number, invoice_date, invoice_state, amount_due
+    std::string type;   // single_line_text_field, date, number_decimal
+    std::string value;  // as Shopify stores it (a string)
+};
+// What to write: the wanted values that are missing or differ in `existing` (the
+// {"metafields": [...]} list of the order, any namespace); existing_id is the metafield to PUT,
+// 0 for a POST.
+struct MetafieldWrite {
+    MetafieldValue value;
+    int64_t existing_id = 0;
+};
+std::vector<MetafieldWrite> plan_metafields(const std::vector<MetafieldValue>& wanted,
+                                            const json& existing);
+
+// An invoice counts as paid when its state is "paid" (any case) or its amount due is 0.
+bool invoice_paid(const std::string& state, std::optional<int64_t> amount_due_cents);
+
+// How to record an Intacct payment on a Shopify order so that its financial_status becomes
+// paid, from the order (financial_status, total_price, total_outstanding, currency) and its
+// transactions ({"transactions": [...]}):
+// - already paid / partially_refunded / refunded, or nothing outstanding: no step (the
+//   exactly-once guarantee: a re-run, or a run after a crash that happened after the POST,
+//   sees the payment and adds none);
+// - voided: refused (the operator must look at the order);
+// - authorizations not yet captured: one capture per authorization (parent_id, at most what
+//   is outstanding);
+// - what is still outstanding after that (pending, partially paid): one sale, source external.
+// Captures and sales with status success or pending count as paid.
+struct PaymentStep {
+    std::string kind;  // "capture" or "sale"
+    int64_t parent_id = 0;
+    int64_t amount_cents = 0;
+    std::string currency;
+};
+struct PaymentPlan {
+    std::vector<PaymentStep> steps;
+    std::string refusal;  // non-empty: do not pay, tell the operator this
+};
+PaymentPlan plan_payment(const json& order, const json& transactions);
 
 // The read cursor (persisted by the host as next_cursor; format version 1):
 //   {"v":1, "updated_at_min":"2024-05-01T10:00:00Z", "skip_ids":["7","9"],
