@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process';
 
 function part(file, name, required) {
   try {
-    return execFileSync('unzip', ['-p', file, name], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    return execFileSync('unzip', ['-p', file, name], {
+      encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', required ? 'pipe' : 'ignore'],
+    });
   } catch (e) {
     if (!required) return '';
     throw new Error(`${file}: cannot read ${name} from the zip (${e.message.split('\n')[0]}); is it an .xlsx file?`);
