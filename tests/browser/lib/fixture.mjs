@@ -161,8 +161,9 @@ export function makeTempDir() {
 
 // Runs a plexus command to completion; throws with its output when the exit status is not
 // one of okStatuses.
-export function plexusCommand(opts, args, { input, env = {}, okStatuses = [0] } = {}) {
-  const full = [...args, ...(opts.pluginDir ? ['--plugin-dir', opts.pluginDir] : [])];
+// plugins: the command loads connectors and takes --plugin-dir (run does, users does not).
+export function plexusCommand(opts, args, { input, env = {}, okStatuses = [0], plugins = true } = {}) {
+  const full = [...args, ...(plugins && opts.pluginDir ? ['--plugin-dir', opts.pluginDir] : [])];
   const r = spawnSync(opts.plexus, full, {
     input, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60000,
   });
@@ -176,7 +177,7 @@ export function plexusCommand(opts, args, { input, env = {}, okStatuses = [0] } 
 export function addUser(opts, dataDir, name, role, password) {
   // The password goes through the environment, never through the command line.
   return plexusCommand(opts, ['users', 'add', name, '--role', role, '--data', dataDir],
-    { env: { PLEXUS_PASSWORD: password } });
+    { env: { PLEXUS_PASSWORD: password }, plugins: false });
 }
 
 // Starts plexus serve; resolves once GET /api/health answers 200. The log goes to logFile.
