@@ -265,12 +265,12 @@ async function main() {
       const counter = r.locator('[data-test="progress-counter"]');
       const first = await counter.innerText();
       check(/page \d+/.test(first), `the progress counter should name the page; shows "${first}"`);
-      await snap('bulk-running');
       // The counter must change while the run goes on (or the run must have finished).
       await until('the progress counter to move', async () => {
         if ((await r.getAttribute('data-running')) !== 'true') return true;
         return (await counter.innerText()) !== first;
       }, { timeout: 5000 });
+      await snap('bulk-running');
       await until('the bulk run to finish', async () => {
         const now = await lastRunId(PROCESS_BULK);
         return now && now !== before && (await r.getAttribute('data-running')) === 'false';
@@ -292,6 +292,8 @@ async function main() {
         const second = await keysOnPage();
         return second.length === 100 && !second.some((k) => first.includes(k));
       });
+      const position = await page.locator('[data-test="outcomes-position"]').innerText();
+      check(/^page 2\b/.test(position), `the pager should say page 2; says "${position}"`);
       await snap('run-outcomes-page-2');
       await page.click('[data-test="prev-page"]');
       await until('the first page again', async () => JSON.stringify(await keysOnPage()) === JSON.stringify(first));

@@ -140,7 +140,7 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
   }
 
   // The live part of the "Now" cell, kept so the bar is not rebuilt every second.
-  const bar = h('progress', { max: 1 });
+  const bar = h('progress');
   const counter = h('div', { class: 'counter', 'data-test': 'progress-counter' });
   const runLink = h('a', { class: 'small' });
   const nowBox = h('div', { 'data-test': 'running' }, bar, counter, runLink);
@@ -180,13 +180,9 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
     if (pr.running) {
       const c = pr.running.counts || {};
       const done = (c.created || 0) + (c.updated || 0) + (c.unchanged || 0) + (c.failed || 0);
-      if (c.read > 0) {
-        bar.max = c.read;
-        bar.value = Math.min(done, c.read);
-      } else {
-        bar.removeAttribute('value'); // indeterminate until the first page is read
-      }
-      bar.setAttribute('aria-label', `${pr.name || pr.id}: ${done} of ${c.read || 0} records processed`);
+      // The source's total is not known before the end, so the bar only says "busy"
+      // (indeterminate); the counter says how far it is.
+      bar.setAttribute('aria-label', `${pr.name || pr.id} is running: ${done} of ${c.read || 0} records read so far are done`);
       counter.textContent = `page ${fmtNum(pr.running.pages)} · ${fmtNum(done)} / ${fmtNum(c.read || 0)} records`
         + ` · ${fmtNum(c.created || 0)} created · ${fmtNum(c.updated || 0)} updated · ${fmtNum(c.failed || 0)} failed`;
       // run_id is 0 (and started null) until the run has its row in the store.

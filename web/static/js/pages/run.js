@@ -115,9 +115,11 @@ export async function render(ctx) {
     pageTrail.afters.push(after);
     ctx.go(`/runs/${id}`, { ...filters, after: nextAfter });
   });
-  const pageNo = pageTrail.afters.length + (after ? 1 : 0) + 1;
+  // The trail holds the `after` of every page before this one ('' for the first); a page
+  // opened from a link has none, and its number is not known.
+  const pageText = !after ? 'page 1' : pageTrail.afters.length ? `page ${pageTrail.afters.length + 1}` : 'a later page';
   const pager = h('div', { class: 'pager', 'data-test': 'outcomes-pager' },
-    h('span', { class: 'position', 'data-test': 'outcomes-position' }, `page ${pageNo} · ${fmtNum(items.length)} outcomes shown, ${LIMIT} per page`),
+    h('span', { class: 'position', 'data-test': 'outcomes-position' }, `${pageText} · ${fmtNum(items.length)} outcomes shown, ${LIMIT} per page`),
     first, prev, next);
 
   const filtered = filters.action || filters.error_class || filters.text;
