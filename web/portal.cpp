@@ -178,10 +178,18 @@ OutcomeQuery outcome_query(const httplib::Request& req, Operations& ops) {
     return q;
 }
 
+// Outcome ids one filtered page searches at most. A filter that matches rarely (a text, a
+// rare error class) would otherwise read a whole run of millions for one page; with the
+// bound a page answers in milliseconds and may hold fewer items than asked, with
+// `next_after` saying where the search goes on (docs/api.md).
+constexpr int64_t k_search_window = 50000;
+
 json outcome_page(Operations& ops, OutcomeQuery q, const httplib::Request& req) {
     q.limit = int_param(req, "limit", 100, 1, 500);
     q.after_id = int_param(req, "after", 0, 0, INT64_MAX);
     q.offset = 0;
+    const bool filtered = q.action || q.error_class || q.text;
+    if (filtered) q.max_id = q.after_id + k_search_window;
     // One more than asked tells whether there is a next page.
     OutcomeQuery probe = q;
     probe.limit = q.limit + 1;
@@ -189,7 +197,10 @@ json outcome_page(Operations& ops, OutcomeQuery q, const httplib::Request& req) 
     json items = json::array();
     const size_t n = std::min<size_t>(rows.size(), static_cast<size_t>(q.limit));
     for (size_t i = 0; i < n; ++i) items.push_back(outcome_json(rows[i]));
-    json next = rows.size() > n ? json(rows[n - 1].id) : json(nullptr);
+    json next = nullptr;
+    if (rows.size() > n) next = rows[n - 1].id;
+    else if (filtered && *q.max_id < ops.store().last_outcome_id(q))
+        next = *q.max_id;  // nothing more in this window; the search goes on after it
     return {{"items", items}, {"next_after", next}, {"limit", q.limit}};
 }
 

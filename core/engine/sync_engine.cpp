@@ -868,6 +868,7 @@ RunSummary SyncEngine::execute(const std::string& process_id, const RunOptions& 
     summary.run_id = store.begin_run(process_id, replay ? "replay" : options.trigger, clock.now_ms());
     LogTags tags{process_id, summary.run_id, {}, {}};
     log_line(LogLevel::info, tags, replay ? "replay started" : "run started");
+    if (options.on_progress) options.on_progress(RunProgress{summary.run_id, process_id, 0, {}});
 
     std::string status = run_status::succeeded;
     std::string message;

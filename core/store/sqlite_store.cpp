@@ -331,7 +331,11 @@ std::string outcome_where(const OutcomeQuery& q, const std::optional<IdBounds>& 
     if (ids) {
         where += " AND id BETWEEN ? AND ?";
         params.emplace_back(std::max(ids->first, q.after_id + 1));
-        params.emplace_back(ids->last);
+        params.emplace_back(q.max_id ? std::min(ids->last, *q.max_id) : ids->last);
+    } else if (q.max_id) {
+        where += " AND id BETWEEN ? AND ?";
+        params.emplace_back(q.after_id + 1);
+        params.emplace_back(*q.max_id);
     } else if (q.after_id > 0) {
         where += " AND id > ?";
         params.emplace_back(q.after_id);
@@ -823,6 +827,24 @@ public:
     // --- outcomes -------------------------------------------------------------------------
 
     // In id order. limit <= 0: no limit.
+    int64_t last_outcome_id(const OutcomeQuery& q) override {
+        return guarded("find the last record outcome", [&] {
+            std::string sql = "SELECT coalesce(max(id), 0) FROM record_outcomes";
+            std::vector<Param> params;
+            if (q.run_id) {
+                sql += " WHERE run_id = ?";
+                params.emplace_back(*q.run_id);
+            } else if (q.process_id) {
+                sql += " WHERE process_id = ?";
+                params.emplace_back(*q.process_id);
+            }
+            StatementUse s(stmt(sql));
+            bind_params(s.get(), params);
+            s->executeStep();
+            return s->getColumn(0).getInt64();
+        });
+    }
+
     std::vector<RecordOutcome> outcomes(const OutcomeQuery& q) override {
         return guarded("list record outcomes", [&] {
             const std::optional<IdBounds> ids = outcome_id_bounds(q);

@@ -174,6 +174,9 @@ struct OutcomeQuery {
     int64_t limit = 100;
     int64_t offset = 0;  // or use after_id for keyset paging
     int64_t after_id = 0;
+    // Only outcomes with id <= max_id: bounds how far one page may search (the portal's
+    // filtered pages, docs/api.md); none: no bound.
+    std::optional<int64_t> max_id;
 };
 
 // A portal user. `password_hash` is an argon2id string (libsodium's crypto_pwhash_str);
@@ -281,6 +284,9 @@ public:
 
     // --- outcomes -------------------------------------------------------------------------
     virtual std::vector<RecordOutcome> outcomes(const OutcomeQuery& q) = 0;
+    // The highest outcome id of the query's run (or else process, or else of all); 0 when
+    // there is none. Only run_id and process_id of `q` count.
+    virtual int64_t last_outcome_id(const OutcomeQuery& q) = 0;
     // Streams matching outcomes in id order without materialising them all (exports).
     virtual void for_each_outcome(const OutcomeQuery& q,
                                   const std::function<void(const RecordOutcome&)>& f) = 0;
