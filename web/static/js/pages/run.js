@@ -16,6 +16,22 @@ const ERROR_CLASSES = ['auth', 'rate_limit', 'validation', 'conflict', 'transien
 // run and its filters, forgotten when they change.
 let pageTrail = { key: '', afters: [] };
 
+// One page of outcomes. A filtered request searches a bounded window of outcome ids and may
+// come back short (docs/api.md, "Runs"): keep asking until the page is full, the run ends,
+// or MAX_WINDOWS requests have searched (then "Next" goes on from where the search stopped).
+const MAX_WINDOWS = 40;
+async function fetchOutcomes(id, filters, after) {
+  const items = [];
+  let next = after;
+  for (let i = 0; i < MAX_WINDOWS; i++) {
+    const page = await api.get(`/api/runs/${id}/outcomes`, { ...filters, limit: LIMIT - items.length, after: next });
+    items.push(...(page.items || []));
+    next = page.next_after;
+    if (next === null || next === undefined || items.length >= LIMIT) break;
+  }
+  return { items, next_after: next ?? null };
+}
+
 export async function render(ctx) {
   const id = Number(ctx.match[1]);
   const p = ctx.params;
@@ -27,7 +43,7 @@ export async function render(ctx) {
 
   const run = await api.get(`/api/runs/${id}`);
   const [outcomes, process] = await Promise.all([
-    api.get(`/api/runs/${id}/outcomes`, { ...filters, limit: LIMIT, after }),
+    fetchOutcomes(id, filters, after),
     api.get(`/api/processes/${seg(run.process)}`).catch(() => null),
   ]);
   if (!ctx.alive()) return undefined;
