@@ -10,6 +10,9 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <functional>
 #include <regex>
 #include <set>
@@ -275,6 +278,46 @@ struct Portal::Impl {
     std::vector<Route> routes;
     int bound_port = 0;
     std::string export_dir;
+
+    // Failed logins per user name in the last k_login_window_ms: past k_login_failures the
+    // name is refused (429) until the window has passed, so a password cannot be guessed
+    // at the speed of the server. Bounded in size; a success clears the name.
+    static constexpr int k_login_failures = 5;
+    static constexpr int64_t k_login_window_ms = 15 * 60 * 1000;
+    std::mutex login_mutex;
+    std::map<std::string, std::deque<int64_t>> login_failures;
+
+    // Seconds until `name` may try again; 0 when it may now.
+    int64_t login_blocked_s(const std::string& name, int64_t now) {
+        std::lock_guard<std::mutex> lock(login_mutex);
+        auto it = login_failures.find(name);
+        if (it == login_failures.end()) return 0;
+        auto& q = it->second;
+        while (!q.empty() && q.front() <= now - k_login_window_ms) q.pop_front();
+        if (q.empty()) {
+            login_failures.erase(it);
+            return 0;
+        }
+        if (static_cast<int>(q.size()) < k_login_failures) return 0;
+        return (q.front() + k_login_window_ms - now + 999) / 1000;
+    }
+    void login_failed(const std::string& name, int64_t now) {
+        std::lock_guard<std::mutex> lock(login_mutex);
+        if (login_failures.size() > 10000) {
+            for (auto it = login_failures.begin(); it != login_failures.end();) {
+                if (it->second.empty() || it->second.back() <= now - k_login_window_ms)
+                    it = login_failures.erase(it);
+                else
+                    ++it;
+            }
+            if (login_failures.size() > 10000) login_failures.clear();
+        }
+        login_failures[name].push_back(now);
+    }
+    void login_succeeded(const std::string& name) {
+        std::lock_guard<std::mutex> lock(login_mutex);
+        login_failures.erase(name);
+    }
 
     Impl(Operations& o, PortalOptions opt) : ops(o), options(std::move(opt)) {
         export_dir = options.data_dir + "/exports";
@@ -698,15 +741,24 @@ struct Portal::Impl {
         const std::string name = string_field(b, "name", true);
         const std::string password = string_field(b, "password", true);
         Store& store = ops.store();
+        const int64_t now = ops.hub().clock().now_ms();
+        const std::string who = name.substr(0, 64);
+        if (int64_t wait_s = login_blocked_s(who, now); wait_s > 0) {
+            c.res.set_header("Retry-After", std::to_string(wait_s));
+            throw ApiError{429, "too_many_requests",
+                           "too many failed logins for this user; try again in " +
+                               std::to_string((wait_s + 59) / 60) + " minute(s)"};
+        }
         auto u = name.size() <= 64 ? store.user(name) : std::nullopt;
         const bool ok = u && !u->disabled && verify_password(u->password_hash, password);
         if (!u) verify_dummy(password);
-        const int64_t now = ops.hub().clock().now_ms();
         if (!ok) {
+            login_failed(who, now);
             log_line(LogLevel::warn, LogTags{}, "portal: failed login for user \"" +
                                                     (valid_user_name(name) ? name : "?") + "\"");
             throw ApiError{401, "unauthenticated", "wrong user name or password"};
         }
+        login_succeeded(who);
         store.purge_sessions(now);
         const std::string token = random_token();
         Session s;

@@ -193,6 +193,20 @@ TEST_CASE("portal: login sets an HttpOnly SameSite cookie and logout ends the se
         CHECK(json::parse(r1->body)["error"]["message"] == json::parse(r2->body)["error"]["message"]);
         CHECK_FALSE(r1->has_header("Set-Cookie"));
     }
+    SECTION("repeated wrong passwords lock the name for a while, not the others") {
+        for (int i = 0; i < 5; ++i) {
+            auto r = c.Post("/api/login", R"({"name":"otto","password":"wrong-password-1"})", "application/json");
+            REQUIRE(r);
+            CHECK(r->status == 401);
+        }
+        auto locked = c.Post("/api/login", json{{"name", "otto"}, {"password", Portal::password("otto")}}.dump(),
+                             "application/json");
+        REQUIRE(locked);
+        CHECK(locked->status == 429);
+        CHECK(locked->has_header("Retry-After"));
+        CHECK(json::parse(locked->body)["error"]["code"] == "too_many_requests");
+        login(p, "ada");  // another name is not affected
+    }
     SECTION("cookie attributes, session, logout") {
         auto r = c.Post("/api/login", json{{"name", "sue"}, {"password", Portal::password("sue")}}.dump(),
                         "application/json");
