@@ -454,6 +454,7 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
     // Step 5: intents for the creates, committed before anything is sent.
     std::vector<Intent> intents;
     std::vector<size_t> intent_index;
+    const int64_t intents_ms = clock_.now_ms();
     for (size_t i = 0; i < batch.size(); ++i) {
         if (batch[i].op != "create") continue;
         Intent in;
@@ -467,7 +468,7 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
         in.idempotency_key = batch[i].idempotency_key;
         in.payload_json = batch[i].text;
         in.payload_hash = batch[i].hash;
-        in.created_ms = clock_.now_ms();
+        in.created_ms = intents_ms;
         intents.push_back(std::move(in));
         intent_index.push_back(i);
     }

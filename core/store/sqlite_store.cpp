@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -134,8 +135,6 @@ constexpr const char* k_outcome_columns =
     "id, run_id, process_id, source_key, target_key, action, error_class, message, attempts, "
     "started_ms, finished_ms";
 
-constexpr const char* k_intent_columns =
-    "id, process_id, run_id, source_key, idempotency_key, payload_json, payload_hash, created_ms";
 
 constexpr const char* k_failed_columns =
     "process_id, source_key, record_json, error_class, message, attempts, first_failed_ms, "
@@ -153,12 +152,17 @@ constexpr const char* k_outcome_insert =
     "error_class, message, attempts, started_ms, finished_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
-constexpr const char* k_intent_insert =
-    "INSERT INTO intents (process_id, run_id, source_key, idempotency_key, payload_json, "
-    "payload_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-
-// Closing an intent deletes it: the page's ledger row and outcome now carry what happened.
-constexpr const char* k_intent_close = "DELETE FROM intents WHERE id = ?1 AND process_id = ?2";
+// Intents, a batch to a row (migration 2 describes the row's format). Closing an intent
+// clears its bit; the row goes when its last open member closes: the page's ledger rows and
+// outcomes now carry what happened.
+constexpr const char* k_intent_batch_insert =
+    "INSERT INTO intent_batches (process_id, run_id, open_members, members) "
+    "VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* k_intent_batch_open_members =
+    "SELECT open_members FROM intent_batches WHERE id = ?1 AND process_id = ?2";
+constexpr const char* k_intent_batch_update =
+    "UPDATE intent_batches SET open_members = ?2 WHERE id = ?1";
+constexpr const char* k_intent_batch_delete = "DELETE FROM intent_batches WHERE id = ?1";
 
 // Failed-queue upsert: one row per source record. A repeated failure replaces the record and
 // the error, adds its attempts to those already counted and keeps the first failure time.
@@ -220,17 +224,49 @@ RecordOutcome read_outcome(SQLite::Statement& s) {
     return o;
 }
 
-Intent read_intent(SQLite::Statement& s) {
-    Intent i;
-    i.id = s.getColumn(0).getInt64();
-    i.process_id = s.getColumn(1).getString();
-    i.run_id = s.getColumn(2).getInt64();
-    i.source_key = s.getColumn(3).getString();
-    i.idempotency_key = s.getColumn(4).getString();
-    i.payload_json = s.getColumn(5).getString();
-    i.payload_hash = s.getColumn(6).getString();
-    i.created_ms = s.getColumn(7).getInt64();
-    return i;
+// --- intent batches (format: migrations.cpp, migration 2) -------------------------------
+
+constexpr int k_intent_index_bits = 20;
+constexpr size_t k_intent_batch_max = size_t{1} << k_intent_index_bits;
+
+int64_t intent_id(int64_t row_id, size_t member) {
+    return (row_id << k_intent_index_bits) | static_cast<int64_t>(member);
+}
+int64_t intent_row(int64_t id) { return id >> k_intent_index_bits; }
+size_t intent_member(int64_t id) {
+    return static_cast<size_t>(id & ((int64_t{1} << k_intent_index_bits) - 1));
+}
+
+void put_netstring(std::string& out, std::string_view field) {
+    char digits[24];
+    const auto r = std::to_chars(digits, digits + sizeof digits, field.size());
+    out.append(digits, r.ptr);
+    out.push_back(':');
+    out.append(field);
+    out.push_back(',');
+}
+
+// Takes the netstring at the front of `in`; false when `in` does not start with one.
+bool take_netstring(std::string_view& in, std::string_view& field) {
+    size_t size = 0;
+    const auto r = std::from_chars(in.data(), in.data() + in.size(), size);
+    if (r.ec != std::errc() || r.ptr == in.data()) return false;
+    const size_t head = static_cast<size_t>(r.ptr - in.data());
+    if (head >= in.size() || in[head] != ':' || in.size() - head - 1 < size + 1 ||
+        in[head + 1 + size] != ',')
+        return false;
+    field = in.substr(head + 1, size);
+    in.remove_prefix(head + 2 + size);
+    return true;
+}
+
+bool member_open(std::string_view bitmap, size_t i) {
+    return i / 8 < bitmap.size() && (static_cast<unsigned char>(bitmap[i / 8]) >> (i % 8)) & 1u;
+}
+
+std::string_view blob_of(const SQLite::Column& c) {
+    return std::string_view(static_cast<const char*>(c.getBlob()),
+                            static_cast<size_t>(c.getBytes()));
 }
 
 FailedRecord read_failed(SQLite::Statement& s) {
@@ -623,24 +659,43 @@ public:
 
     // --- intents --------------------------------------------------------------------------
 
+    // One row per run of consecutive intents of the same process and run (at most 2^20).
     std::vector<int64_t> open_intents(const std::vector<Intent>& intents) override {
         return guarded("open intents", [&] {
             std::vector<int64_t> ids;
             if (intents.empty()) return ids;
             ids.reserve(intents.size());
             SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-            SQLite::Statement& s = stmt(k_intent_insert);
-            for (const Intent& i : intents) {
+            SQLite::Statement& s = stmt(k_intent_batch_insert);
+            std::string members, open, created;
+            for (size_t begin = 0; begin < intents.size();) {
+                size_t end = begin + 1;
+                while (end < intents.size() && end - begin < k_intent_batch_max &&
+                       intents[end].process_id == intents[begin].process_id &&
+                       intents[end].run_id == intents[begin].run_id)
+                    ++end;
+                members.clear();
+                for (size_t i = begin; i < end; ++i) {
+                    const Intent& in = intents[i];
+                    put_netstring(members, in.source_key);
+                    put_netstring(members, in.idempotency_key);
+                    put_netstring(members, in.payload_hash);
+                    put_netstring(members, in.payload_json);
+                    created = std::to_string(in.created_ms);
+                    put_netstring(members, created);
+                }
+                const size_t n = end - begin;
+                open.assign((n + 7) / 8, static_cast<char>(0xFF));
+                if (n % 8) open.back() = static_cast<char>((1u << (n % 8)) - 1);
                 StatementUse u(s);
-                u->bindNoCopy(1, i.process_id);
-                u->bind(2, i.run_id);
-                u->bindNoCopy(3, i.source_key);
-                u->bindNoCopy(4, i.idempotency_key);
-                u->bindNoCopy(5, i.payload_json);
-                u->bindNoCopy(6, i.payload_hash);
-                u->bind(7, i.created_ms);
+                u->bindNoCopy(1, intents[begin].process_id);
+                u->bind(2, intents[begin].run_id);
+                u->bindNoCopy(3, open.data(), static_cast<int>(open.size()));
+                u->bindNoCopy(4, members.data(), static_cast<int>(members.size()));
                 u->exec();
-                ids.push_back(db_->getLastInsertRowid());
+                const int64_t row = db_->getLastInsertRowid();
+                for (size_t i = 0; i < n; ++i) ids.push_back(intent_id(row, i));
+                begin = end;
             }
             tx.commit();
             return ids;
@@ -649,11 +704,36 @@ public:
 
     std::vector<Intent> pending_intents(const std::string& process_id) override {
         return guarded(about("read the open intents of", process_id), [&] {
-            StatementUse s(stmt(std::string("SELECT ") + k_intent_columns +
-                                " FROM intents WHERE process_id = ?1 ORDER BY id"));
+            StatementUse s(
+                stmt("SELECT id, run_id, open_members, members FROM intent_batches "
+                     "WHERE process_id = ?1 ORDER BY id"));
             s->bind(1, process_id);
             std::vector<Intent> out;
-            while (s->executeStep()) out.push_back(read_intent(s.get()));
+            while (s->executeStep()) {
+                const int64_t row = s->getColumn(0).getInt64();
+                const int64_t run_id = s->getColumn(1).getInt64();
+                const std::string_view open = blob_of(s->getColumn(2));
+                std::string_view members = blob_of(s->getColumn(3));
+                for (size_t i = 0; !members.empty(); ++i) {
+                    std::string_view f[5];
+                    for (auto& field : f)
+                        if (!take_netstring(members, field))
+                            throw StoreError(path_ + ": read the open intents of " + process_id +
+                                             ": intent batch " + std::to_string(row) +
+                                             " is corrupt at member " + std::to_string(i));
+                    if (!member_open(open, i)) continue;
+                    Intent in;
+                    in.id = intent_id(row, i);
+                    in.process_id = process_id;
+                    in.run_id = run_id;
+                    in.source_key = f[0];
+                    in.idempotency_key = f[1];
+                    in.payload_hash = f[2];
+                    in.payload_json = f[3];
+                    std::from_chars(f[4].data(), f[4].data() + f[4].size(), in.created_ms);
+                    out.push_back(std::move(in));
+                }
+            }
             return out;
         });
     }
@@ -904,6 +984,46 @@ private:
         s->exec();
     }
 
+    // Clears the closed intents' bits, a batch row at a time; deletes a row left with none.
+    // Ids of another process, or already closed, change nothing.
+    void close_intents(const PageCommit& page) {
+        std::vector<int64_t> ids = page.intents_closed;
+        std::sort(ids.begin(), ids.end());
+        std::string open;
+        for (size_t begin = 0; begin < ids.size();) {
+            const int64_t row = intent_row(ids[begin]);
+            size_t end = begin;
+            while (end < ids.size() && intent_row(ids[end]) == row) ++end;
+            {
+                StatementUse q(stmt(k_intent_batch_open_members));
+                q->bind(1, row);
+                q->bindNoCopy(2, page.process_id);
+                if (!q->executeStep()) {
+                    begin = end;
+                    continue;
+                }
+                open.assign(blob_of(q->getColumn(0)));
+            }
+            for (size_t i = begin; i < end; ++i) {
+                const size_t m = intent_member(ids[i]);
+                if (m / 8 < open.size()) open[m / 8] &= static_cast<char>(~(1u << (m % 8)));
+            }
+            const bool any_open =
+                std::any_of(open.begin(), open.end(), [](char c) { return c != 0; });
+            if (any_open) {
+                StatementUse u(stmt(k_intent_batch_update));
+                u->bind(1, row);
+                u->bindNoCopy(2, open.data(), static_cast<int>(open.size()));
+                u->exec();
+            } else {
+                StatementUse u(stmt(k_intent_batch_delete));
+                u->bind(1, row);
+                u->exec();
+            }
+            begin = end;
+        }
+    }
+
     // The parts of commit_page, inside its transaction.
     void write_page(const PageCommit& page) {
         if (!page.ledger.empty()) {
@@ -936,15 +1056,7 @@ private:
                 u->exec();
             }
         }
-        if (!page.intents_closed.empty()) {
-            SQLite::Statement& s = stmt(k_intent_close);
-            for (int64_t id : page.intents_closed) {
-                StatementUse u(s);
-                u->bind(1, id);
-                u->bindNoCopy(2, page.process_id);
-                u->exec();
-            }
-        }
+        if (!page.intents_closed.empty()) close_intents(page);
         if (!page.failed.empty()) {
             SQLite::Statement& s = stmt(k_failed_upsert);
             for (const FailedRecord& f : page.failed) {

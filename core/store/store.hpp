@@ -220,7 +220,9 @@ public:
                                                              const std::string& target_key) = 0;
 
     // --- intents --------------------------------------------------------------------------
-    // Commit intents (durably) before the writes they announce; returns their ids in order.
+    // Commit intents (durably) before the writes they announce; returns their ids in order
+    // (increasing). One call's intents are stored together — a write batch costs one row,
+    // not one per record — yet each is listed, resolved and closed on its own.
     virtual std::vector<int64_t> open_intents(const std::vector<Intent>& intents) = 0;
     virtual std::vector<Intent> pending_intents(const std::string& process_id) = 0;
 
