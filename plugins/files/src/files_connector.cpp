@@ -321,11 +321,18 @@ sdk::ReadPage FilesConnector::read(const sdk::ReadRequest& request) {
     while (page.records.size() < limit && examined < budget) {
         ReadPlan::Item* item = plan->peek();
         if (!item) break;
-        json data = plan->format().decode(item->bytes, item->line);
         ++examined;
-        const bool keep = !filtered || matches(data, request.filter);
-        if (keep)
-            page.records.push_back(sdk::Record{item->key, item->cursor, std::move(data)});
+        // Unfiltered, a stored JSON line usually goes to the host as it is: parsing it here
+        // and serialising it again would only give the host the same text.
+        if (!filtered && plan->format().take_data_text(item->bytes)) {
+            // (key and cursor are copied: pop() moves the position to them)
+            page.records.push_back(
+                sdk::Record{item->key, item->cursor, {}, std::move(item->bytes)});
+        } else {
+            json data = plan->format().decode(item->bytes, item->line);
+            if (!filtered || matches(data, request.filter))
+                page.records.push_back(sdk::Record{item->key, item->cursor, std::move(data), {}});
+        }
         plan->pop();  // the position moves past filtered-out records too
         if (filtered && examined % 256 == 0 && host_.cancelled())
             throw Error(PLEXUS_ERR_CANCELLED, "reading " + spec.name + " was cancelled");

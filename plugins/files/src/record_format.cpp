@@ -191,6 +191,22 @@ public:
         return j;
     }
 
+    bool take_data_text(std::string& record) const override {
+        if (!spec_.fields.empty()) return false;
+        size_t end = record.size();
+        while (end && (record[end - 1] == '\n' || record[end - 1] == '\r')) --end;
+        // The text goes into the page as it is, so it must be a bare object (no byte-order
+        // mark, no leading blanks), and must not carry the bookkeeping field, in any
+        // spelling: a line holding any unicode escape (backslash, u) goes to decode().
+        if (end < 2 || record[0] != '{' || record[end - 1] != '}') return false;
+        const std::string_view text(record.data(), end);
+        if (text.find(kIdempotencyField) != std::string_view::npos ||
+            text.find("\\u") != std::string_view::npos)
+            return false;
+        record.resize(end);
+        return true;
+    }
+
     std::string begin_append(bool, const json&, bool& restart) override {
         restart = false;
         return {};

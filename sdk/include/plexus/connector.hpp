@@ -176,6 +176,12 @@ struct Record {
     std::string key;     // the record's identity in its system (stable)
     std::string cursor;  // its position for incremental reads, e.g. updated_at
     json data;           // the record itself (a JSON object)
+    // Optional, instead of `data`: the record as the text of one JSON object (UTF-8), for a
+    // connector that holds it as text already (a line of a JSON Lines file). When not empty
+    // it is sent as it is — never parsed nor re-serialised on this side — and `data` is
+    // ignored. Invalid text makes the host refuse the whole page as malformed. (Initialised
+    // here so that Record{key, cursor, data} stays warning-free in partners' code.)
+    std::string data_json = {};
 };
 
 struct ReadRequest {
@@ -250,6 +256,8 @@ public:
 
 namespace detail {
 
+namespace detail_json = nlohmann::detail;
+
 inline json parse_object(plexus_str s, const char* what) {
     json j = json::parse(from_str(s), nullptr, false);
     if (j.is_discarded() || !j.is_object())
@@ -267,8 +275,51 @@ inline json record_to_json(Record&& r) {
     json j = json::object();
     j["key"] = std::move(r.key);
     j["cursor"] = std::move(r.cursor);
-    j["data"] = std::move(r.data);
+    if (!r.data_json.empty()) {
+        j["data"] = json::parse(r.data_json, nullptr, false);
+        if (j["data"].is_discarded())
+            throw Error(PLEXUS_ERR_PLUGIN, "a record's data_json is not valid JSON");
+    } else {
+        j["data"] = std::move(r.data);
+    }
     return j;
+}
+
+// Appends `value` as JSON text (invalid UTF-8 replaced, as everywhere on the wire).
+inline void append_json(std::string& out, const json& value) {
+    detail_json::serializer<json> s(detail_json::output_adapter<char>(out), ' ',
+                                    json::error_handler_t::replace);
+    s.dump(value, false, false, 0);
+}
+
+// The read_page reply, written straight to text: each record's data goes in as the
+// connector's own text when it gave one (Record::data_json), or serialised once — never
+// built into a second document first. A page is the hot path of every sync.
+inline std::string page_to_text(ReadPage&& page) {
+    size_t size = 64 + page.next_cursor.size();
+    for (const auto& r : page.records)
+        size += 48 + r.key.size() + r.cursor.size() + (r.data_json.empty() ? 256 : r.data_json.size());
+    std::string out;
+    out.reserve(size);
+    out += "{\"records\":[";
+    bool first = true;
+    for (auto& r : page.records) {
+        out += first ? "{\"key\":" : ",{\"key\":";
+        first = false;
+        append_json(out, json(std::move(r.key)));
+        out += ",\"cursor\":";
+        append_json(out, json(std::move(r.cursor)));
+        out += ",\"data\":";
+        if (!r.data_json.empty())
+            out += r.data_json;
+        else
+            append_json(out, r.data);
+        out += '}';
+    }
+    out += "],\"next_cursor\":";
+    append_json(out, json(std::move(page.next_cursor)));
+    out += page.has_more ? ",\"has_more\":true}" : ",\"has_more\":false}";
+    return out;
 }
 
 template <typename F>
@@ -327,13 +378,7 @@ struct Trampolines {
             r.since = opt_string(j, "since");
             r.limit = j.value("limit", size_t{500});
             if (j.contains("filter") && j["filter"].is_object()) r.filter = j["filter"];
-            ReadPage page = self(instance).read(r);
-            json reply{{"records", json::array()},
-                       {"next_cursor", page.next_cursor},
-                       {"has_more", page.has_more}};
-            auto& recs = reply["records"];
-            for (auto& rec : page.records) recs.push_back(record_to_json(std::move(rec)));
-            sink_write(out, reply.dump(-1, ' ', false, json::error_handler_t::replace));
+            sink_write(out, page_to_text(self(instance).read(r)));
         });
     }
     static plexus_status write_batch(void* instance, plexus_str request,
