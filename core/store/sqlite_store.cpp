@@ -6,7 +6,8 @@
 // - synchronous=FULL: every COMMIT is on disk before the call returns (store.hpp's
 //   durability contract; the crash-safety of commit_page depends on it);
 // - foreign_keys=ON, busy timeout 5 s (another process, e.g. the CLI, may hold the write
-//   lock for a moment).
+//   lock for a moment);
+// - wal_autocheckpoint=10000 pages (see configure()).
 //
 // Transactions: every mutating call is exactly one BEGIN IMMEDIATE ... COMMIT, so it either
 // lands whole or not at all, and takes the write lock up front (no deadlock upgrading a read
@@ -140,17 +141,25 @@ constexpr const char* k_failed_columns =
     "process_id, source_key, record_json, error_class, message, attempts, first_failed_ms, "
     "last_failed_ms";
 
-constexpr const char* k_ledger_upsert =
+// The page commit's inserts take many rows per statement ("INSERT … VALUES (…), (…), …":
+// rows_statement()): a statement costs its cursors opened, positioned and closed again,
+// which for a one-row insert into a table with two indexes is as much as the row itself.
+constexpr size_t k_rows_wide = 64;   // rows per statement, then …
+constexpr size_t k_rows_narrow = 8;  // … for the rest, then one at a time
+
+constexpr const char* k_ledger_upsert_head =
     "INSERT INTO ledger (process_id, source_key, target_key, payload_hash, updated_ms, "
-    "target_cursor) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-    "ON CONFLICT (process_id, source_key) DO UPDATE SET "
+    "target_cursor)";
+constexpr int k_ledger_upsert_columns = 6;
+constexpr const char* k_ledger_upsert_tail =
+    " ON CONFLICT (process_id, source_key) DO UPDATE SET "
     "target_key = excluded.target_key, payload_hash = excluded.payload_hash, "
     "updated_ms = excluded.updated_ms, target_cursor = excluded.target_cursor";
 
-constexpr const char* k_outcome_insert =
+constexpr const char* k_outcome_insert_head =
     "INSERT INTO record_outcomes (run_id, process_id, source_key, target_key, action, "
-    "error_class, message, attempts, started_ms, finished_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "error_class, message, attempts, started_ms, finished_ms)";
+constexpr int k_outcome_insert_columns = 10;
 
 // Intents, a batch to a row (migration 2 describes the row's format). Closing an intent
 // clears its bit; the row goes when its last open member closes: the page's ledger rows and
@@ -933,6 +942,12 @@ private:
             db_->exec("PRAGMA synchronous = FULL");
             db_->exec("PRAGMA foreign_keys = ON");
             db_->exec("PRAGMA temp_store = MEMORY");
+            // Checkpoint every 10,000 WAL pages (about 40 MB) rather than SQLite's 1,000: a
+            // page commit of a large ledger dirties a page per record (keys arrive in
+            // cursor order, not key order), so with the default nearly every commit was
+            // followed by a checkpoint copying the same leaf pages again. Durability is the
+            // WAL's (synchronous=FULL); a checkpoint only moves pages into the main file.
+            db_->exec("PRAGMA wal_autocheckpoint = 10000");
         } catch (const std::exception& e) {
             throw StoreError(path_ + ": cannot configure the database: " + e.what());
         }
@@ -1024,38 +1039,64 @@ private:
         }
     }
 
+    // "<head> VALUES (?, …), … <tail>" for `rows` rows of `columns` values, prepared once.
+    SQLite::Statement& rows_statement(const char* head, int columns, const char* tail,
+                                      size_t rows) {
+        for (const RowsStatement& r : rows_statements_)
+            if (r.head == head && r.rows == rows) return *r.statement;
+        std::string row = "(?";
+        for (int c = 1; c < columns; ++c) row += ", ?";
+        row += ')';
+        std::string sql = std::string(head) + " VALUES " + row;
+        for (size_t r = 1; r < rows; ++r) sql += ", " + row;
+        sql += tail;
+        SQLite::Statement& statement = stmt(sql);
+        rows_statements_.push_back({head, rows, &statement});
+        return statement;
+    }
+
+    // Runs the insert of `head` for every item, many rows per statement, in order (so rows
+    // get increasing ids in the items' order). bind_row(statement, next index, item).
+    template <class T, class BindRow>
+    void insert_rows(const char* head, int columns, const char* tail, const std::vector<T>& items,
+                     BindRow bind_row) {
+        size_t i = 0;
+        for (const size_t width : {k_rows_wide, k_rows_narrow, size_t{1}}) {
+            if (items.size() - i < width) continue;
+            SQLite::Statement& s = rows_statement(head, columns, tail, width);
+            for (; items.size() - i >= width; i += width) {
+                StatementUse u(s);
+                int index = 1;
+                for (size_t r = 0; r < width; ++r) bind_row(u.get(), index, items[i + r]);
+                u->exec();
+            }
+        }
+    }
+
     // The parts of commit_page, inside its transaction.
     void write_page(const PageCommit& page) {
-        if (!page.ledger.empty()) {
-            SQLite::Statement& s = stmt(k_ledger_upsert);
-            for (const LedgerUpsert& l : page.ledger) {
-                StatementUse u(s);
-                u->bindNoCopy(1, page.process_id);
-                u->bindNoCopy(2, l.source_key);
-                u->bindNoCopy(3, l.target_key);
-                u->bindNoCopy(4, l.payload_hash);
-                u->bind(5, page.now_ms);
-                u->bindNoCopy(6, l.target_cursor);
-                u->exec();
-            }
-        }
-        if (!page.outcomes.empty()) {
-            SQLite::Statement& s = stmt(k_outcome_insert);
-            for (const RecordOutcome& o : page.outcomes) {
-                StatementUse u(s);
-                u->bind(1, o.run_id != 0 ? o.run_id : page.run_id);
-                u->bindNoCopy(2, o.process_id.empty() ? page.process_id : o.process_id);
-                u->bindNoCopy(3, o.source_key);
-                u->bindNoCopy(4, o.target_key);
-                u->bindNoCopy(5, o.action);
-                u->bindNoCopy(6, o.error_class);
-                u->bindNoCopy(7, o.message);
-                u->bind(8, static_cast<int32_t>(o.attempts));
-                u->bind(9, o.started_ms);
-                u->bind(10, o.finished_ms);
-                u->exec();
-            }
-        }
+        insert_rows(k_ledger_upsert_head, k_ledger_upsert_columns, k_ledger_upsert_tail,
+                    page.ledger, [&](SQLite::Statement& s, int& i, const LedgerUpsert& l) {
+                        s.bindNoCopy(i++, page.process_id);
+                        s.bindNoCopy(i++, l.source_key);
+                        s.bindNoCopy(i++, l.target_key);
+                        s.bindNoCopy(i++, l.payload_hash);
+                        s.bind(i++, page.now_ms);
+                        s.bindNoCopy(i++, l.target_cursor);
+                    });
+        insert_rows(k_outcome_insert_head, k_outcome_insert_columns, "", page.outcomes,
+                    [&](SQLite::Statement& s, int& i, const RecordOutcome& o) {
+                        s.bind(i++, o.run_id != 0 ? o.run_id : page.run_id);
+                        s.bindNoCopy(i++, o.process_id.empty() ? page.process_id : o.process_id);
+                        s.bindNoCopy(i++, o.source_key);
+                        s.bindNoCopy(i++, o.target_key);
+                        s.bindNoCopy(i++, o.action);
+                        s.bindNoCopy(i++, o.error_class);
+                        s.bindNoCopy(i++, o.message);
+                        s.bind(i++, static_cast<int32_t>(o.attempts));
+                        s.bind(i++, o.started_ms);
+                        s.bind(i++, o.finished_ms);
+                    });
         if (!page.intents_closed.empty()) close_intents(page);
         if (!page.failed.empty()) {
             SQLite::Statement& s = stmt(k_failed_upsert);
@@ -1105,10 +1146,16 @@ private:
     }
 
     const std::string path_;
-    std::mutex mu_;                         // guards db_, statements_, ledger_in_sql_
+    std::mutex mu_;  // guards db_, statements_, ledger_in_sql_, rows_statements_
     std::unique_ptr<SQLite::Database> db_;  // declared before statements_: closed last
     std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
     std::string ledger_in_sql_;
+    struct RowsStatement {
+        const char* head;  // one of the k_*_head constants: compared by address
+        size_t rows;
+        SQLite::Statement* statement;  // owned by statements_
+    };
+    std::vector<RowsStatement> rows_statements_;
 };
 
 }  // namespace

@@ -417,6 +417,45 @@ TEST_CASE("commit_page lands all its parts together", "[store]") {
     }
 }
 
+TEST_CASE("a large page commits every outcome in order and every ledger row", "[store]") {
+    // Rows go in many to a statement (64, then 8, then one at a time): 203 outcomes and
+    // 137 ledger rows take every width.
+    TempDir tmp;
+    auto store = open_sqlite_store(tmp.file("large.db"));
+    const int64_t run = store->begin_run("orders", "schedule", 1000);
+    PageCommit p = page_for("orders", run, 2000);
+    for (int i = 0; i < 203; ++i) {
+        p.outcomes.push_back(outcome("S" + std::to_string(i), action::created));
+        p.outcomes.back().message = "m" + std::to_string(i);
+        p.outcomes.back().attempts = i % 3 + 1;
+    }
+    for (int i = 0; i < 137; ++i) {
+        // A key twice in one page: the later row wins, as one statement per row would do.
+        const std::string key = "S" + std::to_string(i == 136 ? 5 : i);
+        p.ledger.push_back({key, "T" + std::to_string(i), "h" + std::to_string(i), "c"});
+    }
+    p.counts = {203, 203, 0, 0, 0};
+    store->commit_page(p);
+
+    CHECK(store->ledger_count("orders") == 136);
+    CHECK(store->ledger_find("orders", "S5")->target_key == "T136");
+    CHECK(store->ledger_find("orders", "S135")->payload_hash == "h135");
+    CHECK(store->ledger_find("orders", "S0")->updated_ms == 2000);
+    OutcomeQuery q;
+    q.run_id = run;
+    q.limit = 0;
+    const auto os = store->outcomes(q);
+    REQUIRE(os.size() == 203);
+    for (size_t i = 0; i < os.size(); ++i) {
+        INFO(i);
+        CHECK(os[i].source_key == "S" + std::to_string(i));
+        CHECK(os[i].message == "m" + std::to_string(i));
+        CHECK(os[i].attempts == static_cast<int>(i % 3 + 1));
+        CHECK(os[i].process_id == "orders");
+        if (i) CHECK(os[i - 1].id < os[i].id);
+    }
+}
+
 TEST_CASE("leases: one holder at a time, taken after expiry, released", "[store]") {
     TempDir tmp;
     auto store = open_sqlite_store(tmp.file("lease.db"));
