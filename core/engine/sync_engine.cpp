@@ -22,6 +22,10 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int64_t kLeaseTtlMs = 10 * 60 * 1000;
+// A run renews its lease between pages once this much has passed since it took or last
+// renewed it: far enough from the TTL that the lease never lapses, and not a durable commit
+// per page for nothing (pages of a fast source take milliseconds).
+constexpr int64_t kLeaseRenewAfterMs = 60 * 1000;
 
 // A lease whose owner ran on this host in a process that no longer exists (killed, crashed)
 // is released at once instead of blocking the process until the lease expires. Owners are
@@ -743,9 +747,15 @@ void Run::run_incremental() {
     ConnectorInstance& source = source_of(*main_);
     target_of(*main_);
     CursorState state = store_.cursor(cfg.id);
+    std::optional<int64_t> lease_renewed_ms;  // renewed before the first page (resolving
+                                              // intents may have taken long), then as due
     while (true) {
         if (cancelled()) throw RunAbort(run_status::partial, "cancelled; the next run resumes at the cursor");
-        store_.renew_lease(cfg.id, lease_owner_name(), clock_.now_ms(), kLeaseTtlMs);
+        if (const int64_t now = clock_.now_ms();
+            !lease_renewed_ms || now - *lease_renewed_ms >= kLeaseRenewAfterMs) {
+            store_.renew_lease(cfg.id, lease_owner_name(), now, kLeaseTtlMs);
+            lease_renewed_ms = now;
+        }
         json request{{"entity", cfg.source.entity},
                      {"cursor", state.cursor ? json(*state.cursor) : json(nullptr)},
                      {"since", state.since ? json(*state.since) : json(nullptr)},
