@@ -188,7 +188,8 @@ private:
         return a == b;
     }
 
-    void stage(std::string key, std::string cursor, const std::string& idempotency_key, json data) {
+    void stage(std::string key, std::string cursor, const std::string& idempotency_key,
+               const json& data) {
         if (staged_.empty()) bytes_ = format_.begin_append(log_.has_records(), data, restart_);
         const size_t offset = bytes_.size();
         try {
