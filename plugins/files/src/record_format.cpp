@@ -7,6 +7,8 @@
 
 #include "csv.hpp"
 
+#include <plexus/json_text.hpp>
+
 namespace plexus::files {
 namespace {
 
@@ -152,6 +154,10 @@ public:
     }
 
     KeyFields extract(std::string_view record, uint32_t line) override {
+        KeyFields kf;
+        if (extract_fast(record, kf)) return kf;
+        // Anything unusual — and every error, so that it is reported the same way — takes
+        // nlohmann::json's SAX parser.
         KeyFieldsSax sax;
         sax.key_name = spec_.key_field;
         sax.cursor_name = spec_.cursor_field;
@@ -159,7 +165,6 @@ public:
         if (sax.not_object) fail(line, "not a JSON object");
         if (!ok) fail(line, "malformed JSON (" + sax.error + ")");
 
-        KeyFields kf;
         const auto& key = sax.values[0];
         if (!key.type || std::string_view(key.type) == "null")
             fail(line, "no \"" + spec_.key_field + "\" (the entity's key field)");
@@ -176,6 +181,36 @@ public:
         kf.cursor = cursor.text;
         if (sax.values[2].usable) kf.idempotency_key = sax.values[2].text;
         return kf;
+    }
+
+    // The key fields of a well-formed record with usable values, found by the SDK's JSON
+    // text scanner (a fraction of the SAX parser's cost: this runs for every record of
+    // every file read); false for anything else, which extract() leaves to the SAX parser.
+    bool extract_fast(std::string_view record, KeyFields& kf) const {
+        std::string_view key, cursor, idempotency;
+        bool escaped_name = false;
+        const bool ok = sdk::json_text::for_each_member(
+            record, [&](std::string_view name, std::string_view value) {
+                const std::string_view n = name.substr(1, name.size() - 2);
+                if (n.find('\\') != std::string_view::npos) escaped_name = true;
+                if (n == spec_.key_field) key = value;
+                if (!spec_.cursor_field.empty() && n == spec_.cursor_field) cursor = value;
+                if (n == kIdempotencyField) idempotency = value;
+            });
+        if (!ok || escaped_name || key.empty()) return false;
+        auto k = sdk::json_text::scalar_text(key);
+        if (!k || k->empty()) return false;
+        kf.key = std::move(*k);
+        kf.cursor.clear();
+        if (!cursor.empty() && cursor != "null") {
+            auto c = sdk::json_text::scalar_text(cursor);
+            if (!c) return false;
+            kf.cursor = std::move(*c);
+        }
+        kf.idempotency_key.clear();
+        if (!idempotency.empty())
+            if (auto i = sdk::json_text::scalar_text(idempotency)) kf.idempotency_key = std::move(*i);
+        return true;
     }
 
     json decode(std::string_view record, uint32_t line) override {
