@@ -248,19 +248,30 @@ public:
     }
 
     void encode(const json& data, std::string_view idempotency_key, std::string& out) override {
-        const std::string text = data.dump(-1, ' ', false, json::error_handler_t::replace);
+        encode_text(data.dump(-1, ' ', false, json::error_handler_t::replace), idempotency_key,
+                    out);
+    }
+
+    void encode_text(std::string_view text, std::string_view idempotency_key,
+                     std::string& out) override {
+        // An object's text, maybe with blanks around it and inside.
+        const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+        while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+        while (!text.empty() && blank(text.back())) text.remove_suffix(1);
         if (idempotency_key.empty()) {
             out += text;
         } else {
             // The bookkeeping member goes first ("_" sorts before lowercase names anyway);
             // spliced into the text rather than into a copy of the data.
+            std::string_view members = text.substr(1);  // after the '{'
+            while (!members.empty() && blank(members.front())) members.remove_prefix(1);
             out += "{\"";
             out += kIdempotencyField;
             out += "\":";
             out += json(std::string(idempotency_key))
                        .dump(-1, ' ', false, json::error_handler_t::replace);
-            if (text.size() > 2) out.push_back(',');
-            out.append(text, 1, std::string::npos);
+            if (!members.empty() && members.front() != '}') out.push_back(',');
+            out += members;
         }
         out.push_back('\n');
     }
@@ -543,6 +554,10 @@ std::unique_ptr<RecordFormat> RecordFormat::make(const EntitySpec& spec) {
 
 void RecordFormat::fail(uint32_t line, const std::string& problem) const {
     throw Error(PLEXUS_ERR_VALIDATION, file_ + ":" + std::to_string(line) + ": " + problem);
+}
+
+void RecordFormat::encode_text(std::string_view, std::string_view, std::string&) {
+    throw Error(PLEXUS_ERR_PLUGIN, "files: encode_text is for JSON Lines only");
 }
 
 void RecordFormat::validate_for_write(const json& data) const {

@@ -75,6 +75,10 @@ public:
     // Appends one record (terminator included). An empty `idempotency_key` is not stored.
     // Throws Error(PLEXUS_ERR_VALIDATION) when the data does not fit the file.
     virtual void encode(const json& data, std::string_view idempotency_key, std::string& out) = 0;
+    // The same from the text of a valid JSON object without line breaks and without
+    // kIdempotencyField, for a format that stores JSON text (JSON Lines); others throw.
+    virtual void encode_text(std::string_view object_text, std::string_view idempotency_key,
+                             std::string& out);
 
     // Checks mapped data against the entity's declared fields (names and types) before it
     // is written. Throws Error(PLEXUS_ERR_VALIDATION).

@@ -17,6 +17,7 @@
 // Contract of each operation (who calls, when, what may be kept) is in docs/sdk.md.
 #pragma once
 
+#include <plexus/json_text.hpp>
 #include <plexus/sdk.h>
 
 #include <nlohmann/json.hpp>
@@ -205,6 +206,12 @@ struct WriteItem {
     std::string idempotency_key;  // stable for (process, source record); same on a retry
     std::string target_key;       // for Update: the key the ledger knows
     json data;                    // the mapped record
+    // Only for a connector class that declares `static constexpr bool accepts_data_json =
+    // true`: the mapped record as the host sent it, the text of one valid JSON object
+    // (checked), viewing the request — valid until write() returns. `data` is then left
+    // null (parse data_json when you need it). Empty when the record's data is not an
+    // object: `data` holds it as usual.
+    std::string_view data_json = {};
 };
 
 struct WriteResult {
@@ -340,6 +347,70 @@ plexus_status guarded(const plexus_sink* err, F&& f) noexcept {
 }
 
 template <typename T, typename = void>
+struct accepts_data_json : std::false_type {};
+template <typename T>
+struct accepts_data_json<T, std::void_t<decltype(T::accepts_data_json)>>
+    : std::bool_constant<T::accepts_data_json> {};
+
+// Takes a write request apart with the JSON text scanner, leaving each record's data as
+// text (WriteItem::data_json). False when the request is not exactly the documented
+// shape — the caller then parses it as a document, which reports any problem as before.
+inline bool scan_write_request(std::string_view request, std::string& entity,
+                               std::vector<WriteItem>& items) {
+    namespace jt = json_text;
+    bool shape = true, have_records = false;
+    // A name is compared as written: one spelt with escapes sends the request down the
+    // document path.
+    auto plain = [&](std::string_view name) {
+        if (name.find('\\') != std::string_view::npos) shape = false;
+        return name;
+    };
+    const bool valid = jt::for_each_member(request, [&](std::string_view n, std::string_view v) {
+        const std::string_view name = plain(n);
+        if (name == "\"entity\"") {
+            if (v.front() != '"') shape = false;
+            else entity = jt::string_value(v);
+        } else if (name == "\"records\"") {
+            have_records = true;
+            items.clear();
+            if (v.front() != '[') {
+                shape = false;
+                return;
+            }
+            jt::for_each_element(v, [&](std::string_view record) {
+                if (record.front() != '{') {
+                    shape = false;
+                    return;
+                }
+                WriteItem w;
+                bool has_data = false;
+                jt::for_each_member(record, [&](std::string_view rn, std::string_view rv) {
+                    const std::string_view field = plain(rn);
+                    const bool text = rv.front() == '"';
+                    if (field == "\"op\"") {
+                        if (!text) shape = false;
+                        else w.op = jt::string_value(rv) == "update" ? WriteOp::Update : WriteOp::Create;
+                    } else if (field == "\"idempotency_key\"") {
+                        if (!text) shape = false;
+                        else w.idempotency_key = jt::string_value(rv);
+                    } else if (field == "\"target_key\"") {
+                        if (!text) shape = false;
+                        else w.target_key = jt::string_value(rv);
+                    } else if (field == "\"data\"") {
+                        has_data = true;
+                        w.data_json = rv.front() == '{' ? rv : std::string_view();
+                        w.data = w.data_json.empty() ? json::parse(rv) : json();
+                    }
+                });
+                if (!has_data) w.data = json::object();
+                items.push_back(std::move(w));
+            });
+        }
+    });
+    return valid && shape && have_records;
+}
+
+template <typename T, typename = void>
 struct has_describe : std::false_type {};
 template <typename T>
 struct has_describe<T, std::void_t<decltype(T::describe_entities(std::declval<const json&>()))>>
@@ -384,21 +455,29 @@ struct Trampolines {
     static plexus_status write_batch(void* instance, plexus_str request,
                                      const plexus_sink* out) noexcept {
         return guarded(out, [&] {
-            json j = parse_object(request, "write request");
             std::vector<WriteItem> items;
-            auto& records = j.at("records");
-            items.reserve(records.size());
-            for (auto& r : records) {
-                WriteItem w;
-                w.op = r.value("op", "create") == "update" ? WriteOp::Update : WriteOp::Create;
-                w.idempotency_key = r.value("idempotency_key", "");
-                w.target_key = r.value("target_key", "");
-                // Whatever arrived, moved not copied; the connector judges a non-object.
-                if (auto d = r.find("data"); d != r.end()) w.data = std::move(*d);
-                else w.data = json::object();
-                items.push_back(std::move(w));
+            std::string entity;
+            bool scanned = false;
+            if constexpr (accepts_data_json<C>::value)
+                scanned = scan_write_request(from_str(request), entity, items);
+            if (!scanned) {
+                json j = parse_object(request, "write request");
+                items.clear();
+                auto& records = j.at("records");
+                items.reserve(records.size());
+                for (auto& r : records) {
+                    WriteItem w;
+                    w.op = r.value("op", "create") == "update" ? WriteOp::Update : WriteOp::Create;
+                    w.idempotency_key = r.value("idempotency_key", "");
+                    w.target_key = r.value("target_key", "");
+                    // Whatever arrived, moved not copied; the connector judges a non-object.
+                    if (auto d = r.find("data"); d != r.end()) w.data = std::move(*d);
+                    else w.data = json::object();
+                    items.push_back(std::move(w));
+                }
+                entity = j.value("entity", "");
             }
-            auto results = self(instance).write(j.value("entity", ""), items);
+            auto results = self(instance).write(entity, items);
             if (results.size() != items.size())
                 throw Error(PLEXUS_ERR_PLUGIN, "connector returned " +
                                                    std::to_string(results.size()) +
