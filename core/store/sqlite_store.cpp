@@ -668,44 +668,11 @@ public:
 
     // --- intents --------------------------------------------------------------------------
 
-    // One row per run of consecutive intents of the same process and run (at most 2^20).
     std::vector<int64_t> open_intents(const std::vector<Intent>& intents) override {
         return guarded("open intents", [&] {
-            std::vector<int64_t> ids;
-            if (intents.empty()) return ids;
-            ids.reserve(intents.size());
+            if (intents.empty()) return std::vector<int64_t>();
             SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-            SQLite::Statement& s = stmt(k_intent_batch_insert);
-            std::string members, open, created;
-            for (size_t begin = 0; begin < intents.size();) {
-                size_t end = begin + 1;
-                while (end < intents.size() && end - begin < k_intent_batch_max &&
-                       intents[end].process_id == intents[begin].process_id &&
-                       intents[end].run_id == intents[begin].run_id)
-                    ++end;
-                members.clear();
-                for (size_t i = begin; i < end; ++i) {
-                    const Intent& in = intents[i];
-                    put_netstring(members, in.source_key);
-                    put_netstring(members, in.idempotency_key);
-                    put_netstring(members, in.payload_hash);
-                    put_netstring(members, in.payload_json);
-                    created = std::to_string(in.created_ms);
-                    put_netstring(members, created);
-                }
-                const size_t n = end - begin;
-                open.assign((n + 7) / 8, static_cast<char>(0xFF));
-                if (n % 8) open.back() = static_cast<char>((1u << (n % 8)) - 1);
-                StatementUse u(s);
-                u->bindNoCopy(1, intents[begin].process_id);
-                u->bind(2, intents[begin].run_id);
-                u->bindNoCopy(3, open.data(), static_cast<int>(open.size()));
-                u->bindNoCopy(4, members.data(), static_cast<int>(members.size()));
-                u->exec();
-                const int64_t row = db_->getLastInsertRowid();
-                for (size_t i = 0; i < n; ++i) ids.push_back(intent_id(row, i));
-                begin = end;
-            }
+            std::vector<int64_t> ids = insert_intents(intents);
             tx.commit();
             return ids;
         });
@@ -750,14 +717,15 @@ public:
     // --- the page commit ------------------------------------------------------------------
 
     // One IMMEDIATE transaction: ledger upserts, outcome inserts, intents closed (deleted),
-    // failed-queue upserts then deletions of resolved keys, the cursor (when given) and the
-    // run's counters. Any failure (including an unknown run) rolls all of it back.
+    // failed-queue upserts then deletions of resolved keys, the cursor (when given), the
+    // run's counters and the intents opened for the next write. Any failure (including an
+    // unknown run) rolls all of it back.
     //
     // Defaults taken from the page: an outcome's empty process_id / zero run_id, a failed
     // record's empty process_id and zero first/last failure times. A key should not be both
     // in `failed` and `failed_resolved`; if it is, resolved wins (deletions run last).
-    void commit_page(const PageCommit& page) override {
-        guarded(
+    std::vector<int64_t> commit_page(const PageCommit& page) override {
+        return guarded(
             [&] {
                 return std::string("commit a page of run ") + std::to_string(page.run_id) + " of " +
                        page.process_id;
@@ -765,7 +733,9 @@ public:
             [&] {
                 SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
                 write_page(page);
+                std::vector<int64_t> ids = insert_intents(page.intents_opened);
                 tx.commit();
+                return ids;
             });
     }
 
@@ -997,6 +967,46 @@ private:
         s->bind(4, e.subject);
         s->bind(5, e.detail.empty() ? std::string("{}") : e.detail);
         s->exec();
+    }
+
+    // Inserts intents, inside the caller's transaction: one row per run of consecutive
+    // intents of the same process and run (at most 2^20). Returns their ids.
+    std::vector<int64_t> insert_intents(const std::vector<Intent>& intents) {
+        std::vector<int64_t> ids;
+        if (intents.empty()) return ids;
+        ids.reserve(intents.size());
+        SQLite::Statement& s = stmt(k_intent_batch_insert);
+        std::string members, open, created;
+        for (size_t begin = 0; begin < intents.size();) {
+            size_t end = begin + 1;
+            while (end < intents.size() && end - begin < k_intent_batch_max &&
+                   intents[end].process_id == intents[begin].process_id &&
+                   intents[end].run_id == intents[begin].run_id)
+                ++end;
+            members.clear();
+            for (size_t i = begin; i < end; ++i) {
+                const Intent& in = intents[i];
+                put_netstring(members, in.source_key);
+                put_netstring(members, in.idempotency_key);
+                put_netstring(members, in.payload_hash);
+                put_netstring(members, in.payload_json);
+                created = std::to_string(in.created_ms);
+                put_netstring(members, created);
+            }
+            const size_t n = end - begin;
+            open.assign((n + 7) / 8, static_cast<char>(0xFF));
+            if (n % 8) open.back() = static_cast<char>((1u << (n % 8)) - 1);
+            StatementUse u(s);
+            u->bindNoCopy(1, intents[begin].process_id);
+            u->bind(2, intents[begin].run_id);
+            u->bindNoCopy(3, open.data(), static_cast<int>(open.size()));
+            u->bindNoCopy(4, members.data(), static_cast<int>(members.size()));
+            u->exec();
+            const int64_t row = db_->getLastInsertRowid();
+            for (size_t i = 0; i < n; ++i) ids.push_back(intent_id(row, i));
+            begin = end;
+        }
+        return ids;
     }
 
     // Clears the closed intents' bits, a batch row at a time; deletes a row left with none.

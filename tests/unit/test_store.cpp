@@ -203,6 +203,33 @@ TEST_CASE("intents of one batch are listed and closed one by one", "[store]") {
     CHECK(store->pending_intents("other").empty());
 }
 
+TEST_CASE("a page commit opens the next write's intents with the rest, or not at all", "[store]") {
+    TempDir tmp;
+    auto store = open_sqlite_store(tmp.file("opened.db"));
+    const int64_t run = store->begin_run("orders", "schedule", 1000);
+    const auto first = store->open_intents({Intent{0, "orders", run, "S1", "i1", "{}", "h", 1}});
+    PageCommit p = page_for("orders", run, 2000);
+    p.intents_closed = first;
+    p.intents_opened = {Intent{0, "orders", run, "S2", "i2", "{}", "h", 2},
+                        Intent{0, "orders", run, "S3", "i3", "{}", "h", 2}};
+    const auto ids = store->commit_page(p);
+    REQUIRE(ids.size() == 2);
+    CHECK(first[0] < ids[0]);
+    auto pending = store->pending_intents("orders");
+    REQUIRE(pending.size() == 2);
+    CHECK(pending[0].id == ids[0]);
+    CHECK(pending[1].source_key == "S3");
+
+    PageCommit bad = page_for("orders", run + 99, 3000);  // no such run: rolled back
+    bad.intents_closed = ids;
+    bad.intents_opened = {Intent{0, "orders", run, "S4", "i4", "{}", "h", 3}};
+    CHECK_THROWS_AS(store->commit_page(bad), std::runtime_error);
+    pending = store->pending_intents("orders");
+    REQUIRE(pending.size() == 2);
+    CHECK(pending[1].source_key == "S3");
+    CHECK(store->commit_page(page_for("orders", run, 4000)).empty());
+}
+
 TEST_CASE("a database with a newer schema version is refused, naming the file", "[store]") {
     TempDir tmp;
     const std::string path = tmp.file("future.db");
