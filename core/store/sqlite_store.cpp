@@ -261,7 +261,7 @@ bool take_netstring(std::string_view& in, std::string_view& field) {
     const auto r = std::from_chars(in.data(), in.data() + in.size(), size);
     if (r.ec != std::errc() || r.ptr == in.data()) return false;
     const size_t head = static_cast<size_t>(r.ptr - in.data());
-    if (head >= in.size() || in[head] != ':' || in.size() - head - 1 < size + 1 ||
+    if (head >= in.size() || in[head] != ':' || size >= in.size() - head - 1 ||
         in[head + 1 + size] != ',')
         return false;
     field = in.substr(head + 1, size);
