@@ -22,6 +22,10 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int64_t kLeaseTtlMs = 10 * 60 * 1000;
+// A run renews its lease between pages once this much has passed since it took or last
+// renewed it: far enough from the TTL that the lease never lapses, and not a durable commit
+// per page for nothing (pages of a fast source take milliseconds).
+constexpr int64_t kLeaseRenewAfterMs = 60 * 1000;
 
 // A lease whose owner ran on this host in a process that no longer exists (killed, crashed)
 // is released at once instead of blocking the process until the lease expires. Owners are
@@ -196,8 +200,13 @@ private:
     void process_records(std::vector<SourceRecord> records, std::optional<CursorState> cursor);
     void process_aggregate(std::vector<SourceRecord> records, std::optional<CursorState> cursor);
 
-    // Writes `batch` to the target of `p`, fills `commit` with the outcomes.
-    void write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit& commit);
+    // Writes `batch` to the target of `p`, fills `commit` with the outcomes. The creates'
+    // intents are opened first, unless `intents_open` (an earlier commit opened them).
+    void write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit& commit,
+                     bool intents_open = false);
+    // The intents of the batch's creates (step 5); `index` gets the batch position of each.
+    std::vector<Intent> intents_for(const ProcessConfig& cfg, const std::vector<Pending>& batch,
+                                    std::vector<size_t>& index);
 
     // Makes sure the dependency's record for `key` exists in its target (through its ledger).
     void ensure_dependency(const Dependency& dep, const std::string& key);
@@ -219,7 +228,8 @@ private:
     void add_success(PageCommit& commit, const std::string& process_id, const Pending& p,
                      const std::string& action, const std::string& target_key,
                      const std::string& message = {}, const std::string& target_cursor = {});
-    void commit(PageCommit& commit);
+    // Commits the page's changes; returns the ids of the intents it opened (intents_opened).
+    std::vector<int64_t> commit(PageCommit& commit);
     void report_progress();
 
     // The ledger entries of a page's records, by source key (one query for the page).
@@ -322,17 +332,18 @@ void Run::add_success(PageCommit& commit, const std::string& process_id, const P
     }
 }
 
-void Run::commit(PageCommit& c) {
+std::vector<int64_t> Run::commit(PageCommit& c) {
     c.run_id = run_id_;
     c.now_ms = clock_.now_ms();
     if (c.process_id.empty()) c.process_id = main_->compiled->config->id;
-    store_.commit_page(c);
+    std::vector<int64_t> opened = store_.commit_page(c);
     counts_.read += c.counts.read;
     counts_.created += c.counts.created;
     counts_.updated += c.counts.updated;
     counts_.unchanged += c.counts.unchanged;
     counts_.failed += c.counts.failed;
     c = PageCommit{};
+    return opened;
 }
 
 std::unordered_map<std::string, LedgerEntry> Run::ledger_of(const std::string& process_id,
@@ -445,19 +456,15 @@ void Run::ensure_dependency(const Dependency& dep, const std::string& key) {
     if (failed) throw std::runtime_error("syncing it failed: " + why);
 }
 
-void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit& c) {
-    if (batch.empty()) return;
-    const ProcessConfig& cfg = *p.compiled->config;
-    const std::string& pid = cfg.id;
-    ConnectorInstance& target = target_of(p);
-
-    // Step 5: intents for the creates, committed before anything is sent.
+std::vector<Intent> Run::intents_for(const ProcessConfig& cfg, const std::vector<Pending>& batch,
+                                     std::vector<size_t>& index) {
     std::vector<Intent> intents;
-    std::vector<size_t> intent_index;
+    index.clear();
+    const int64_t intents_ms = clock_.now_ms();
     for (size_t i = 0; i < batch.size(); ++i) {
         if (batch[i].op != "create") continue;
         Intent in;
-        in.process_id = pid;
+        in.process_id = cfg.id;
         in.run_id = run_id_;
         if (batch[i].members.empty()) {
             in.source_key = batch[i].source.key;
@@ -467,13 +474,28 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
         in.idempotency_key = batch[i].idempotency_key;
         in.payload_json = batch[i].text;
         in.payload_hash = batch[i].hash;
-        in.created_ms = clock_.now_ms();
+        in.created_ms = intents_ms;
         intents.push_back(std::move(in));
-        intent_index.push_back(i);
+        index.push_back(i);
     }
-    if (!intents.empty()) {
-        auto ids = store_.open_intents(intents);
-        for (size_t j = 0; j < ids.size(); ++j) batch[intent_index[j]].intent_id = ids[j];
+    return intents;
+}
+
+void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit& c,
+                      bool intents_open) {
+    if (batch.empty()) return;
+    const ProcessConfig& cfg = *p.compiled->config;
+    const std::string& pid = cfg.id;
+    ConnectorInstance& target = target_of(p);
+
+    // Step 5: intents for the creates, committed before anything is sent.
+    if (!intents_open) {
+        std::vector<size_t> intent_index;
+        std::vector<Intent> intents = intents_for(cfg, batch, intent_index);
+        if (!intents.empty()) {
+            auto ids = store_.open_intents(intents);
+            for (size_t j = 0; j < ids.size(); ++j) batch[intent_index[j]].intent_id = ids[j];
+        }
     }
 
     // Step 6: the write.
@@ -644,18 +666,33 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
 
     // Steps 6 and 7: write in batches; each batch's outcomes commit on their own, and the
     // cursor moves with the last one, when every record of the page has a durable outcome.
-    size_t batch_size = static_cast<size_t>(std::max(1, cfg.batch_size));
-    for (size_t start = 0; start < to_write.size(); start += batch_size) {
-        if (cancelled()) throw RunAbort(run_status::partial, "cancelled; the next run resumes at the cursor");
-        std::vector<Pending> batch(std::make_move_iterator(to_write.begin() + start),
-                                   std::make_move_iterator(to_write.begin() +
-                                                           std::min(to_write.size(), start + batch_size)));
-        write_batch(*main_, batch, c);
-        if (start + batch_size < to_write.size()) {
+    // A batch's commit also opens the next batch's intents (step 5): they are durable
+    // before that batch is sent, as they must be, for one commit (and fsync) less.
+    const size_t batch_size = static_cast<size_t>(std::max(1, cfg.batch_size));
+    std::vector<std::vector<Pending>> batches;
+    for (size_t start = 0; start < to_write.size(); start += batch_size)
+        batches.emplace_back(std::make_move_iterator(to_write.begin() + start),
+                             std::make_move_iterator(to_write.begin() +
+                                                     std::min(to_write.size(), start + batch_size)));
+    const auto cancel = [] {
+        return RunAbort(run_status::partial, "cancelled; the next run resumes at the cursor");
+    };
+    if (!batches.empty() && cancelled()) throw cancel();
+    for (size_t k = 0; k < batches.size(); ++k) {
+        write_batch(*main_, batches[k], c, /*intents_open=*/k > 0);
+        batches[k].clear();
+        if (k + 1 == batches.size()) break;
+        if (cancelled()) {
             commit(c);
-            c.process_id = pid;
-            report_progress();
+            throw cancel();
         }
+        std::vector<size_t> index;
+        c.intents_opened = intents_for(cfg, batches[k + 1], index);
+        const std::vector<int64_t> ids = commit(c);
+        for (size_t j = 0; j < ids.size() && j < index.size(); ++j)
+            batches[k + 1][index[j]].intent_id = ids[j];
+        c.process_id = pid;
+        report_progress();
     }
     c.cursor = std::move(cursor);
     commit(c);
@@ -742,9 +779,15 @@ void Run::run_incremental() {
     ConnectorInstance& source = source_of(*main_);
     target_of(*main_);
     CursorState state = store_.cursor(cfg.id);
+    std::optional<int64_t> lease_renewed_ms;  // renewed before the first page (resolving
+                                              // intents may have taken long), then as due
     while (true) {
         if (cancelled()) throw RunAbort(run_status::partial, "cancelled; the next run resumes at the cursor");
-        store_.renew_lease(cfg.id, lease_owner_name(), clock_.now_ms(), kLeaseTtlMs);
+        if (const int64_t now = clock_.now_ms();
+            !lease_renewed_ms || now - *lease_renewed_ms >= kLeaseRenewAfterMs) {
+            store_.renew_lease(cfg.id, lease_owner_name(), now, kLeaseTtlMs);
+            lease_renewed_ms = now;
+        }
         json request{{"entity", cfg.source.entity},
                      {"cursor", state.cursor ? json(*state.cursor) : json(nullptr)},
                      {"since", state.since ? json(*state.since) : json(nullptr)},

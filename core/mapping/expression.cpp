@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 #include "config/settings.hpp"
@@ -1068,32 +1070,56 @@ std::optional<Number> to_number(const nlohmann::json& value) {
     }
 }
 
+namespace {
+// The double a decimal text denotes, correctly rounded; beyond the range of a double, what
+// strtod gives (infinity, or zero and subnormals), which from_chars leaves undone.
+double decimal_value(char* begin, char* end) {
+    double r = 0;
+    if (std::from_chars(begin, end, r).ec == std::errc()) return r;
+    *end = '\0';
+    return std::strtod(begin, nullptr);
+}
+}  // namespace
+
 double round_decimal(double x, int digits) {
     if (!std::isfinite(x) || x == 0) return x;
     // 15 significant decimal digits: what a double holds reliably. Rounding works on these
     // digits, so 1.005 (binary 1.00499999999999989…) rounds to 1.01 as a person expects.
+    // to_chars and from_chars, not printf and strtod: the same correctly rounded digits
+    // (the standard defines them as printf's "%.14e"), without locale or allocation — this
+    // runs for every number of every record.
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.14e", std::fabs(x));
-    std::string mantissa;
-    mantissa += buf[0];
-    mantissa.append(buf + 2, 14);
-    int exponent = std::atoi(std::strchr(buf, 'e') + 1);
+    const auto printed = std::to_chars(buf, buf + sizeof buf - 1, std::fabs(x),
+                                       std::chars_format::scientific, 14);
+    char mantissa[15];  // "d.dddddddddddddde±X…": the 15 digits without the point
+    mantissa[0] = buf[0];
+    std::memcpy(mantissa + 1, buf + 2, 14);
+    int exponent = 0;
+    const char* e = std::find(buf, printed.ptr, 'e') + 1;
+    if (*e == '+') ++e;
+    std::from_chars(e, printed.ptr, exponent);
     const double sign = x < 0 ? -1.0 : 1.0;
     const int keep = exponent + 1 + digits;  // digits of the mantissa that stay
-    if (keep >= 15) return sign * std::strtod(buf, nullptr);
+    if (keep >= 15) return sign * decimal_value(buf, printed.ptr);
     if (keep < 0) return 0.0;
-    std::string kept = mantissa.substr(0, static_cast<size_t>(keep));
-    if (mantissa[static_cast<size_t>(keep)] >= '5') {
-        int i = static_cast<int>(kept.size()) - 1;
-        while (i >= 0 && kept[static_cast<size_t>(i)] == '9') kept[static_cast<size_t>(i--)] = '0';
-        if (i < 0)
-            kept.insert(kept.begin(), '1');
-        else
-            ++kept[static_cast<size_t>(i)];
+    // The kept digits (one more when rounding up carries past the first), then the exponent.
+    char text[64];
+    char* digits_begin = text + 1;
+    std::memcpy(digits_begin, mantissa, static_cast<size_t>(keep));
+    char* digits_end = digits_begin + keep;
+    if (mantissa[keep] >= '5') {
+        char* i = digits_end;
+        while (i > digits_begin && i[-1] == '9') *--i = '0';
+        if (i == digits_begin) {
+            *--digits_begin = '1';
+        } else {
+            ++i[-1];
+        }
     }
-    if (kept.empty()) return 0.0;
-    std::string text = kept + "e" + std::to_string(exponent + 1 - keep);
-    double r = sign * std::strtod(text.c_str(), nullptr);
+    if (digits_end == digits_begin) return 0.0;
+    *digits_end++ = 'e';
+    digits_end = std::to_chars(digits_end, text + sizeof text - 1, exponent + 1 - keep).ptr;
+    const double r = sign * decimal_value(digits_begin, digits_end);
     return r == 0 ? 0.0 : r;
 }
 

@@ -205,6 +205,46 @@ constexpr const char* k_migration_3 = R"SQL(
 ALTER TABLE process_state ADD COLUMN schedule_json TEXT;  -- NULL: the configuration decides
 )SQL";
 
+// Migration 4: intents are stored a write batch to a row instead of a record to a row.
+//
+// Every create used to cost an intent row inserted (and indexed) before the write and
+// deleted (and unindexed) after it: four B-tree writes per record, as many as the ledger
+// row and the outcome row together. Now a batch's intents are one row, inserted once and
+// deleted once. Each intent stays resolvable on its own after a crash: the row keeps every
+// member's idempotency key and payload, and a bitmap says which members are still open.
+//
+// Persisted format of a row of intent_batches:
+// - `members`: for each member, in order, five netstrings ("<byte count>:<bytes>,"):
+//   source key, idempotency key, payload hash, payload JSON, created_ms in decimal;
+// - `open_members`: bit i (byte i / 8, mask 1 << (i % 8)) set while member i is open; the
+//   row is deleted when no bit is left;
+// - the intent id the store hands out for member i is (row id << 20) | i, so a row holds at
+//   most 2^20 members, and ids only grow (AUTOINCREMENT).
+// Open intents of migration 1's table move over as one-member rows.
+constexpr const char* k_migration_4 = R"SQL(
+CREATE TABLE intent_batches (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    process_id   TEXT    NOT NULL,
+    run_id       INTEGER NOT NULL,
+    open_members BLOB    NOT NULL,  -- bitmap of the members still open (before `members`:
+                                    -- closing reads it without the members' overflow pages)
+    members      BLOB    NOT NULL
+);
+CREATE INDEX intent_batches_by_process ON intent_batches (process_id, id);
+
+INSERT INTO intent_batches (process_id, run_id, open_members, members)
+SELECT process_id, run_id, X'01', CAST(
+           length(CAST(source_key AS BLOB)) || ':' || source_key || ',' ||
+           length(CAST(idempotency_key AS BLOB)) || ':' || idempotency_key || ',' ||
+           length(CAST(payload_hash AS BLOB)) || ':' || payload_hash || ',' ||
+           length(CAST(payload_json AS BLOB)) || ':' || payload_json || ',' ||
+           length(CAST(created_ms AS TEXT)) || ':' || created_ms || ','
+       AS BLOB)
+FROM intents ORDER BY id;
+
+DROP TABLE intents;
+)SQL";
+
 int64_t wall_clock_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -225,6 +265,7 @@ const std::vector<Migration>& all() {
         {1, "initial schema", k_migration_1},
         {2, "record outcomes by start time", k_migration_2},
         {3, "schedule edits", k_migration_3},
+        {4, "intents stored a batch to a row", k_migration_4},
     };
     return migrations;
 }

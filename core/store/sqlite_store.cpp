@@ -6,7 +6,8 @@
 // - synchronous=FULL: every COMMIT is on disk before the call returns (store.hpp's
 //   durability contract; the crash-safety of commit_page depends on it);
 // - foreign_keys=ON, busy timeout 5 s (another process, e.g. the CLI, may hold the write
-//   lock for a moment).
+//   lock for a moment);
+// - wal_autocheckpoint=10000 pages (see configure()).
 //
 // Transactions: every mutating call is exactly one BEGIN IMMEDIATE ... COMMIT, so it either
 // lands whole or not at all, and takes the write lock up front (no deadlock upgrading a read
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <functional>
 #include <map>
 #include <memory>
@@ -135,31 +137,42 @@ constexpr const char* k_outcome_columns =
     "id, run_id, process_id, source_key, target_key, action, error_class, message, attempts, "
     "started_ms, finished_ms";
 
-constexpr const char* k_intent_columns =
-    "id, process_id, run_id, source_key, idempotency_key, payload_json, payload_hash, created_ms";
 
 constexpr const char* k_failed_columns =
     "process_id, source_key, record_json, error_class, message, attempts, first_failed_ms, "
     "last_failed_ms";
 
-constexpr const char* k_ledger_upsert =
+// The page commit's inserts take many rows per statement ("INSERT … VALUES (…), (…), …":
+// rows_statement()): a statement costs its cursors opened, positioned and closed again,
+// which for a one-row insert into a table with two indexes is as much as the row itself.
+constexpr size_t k_rows_wide = 64;   // rows per statement, then …
+constexpr size_t k_rows_narrow = 8;  // … for the rest, then one at a time
+
+constexpr const char* k_ledger_upsert_head =
     "INSERT INTO ledger (process_id, source_key, target_key, payload_hash, updated_ms, "
-    "target_cursor) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-    "ON CONFLICT (process_id, source_key) DO UPDATE SET "
+    "target_cursor)";
+constexpr int k_ledger_upsert_columns = 6;
+constexpr const char* k_ledger_upsert_tail =
+    " ON CONFLICT (process_id, source_key) DO UPDATE SET "
     "target_key = excluded.target_key, payload_hash = excluded.payload_hash, "
     "updated_ms = excluded.updated_ms, target_cursor = excluded.target_cursor";
 
-constexpr const char* k_outcome_insert =
+constexpr const char* k_outcome_insert_head =
     "INSERT INTO record_outcomes (run_id, process_id, source_key, target_key, action, "
-    "error_class, message, attempts, started_ms, finished_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "error_class, message, attempts, started_ms, finished_ms)";
+constexpr int k_outcome_insert_columns = 10;
 
-constexpr const char* k_intent_insert =
-    "INSERT INTO intents (process_id, run_id, source_key, idempotency_key, payload_json, "
-    "payload_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-
-// Closing an intent deletes it: the page's ledger row and outcome now carry what happened.
-constexpr const char* k_intent_close = "DELETE FROM intents WHERE id = ?1 AND process_id = ?2";
+// Intents, a batch to a row (migration 2 describes the row's format). Closing an intent
+// clears its bit; the row goes when its last open member closes: the page's ledger rows and
+// outcomes now carry what happened.
+constexpr const char* k_intent_batch_insert =
+    "INSERT INTO intent_batches (process_id, run_id, open_members, members) "
+    "VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* k_intent_batch_open_members =
+    "SELECT open_members FROM intent_batches WHERE id = ?1 AND process_id = ?2";
+constexpr const char* k_intent_batch_update =
+    "UPDATE intent_batches SET open_members = ?2 WHERE id = ?1";
+constexpr const char* k_intent_batch_delete = "DELETE FROM intent_batches WHERE id = ?1";
 
 // Failed-queue upsert: one row per source record. A repeated failure replaces the record and
 // the error, adds its attempts to those already counted and keeps the first failure time.
@@ -230,17 +243,49 @@ RecordOutcome read_outcome(SQLite::Statement& s) {
     return o;
 }
 
-Intent read_intent(SQLite::Statement& s) {
-    Intent i;
-    i.id = s.getColumn(0).getInt64();
-    i.process_id = s.getColumn(1).getString();
-    i.run_id = s.getColumn(2).getInt64();
-    i.source_key = s.getColumn(3).getString();
-    i.idempotency_key = s.getColumn(4).getString();
-    i.payload_json = s.getColumn(5).getString();
-    i.payload_hash = s.getColumn(6).getString();
-    i.created_ms = s.getColumn(7).getInt64();
-    return i;
+// --- intent batches (format: migrations.cpp, migration 2) -------------------------------
+
+constexpr int k_intent_index_bits = 20;
+constexpr size_t k_intent_batch_max = size_t{1} << k_intent_index_bits;
+
+int64_t intent_id(int64_t row_id, size_t member) {
+    return (row_id << k_intent_index_bits) | static_cast<int64_t>(member);
+}
+int64_t intent_row(int64_t id) { return id >> k_intent_index_bits; }
+size_t intent_member(int64_t id) {
+    return static_cast<size_t>(id & ((int64_t{1} << k_intent_index_bits) - 1));
+}
+
+void put_netstring(std::string& out, std::string_view field) {
+    char digits[24];
+    const auto r = std::to_chars(digits, digits + sizeof digits, field.size());
+    out.append(digits, r.ptr);
+    out.push_back(':');
+    out.append(field);
+    out.push_back(',');
+}
+
+// Takes the netstring at the front of `in`; false when `in` does not start with one.
+bool take_netstring(std::string_view& in, std::string_view& field) {
+    size_t size = 0;
+    const auto r = std::from_chars(in.data(), in.data() + in.size(), size);
+    if (r.ec != std::errc() || r.ptr == in.data()) return false;
+    const size_t head = static_cast<size_t>(r.ptr - in.data());
+    if (head >= in.size() || in[head] != ':' || size >= in.size() - head - 1 ||
+        in[head + 1 + size] != ',')
+        return false;
+    field = in.substr(head + 1, size);
+    in.remove_prefix(head + 2 + size);
+    return true;
+}
+
+bool member_open(std::string_view bitmap, size_t i) {
+    return i / 8 < bitmap.size() && (static_cast<unsigned char>(bitmap[i / 8]) >> (i % 8)) & 1u;
+}
+
+std::string_view blob_of(const SQLite::Column& c) {
+    return std::string_view(static_cast<const char*>(c.getBlob()),
+                            static_cast<size_t>(c.getBytes()));
 }
 
 FailedRecord read_failed(SQLite::Statement& s) {
@@ -728,23 +773,9 @@ public:
 
     std::vector<int64_t> open_intents(const std::vector<Intent>& intents) override {
         return guarded("open intents", [&] {
-            std::vector<int64_t> ids;
-            if (intents.empty()) return ids;
-            ids.reserve(intents.size());
+            if (intents.empty()) return std::vector<int64_t>();
             SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-            SQLite::Statement& s = stmt(k_intent_insert);
-            for (const Intent& i : intents) {
-                StatementUse u(s);
-                u->bindNoCopy(1, i.process_id);
-                u->bind(2, i.run_id);
-                u->bindNoCopy(3, i.source_key);
-                u->bindNoCopy(4, i.idempotency_key);
-                u->bindNoCopy(5, i.payload_json);
-                u->bindNoCopy(6, i.payload_hash);
-                u->bind(7, i.created_ms);
-                u->exec();
-                ids.push_back(db_->getLastInsertRowid());
-            }
+            std::vector<int64_t> ids = insert_intents(intents);
             tx.commit();
             return ids;
         });
@@ -752,11 +783,36 @@ public:
 
     std::vector<Intent> pending_intents(const std::string& process_id) override {
         return guarded(about("read the open intents of", process_id), [&] {
-            StatementUse s(stmt(std::string("SELECT ") + k_intent_columns +
-                                " FROM intents WHERE process_id = ?1 ORDER BY id"));
+            StatementUse s(
+                stmt("SELECT id, run_id, open_members, members FROM intent_batches "
+                     "WHERE process_id = ?1 ORDER BY id"));
             s->bind(1, process_id);
             std::vector<Intent> out;
-            while (s->executeStep()) out.push_back(read_intent(s.get()));
+            while (s->executeStep()) {
+                const int64_t row = s->getColumn(0).getInt64();
+                const int64_t run_id = s->getColumn(1).getInt64();
+                const std::string_view open = blob_of(s->getColumn(2));
+                std::string_view members = blob_of(s->getColumn(3));
+                for (size_t i = 0; !members.empty(); ++i) {
+                    std::string_view f[5];
+                    for (auto& field : f)
+                        if (!take_netstring(members, field))
+                            throw StoreError(path_ + ": read the open intents of " + process_id +
+                                             ": intent batch " + std::to_string(row) +
+                                             " is corrupt at member " + std::to_string(i));
+                    if (!member_open(open, i)) continue;
+                    Intent in;
+                    in.id = intent_id(row, i);
+                    in.process_id = process_id;
+                    in.run_id = run_id;
+                    in.source_key = f[0];
+                    in.idempotency_key = f[1];
+                    in.payload_hash = f[2];
+                    in.payload_json = f[3];
+                    std::from_chars(f[4].data(), f[4].data() + f[4].size(), in.created_ms);
+                    out.push_back(std::move(in));
+                }
+            }
             return out;
         });
     }
@@ -764,14 +820,15 @@ public:
     // --- the page commit ------------------------------------------------------------------
 
     // One IMMEDIATE transaction: ledger upserts, outcome inserts, intents closed (deleted),
-    // failed-queue upserts then deletions of resolved keys, the cursor (when given) and the
-    // run's counters. Any failure (including an unknown run) rolls all of it back.
+    // failed-queue upserts then deletions of resolved keys, the cursor (when given), the
+    // run's counters and the intents opened for the next write. Any failure (including an
+    // unknown run) rolls all of it back.
     //
     // Defaults taken from the page: an outcome's empty process_id / zero run_id, a failed
     // record's empty process_id and zero first/last failure times. A key should not be both
     // in `failed` and `failed_resolved`; if it is, resolved wins (deletions run last).
-    void commit_page(const PageCommit& page) override {
-        guarded(
+    std::vector<int64_t> commit_page(const PageCommit& page) override {
+        return guarded(
             [&] {
                 return std::string("commit a page of run ") + std::to_string(page.run_id) + " of " +
                        page.process_id;
@@ -779,7 +836,9 @@ public:
             [&] {
                 SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
                 write_page(page);
+                std::vector<int64_t> ids = insert_intents(page.intents_opened);
                 tx.commit();
+                return ids;
             });
     }
 
@@ -1187,6 +1246,12 @@ private:
             db_->exec("PRAGMA synchronous = FULL");
             db_->exec("PRAGMA foreign_keys = ON");
             db_->exec("PRAGMA temp_store = MEMORY");
+            // Checkpoint every 10,000 WAL pages (about 40 MB) rather than SQLite's 1,000: a
+            // page commit of a large ledger dirties a page per record (keys arrive in
+            // cursor order, not key order), so with the default nearly every commit was
+            // followed by a checkpoint copying the same leaf pages again. Durability is the
+            // WAL's (synchronous=FULL); a checkpoint only moves pages into the main file.
+            db_->exec("PRAGMA wal_autocheckpoint = 10000");
         } catch (const std::exception& e) {
             throw StoreError(path_ + ": cannot configure the database: " + e.what());
         }
@@ -1268,47 +1333,145 @@ private:
         s->exec();
     }
 
+    // Inserts intents, inside the caller's transaction: one row per run of consecutive
+    // intents of the same process and run (at most 2^20). Returns their ids.
+    std::vector<int64_t> insert_intents(const std::vector<Intent>& intents) {
+        std::vector<int64_t> ids;
+        if (intents.empty()) return ids;
+        ids.reserve(intents.size());
+        SQLite::Statement& s = stmt(k_intent_batch_insert);
+        std::string members, open, created;
+        for (size_t begin = 0; begin < intents.size();) {
+            size_t end = begin + 1;
+            while (end < intents.size() && end - begin < k_intent_batch_max &&
+                   intents[end].process_id == intents[begin].process_id &&
+                   intents[end].run_id == intents[begin].run_id)
+                ++end;
+            members.clear();
+            for (size_t i = begin; i < end; ++i) {
+                const Intent& in = intents[i];
+                put_netstring(members, in.source_key);
+                put_netstring(members, in.idempotency_key);
+                put_netstring(members, in.payload_hash);
+                put_netstring(members, in.payload_json);
+                created = std::to_string(in.created_ms);
+                put_netstring(members, created);
+            }
+            const size_t n = end - begin;
+            open.assign((n + 7) / 8, static_cast<char>(0xFF));
+            if (n % 8) open.back() = static_cast<char>((1u << (n % 8)) - 1);
+            StatementUse u(s);
+            u->bindNoCopy(1, intents[begin].process_id);
+            u->bind(2, intents[begin].run_id);
+            u->bindNoCopy(3, open.data(), static_cast<int>(open.size()));
+            u->bindNoCopy(4, members.data(), static_cast<int>(members.size()));
+            u->exec();
+            const int64_t row = db_->getLastInsertRowid();
+            for (size_t i = 0; i < n; ++i) ids.push_back(intent_id(row, i));
+            begin = end;
+        }
+        return ids;
+    }
+
+    // Clears the closed intents' bits, a batch row at a time; deletes a row left with none.
+    // Ids of another process, or already closed, change nothing.
+    void close_intents(const PageCommit& page) {
+        std::vector<int64_t> ids = page.intents_closed;
+        std::sort(ids.begin(), ids.end());
+        std::string open;
+        for (size_t begin = 0; begin < ids.size();) {
+            const int64_t row = intent_row(ids[begin]);
+            size_t end = begin;
+            while (end < ids.size() && intent_row(ids[end]) == row) ++end;
+            {
+                StatementUse q(stmt(k_intent_batch_open_members));
+                q->bind(1, row);
+                q->bindNoCopy(2, page.process_id);
+                if (!q->executeStep()) {
+                    begin = end;
+                    continue;
+                }
+                open.assign(blob_of(q->getColumn(0)));
+            }
+            for (size_t i = begin; i < end; ++i) {
+                const size_t m = intent_member(ids[i]);
+                if (m / 8 < open.size()) open[m / 8] &= static_cast<char>(~(1u << (m % 8)));
+            }
+            const bool any_open =
+                std::any_of(open.begin(), open.end(), [](char c) { return c != 0; });
+            if (any_open) {
+                StatementUse u(stmt(k_intent_batch_update));
+                u->bind(1, row);
+                u->bindNoCopy(2, open.data(), static_cast<int>(open.size()));
+                u->exec();
+            } else {
+                StatementUse u(stmt(k_intent_batch_delete));
+                u->bind(1, row);
+                u->exec();
+            }
+            begin = end;
+        }
+    }
+
+    // "<head> VALUES (?, …), … <tail>" for `rows` rows of `columns` values, prepared once.
+    SQLite::Statement& rows_statement(const char* head, int columns, const char* tail,
+                                      size_t rows) {
+        for (const RowsStatement& r : rows_statements_)
+            if (r.head == head && r.rows == rows) return *r.statement;
+        std::string row = "(?";
+        for (int c = 1; c < columns; ++c) row += ", ?";
+        row += ')';
+        std::string sql = std::string(head) + " VALUES " + row;
+        for (size_t r = 1; r < rows; ++r) sql += ", " + row;
+        sql += tail;
+        SQLite::Statement& statement = stmt(sql);
+        rows_statements_.push_back({head, rows, &statement});
+        return statement;
+    }
+
+    // Runs the insert of `head` for every item, many rows per statement, in order (so rows
+    // get increasing ids in the items' order). bind_row(statement, next index, item).
+    template <class T, class BindRow>
+    void insert_rows(const char* head, int columns, const char* tail, const std::vector<T>& items,
+                     BindRow bind_row) {
+        size_t i = 0;
+        for (const size_t width : {k_rows_wide, k_rows_narrow, size_t{1}}) {
+            if (items.size() - i < width) continue;
+            SQLite::Statement& s = rows_statement(head, columns, tail, width);
+            for (; items.size() - i >= width; i += width) {
+                StatementUse u(s);
+                int index = 1;
+                for (size_t r = 0; r < width; ++r) bind_row(u.get(), index, items[i + r]);
+                u->exec();
+            }
+        }
+    }
+
     // The parts of commit_page, inside its transaction.
     void write_page(const PageCommit& page) {
-        if (!page.ledger.empty()) {
-            SQLite::Statement& s = stmt(k_ledger_upsert);
-            for (const LedgerUpsert& l : page.ledger) {
-                StatementUse u(s);
-                u->bindNoCopy(1, page.process_id);
-                u->bindNoCopy(2, l.source_key);
-                u->bindNoCopy(3, l.target_key);
-                u->bindNoCopy(4, l.payload_hash);
-                u->bind(5, page.now_ms);
-                u->bindNoCopy(6, l.target_cursor);
-                u->exec();
-            }
-        }
-        if (!page.outcomes.empty()) {
-            SQLite::Statement& s = stmt(k_outcome_insert);
-            for (const RecordOutcome& o : page.outcomes) {
-                StatementUse u(s);
-                u->bind(1, o.run_id != 0 ? o.run_id : page.run_id);
-                u->bindNoCopy(2, o.process_id.empty() ? page.process_id : o.process_id);
-                u->bindNoCopy(3, o.source_key);
-                u->bindNoCopy(4, o.target_key);
-                u->bindNoCopy(5, o.action);
-                u->bindNoCopy(6, o.error_class);
-                u->bindNoCopy(7, o.message);
-                u->bind(8, static_cast<int32_t>(o.attempts));
-                u->bind(9, o.started_ms);
-                u->bind(10, o.finished_ms);
-                u->exec();
-            }
-        }
-        if (!page.intents_closed.empty()) {
-            SQLite::Statement& s = stmt(k_intent_close);
-            for (int64_t id : page.intents_closed) {
-                StatementUse u(s);
-                u->bind(1, id);
-                u->bindNoCopy(2, page.process_id);
-                u->exec();
-            }
-        }
+        insert_rows(k_ledger_upsert_head, k_ledger_upsert_columns, k_ledger_upsert_tail,
+                    page.ledger, [&](SQLite::Statement& s, int& i, const LedgerUpsert& l) {
+                        s.bindNoCopy(i++, page.process_id);
+                        s.bindNoCopy(i++, l.source_key);
+                        s.bindNoCopy(i++, l.target_key);
+                        s.bindNoCopy(i++, l.payload_hash);
+                        s.bind(i++, page.now_ms);
+                        s.bindNoCopy(i++, l.target_cursor);
+                    });
+        insert_rows(k_outcome_insert_head, k_outcome_insert_columns, "", page.outcomes,
+                    [&](SQLite::Statement& s, int& i, const RecordOutcome& o) {
+                        s.bind(i++, o.run_id != 0 ? o.run_id : page.run_id);
+                        s.bindNoCopy(i++, o.process_id.empty() ? page.process_id : o.process_id);
+                        s.bindNoCopy(i++, o.source_key);
+                        s.bindNoCopy(i++, o.target_key);
+                        s.bindNoCopy(i++, o.action);
+                        s.bindNoCopy(i++, o.error_class);
+                        s.bindNoCopy(i++, o.message);
+                        s.bind(i++, static_cast<int32_t>(o.attempts));
+                        s.bind(i++, o.started_ms);
+                        s.bind(i++, o.finished_ms);
+                    });
+        if (!page.intents_closed.empty()) close_intents(page);
         if (!page.failed.empty()) {
             SQLite::Statement& s = stmt(k_failed_upsert);
             for (const FailedRecord& f : page.failed) {
@@ -1357,10 +1520,16 @@ private:
     }
 
     const std::string path_;
-    std::mutex mu_;                         // guards db_, statements_, ledger_in_sql_
+    std::mutex mu_;  // guards db_, statements_, ledger_in_sql_, rows_statements_
     std::unique_ptr<SQLite::Database> db_;  // declared before statements_: closed last
     std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
     std::string ledger_in_sql_;
+    struct RowsStatement {
+        const char* head;  // one of the k_*_head constants: compared by address
+        size_t rows;
+        SQLite::Statement* statement;  // owned by statements_
+    };
+    std::vector<RowsStatement> rows_statements_;
 };
 
 }  // namespace

@@ -138,6 +138,7 @@ struct PageCommit {
     std::vector<LedgerUpsert> ledger;
     std::vector<RecordOutcome> outcomes;
     std::vector<int64_t> intents_closed;
+    std::vector<Intent> intents_opened;             // for the next write; ids: commit_page's result
     std::vector<FailedRecord> failed;               // upserted into the failed queue
     std::vector<std::string> failed_resolved;       // source keys that now succeeded
     std::optional<CursorState> cursor;              // new cursor; none: leave as is (replay)
@@ -268,12 +269,15 @@ public:
                                                              const std::string& target_key) = 0;
 
     // --- intents --------------------------------------------------------------------------
-    // Commit intents (durably) before the writes they announce; returns their ids in order.
+    // Commit intents (durably) before the writes they announce; returns their ids in order
+    // (increasing). One call's intents are stored together — a write batch costs one row,
+    // not one per record — yet each is listed, resolved and closed on its own.
     virtual std::vector<int64_t> open_intents(const std::vector<Intent>& intents) = 0;
     virtual std::vector<Intent> pending_intents(const std::string& process_id) = 0;
 
     // --- the page commit (ledger, outcomes, intents, failed queue, cursor, counters) -------
-    virtual void commit_page(const PageCommit& page) = 0;
+    // Returns the ids of page.intents_opened, in order (as open_intents() would).
+    virtual std::vector<int64_t> commit_page(const PageCommit& page) = 0;
 
     // --- failed queue ---------------------------------------------------------------------
     virtual std::vector<FailedRecord> failed_records(const std::string& process_id,

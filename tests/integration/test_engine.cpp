@@ -303,6 +303,54 @@ TEST_CASE("an open intent whose create did happen is adopted, not created again"
     CHECK(w.store->outcomes(q).size() == 1);
 }
 
+TEST_CASE("a batch's open intents are resolved one by one: adopted if written, else created", "[engine]") {
+    World w;
+    w.write_customers(4);
+    // A run died in the middle of a write batch of three creates (C1, C2, C3) whose intents
+    // the store keeps together: only C2 reached the target.
+    std::vector<Intent> intents;
+    int64_t run_id = w.store->begin_run("customers", "cli", 1);
+    w.store->finish_run(run_id, "abandoned", "", 2);
+    for (int i = 1; i <= 3; ++i) {
+        const std::string id = "C" + std::to_string(i);
+        json mapped{{"id", id}, {"email", "user" + std::to_string(i) + "@example.com"},
+                    {"name", "Zoë " + std::to_string(i)}};
+        Intent intent;
+        intent.process_id = "customers";
+        intent.run_id = run_id;
+        intent.source_key = id;
+        intent.idempotency_key = idempotency_key("customers", id);
+        intent.payload_json = mapped.dump();
+        intent.payload_hash = payload_hash(mapped);
+        intent.created_ms = 1;
+        intents.push_back(intent);
+        if (i == 2) {
+            mapped["_plexus_idempotency_key"] = intent.idempotency_key;
+            write_jsonl(w.dir.path() / "dst" / "customers.jsonl", {mapped});
+        }
+    }
+    REQUIRE(w.store->open_intents(intents).size() == 3);
+    REQUIRE(w.store->pending_intents("customers").size() == 3);
+
+    auto run = w.run("customers");
+    CHECK(run.status == "succeeded");
+    CHECK(w.store->pending_intents("customers").empty());
+    std::map<std::string, int> creates;
+    auto t = w.target("customers.jsonl", "id", &creates);
+    CHECK(t.size() == 4);
+    for (const auto& [k, n] : creates) {
+        INFO(k);
+        CHECK(n == 1);
+    }
+    CHECK(read_jsonl(w.dir.path() / "dst" / "customers.jsonl").size() == 4);  // C2 not written again
+    OutcomeQuery q;
+    q.process_id = "customers";
+    q.text = "adopted";
+    auto adopted = w.store->outcomes(q);
+    REQUIRE(adopted.size() == 1);
+    CHECK(adopted[0].source_key == "C2");
+}
+
 TEST_CASE("a dependency whose process is running is not synced behind its back", "[engine]") {
     World w;
     w.write_customers(2);

@@ -87,7 +87,7 @@ TEST_CASE("migrations apply on a fresh file and are idempotent on reopen", "[sto
     REQUIRE(rows.executeStep());
     CHECK(rows.getColumn(0).getInt() == store_migrations::latest_version());  // one row each
     CHECK(rows.getColumn(1).getInt() == 1);
-    for (const char* table : {"runs", "record_outcomes", "ledger", "cursors", "intents",
+    for (const char* table : {"runs", "record_outcomes", "ledger", "cursors", "intent_batches",
                               "failed_queue", "process_state", "leases", "audit", "connections",
                               "webhook_inbox", "users", "sessions"}) {
         INFO(table);
@@ -97,6 +97,137 @@ TEST_CASE("migrations apply on a fresh file and are idempotent on reopen", "[sto
     SQLite::Statement mode(db, "PRAGMA journal_mode");
     REQUIRE(mode.executeStep());
     CHECK(mode.getColumn(0).getString() == "wal");
+}
+
+TEST_CASE("migration 4 keeps the open intents of a version 1 database", "[store]") {
+    TempDir tmp;
+    const std::string path = tmp.file("v1.db");
+    {
+        // A database as version 1 left it, with two intents still open after a crash.
+        SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        store_migrations::current_version(db);
+        db.exec(store_migrations::all().at(0).sql);
+        db.exec("INSERT INTO schema_migrations (version, applied_ms) VALUES (1, 0)");
+        db.exec(
+            "INSERT INTO intents (process_id, run_id, source_key, idempotency_key, payload_json, "
+            "payload_hash, created_ms) VALUES "
+            "('orders', 7, 'S1', 'px-one', '{\"n\":1}', 'h1', 1001), "
+            "('other', 8, 'S2', 'px-two', '{\"n\":2}', 'h2', 1002), "
+            "('orders', 9, 'Zürich,:1', 'px-three', '{\"city\":\"Zürich\"}', 'h3', 1003)");
+    }
+    auto store = open_sqlite_store(path);
+    CHECK(store->schema_version() == store_migrations::latest_version());
+    auto pending = store->pending_intents("orders");
+    REQUIRE(pending.size() == 2);
+    CHECK(pending[0].id < pending[1].id);
+    CHECK(pending[0].process_id == "orders");
+    CHECK(pending[0].run_id == 7);
+    CHECK(pending[0].source_key == "S1");
+    CHECK(pending[0].idempotency_key == "px-one");
+    CHECK(pending[0].payload_json == R"({"n":1})");
+    CHECK(pending[0].payload_hash == "h1");
+    CHECK(pending[0].created_ms == 1001);
+    CHECK(pending[1].run_id == 9);
+    CHECK(pending[1].source_key == "Zürich,:1");  // bytes, separators and all
+    CHECK(pending[1].payload_json == R"({"city":"Zürich"})");
+    CHECK(pending[1].created_ms == 1003);
+    REQUIRE(store->pending_intents("other").size() == 1);
+    CHECK(store->pending_intents("other")[0].idempotency_key == "px-two");
+
+    // They close like any other.
+    const int64_t run = store->begin_run("orders", "manual", 2000);
+    PageCommit p = page_for("orders", run, 2000);
+    p.intents_closed = {pending[0].id};
+    store->commit_page(p);
+    REQUIRE(store->pending_intents("orders").size() == 1);
+    CHECK(store->pending_intents("orders")[0].source_key == "Zürich,:1");
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    CHECK_FALSE(db.tableExists("intents"));
+}
+
+TEST_CASE("intents of one batch are listed and closed one by one", "[store]") {
+    TempDir tmp;
+    auto store = open_sqlite_store(tmp.file("batch.db"));
+    const int64_t run = store->begin_run("orders", "schedule", 1000);
+    std::vector<Intent> intents(20);
+    for (size_t i = 0; i < intents.size(); ++i) {
+        intents[i].process_id = "orders";
+        intents[i].run_id = run;
+        intents[i].source_key = "S" + std::to_string(i);
+        intents[i].idempotency_key = "idem-" + std::to_string(i);
+        intents[i].payload_json = R"({"n":)" + std::to_string(i) + "}";
+        intents[i].payload_hash = "h" + std::to_string(i);
+        intents[i].created_ms = 1000 + static_cast<int64_t>(i);
+    }
+    intents[19].process_id = "other";  // a batch of another process in the same call
+    const auto ids = store->open_intents(intents);
+    REQUIRE(ids.size() == 20);
+    for (size_t i = 1; i < ids.size(); ++i) CHECK(ids[i - 1] < ids[i]);
+    auto pending = store->pending_intents("orders");
+    REQUIRE(pending.size() == 19);
+    for (size_t i = 0; i < pending.size(); ++i) {
+        INFO(i);
+        CHECK(pending[i].id == ids[i]);
+        CHECK(pending[i].source_key == intents[i].source_key);
+        CHECK(pending[i].idempotency_key == intents[i].idempotency_key);
+        CHECK(pending[i].payload_json == intents[i].payload_json);
+        CHECK(pending[i].payload_hash == intents[i].payload_hash);
+        CHECK(pending[i].created_ms == intents[i].created_ms);
+        CHECK(pending[i].run_id == run);
+    }
+
+    // Some close (a transient failure keeps the others open); closing twice, or an id of
+    // another process, changes nothing.
+    PageCommit p = page_for("orders", run, 2000);
+    p.intents_closed = {ids[0], ids[3], ids[8], ids[9], ids[18], ids[3], ids[19]};
+    store->commit_page(p);
+    pending = store->pending_intents("orders");
+    REQUIRE(pending.size() == 14);
+    std::set<std::string> open;
+    for (const auto& in : pending) open.insert(in.source_key);
+    CHECK_FALSE(open.count("S0"));
+    CHECK_FALSE(open.count("S3"));
+    CHECK(open.count("S1"));
+    CHECK(open.count("S17"));
+    CHECK(store->pending_intents("other").size() == 1);
+
+    // The rest close; the batch is gone.
+    PageCommit rest = page_for("orders", run, 3000);
+    for (const auto& in : pending) rest.intents_closed.push_back(in.id);
+    store->commit_page(rest);
+    CHECK(store->pending_intents("orders").empty());
+    CHECK(store->pending_intents("other").size() == 1);
+    PageCommit other = page_for("other", run, 4000);
+    other.intents_closed = {ids[19]};
+    store->commit_page(other);
+    CHECK(store->pending_intents("other").empty());
+}
+
+TEST_CASE("a page commit opens the next write's intents with the rest, or not at all", "[store]") {
+    TempDir tmp;
+    auto store = open_sqlite_store(tmp.file("opened.db"));
+    const int64_t run = store->begin_run("orders", "schedule", 1000);
+    const auto first = store->open_intents({Intent{0, "orders", run, "S1", "i1", "{}", "h", 1}});
+    PageCommit p = page_for("orders", run, 2000);
+    p.intents_closed = first;
+    p.intents_opened = {Intent{0, "orders", run, "S2", "i2", "{}", "h", 2},
+                        Intent{0, "orders", run, "S3", "i3", "{}", "h", 2}};
+    const auto ids = store->commit_page(p);
+    REQUIRE(ids.size() == 2);
+    CHECK(first[0] < ids[0]);
+    auto pending = store->pending_intents("orders");
+    REQUIRE(pending.size() == 2);
+    CHECK(pending[0].id == ids[0]);
+    CHECK(pending[1].source_key == "S3");
+
+    PageCommit bad = page_for("orders", run + 99, 3000);  // no such run: rolled back
+    bad.intents_closed = ids;
+    bad.intents_opened = {Intent{0, "orders", run, "S4", "i4", "{}", "h", 3}};
+    CHECK_THROWS_AS(store->commit_page(bad), std::runtime_error);
+    pending = store->pending_intents("orders");
+    REQUIRE(pending.size() == 2);
+    CHECK(pending[1].source_key == "S3");
+    CHECK(store->commit_page(page_for("orders", run, 4000)).empty());
 }
 
 TEST_CASE("a database with a newer schema version is refused, naming the file", "[store]") {
@@ -310,6 +441,45 @@ TEST_CASE("commit_page lands all its parts together", "[store]") {
         good.intents_closed = more;
         store->commit_page(good);
         CHECK(store->pending_intents("orders").empty());
+    }
+}
+
+TEST_CASE("a large page commits every outcome in order and every ledger row", "[store]") {
+    // Rows go in many to a statement (64, then 8, then one at a time): 203 outcomes and
+    // 137 ledger rows take every width.
+    TempDir tmp;
+    auto store = open_sqlite_store(tmp.file("large.db"));
+    const int64_t run = store->begin_run("orders", "schedule", 1000);
+    PageCommit p = page_for("orders", run, 2000);
+    for (int i = 0; i < 203; ++i) {
+        p.outcomes.push_back(outcome("S" + std::to_string(i), action::created));
+        p.outcomes.back().message = "m" + std::to_string(i);
+        p.outcomes.back().attempts = i % 3 + 1;
+    }
+    for (int i = 0; i < 137; ++i) {
+        // A key twice in one page: the later row wins, as one statement per row would do.
+        const std::string key = "S" + std::to_string(i == 136 ? 5 : i);
+        p.ledger.push_back({key, "T" + std::to_string(i), "h" + std::to_string(i), "c"});
+    }
+    p.counts = {203, 203, 0, 0, 0};
+    store->commit_page(p);
+
+    CHECK(store->ledger_count("orders") == 136);
+    CHECK(store->ledger_find("orders", "S5")->target_key == "T136");
+    CHECK(store->ledger_find("orders", "S135")->payload_hash == "h135");
+    CHECK(store->ledger_find("orders", "S0")->updated_ms == 2000);
+    OutcomeQuery q;
+    q.run_id = run;
+    q.limit = 0;
+    const auto os = store->outcomes(q);
+    REQUIRE(os.size() == 203);
+    for (size_t i = 0; i < os.size(); ++i) {
+        INFO(i);
+        CHECK(os[i].source_key == "S" + std::to_string(i));
+        CHECK(os[i].message == "m" + std::to_string(i));
+        CHECK(os[i].attempts == static_cast<int>(i % 3 + 1));
+        CHECK(os[i].process_id == "orders");
+        if (i) CHECK(os[i - 1].id < os[i].id);
     }
 }
 

@@ -135,8 +135,29 @@ ExternalSorter::ExternalSorter(Less less, size_t chunk_entries)
 
 ExternalSorter::~ExternalSorter() = default;
 
+void ExternalSorter::add_in_order(std::string_view entry) {
+    if (finished_ || in_order_ended_)
+        throw Error(PLEXUS_ERR_PLUGIN, "files: ExternalSorter::add_in_order after add or finish");
+    if (!in_order_) {
+        file_ = std::make_unique<TempFile>();
+        in_order_ = std::make_unique<TempWriter>(*file_);  // from offset 0 of the new file
+    }
+    in_order_->put_entry(entry);
+    ++count_;
+}
+
+void ExternalSorter::end_in_order() {
+    if (in_order_ended_) return;
+    in_order_ended_ = true;
+    if (!in_order_) return;
+    file_end_ = in_order_->flush();
+    in_order_.reset();
+    runs_.emplace_back(0, file_end_);
+}
+
 void ExternalSorter::add(std::string_view entry) {
     if (finished_) throw Error(PLEXUS_ERR_PLUGIN, "files: ExternalSorter::add after finish");
+    end_in_order();
     if (arena_.size() + entry.size() > UINT32_MAX) spill();
     chunk_.emplace_back(static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(entry.size()));
     arena_.append(entry);
@@ -256,6 +277,7 @@ void ExternalSorter::merge_runs() {
 
 void ExternalSorter::finish() {
     if (finished_) return;
+    end_in_order();
     finished_ = true;
     sort_chunk();  // the last chunk stays in memory, sorted
 }

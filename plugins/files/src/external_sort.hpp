@@ -86,6 +86,10 @@ public:
     ~ExternalSorter();
 
     void add(std::string_view entry);
+    // Adds an entry known to be in order after the previous add_in_order() ones, before any
+    // add(): such entries are written out as they come, as the first run, without being
+    // sorted (a file whose prefix is already in order costs no sort for that prefix).
+    void add_in_order(std::string_view entry);
     void finish();
     uint64_t size() const { return count_; }
     size_t runs() const { return runs_.size(); }
@@ -103,6 +107,7 @@ private:
     void spill();
     void merge_runs();
     void sort_chunk();
+    void end_in_order();
 
     Less less_;
     size_t chunk_entries_;
@@ -113,6 +118,8 @@ private:
     std::vector<std::pair<uint64_t, uint64_t>> runs_;  // [begin, end) in file_
     uint64_t count_ = 0;
     bool finished_ = false;
+    std::unique_ptr<TempWriter> in_order_;  // the first run while add_in_order() writes it
+    bool in_order_ended_ = false;
 };
 
 // Big-endian fixed-width integers, so that memcmp order is numeric order.

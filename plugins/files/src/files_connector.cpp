@@ -11,6 +11,8 @@
 
 #include "read_position.hpp"
 
+#include <plexus/json_text.hpp>
+
 namespace plexus::files {
 namespace {
 
@@ -37,6 +39,7 @@ public:
     BatchWriter(RecordLog& log) : log_(log), spec_(log.spec()), format_(log.format()) {}
 
     sdk::WriteResult create(const sdk::WriteItem& item) {
+        if (auto done = create_as_text(item)) return std::move(*done);
         Data data(item);
         std::string key;
         auto it = data->find(spec_.key_field);
@@ -55,8 +58,15 @@ public:
         format_.validate_for_write(*data);
         std::string cursor = cursor_of(*data);
 
-        // Creating a key that exists is a conflict — unless that record was made by this very
-        // create (same idempotency key): a retry, already done.
+        if (auto done = existing(key, item)) return std::move(*done);
+        // The record's cursor as a later read returns it: the host's echo check.
+        stage(key, std::string(cursor), item.idempotency_key, *data);
+        return sdk::WriteResult::ok(key, std::move(cursor));
+    }
+
+    // Creating a key that exists is a conflict — unless that record was made by this very
+    // create (same idempotency key): a retry, already done. None: the key is new.
+    std::optional<sdk::WriteResult> existing(const std::string& key, const sdk::WriteItem& item) {
         if (auto f = staged_by_key_.find(key); f != staged_by_key_.end()) {
             if (!item.idempotency_key.empty() &&
                 staged_[f->second].idempotency_key == item.idempotency_key)
@@ -69,9 +79,43 @@ public:
                 return sdk::WriteResult::ok(key);
             return conflict(key, "at line " + std::to_string(found->at.line));
         }
-        // The record's cursor as a later read returns it: the host's echo check.
-        stage(key, std::string(cursor), item.idempotency_key, *data);
-        return sdk::WriteResult::ok(key, std::move(cursor));
+        return std::nullopt;
+    }
+
+    // The usual create of a JSON Lines entity without declared fields, from the data's text:
+    // its key and cursor are read off the text, and the text is appended as it is (with the
+    // idempotency key spliced in) — what create() would write after parsing it and
+    // serialising it again. None when the record needs create(): no key in the data, the
+    // bookkeeping field in it, a value create() would refuse, names spelt with escapes,
+    // line breaks in the text, CSV, declared fields.
+    std::optional<sdk::WriteResult> create_as_text(const sdk::WriteItem& item) {
+        const std::string_view text = item.data_json;
+        if (text.empty() || spec_.format != FileFormat::JsonLines || !spec_.fields.empty() ||
+            text.find_first_of("\r\n") != std::string_view::npos)
+            return std::nullopt;
+        std::string_view key_token, cursor_token;
+        bool plain = true;
+        sdk::json_text::for_each_member(text, [&](std::string_view name, std::string_view value) {
+            const std::string_view n = name.substr(1, name.size() - 2);
+            if (n.find('\\') != std::string_view::npos || n == kIdempotencyField) plain = false;
+            if (n == spec_.key_field) key_token = value;
+            if (spec_.has_cursor() && n == spec_.cursor_field) cursor_token = value;
+        });
+        if (!plain || key_token.empty() || key_token == "null") return std::nullopt;
+        auto key = sdk::json_text::scalar_text(key_token);
+        if (!key || key->empty() || key->size() > kMaxTextLength) return std::nullopt;
+        std::string cursor;
+        if (!cursor_token.empty() && cursor_token != "null") {
+            auto c = sdk::json_text::scalar_text(cursor_token);
+            if (!c || c->size() > kMaxTextLength) return std::nullopt;
+            cursor = std::move(*c);
+        }
+        if (auto done = existing(*key, item)) return done;
+        if (staged_.empty()) bytes_ = format_.begin_append(log_.has_records(), json(), restart_);
+        const size_t offset = bytes_.size();
+        format_.encode_text(text, item.idempotency_key, bytes_);
+        add_staged(*key, std::string(cursor), item.idempotency_key, offset);
+        return sdk::WriteResult::ok(std::move(*key), std::move(cursor));
     }
 
     sdk::WriteResult update(const sdk::WriteItem& item) {
@@ -126,23 +170,29 @@ private:
     // change (the key filled in, a stray bookkeeping field dropped) — most records need none.
     class Data {
     public:
-        explicit Data(const sdk::WriteItem& item) : given_(item.data) {
-            if (!given_.is_object())
+        explicit Data(const sdk::WriteItem& item) : given_(&item.data) {
+            if (!item.data_json.empty()) {  // checked JSON text: parses
+                copy_ = json::parse(item.data_json);
+                given_ = &*copy_;
+            }
+            if (!given_->is_object())
                 throw Error(PLEXUS_ERR_VALIDATION,
                             std::string("the record's data must be a JSON object, not ") +
-                                type_name(given_));
-            if (given_.contains(kIdempotencyField))  // the connector's own bookkeeping
+                                type_name(*given_));
+            if (given_->contains(kIdempotencyField))  // the connector's own bookkeeping
                 edit().erase(std::string(kIdempotencyField));
         }
-        const json& operator*() const { return copy_ ? *copy_ : given_; }
+        Data(const Data&) = delete;
+        Data& operator=(const Data&) = delete;
+        const json& operator*() const { return copy_ ? *copy_ : *given_; }
         const json* operator->() const { return &**this; }
         json& edit() {
-            if (!copy_) copy_ = given_;
+            if (!copy_) copy_ = *given_;
             return *copy_;
         }
 
     private:
-        const json& given_;
+        const json* given_;
         std::optional<json> copy_;
     };
 
@@ -188,7 +238,8 @@ private:
         return a == b;
     }
 
-    void stage(std::string key, std::string cursor, const std::string& idempotency_key, json data) {
+    void stage(std::string key, std::string cursor, const std::string& idempotency_key,
+               const json& data) {
         if (staged_.empty()) bytes_ = format_.begin_append(log_.has_records(), data, restart_);
         const size_t offset = bytes_.size();
         try {
@@ -197,6 +248,12 @@ private:
             bytes_.resize(offset);
             throw;
         }
+        add_staged(std::move(key), std::move(cursor), idempotency_key, offset);
+    }
+
+    // Notes the record encoded into bytes_ from `offset` to the end.
+    void add_staged(std::string key, std::string cursor, const std::string& idempotency_key,
+                    size_t offset) {
         RecordLog::NewRecord r;
         r.key = key;
         r.cursor = std::move(cursor);
@@ -321,11 +378,18 @@ sdk::ReadPage FilesConnector::read(const sdk::ReadRequest& request) {
     while (page.records.size() < limit && examined < budget) {
         ReadPlan::Item* item = plan->peek();
         if (!item) break;
-        json data = plan->format().decode(item->bytes, item->line);
         ++examined;
-        const bool keep = !filtered || matches(data, request.filter);
-        if (keep)
-            page.records.push_back(sdk::Record{item->key, item->cursor, std::move(data)});
+        // Unfiltered, a stored JSON line usually goes to the host as it is: parsing it here
+        // and serialising it again would only give the host the same text.
+        if (!filtered && plan->format().take_data_text(item->bytes)) {
+            // (key and cursor are copied: pop() moves the position to them)
+            page.records.push_back(
+                sdk::Record{item->key, item->cursor, {}, std::move(item->bytes)});
+        } else {
+            json data = plan->format().decode(item->bytes, item->line);
+            if (!filtered || matches(data, request.filter))
+                page.records.push_back(sdk::Record{item->key, item->cursor, std::move(data), {}});
+        }
         plan->pop();  // the position moves past filtered-out records too
         if (filtered && examined % 256 == 0 && host_.cancelled())
             throw Error(PLEXUS_ERR_CANCELLED, "reading " + spec.name + " was cancelled");

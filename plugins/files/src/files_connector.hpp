@@ -20,6 +20,9 @@ public:
     static constexpr const char* id = "files";
     static constexpr const char* version = "1.0.0";
     static const char* const manifest;
+    // Writes get each record's data as text (WriteItem::data_json): a JSON Lines record is
+    // usually appended as the host sent it, without being parsed and serialised again.
+    static constexpr bool accepts_data_json = true;
 
     FilesConnector(sdk::Host& host, const json& settings);
 

@@ -2,12 +2,19 @@
 
 #include <cstring>
 
+#include "key_index.hpp"
+
 namespace plexus::files {
 namespace {
 
 constexpr size_t kServeChunk = 64 << 10;  // bytes read at a time while serving pages
 constexpr size_t kBuildChunk = 1 << 20;   // … and while taking the snapshot
 constexpr size_t kBatch = 512;            // records queued at a time
+// While a file is in order, its read-order entries go to a temp file as they come, in case
+// the order breaks later (then they need no sort and no second scan). Beyond this many
+// (4,194,304 with the default chunk), an ordered prefix is scanned again instead, should the
+// order break: a long ordered file does not fill the temp directory for nothing.
+uint64_t max_in_order_entries() { return 64 * static_cast<uint64_t>(sort_chunk_entries()); }
 
 // Is `p` before (cursor, key)?
 bool before(const ReadPosition& p, std::string_view cursor, std::string_view key) {
@@ -15,14 +22,21 @@ bool before(const ReadPosition& p, std::string_view cursor, std::string_view key
     return std::string_view(p.key) < key;
 }
 
-// Entries of the duplicate search: the key's bytes, then the record's offset (u64, big
-// endian). Ordered by key, then offset: a key's versions come together, oldest first.
+// Entries of the duplicate search: the key's hash (u64), the key's bytes, then the record's
+// offset (u64), integers big-endian. Ordered by hash, key, offset: a key's versions come
+// together, oldest first. The hash first makes nearly every comparison one of two integers
+// (keys often share long prefixes); it is only a sort order, never taken for the key.
 void key_entry(std::string& out, std::string_view key, uint64_t offset) {
-    out.assign(key);
+    out.clear();
+    put_u64(out, hash_key(key));
+    out.append(key);
     put_u64(out, offset);
 }
+std::string_view key_of_entry(std::string_view e) { return e.substr(8, e.size() - 16); }
 bool key_entry_less(std::string_view a, std::string_view b) {
-    const int c = a.substr(0, a.size() - 8).compare(b.substr(0, b.size() - 8));
+    const uint64_t ha = get_be(a.data(), 8), hb = get_be(b.data(), 8);
+    if (ha != hb) return ha < hb;
+    const int c = key_of_entry(a).compare(key_of_entry(b));
     if (c != 0) return c < 0;
     return std::memcmp(a.data() + a.size() - 8, b.data() + b.size() - 8, 8) < 0;
 }
@@ -86,6 +100,13 @@ bool ReadPlan::build(const ReadPosition& start) {
     by_cursor_ = std::make_unique<ExternalSorter>(cursor_entry_less);
     std::string prev_cursor, prev_key, entry;
     bool any = false, resume_found = false;
+    // The ordered prefix whose read-order entries went in as they came: [first record,
+    // in_order_end), all of it unless capped.
+    const uint64_t max_in_order = max_in_order_entries();
+    uint64_t in_order = 0;
+    bool in_order_capped = false;
+    uint64_t in_order_end = 0;
+    uint32_t in_order_end_line = 0;
     uint64_t break_offset = 0;  // where the order broke
     uint32_t break_line = 0;
     uint64_t size = 0;
@@ -116,6 +137,15 @@ bool ReadPlan::build(const ReadPosition& start) {
                                         resume_found = true;
                                         resume_offset_ = at.offset;
                                         resume_line_ = at.line;
+                                    }
+                                    if (in_order < max_in_order) {
+                                        cursor_entry(entry, kf, at);
+                                        by_cursor_->add_in_order(entry);
+                                        ++in_order;
+                                    } else if (!in_order_capped) {
+                                        in_order_capped = true;
+                                        in_order_end = at.offset;
+                                        in_order_end_line = at.line;
                                     }
                                 }
                             }
@@ -155,8 +185,7 @@ bool ReadPlan::build(const ReadPosition& start) {
         std::string prev;
         bool have = false;
         while (reader->next(e)) {
-            const std::string_view key = e.substr(0, e.size() - 8);
-            if (have && key == std::string_view(prev).substr(0, prev.size() - 8))
+            if (have && key_of_entry(e) == key_of_entry(prev))
                 superseded_->add(std::string_view(prev).substr(prev.size() - 8));
             prev.assign(e);
             have = true;
@@ -169,8 +198,9 @@ bool ReadPlan::build(const ReadPosition& start) {
         by_cursor_.reset();
     } else {
         if (superseded_->size() == 0) {
-            // The records before the break go in too (the rest is in).
-            sort_by_cursor(first_record_, first_line_, break_offset, false);
+            // The records before the break are in already, as the first run — but for those
+            // past the cap, which are read again.
+            if (in_order_capped) sort_by_cursor(in_order_end, in_order_end_line, break_offset, false);
         } else {
             // Start over, leaving out the superseded versions.
             by_cursor_ = std::make_unique<ExternalSorter>(cursor_entry_less);

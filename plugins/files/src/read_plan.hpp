@@ -5,9 +5,12 @@
 // in one streaming pass, under a shared lock, that:
 //  - checks whether the records already come in strictly increasing (cursor value, key)
 //    order — exports and append-only logs usually do — keeping only the previous pair;
-//  - feeds (key, offset) of every record to an external sort (external_sort.hpp), whose merge
-//    finds the superseded versions (all but the last occurrence of a key); their offsets are
-//    sorted too, and skipped while serving. Usually there are none.
+//  - feeds (key hash, key, offset) of every record to an external sort (external_sort.hpp),
+//    whose merge finds the superseded versions (all but the last occurrence of a key); their
+//    offsets are sorted too, and skipped while serving. Usually there are none;
+//  - writes the read-order entries (below) of the records as they come while the order
+//    holds, so that when it breaks the prefix before the break is a sorted run already
+//    (neither sorted nor scanned again).
 // Then:
 //  - ordered file (the streaming path): pages are read by scanning the file from a byte
 //    offset, kept in the plan between pages, so a run reads the file once. build() notes,

@@ -60,6 +60,12 @@ public:
     // entity's declared field types.
     virtual json decode(std::string_view record, uint32_t line) = 0;
 
+    // Turns the stored bytes of a record into its data as JSON text, when that needs no
+    // decoding: a JSON Lines record (already checked by scan()) of an entity without
+    // declared fields and without kIdempotencyField. Returns false, leaving `record` as it
+    // was, when decode() is needed instead.
+    virtual bool take_data_text(std::string& /*record*/) const { return false; }
+
     // Before records are appended to a file holding `has_records` records: returns bytes to
     // write first (a CSV header) and sets `restart` when the file's current content (which
     // then holds no records) is to be replaced. `first` is the first record to be written.
@@ -69,6 +75,10 @@ public:
     // Appends one record (terminator included). An empty `idempotency_key` is not stored.
     // Throws Error(PLEXUS_ERR_VALIDATION) when the data does not fit the file.
     virtual void encode(const json& data, std::string_view idempotency_key, std::string& out) = 0;
+    // The same from the text of a valid JSON object without line breaks and without
+    // kIdempotencyField, for a format that stores JSON text (JSON Lines); others throw.
+    virtual void encode_text(std::string_view object_text, std::string_view idempotency_key,
+                             std::string& out);
 
     // Checks mapped data against the entity's declared fields (names and types) before it
     // is written. Throws Error(PLEXUS_ERR_VALIDATION).

@@ -113,6 +113,13 @@ public:
     }
     Reply read(const json& request) { return call(plugin().read_page, request); }
     Reply write(const json& request) { return call(plugin().write_batch, request); }
+    // write_batch with the request text exactly as given (blanks, escapes and all).
+    Reply write_text(const std::string& request) {
+        Reply r;
+        plexus_sink out = sink_to(r.text);
+        r.status = plugin().write_batch(instance_, str(request), &out);
+        return r;
+    }
     Reply lookup(const json& request) { return call(plugin().lookup, request); }
 
     // read_page that must succeed.

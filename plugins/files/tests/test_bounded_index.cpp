@@ -108,6 +108,44 @@ TEST_CASE("an unordered file larger than a sort chunk reads in order, resuming i
     }
 }
 
+TEST_CASE("a file in order for a long prefix, then not, reads in order") {
+    REQUIRE(kChunk == 500);
+    // The prefix's entries are kept as they come while the order holds (up to 64 chunks,
+    // 32,000 entries here), so that the read order needs no second pass over it.
+    TempDir dir;
+    auto write = [&](int ordered, int tail, int updates) {
+        std::string text;
+        for (int i = 0; i < ordered; ++i) text += record(i, i / 2, "v1");
+        std::vector<int> ids(tail);
+        std::iota(ids.begin(), ids.end(), ordered);
+        std::shuffle(ids.begin(), ids.end(), std::mt19937(11));
+        for (int id : ids) text += record(id, id % 7000, "v1");  // back to early cursor values
+        for (int i = 0; i < updates; ++i) text += record(i * 5, 3 * i, "v2");
+        write_text(dir / "e.jsonl", text);
+        return ordered + tail;
+    };
+    int n = 0, updates = 0;
+    SECTION("a prefix shorter than the cap") { n = write(5000, 1200, 0); }
+    SECTION("a prefix longer than the cap: the part past it is scanned again") {
+        n = write(33000, 800, 0);
+    }
+    SECTION("with updated records") {
+        updates = 40;
+        n = write(5000, 1200, updates);
+    }
+    Connection probe(settings(dir, entity()));
+    read_all(probe, "e", 1000);
+    CHECK(probe.host().logged(PLEXUS_LOG_DEBUG, "not in (cursor, key) order"));
+    const auto records = read_in_two_instances(settings(dir, entity()), 2, 1500);
+    REQUIRE(records.size() == static_cast<size_t>(n));
+    std::vector<std::string> keys = keys_of(records);
+    std::sort(keys.begin(), keys.end());
+    CHECK(std::adjacent_find(keys.begin(), keys.end()) == keys.end());
+    int updated = 0;
+    for (const auto& r : records) updated += r["data"]["name"] == "v2";
+    CHECK(updated == updates);
+}
+
 TEST_CASE("an ordered file is streamed, and a new instance resumes from a stored cursor") {
     TempDir dir;
     const int n = 3000;

@@ -286,3 +286,34 @@ TEST_CASE("a 100k-record file reads completely, in order, page by page") {
     CHECK(records.back()["key"] == "c099999");
     CHECK(records[12345]["data"]["email"] == "user12345@example.com");
 }
+
+TEST_CASE("a stored line reaches the host as the same data whether passed on or decoded") {
+    // Most lines go into the page as they are stored; these take decode() instead: a CRLF
+    // line ending is only trimmed, but a byte-order mark, leading blanks, a \u escape or the
+    // bookkeeping field each make the connector decode the line (and drop the field).
+    TempDir dir;
+    write_text(dir / "items.jsonl",
+               "\xEF\xBB\xBF"
+               R"({"id":"1","n":1.50,"updated_at":"2024-01-01"})"
+               "\n"
+               R"({"id":"2","n":[1,{"a":null}],"updated_at":"2024-01-02"})"
+               "\r\n"
+               R"(  {"id":"3","name":"Z\u00fcrich","updated_at":"2024-01-03"})"
+               "\n"
+               R"({"_plexus_idempotency_key":"px1","id":"4","updated_at":"2024-01-04"})"
+               "\n"
+               R"({"id":"5","\u005fplexus_idempotency_key":"px2","updated_at":"2024-01-05"})"
+               "\n"
+               R"({"id":"6","s":"a \"quoted\" \\ text, Zoë","updated_at":"2024-01-06"})");
+    Connection c(settings(dir, {{"items", {{"path", "items.jsonl"}, {"cursor", "updated_at"}}}}));
+    json page = c.read_ok(page_request("items", nullptr, 10));
+    const json& r = page["records"];
+    REQUIRE(keys_of(r) == std::vector<std::string>{"1", "2", "3", "4", "5", "6"});
+    CHECK(r[0]["data"] == json::parse(R"({"id":"1","n":1.5,"updated_at":"2024-01-01"})"));
+    CHECK(r[1]["data"]["n"] == json::parse(R"([1,{"a":null}])"));
+    CHECK(r[2]["data"]["name"] == "Zürich");
+    CHECK(r[3]["data"] == json({{"id", "4"}, {"updated_at", "2024-01-04"}}));
+    CHECK(r[4]["data"] == json({{"id", "5"}, {"updated_at", "2024-01-05"}}));
+    CHECK(r[5]["data"]["s"] == "a \"quoted\" \\ text, Zoë");
+    CHECK(r[5]["cursor"] == "2024-01-06");
+}

@@ -252,3 +252,70 @@ TEST_CASE("100k records written in batches read back complete") {
     CHECK(records[54321]["data"]["n"] == 54321);
     CHECK(json::parse(cursor) == json({{"c", "2024-05-01"}, {"k", "k099999"}}));
 }
+
+TEST_CASE("records written from the request's text read back as the data sent") {
+    // The connector appends most JSON Lines records as the host sent them; the rest (blank
+    // or pretty-printed text, escaped names, the bookkeeping field, no key, integer keys)
+    // must come out the same either way.
+    TempDir dir;
+    Connection c(settings(dir, customers_entity()));
+    const std::string request = R"({"entity":"customers","records":[)"
+        R"({"op":"create","idempotency_key":"i1","data":{"id":"c1","n":1.50,"updated_at":"2024-05-01"}},)"
+        R"({"op":"create","idempotency_key":"i2","data":{ "id" : "c2" , "a" : [ 1 , {} ] }},)"
+        R"({"op":"create","idempotency_key":"i3","data":{}},)"
+        R"({"op":"create","idempotency_key":"i4","data":{"id":7,"updated_at":20240501}},)"
+        R"({"op":"create","idempotency_key":"i5","data":{"\u0069d":"c5"}},)"
+        R"({"op":"create","idempotency_key":"i6","data":{"id":"c6","_plexus_idempotency_key":"x"}},)"
+        "{\"op\":\"create\",\"idempotency_key\":\"i7\",\"data\":{\n  \"id\": \"c7\",\n  \"s\": \"Z\\u00fcrich\"\n}},"
+        R"({"op":"create","idempotency_key":"i8","data":{"id":"c1"}},)"
+        R"({"op":"create","idempotency_key":"i9","data":{"id":{"nested":true}}},)"
+        R"({"op":"create","idempotency_key":"","data":{"id":"c10"}})"
+        "]}";
+    Reply r = c.write_text(request);
+    REQUIRE(r.status == PLEXUS_OK);
+    const json results = r.body()["results"];
+    REQUIRE(results.size() == 10);
+    CHECK(results[0] == json({{"status", 0}, {"target_key", "c1"}, {"cursor", "2024-05-01"}}));
+    CHECK(results[1] == json({{"status", 0}, {"target_key", "c2"}}));
+    CHECK(results[2] == json({{"status", 0}, {"target_key", "i3"}}));  // no key: the idempotency key
+    CHECK(results[3] == json({{"status", 0}, {"target_key", "7"}, {"cursor", "20240501"}}));
+    CHECK(results[4] == json({{"status", 0}, {"target_key", "c5"}}));
+    CHECK(results[5] == json({{"status", 0}, {"target_key", "c6"}}));
+    CHECK(results[6] == json({{"status", 0}, {"target_key", "c7"}}));
+    CHECK(results[7]["status"] == PLEXUS_ERR_CONFLICT);  // c1 earlier in this batch
+    CHECK(results[8]["status"] == PLEXUS_ERR_VALIDATION);
+    CHECK(results[9] == json({{"status", 0}, {"target_key", "c10"}}));
+
+    // Every line is one JSON object carrying its idempotency key (when there is one).
+    const std::string text = read_text(dir / "customers.jsonl");
+    CHECK(line_count(text) == 8);
+    // The first went in as sent ("1.50" stays as written: nothing was parsed and printed).
+    CHECK(text.substr(0, text.find('\n')) ==
+          R"({"_plexus_idempotency_key":"i1","id":"c1","n":1.50,"updated_at":"2024-05-01"})");
+    size_t pos = 0;
+    for (int i = 0; i < 8; ++i) {
+        const size_t nl = text.find('\n', pos);
+        const json line = json::parse(text.substr(pos, nl - pos));
+        CHECK(line.is_object());
+        if (i < 7) CHECK(line["_plexus_idempotency_key"] == "i" + std::to_string(i + 1));
+        pos = nl + 1;
+    }
+    Connection reader(settings(dir, customers_entity()));
+    auto [records, cursor] = read_all(reader, "customers", 20);
+    std::map<std::string, json> by_key;
+    for (const auto& rec : records) by_key[rec["key"].get<std::string>()] = rec["data"];
+    CHECK(by_key["c1"] == json::parse(R"({"id":"c1","n":1.5,"updated_at":"2024-05-01"})"));
+    CHECK(by_key["c2"] == json::parse(R"({"id":"c2","a":[1,{}]})"));
+    CHECK(by_key["i3"] == json({{"id", "i3"}}));
+    CHECK(by_key["7"] == json::parse(R"({"id":7,"updated_at":20240501})"));
+    CHECK(by_key["c5"] == json({{"id", "c5"}}));
+    CHECK(by_key["c6"] == json({{"id", "c6"}}));
+    CHECK(by_key["c7"] == json({{"id", "c7"}, {"s", "Zürich"}}));
+    CHECK(by_key["c10"] == json({{"id", "c10"}}));
+
+    // A retry of the same creates is recognised by the idempotency key stored in each line.
+    Reply again = c.write_text(request);
+    REQUIRE(again.status == PLEXUS_OK);
+    for (int i : {0, 1, 2, 3, 4, 5, 6}) CHECK(again.body()["results"][i]["status"] == 0);
+    CHECK(line_count(read_text(dir / "customers.jsonl")) == 8);
+}

@@ -17,6 +17,7 @@
 // Contract of each operation (who calls, when, what may be kept) is in docs/sdk.md.
 #pragma once
 
+#include <plexus/json_text.hpp>
 #include <plexus/sdk.h>
 
 #include <nlohmann/json.hpp>
@@ -176,6 +177,12 @@ struct Record {
     std::string key;     // the record's identity in its system (stable)
     std::string cursor;  // its position for incremental reads, e.g. updated_at
     json data;           // the record itself (a JSON object)
+    // Optional, instead of `data`: the record as the text of one JSON object (UTF-8), for a
+    // connector that holds it as text already (a line of a JSON Lines file). When not empty
+    // it is sent as it is — never parsed nor re-serialised on this side — and `data` is
+    // ignored. Invalid text makes the host refuse the whole page as malformed. (Initialised
+    // here so that Record{key, cursor, data} stays warning-free in partners' code.)
+    std::string data_json = {};
 };
 
 struct ReadRequest {
@@ -199,6 +206,12 @@ struct WriteItem {
     std::string idempotency_key;  // stable for (process, source record); same on a retry
     std::string target_key;       // for Update: the key the ledger knows
     json data;                    // the mapped record
+    // Only for a connector class that declares `static constexpr bool accepts_data_json =
+    // true`: the mapped record as the host sent it, the text of one valid JSON object
+    // (checked), viewing the request — valid until write() returns. `data` is then left
+    // null (parse data_json when you need it). Empty when the record's data is not an
+    // object: `data` holds it as usual.
+    std::string_view data_json = {};
 };
 
 struct WriteResult {
@@ -250,6 +263,8 @@ public:
 
 namespace detail {
 
+namespace detail_json = nlohmann::detail;
+
 inline json parse_object(plexus_str s, const char* what) {
     json j = json::parse(from_str(s), nullptr, false);
     if (j.is_discarded() || !j.is_object())
@@ -267,8 +282,51 @@ inline json record_to_json(Record&& r) {
     json j = json::object();
     j["key"] = std::move(r.key);
     j["cursor"] = std::move(r.cursor);
-    j["data"] = std::move(r.data);
+    if (!r.data_json.empty()) {
+        j["data"] = json::parse(r.data_json, nullptr, false);
+        if (j["data"].is_discarded())
+            throw Error(PLEXUS_ERR_PLUGIN, "a record's data_json is not valid JSON");
+    } else {
+        j["data"] = std::move(r.data);
+    }
     return j;
+}
+
+// Appends `value` as JSON text (invalid UTF-8 replaced, as everywhere on the wire).
+inline void append_json(std::string& out, const json& value) {
+    detail_json::serializer<json> s(detail_json::output_adapter<char>(out), ' ',
+                                    json::error_handler_t::replace);
+    s.dump(value, false, false, 0);
+}
+
+// The read_page reply, written straight to text: each record's data goes in as the
+// connector's own text when it gave one (Record::data_json), or serialised once — never
+// built into a second document first. A page is the hot path of every sync.
+inline std::string page_to_text(ReadPage&& page) {
+    size_t size = 64 + page.next_cursor.size();
+    for (const auto& r : page.records)
+        size += 48 + r.key.size() + r.cursor.size() + (r.data_json.empty() ? 256 : r.data_json.size());
+    std::string out;
+    out.reserve(size);
+    out += "{\"records\":[";
+    bool first = true;
+    for (auto& r : page.records) {
+        out += first ? "{\"key\":" : ",{\"key\":";
+        first = false;
+        append_json(out, json(std::move(r.key)));
+        out += ",\"cursor\":";
+        append_json(out, json(std::move(r.cursor)));
+        out += ",\"data\":";
+        if (!r.data_json.empty())
+            out += r.data_json;
+        else
+            append_json(out, r.data);
+        out += '}';
+    }
+    out += "],\"next_cursor\":";
+    append_json(out, json(std::move(page.next_cursor)));
+    out += page.has_more ? ",\"has_more\":true}" : ",\"has_more\":false}";
+    return out;
 }
 
 template <typename F>
@@ -286,6 +344,70 @@ plexus_status guarded(const plexus_sink* err, F&& f) noexcept {
         sink_write(err, "unknown exception in connector");
         return PLEXUS_ERR_PLUGIN;
     }
+}
+
+template <typename T, typename = void>
+struct accepts_data_json : std::false_type {};
+template <typename T>
+struct accepts_data_json<T, std::void_t<decltype(T::accepts_data_json)>>
+    : std::bool_constant<T::accepts_data_json> {};
+
+// Takes a write request apart with the JSON text scanner, leaving each record's data as
+// text (WriteItem::data_json). False when the request is not exactly the documented
+// shape — the caller then parses it as a document, which reports any problem as before.
+inline bool scan_write_request(std::string_view request, std::string& entity,
+                               std::vector<WriteItem>& items) {
+    namespace jt = json_text;
+    bool shape = true, have_records = false;
+    // A name is compared as written: one spelt with escapes sends the request down the
+    // document path.
+    auto plain = [&](std::string_view name) {
+        if (name.find('\\') != std::string_view::npos) shape = false;
+        return name;
+    };
+    const bool valid = jt::for_each_member(request, [&](std::string_view n, std::string_view v) {
+        const std::string_view name = plain(n);
+        if (name == "\"entity\"") {
+            if (v.front() != '"') shape = false;
+            else entity = jt::string_value(v);
+        } else if (name == "\"records\"") {
+            have_records = true;
+            items.clear();
+            if (v.front() != '[') {
+                shape = false;
+                return;
+            }
+            jt::for_each_element(v, [&](std::string_view record) {
+                if (record.front() != '{') {
+                    shape = false;
+                    return;
+                }
+                WriteItem w;
+                bool has_data = false;
+                jt::for_each_member(record, [&](std::string_view rn, std::string_view rv) {
+                    const std::string_view field = plain(rn);
+                    const bool text = rv.front() == '"';
+                    if (field == "\"op\"") {
+                        if (!text) shape = false;
+                        else w.op = jt::string_value(rv) == "update" ? WriteOp::Update : WriteOp::Create;
+                    } else if (field == "\"idempotency_key\"") {
+                        if (!text) shape = false;
+                        else w.idempotency_key = jt::string_value(rv);
+                    } else if (field == "\"target_key\"") {
+                        if (!text) shape = false;
+                        else w.target_key = jt::string_value(rv);
+                    } else if (field == "\"data\"") {
+                        has_data = true;
+                        w.data_json = rv.front() == '{' ? rv : std::string_view();
+                        w.data = w.data_json.empty() ? json::parse(rv) : json();
+                    }
+                });
+                if (!has_data) w.data = json::object();
+                items.push_back(std::move(w));
+            });
+        }
+    });
+    return valid && shape && have_records;
 }
 
 template <typename T, typename = void>
@@ -327,33 +449,35 @@ struct Trampolines {
             r.since = opt_string(j, "since");
             r.limit = j.value("limit", size_t{500});
             if (j.contains("filter") && j["filter"].is_object()) r.filter = j["filter"];
-            ReadPage page = self(instance).read(r);
-            json reply{{"records", json::array()},
-                       {"next_cursor", page.next_cursor},
-                       {"has_more", page.has_more}};
-            auto& recs = reply["records"];
-            for (auto& rec : page.records) recs.push_back(record_to_json(std::move(rec)));
-            sink_write(out, reply.dump(-1, ' ', false, json::error_handler_t::replace));
+            sink_write(out, page_to_text(self(instance).read(r)));
         });
     }
     static plexus_status write_batch(void* instance, plexus_str request,
                                      const plexus_sink* out) noexcept {
         return guarded(out, [&] {
-            json j = parse_object(request, "write request");
             std::vector<WriteItem> items;
-            auto& records = j.at("records");
-            items.reserve(records.size());
-            for (auto& r : records) {
-                WriteItem w;
-                w.op = r.value("op", "create") == "update" ? WriteOp::Update : WriteOp::Create;
-                w.idempotency_key = r.value("idempotency_key", "");
-                w.target_key = r.value("target_key", "");
-                // Whatever arrived, moved not copied; the connector judges a non-object.
-                if (auto d = r.find("data"); d != r.end()) w.data = std::move(*d);
-                else w.data = json::object();
-                items.push_back(std::move(w));
+            std::string entity;
+            bool scanned = false;
+            if constexpr (accepts_data_json<C>::value)
+                scanned = scan_write_request(from_str(request), entity, items);
+            if (!scanned) {
+                json j = parse_object(request, "write request");
+                items.clear();
+                auto& records = j.at("records");
+                items.reserve(records.size());
+                for (auto& r : records) {
+                    WriteItem w;
+                    w.op = r.value("op", "create") == "update" ? WriteOp::Update : WriteOp::Create;
+                    w.idempotency_key = r.value("idempotency_key", "");
+                    w.target_key = r.value("target_key", "");
+                    // Whatever arrived, moved not copied; the connector judges a non-object.
+                    if (auto d = r.find("data"); d != r.end()) w.data = std::move(*d);
+                    else w.data = json::object();
+                    items.push_back(std::move(w));
+                }
+                entity = j.value("entity", "");
             }
-            auto results = self(instance).write(j.value("entity", ""), items);
+            auto results = self(instance).write(entity, items);
             if (results.size() != items.size())
                 throw Error(PLEXUS_ERR_PLUGIN, "connector returned " +
                                                    std::to_string(results.size()) +
