@@ -75,6 +75,9 @@ struct World {
             {"endpoint_url", intacct_server.base_url() + "/ia/xml/xmlgw.phtml"},
             {"sender_id", "sandbox_sender"}, {"sender_password", "sandbox_sender_pw"},
             {"company_id", "SANDBOX"}, {"user_id", "sandbox_user"}, {"user_password", user_password}};
+        // The sandboxes run without rate limits here; so does the hub (docs/configuration.md).
+        config["connections"]["shopify"]["rate_limit"] = {{"requests_per_second", 0}};
+        config["connections"]["intacct"]["rate_limit"] = {{"requests_per_second", 0}};
         write_file(dir.path() / "plexus.json", config.dump(2));
     }
 
@@ -135,7 +138,9 @@ std::map<std::string, int> shopify_customers_by_intacct_id(World& w) {
         auto res = http.Get(path, h);
         REQUIRE(res);
         REQUIRE(res->status == 200);
-        for (auto& c : json::parse(res->body)["customers"]) {
+        // Keep the parsed page alive: a range-for over a member of a temporary dangles.
+        const json page = json::parse(res->body);
+        for (const auto& c : page["customers"]) {
             std::string tags = c.value("tags", "");
             auto at = tags.find("intacct:");
             if (at == std::string::npos) continue;
