@@ -35,7 +35,7 @@ namespace {
 constexpr int kMaxPageSize = 10000;  // page_size and batch_size: 1 .. kMaxPageSize
 
 const char* const kTopKeys[] = {"connections", "lookup_tables", "processes"};
-const char* const kConnectionKeys[] = {"connector", "settings"};
+const char* const kConnectionKeys[] = {"connector", "settings", "rate_limit"};
 const char* const kProcessKeys[] = {"id",      "name",         "source",    "target",
                                     "mapping", "mode",         "aggregate", "schedule",
                                     "enabled", "dependencies", "page_size", "batch_size"};
@@ -199,6 +199,28 @@ void parse_connections(const json& doc, Reader& r, Config& cfg) {
                         "\"settings\" must be an object of setting name → "
                         "value, got " +
                             describe_type(*s));
+        }
+        if (auto rl = value.find("rate_limit"); rl != value.end()) {
+            const std::string rpath = path + "/rate_limit";
+            if (!rl->is_object()) {
+                r.error(rpath, "\"rate_limit\" must be an object {\"requests_per_second\": n, "
+                               "\"burst\": n}, got " + describe_type(*rl));
+            } else {
+                for (auto it = rl->begin(); it != rl->end(); ++it) {
+                    if (it.key() != "requests_per_second" && it.key() != "burst") {
+                        r.error(rpath + "/" + json_pointer_segment(it.key()),
+                                "unknown key \"" + it.key() +
+                                    "\" in a rate limit; known keys: requests_per_second, burst");
+                    } else if (!it->is_number() || it->get<double>() < 0) {
+                        r.error(rpath + "/" + it.key(),
+                                "\"" + it.key() + "\" must be a number of 0 or more, got " +
+                                    quote_value(*it));
+                    }
+                }
+                if (!rl->contains("requests_per_second"))
+                    r.error(rpath, "\"requests_per_second\" is missing (0: no limit)");
+                c.rate_limit = *rl;
+            }
         }
         cfg.connections.push_back(std::move(c));
     }

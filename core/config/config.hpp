@@ -24,6 +24,10 @@ struct ConnectionConfig {
     std::string connector;
     nlohmann::json settings = nlohmann::json::object();  // as written: may hold "${ENV}"
     std::string json_path;                               // "/connections/shop"
+    // Overrides the connector's declared request budget (its manifest's "rate_limit"), e.g.
+    // for a Shopify Plus store: {"requests_per_second": 20, "burst": 400}; 0 = no limit.
+    // Null: the manifest's.
+    nlohmann::json rate_limit;
 };
 
 struct Endpoint {

@@ -81,11 +81,12 @@ RateGovernor& Hub::governor(const std::string& connection_id) {
     if (!g) {
         double rps = 0, burst = 1;
         if (const ConnectionConfig* c = config_.connection(connection_id)) {
-            if (const nlohmann::json* m = registry_.manifest(c->connector)) {
-                auto rl = m->value("rate_limit", nlohmann::json::object());
-                rps = rl.value("requests_per_second", 0.0);
-                burst = rl.value("burst", std::max(1.0, rps));
-            }
+            nlohmann::json rl = nlohmann::json::object();
+            if (c->rate_limit.is_object()) rl = c->rate_limit;  // the operator's override
+            else if (const nlohmann::json* m = registry_.manifest(c->connector))
+                rl = m->value("rate_limit", nlohmann::json::object());
+            rps = rl.value("requests_per_second", 0.0);
+            burst = rl.value("burst", std::max(1.0, rps));
         }
         g = std::make_unique<RateGovernor>(rps, burst, clock_);
     }

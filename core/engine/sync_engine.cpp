@@ -394,7 +394,11 @@ void Run::resolve_intents() {
             c.process_id = pid;
             c.intents_closed.push_back(intent.id);
             if (reply.is_object() && reply.value("found", false)) {
-                std::string target_key = SourceRecord::from_json(reply.value("record", json::object())).key;
+                // The record found carries its cursor: kept as the ledger's target cursor, so
+                // that a two-way sync recognises it as our write (echo suppression) exactly as
+                // after an uninterrupted create.
+                const SourceRecord found = SourceRecord::from_json(reply.value("record", json::object()));
+                const std::string& target_key = found.key;
                 Pending pend;
                 pend.hash = intent.payload_hash;
                 pend.started_ms = clock_.now_ms();
@@ -412,7 +416,8 @@ void Run::resolve_intents() {
                     pend.members.clear();
                 }
                 add_success(c, pid, pend, action::created, target_key,
-                            "adopted after an interrupted run (found by idempotency key)");
+                            "adopted after an interrupted run (found by idempotency key)",
+                            found.cursor);
             }
             commit(c);
         }

@@ -38,6 +38,7 @@ const FunctionInfo kFunctions[] = {
     {"default", Function::default_value, 2, 2, "default(x, fallback)"},
     {"sum", Function::sum, 1, 2, "sum(array[, element_expression])"},
     {"count", Function::count, 1, 1, "count(array)"},
+    {"list", Function::list, 1, kMany, "list(a, b, ...)"},
     {"mul", Function::mul, 2, 2, "mul(a, b)"},
     {"add", Function::add, 2, 2, "add(a, b)"},
     {"sub", Function::sub, 2, 2, "sub(a, b)"},
@@ -903,6 +904,13 @@ Value call(const Node& n, const Context& c) {
                 throw EvalError("count(): " + args[0]->text + " is " + describe_type(a) +
                                 ", not an array");
             return Value::own(json(static_cast<int64_t>(a.size())));
+        }
+        case Function::list: {
+            // An array of the arguments, as they are (null included): lets `each` make a
+            // one-element array from a record, e.g. a product's only variant from an item.
+            json out = json::array();
+            for (const auto& a : args) out.push_back(evaluate(*a, c).get());
+            return Value::own(std::move(out));
         }
         case Function::mul:
         case Function::add:

@@ -38,6 +38,7 @@ enum class Function {
     default_value,
     sum,
     count,
+    list,
     mul,
     add,
     sub,

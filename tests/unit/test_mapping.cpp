@@ -276,6 +276,8 @@ TEST_CASE("mapping: default, sum, count", "[mapping]") {
     CHECK(eval("count(line_items)") == 3);
     CHECK(eval("count(missing)") == 0);
     CHECK_THAT(eval_error("count(customer)"), Catch::Contains("count(): customer is an object"));
+    CHECK(eval("list(1, \"a\", missing)") == json::array({1, "a", nullptr}));
+    CHECK(eval("count(list($))") == 1);
 }
 
 TEST_CASE("mapping: lookup tables", "[mapping]") {

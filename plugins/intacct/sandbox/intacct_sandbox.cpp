@@ -883,6 +883,11 @@ private:
             int64_t created = base + (pick(rng_) % (120 * 86400));
             objects_["ARINVOICE"].push_back({{"RECORDNO", std::to_string(++record_seq_)},
                                              {"RECORDID", num},
+                                             // The reference number: the Shopify order the
+                                             // invoice bills (#1001 …), as an invoice converted
+                                             // from a Sales Order made by Orders Shopify→Intacct
+                                             // carries it.
+                                             {"DOCNUMBER", "#" + std::to_string(1001 + i)},
                                              {"CUSTOMERID", sv(cust, "CUSTOMERID")},
                                              {"CUSTOMERNAME", sv(cust, "NAME")},
                                              {"WHENCREATED", format_time(created, false)},

@@ -100,14 +100,18 @@ void ShopifySandbox::seed() {
         int64_t subtotal = 0, tax_total = 0;
         const int n = 1 + pick(4);
         for (int k = 0; k < n; ++k) {
-            const Variant& v = catalogue[pick(static_cast<int>(catalogue.size()))];
+            const int vi = pick(static_cast<int>(catalogue.size()));
+            const Variant& v = catalogue[vi];
+            const std::string sku = options_.order_skus.empty()
+                                        ? v.sku
+                                        : options_.order_skus[static_cast<size_t>(vi) % options_.order_skus.size()];
             const int qty = 1 + pick(3);
             const int64_t gross = v.cents * qty;
             const int64_t tax = cur.included ? static_cast<int64_t>(gross - gross / (1 + cur.rate) + 0.5)
                                              : static_cast<int64_t>(gross * cur.rate + 0.5);
             subtotal += gross;
             tax_total += tax;
-            lines.push_back({{"id", take_id()}, {"variant_id", v.id}, {"product_id", v.product_id}, {"sku", v.sku},
+            lines.push_back({{"id", take_id()}, {"variant_id", v.id}, {"product_id", v.product_id}, {"sku", sku},
                              {"title", v.name}, {"variant_title", v.title}, {"name", v.name + " - " + v.title},
                              {"quantity", qty}, {"price", money(v.cents)}, {"total_discount", "0.00"},
                              {"taxable", true}, {"requires_shipping", true}, {"fulfillable_quantity", qty},

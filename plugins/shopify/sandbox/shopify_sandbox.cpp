@@ -563,6 +563,9 @@ std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed) {
     ShopifySandbox::Options o;
     o.seed = seed;
     o.rate_limit = true;
+    // The Intacct sandbox's items I-1001 … I-1150: orders then reference items that Products
+    // Intacct→Shopify put in the store and that Orders Shopify→Intacct can post.
+    for (int i = 1001; i <= 1150; ++i) o.order_skus.push_back("I-" + std::to_string(i));
     return std::make_unique<ShopifySandbox>(o);
 }
 

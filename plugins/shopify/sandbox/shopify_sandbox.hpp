@@ -29,6 +29,10 @@ public:
         std::set<std::string> tokens = {"shpat_sandbox"};
         bool rate_limit = true;  // the leaky bucket; also POST /_sandbox/shopify {"rate_limit": false}
         int customers = 300, products = 200, orders = 300;
+        // When not empty, the seeded orders' line items name these SKUs (chosen by the
+        // variant the seed picked) instead of the store's own PX-… SKUs: the store then sells
+        // what a back office numbers its items by (`plexus sandbox` uses Intacct's I-1001 …).
+        std::vector<std::string> order_skus;
     };
     explicit ShopifySandbox(Options options);
 
@@ -121,7 +125,8 @@ public:
     Table& custom_collections_table() { return custom_collections_; }
 };
 
-// `plexus sandbox` serves this: rate limit on, token "shpat_sandbox".
+// `plexus sandbox` serves this: rate limit on, token "shpat_sandbox", orders whose SKUs are
+// the Intacct sandbox's items (I-1001 … I-1150), so that the two sandboxes form one world.
 std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed);
 
 }  // namespace plexus::sandbox
