@@ -1,5 +1,5 @@
 # The two commands of the Quick start, and a few helpers around them.
-#   make demo   install, build, run the demo process end to end, print what it did
+#   make demo   install, build, start the sandboxes and the hub, print the portal address
 #   make test   install, build, run every test through ctest
 #   make test SANITIZE=1   the same with AddressSanitizer and UndefinedBehaviorSanitizer
 BUILD ?= build
