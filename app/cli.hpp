@@ -47,6 +47,9 @@ bool load_valid_config(const Common& c, PluginRegistry& registry, Config& out);
 const ProcessConfig* require_process(const Config& config, const std::string& process_id,
                                      const std::string& command, const std::string& config_file);
 
+// Who did it, for the audit log: "cli:<unix user>".
+std::string cli_actor();
+
 // Opens the store in the data directory (creating it).
 std::unique_ptr<Store> open_store(const Common& c);
 

@@ -10,6 +10,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <date/date.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -72,6 +73,11 @@ std::optional<TimeArg> parse_time_arg(const std::string& text) {
     auto ms = parse_time_ms(text);
     if (!ms) return std::nullopt;
     return TimeArg{*ms, text.size() == 10};
+}
+
+std::string cli_actor() {
+    const char* user = std::getenv("USER");
+    return std::string("cli:") + (user && *user ? user : "unknown");
 }
 
 std::unique_ptr<Store> open_store(const Common& c) {

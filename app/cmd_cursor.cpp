@@ -46,8 +46,7 @@ int cmd_cursor(const std::vector<std::string>& args) {
         if (!normalise_time(rewind_to, since))
             throw po::error("--rewind-to \"" + rewind_to +
                             "\" is not an ISO 8601 time such as 2024-05-01 or 2024-05-01T10:00:00Z");
-        const char* user = std::getenv("USER");
-        std::string actor = std::string("cli:") + (user && *user ? user : "unknown");
+        const std::string actor = cli_actor();
         store->rewind_cursor(process_id, since, actor, SystemClock::instance().now_ms());
         std::cout << process_id << ": cursor rewound to " << since << " (audited as " << actor
                   << "); the next run re-reads from there\n";

@@ -185,8 +185,7 @@ int logs_export(const std::vector<std::string>& args) {
     if (query.text) filters["text"] = *query.text;
     if (vm.count("from")) filters["from"] = from;
     if (vm.count("to")) filters["to"] = to;
-    const char* user = std::getenv("USER");
-    const std::string actor = std::string("cli:") + (user && *user ? user : "unknown");
+    const std::string actor = cli_actor();
     const nlohmann::json detail = {{"format", export_format_name(*format)},
                                    {"output", std::filesystem::absolute(output).string()},
                                    {"rows", result.rows},

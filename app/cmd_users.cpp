@@ -13,11 +13,6 @@
 namespace plexus::cli {
 namespace {
 
-std::string cli_actor() {
-    const char* u = std::getenv("USER");
-    return std::string("cli:") + (u && *u ? u : "unknown");
-}
-
 // One line from stdin; without echo when stdin is a terminal.
 std::string read_secret_line(const char* prompt) {
     const bool tty = isatty(STDIN_FILENO);

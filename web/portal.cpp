@@ -109,13 +109,6 @@ std::optional<int64_t> time_param(const httplib::Request& req, const char* name)
     return ms;
 }
 
-json time_or_null(int64_t ms) { return ms > 0 ? json(iso_utc(ms)) : json(nullptr); }
-
-json counts_json(const RunCounts& c) {
-    return {{"read", c.read}, {"created", c.created}, {"updated", c.updated},
-            {"unchanged", c.unchanged}, {"failed", c.failed}};
-}
-
 json run_json(const RunRecord& r, Operations& ops) {
     RunCounts counts = r.counts;
     if (r.status == run_status::running) {

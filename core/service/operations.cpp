@@ -14,16 +14,6 @@ using nlohmann::json;
 
 constexpr const char* k_mask = "\u2022\u2022\u2022\u2022\u2022\u2022";
 
-json counts_json(const RunCounts& c) {
-    return {{"read", c.read},
-            {"created", c.created},
-            {"updated", c.updated},
-            {"unchanged", c.unchanged},
-            {"failed", c.failed}};
-}
-
-json time_or_null(int64_t ms) { return ms > 0 ? json(iso_utc(ms)) : json(nullptr); }
-
 std::optional<ScheduleEdit> parse_edit(const std::string& text) {
     json j = json::parse(text, nullptr, false);
     if (!j.is_object()) return std::nullopt;
@@ -43,6 +33,16 @@ void log_scheduler(const std::string& level, const std::string& process_id, cons
 }
 
 }  // namespace
+
+json counts_json(const RunCounts& c) {
+    return {{"read", c.read},
+            {"created", c.created},
+            {"updated", c.updated},
+            {"unchanged", c.unchanged},
+            {"failed", c.failed}};
+}
+
+json time_or_null(int64_t ms) { return ms > 0 ? json(iso_utc(ms)) : json(nullptr); }
 
 Operations::Operations(Hub& hub, SchedulerOptions options)
     : hub_(hub),
@@ -89,9 +89,7 @@ void Operations::stop() {
 }
 
 bool Operations::has_process(const std::string& process_id) const {
-    for (const auto& p : hub_.config().processes)
-        if (p.id == process_id) return true;
-    return false;
+    return hub_.config().process(process_id) != nullptr;
 }
 
 RunResult Operations::execute(const std::string& process_id, const std::string& trigger,
@@ -146,9 +144,7 @@ size_t Operations::running_count() const {
 }
 
 json Operations::process_view(const std::string& process_id) {
-    const ProcessConfig* cfg = nullptr;
-    for (const auto& p : hub_.config().processes)
-        if (p.id == process_id) cfg = &p;
+    const ProcessConfig* cfg = hub_.config().process(process_id);
     if (!cfg) return nullptr;
     json v;
     v["id"] = cfg->id;
@@ -216,26 +212,20 @@ OpResult Operations::set_enabled(const std::string& process_id, bool enabled,
 
 OpResult Operations::set_schedule(const std::string& process_id, const ScheduleEdit& edit,
                                   const std::string& actor) {
-    const ProcessConfig* cfg = nullptr;
-    for (const auto& p : hub_.config().processes)
-        if (p.id == process_id) cfg = &p;
+    const ProcessConfig* cfg = hub_.config().process(process_id);
     if (!cfg) return {OpStatus::not_found, "no process \"" + process_id + "\""};
     if (!edit.cron.empty() && !edit.interval.empty())
         return {OpStatus::invalid, "give either cron or interval, not both"};
+    // Validate first, so a bad edit is neither stored nor given to the live scheduler.
+    {
+        std::string error;
+        if (!Schedule::parse(edit.cron, edit.interval, edit.timezone, error))
+            return {OpStatus::invalid, error};
+    }
     ScheduledProcess sp = scheduled(*cfg);
     sp.cron = edit.cron;
     sp.interval = edit.interval;
     sp.timezone = edit.timezone;
-    // Validate first on a throwaway scheduler, so a bad edit leaves the live one untouched.
-    {
-        MemorySchedulerState scratch_state;
-        Scheduler scratch(hub_.clock(), scratch_state,
-                          [](const std::string&, const std::string&, const std::atomic<bool>*) {
-                              return RunResult{};
-                          });
-        std::string error;
-        if (!scratch.add(sp, error)) return {OpStatus::invalid, error};
-    }
     const json stored = {{"cron", edit.cron}, {"interval", edit.interval}, {"timezone", edit.timezone}};
     hub_.store().set_schedule_override(process_id, stored.dump(), actor, hub_.clock().now_ms());
     std::string error;

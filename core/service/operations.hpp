@@ -58,6 +58,11 @@ struct ScheduleEdit {
     std::string timezone;
 };
 
+// Shapes shared by every API view (docs/api.md): counters as {"read", "created", …}; a time
+// as ISO 8601 UTC text, or null when 0 ("not yet").
+nlohmann::json counts_json(const RunCounts& c);
+nlohmann::json time_or_null(int64_t ms);
+
 class Operations {
 public:
     // Adds every configured process to a new scheduler (schedules edited in the portal and

@@ -210,6 +210,13 @@ User read_user(SQLite::Statement& s) {
                 s.getColumn(5).getInt64(), s.getColumn(6).getInt64()};
 }
 
+// A row of "SELECT source_key, target_key, payload_hash, updated_ms, target_cursor".
+LedgerEntry read_ledger(SQLite::Statement& s) {
+    return LedgerEntry{s.getColumn(0).getString(), s.getColumn(1).getString(),
+                       s.getColumn(2).getString(), s.getColumn(3).getInt64(),
+                       s.getColumn(4).getString()};
+}
+
 RunRecord read_run(SQLite::Statement& s) {
     RunRecord r;
     r.id = s.getColumn(0).getInt64();
@@ -699,9 +706,7 @@ public:
                 s->bind(1, process_id);
                 s->bind(2, source_key);
                 if (!s->executeStep()) return std::nullopt;
-                return LedgerEntry{s->getColumn(0).getString(), s->getColumn(1).getString(),
-                                   s->getColumn(2).getString(), s->getColumn(3).getInt64(),
-                                   s->getColumn(4).getString()};
+                return read_ledger(s.get());
             });
     }
 
@@ -734,10 +739,7 @@ public:
                     s->bindNoCopy(static_cast<int>(i + 2), key);
                 }
                 while (s->executeStep())
-                    out.push_back(
-                        LedgerEntry{s->getColumn(0).getString(), s->getColumn(1).getString(),
-                                    s->getColumn(2).getString(), s->getColumn(3).getInt64(),
-                                   s->getColumn(4).getString()});
+                    out.push_back(read_ledger(s.get()));
             }
             tx.commit();
             return out;
@@ -754,9 +756,7 @@ public:
                 s->bind(1, process_id);
                 s->bind(2, target_key);
                 if (!s->executeStep()) return std::nullopt;
-                return LedgerEntry{s->getColumn(0).getString(), s->getColumn(1).getString(),
-                                   s->getColumn(2).getString(), s->getColumn(3).getInt64(),
-                                   s->getColumn(4).getString()};
+                return read_ledger(s.get());
             });
     }
 
