@@ -77,5 +77,6 @@ int cmd_cursor(const std::vector<std::string>& args);
 int cmd_sandbox(const std::vector<std::string>& args);
 int cmd_users(const std::vector<std::string>& args);
 int cmd_logs(const std::vector<std::string>& args);
+int cmd_reconcile(const std::vector<std::string>& args);
 
 }  // namespace plexus::cli

@@ -48,6 +48,7 @@ void print_summary(Hub& hub, const std::string& process_id, const RunSummary& s)
 }
 
 int exit_for(const RunSummary& s) {
+    if (s.status == run_status::succeeded_with_failures) return records_failed;
     if (s.status == run_status::succeeded) return s.counts.failed > 0 ? records_failed : ok;
     if (s.status == run_status::partial) return run_partial;
     if (s.status == "skipped") return run_skipped;

@@ -15,6 +15,7 @@ commands:
   serve           run the hub: processes on their schedules and the portal
   run PROCESS     one run of a process now, with progress and a summary
   replay PROCESS  run the failed records of a process again
+  reconcile PROCESS  compare the ledger with the target: duplicates, gaps (--adopt)
   cursor PROCESS  show a process's cursor, or rewind it (--rewind-to TIME)
   plugins         list loaded connectors and refused files
   check-config F  validate a configuration file against the loaded connectors
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
     static const std::map<std::string, int (*)(const std::vector<std::string>&)> commands{
         {"serve", cmd_serve},     {"run", cmd_run},       {"replay", cmd_replay},
         {"plugins", cmd_plugins}, {"cursor", cmd_cursor}, {"check-config", cmd_check_config},
-        {"sandbox", cmd_sandbox}, {"users", cmd_users},        {"logs", cmd_logs}};
+        {"sandbox", cmd_sandbox}, {"users", cmd_users},        {"logs", cmd_logs},
+        {"reconcile", cmd_reconcile}};
     auto it = commands.find(args[0]);
     if (it == commands.end()) {
         std::cerr << "plexus: unknown command \"" << args[0] << "\"\n\n" << kUsage;

@@ -1,6 +1,7 @@
 // Prometheus text exposition (format 0.0.4) of what the store knows about runs.
 #include "web/portal.hpp"
 
+#include <map>
 #include <sstream>
 
 namespace plexus::web {
@@ -39,16 +40,19 @@ std::string metrics_text(Operations& ops) {
             o << "plexus_runs_total{process=\"" << label(s.process_id) << "\",status=\""
               << label(status) << "\"} " << n << "\n";
 
-    o << "# HELP plexus_records_total Records handled by runs of a process, by action.\n"
+    // Counted by the process a record belongs to, whichever run handled it (a dependency pull
+    // handles records of another process), so they agree with the outcomes and the queue.
+    o << "# HELP plexus_records_total Records of a process handled by any run, by action.\n"
          "# TYPE plexus_records_total counter\n";
-    for (const auto& s : stats) {
-        const std::pair<const char*, int64_t> rows[] = {{"created", s.records.created},
-                                                        {"updated", s.records.updated},
-                                                        {"unchanged", s.records.unchanged},
-                                                        {"failed", s.records.failed}};
-        for (const auto& [action, n] : rows)
-            o << "plexus_records_total{process=\"" << label(s.process_id) << "\",action=\""
-              << action << "\"} " << n << "\n";
+    {
+        std::map<std::string, std::map<std::string, int64_t>> per;
+        for (const auto& p : ops.hub().config().processes)
+            for (const char* a : {"created", "updated", "unchanged", "failed"}) per[p.id][a] = 0;
+        for (const auto& c : store.record_counts()) per[c.process_id][c.action] += c.n;
+        for (const auto& [process, actions] : per)
+            for (const auto& [action, n] : actions)
+                o << "plexus_records_total{process=\"" << label(process) << "\",action=\""
+                  << label(action) << "\"} " << n << "\n";
     }
 
     o << "# HELP plexus_failed_records Records of a process waiting in the failed queue.\n"

@@ -142,7 +142,7 @@ json outcome_json(const RecordOutcome& o) {
 const std::set<std::string> k_actions = {"created", "updated", "unchanged", "failed"};
 const std::set<std::string> k_error_classes = {"auth", "rate_limit", "validation", "conflict",
                                                "transient", "plugin", "mapping", "dependency"};
-const std::set<std::string> k_run_statuses = {"running", "succeeded", "partial", "failed",
+const std::set<std::string> k_run_statuses = {"running", "succeeded", "succeeded_with_failures", "partial", "failed",
                                               "abandoned"};
 
 // The outcome filters shared by /api/outcomes, /api/runs/{id}/outcomes and /api/export.
@@ -583,6 +583,23 @@ struct Portal::Impl {
                 send_json(c.res, 202, {{"accepted", true}, {"records", n}});
             });
         });
+        route("POST", "/api/processes/" + id + "/reconcile", operator_, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            process_or_404(pid);
+            json b = body_object(c.req);
+            bool adopt = false;
+            if (b.contains("adopt")) {
+                if (!b["adopt"].is_boolean()) throw bad_request("\"adopt\" must be true or false");
+                adopt = b["adopt"].get<bool>();
+            }
+            send_op(c, ops.start_reconcile(pid, adopt, c.actor()),
+                    [&] { send_json(c.res, 202, {{"accepted", true}}); });
+        });
+        route("GET", "/api/processes/" + id + "/reconcile", support, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            process_or_404(pid);
+            send_json(c.res, 200, ops.reconcile_view(pid));
+        });
         route("POST", "/api/processes/" + id + "/rewind", operator_, [this](Ctx& c) {
             const std::string pid = c.match[1];
             process_or_404(pid);
@@ -599,7 +616,7 @@ struct Portal::Impl {
             if (auto s = param(c.req, "status")) {
                 if (!k_run_statuses.count(*s))
                     throw bad_request("status \"" + *s +
-                                      "\" is none of running, succeeded, partial, failed, abandoned");
+                                      "\" is none of running, succeeded, succeeded_with_failures, partial, failed, abandoned");
                 q.status = *s;
             }
             q.started_from_ms = time_param(c.req, "from");

@@ -10,7 +10,11 @@
 
 #include <cerrno>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <map>
+#include <thread>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -29,7 +33,8 @@ constexpr int64_t kLeaseRenewAfterMs = 60 * 1000;
 
 // A lease whose owner ran on this host in a process that no longer exists (killed, crashed)
 // is released at once instead of blocking the process until the lease expires. Owners are
-// "host:pid:random"; a lease of another host is left to expire.
+// "host:pid:random:seq/label" (new_lease_owner); a lease of another host is left to expire.
+// A lease of a live thread of this very process is never taken over.
 bool take_over_dead_lease(Store& store, const std::string& process_id, int64_t now_ms) {
     auto holder = store.lease_holder(process_id, now_ms);
     if (!holder) return false;
@@ -52,25 +57,129 @@ bool take_over_dead_lease(Store& store, const std::string& process_id, int64_t n
     return true;
 }
 
-// Takes the process's lease for this host process: free, expired, or left by a dead process.
-bool take_lease(Store& store, const std::string& process_id, int64_t now_ms) {
-    return store.acquire_lease(process_id, lease_owner_name(), now_ms, kLeaseTtlMs) ||
-           (take_over_dead_lease(store, process_id, now_ms) &&
-            store.acquire_lease(process_id, lease_owner_name(), now_ms, kLeaseTtlMs));
+// A new owner name for one acquisition: unique per run and per dependency pull, so that two
+// threads of one host exclude each other exactly as two hosts do, and nobody can renew or
+// release a lease they did not take.
+std::string new_lease_owner(const std::string& label) {
+    static std::atomic<uint64_t> seq{0};
+    return lease_owner_name() + ":" + std::to_string(++seq) + "/" + label;
 }
 
-// Gives the lease back when the scope ends, whatever ended it.
-struct LeaseRelease {
-    Store& store;
-    const std::string& process_id;
-    ~LeaseRelease() {
-        try {
-            store.release_lease(process_id, lease_owner_name());
-        } catch (...) {
+// Who holds a lease, for a message: "a run of orders (pid 12 on host h)".
+std::string describe_holder(const std::optional<std::string>& holder) {
+    if (!holder) return "nobody any more";
+    const size_t slash = holder->find('/');
+    std::string label = slash == std::string::npos ? "a run" : holder->substr(slash + 1);
+    const size_t first = holder->find(':');
+    const size_t second = first == std::string::npos ? std::string::npos : holder->find(':', first + 1);
+    if (second == std::string::npos) return label;
+    return label + " (pid " + holder->substr(first + 1, second - first - 1) + " on host " +
+           holder->substr(0, first) + ")";
+}
+
+// Processes that write into `me`'s source from its target: the other half of a two-way
+// sync, whose writes `me` must not sync back (echoes).
+std::vector<std::string> reverse_processes_of(const Config& config, const ProcessConfig& me) {
+    std::vector<std::string> out;
+    for (const auto& other : config.processes) {
+        if (other.id != me.id && other.target.connection == me.source.connection &&
+            other.target.entity == me.source.entity &&
+            other.source.connection == me.target.connection &&
+            other.source.entity == me.target.entity)
+            out.push_back(other.id);
+    }
+    return out;
+}
+
+// The leases a writer on behalf of `process_id` holds: its own and those of its reverse
+// processes, so that the two directions of a two-way sync never run at once (each one's
+// echo check reads the other's ledger, which is then complete).
+std::vector<std::string> lease_set(const Config& config, const std::string& process_id) {
+    std::vector<std::string> ids{process_id};
+    if (const ProcessConfig* p = config.process(process_id))
+        for (auto& r : reverse_processes_of(config, *p)) ids.push_back(std::move(r));
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
+// The leases one run holds (its own, its reverse processes', a dependency pull's), each
+// under its own owner name. Not thread-safe: one run, one thread. Released when destroyed.
+class Leases {
+public:
+    Leases(Store& store, Clock& clock) : store_(store), clock_(clock) {}
+    ~Leases() {
+        for (const auto& [pid, owner] : held_) {
+            try {
+                store_.release_lease(pid, owner);
+            } catch (...) {
+            }
         }
     }
+    Leases(const Leases&) = delete;
+    Leases& operator=(const Leases&) = delete;
+
+    // Takes every lease of `ids` not held yet, in sorted order, all or none. On failure
+    // `busy` says which process is held, and by whom.
+    bool take_all(const std::vector<std::string>& ids, const std::string& label, std::string& busy,
+                  std::vector<std::string>* taken_out = nullptr) {
+        std::vector<std::string> taken;
+        for (const auto& pid : ids) {
+            if (held_.count(pid)) continue;
+            const std::string owner = new_lease_owner(label);
+            const int64_t now = clock_.now_ms();
+            if (store_.acquire_lease(pid, owner, now, kLeaseTtlMs) ||
+                (take_over_dead_lease(store_, pid, now) &&
+                 store_.acquire_lease(pid, owner, now, kLeaseTtlMs))) {
+                held_[pid] = owner;
+                taken.push_back(pid);
+                continue;
+            }
+            busy = "process " + pid + " is held by " +
+                   describe_holder(store_.lease_holder(pid, clock_.now_ms()));
+            release(taken);
+            return false;
+        }
+        if (taken_out) *taken_out = std::move(taken);
+        return true;
+    }
+
+    void release(const std::vector<std::string>& ids) {
+        for (const auto& pid : ids) {
+            auto it = held_.find(pid);
+            if (it == held_.end()) continue;
+            try {
+                store_.release_lease(pid, it->second);
+            } catch (...) {
+            }
+            held_.erase(it);
+        }
+    }
+
+    bool holds(const std::string& pid) const { return held_.count(pid) > 0; }
+
+    // What every commit must still hold (fencing; renewed by the commit).
+    std::vector<LeaseFence> fences() const {
+        std::vector<LeaseFence> out;
+        out.reserve(held_.size());
+        for (const auto& [pid, owner] : held_) out.push_back(LeaseFence{pid, owner, kLeaseTtlMs});
+        return out;
+    }
+
+    // Renews every lease held; throws when one was lost.
+    void renew_all() {
+        const int64_t now = clock_.now_ms();
+        for (const auto& [pid, owner] : held_) store_.renew_lease(pid, owner, now, kLeaseTtlMs);
+    }
+
+private:
+    Store& store_;
+    Clock& clock_;
+    std::map<std::string, std::string> held_;  // process -> owner name
 };
 
+// Whether a lease is held by a dependency pull (which lasts seconds, so worth waiting for).
+bool held_by_pull(const std::string& busy) { return busy.find("pull for") != std::string::npos; }
 
 // Ends the run early with a status (auth failure → failed, budget spent → partial).
 struct RunAbort : std::runtime_error {
@@ -163,23 +272,18 @@ struct Pending {
 // The live parts of one process within a run (the process itself or a dependency).
 struct ProcessRuntime {
     const CompiledProcess* compiled = nullptr;
+    std::vector<std::string> reverse;  // its reverse processes (two-way sync)
     std::unique_ptr<ConnectorInstance> source;
     std::unique_ptr<ConnectorInstance> target;
 };
 
 class Run {
 public:
-    Run(Hub& hub, const std::string& process_id, const RunOptions& options, int64_t run_id)
-        : hub_(hub), store_(hub.store()), clock_(hub.clock()), options_(options), run_id_(run_id) {
+    Run(Hub& hub, const std::string& process_id, const RunOptions& options, int64_t run_id,
+        Leases& leases)
+        : hub_(hub), store_(hub.store()), clock_(hub.clock()), options_(options), run_id_(run_id),
+          leases_(leases) {
         main_ = &runtime(process_id);
-        const ProcessConfig& me = *main_->compiled->config;
-        for (const auto& other : hub.config().processes) {
-            if (other.id != me.id && other.target.connection == me.source.connection &&
-                other.target.entity == me.source.entity &&
-                other.source.connection == me.target.connection &&
-                other.source.entity == me.target.entity)
-                reverse_processes_.push_back(other.id);
-        }
     }
 
     void resolve_intents();
@@ -210,6 +314,18 @@ private:
 
     // Makes sure the dependency's record for `key` exists in its target (through its ledger).
     void ensure_dependency(const Dependency& dep, const std::string& key);
+    // Resolves the open intents of `pid`, whose lease this run holds (so the runs that opened
+    // them are gone); once per process per run.
+    void resolve_intents_of(const std::string& pid);
+    // Two-way sync: whether a reverse process of `p` wrote `rec` (its ledger, complete since
+    // this run holds its lease): unchanged since (an echo, not to be synced back), or changed
+    // since (update the record it came from, never create a second one).
+    struct ReverseWrite {
+        enum Kind { none, echo, changed } kind = none;
+        std::string process;  // the reverse process
+        LedgerEntry entry;    // its ledger entry: entry.source_key is our target key
+    };
+    ReverseWrite reverse_written(const ProcessRuntime& p, const SourceRecord& rec);
 
     void add_failure(PageCommit& commit, const std::string& process_id, const SourceRecord& rec,
                      const std::string& cls, const std::string& message, int64_t started);
@@ -248,12 +364,14 @@ private:
     Clock& clock_;
     const RunOptions& options_;
     int64_t run_id_;
+    Leases& leases_;
     ProcessRuntime* main_ = nullptr;
     std::map<std::string, ProcessRuntime> runtimes_;
     std::map<std::string, bool> has_failed_queue_;
-    // Processes that write into this process's source from its target: the other half of a
-    // two-way sync, whose writes this process must not sync back (echoes).
-    std::vector<std::string> reverse_processes_;
+    std::set<std::string> intents_resolved_;  // processes whose open intents this run resolved
+    // Dependencies found busy (their own run holding the lease) and the message given; later
+    // records needing them try once more but do not wait again.
+    std::map<std::string, std::string> busy_dependencies_;
     RunCounts counts_;
     int64_t pages_ = 0;
 };
@@ -263,6 +381,7 @@ ProcessRuntime& Run::runtime(const std::string& process_id) {
     if (it != runtimes_.end()) return it->second;
     ProcessRuntime& p = runtimes_[process_id];
     p.compiled = &hub_.process(process_id);
+    p.reverse = reverse_processes_of(hub_.config(), *p.compiled->config);
     has_failed_queue_[process_id] = store_.failed_count(process_id) > 0;
     return p;
 }
@@ -297,7 +416,8 @@ void Run::add_failure(PageCommit& commit, const std::string& process_id, const S
     FailedRecord f;
     f.process_id = process_id;
     f.source_key = rec.key;
-    f.record_json = rec.to_text();
+    // Redacted like the message: a connector may echo a secret setting inside record data.
+    f.record_json = global_redactor().redact(rec.to_text());
     f.error_class = cls;
     f.message = msg;
     f.attempts = 1;
@@ -336,6 +456,7 @@ std::vector<int64_t> Run::commit(PageCommit& c) {
     c.run_id = run_id_;
     c.now_ms = clock_.now_ms();
     if (c.process_id.empty()) c.process_id = main_->compiled->config->id;
+    c.fences = leases_.fences();
     std::vector<int64_t> opened = store_.commit_page(c);
     counts_.read += c.counts.read;
     counts_.created += c.counts.created;
@@ -365,11 +486,18 @@ void Run::report_progress() {
 // store. Ask the target: adopt what it finds; otherwise close the intent — the record has not
 // been committed past (cursor) or is still in the failed queue, so it will be created anew.
 void Run::resolve_intents() {
-    std::vector<std::string> processes{main_->compiled->config->id};
-    for (const auto& d : main_->compiled->config->dependencies) processes.push_back(d.process);
-    for (const auto& pid : processes) {
+    // The run's own process and its reverse processes, whose leases it holds. A dependency's
+    // intents are resolved when a pull takes that dependency's lease (ensure_dependency).
+    resolve_intents_of(main_->compiled->config->id);
+    for (const auto& rp : main_->reverse)
+        if (leases_.holds(rp)) resolve_intents_of(rp);
+}
+
+void Run::resolve_intents_of(const std::string& pid) {
+    if (!leases_.holds(pid) || !intents_resolved_.insert(pid).second) return;
+    {
         auto intents = store_.pending_intents(pid);
-        if (intents.empty()) continue;
+        if (intents.empty()) return;
         ProcessRuntime& p = runtime(pid);
         ConnectorInstance& target = target_of(p);
         log_line(LogLevel::info, tags(pid),
@@ -424,13 +552,52 @@ void Run::resolve_intents() {
     }
 }
 
+Run::ReverseWrite Run::reverse_written(const ProcessRuntime& p, const SourceRecord& rec) {
+    ReverseWrite w;
+    for (const auto& rp : p.reverse) {
+        auto e = store_.ledger_find_by_target(rp, rec.key);
+        if (!e) continue;
+        w.process = rp;
+        // Its cursor still what our write left: nobody changed it since — an echo.
+        w.kind = !rec.cursor.empty() && e->target_cursor == rec.cursor ? ReverseWrite::echo
+                                                                        : ReverseWrite::changed;
+        w.entry = std::move(*e);
+        break;
+    }
+    return w;
+}
+
 void Run::ensure_dependency(const Dependency& dep, const std::string& key) {
     if (key.empty() || store_.ledger_find(dep.process, key)) return;
-    // The dependency's own run may be creating this very record: hold its lease meanwhile.
-    if (!take_lease(store_, dep.process, clock_.now_ms()))
-        throw std::runtime_error("process " + dep.process +
-                                 " is running right now; the record is kept for replay");
-    LeaseRelease release{store_, dep.process};
+    // Every writer for a process holds its lease. While the dependency's own run holds it,
+    // wait (bounded) for that run to sync the record; never write it alongside that run.
+    const std::vector<std::string> wanted = lease_set(hub_.config(), dep.process);
+    const std::string label = "pull for run " + std::to_string(run_id_) + " of " +
+                              main_->compiled->config->id;
+    const bool waited_before = busy_dependencies_.count(dep.process) > 0;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(waited_before ? 0 : options_.dependency_wait_ms);
+    std::vector<std::string> taken;
+    std::string busy;
+    while (!leases_.take_all(wanted, label, busy, &taken)) {
+        if (store_.ledger_find(dep.process, key)) return;  // its own run synced it meanwhile
+        if (cancelled()) throw RunAbort(run_status::partial, "cancelled; the next run resumes at the cursor");
+        if (std::chrono::steady_clock::now() >= deadline) {
+            const std::string why =
+                busy + ", and " + dep.process + " has not synced " + key +
+                " yet; this record waits in the failed queue: replay it once that run has ended";
+            busy_dependencies_[dep.process] = why;
+            throw std::runtime_error(why);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    struct Give {
+        Leases& leases;
+        const std::vector<std::string>& ids;
+        ~Give() { leases.release(ids); }
+    } give{leases_, taken};
+    busy_dependencies_.erase(dep.process);
+    for (const auto& pid : wanted) resolve_intents_of(pid);
     if (store_.ledger_find(dep.process, key)) return;  // synced while we waited for the lease
     ProcessRuntime& p = runtime(dep.process);
     const ProcessConfig& cfg = *p.compiled->config;
@@ -451,9 +618,22 @@ void Run::ensure_dependency(const Dependency& dep, const std::string& key) {
     pend.hash = payload_hash_of_text(pend.text);
     pend.op = "create";
     pend.idempotency_key = idempotency_key(dep.process, pend.source.key);
-    std::vector<Pending> batch{std::move(pend)};
     PageCommit c;
     c.process_id = dep.process;
+    // Two-way: a record the dependency's reverse process wrote is linked, never created again.
+    const ReverseWrite reverse = reverse_written(p, pend.source);
+    if (reverse.kind == ReverseWrite::echo) {
+        add_success(c, dep.process, pend, action::unchanged, reverse.entry.source_key,
+                    "written by process " + reverse.process + "; not synced back");
+        c.ledger.push_back({pend.source.key, reverse.entry.source_key, pend.hash, ""});
+        commit(c);
+        return;
+    }
+    if (reverse.kind == ReverseWrite::changed) {
+        pend.op = "update";
+        pend.target_key = reverse.entry.source_key;
+    }
+    std::vector<Pending> batch{std::move(pend)};
     write_batch(p, batch, c);
     bool failed = !c.failed.empty();
     std::string why = failed ? c.failed.front().message : std::string();
@@ -498,7 +678,14 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
         std::vector<size_t> intent_index;
         std::vector<Intent> intents = intents_for(cfg, batch, intent_index);
         if (!intents.empty()) {
-            auto ids = store_.open_intents(intents);
+            // Committed like a page (fenced): a run that lost its lease opens nothing.
+            PageCommit ic;
+            ic.process_id = pid;
+            ic.run_id = run_id_;
+            ic.now_ms = clock_.now_ms();
+            ic.intents_opened = std::move(intents);
+            ic.fences = leases_.fences();
+            auto ids = store_.commit_page(ic);
             for (size_t j = 0; j < ids.size(); ++j) batch[intent_index[j]].intent_id = ids[j];
         }
     }
@@ -632,30 +819,22 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
         const LedgerEntry* known = it == ledger.end() ? nullptr : &it->second;
         // Two-way sync: was this record last written by the reverse process?
         LedgerEntry linked;
-        bool echo = false;
-        for (const auto& rp : reverse_processes_) {
-            auto e = store_.ledger_find_by_target(rp, rec.key);
-            if (!e) continue;
-            // Its cursor still what our write left: nobody changed it since — an echo.
-            echo = !rec.cursor.empty() && e->target_cursor == rec.cursor;
-            if (echo) {
-                p.source = std::move(rec);
-                add_success(c, pid, p, action::unchanged, e->source_key,
-                            "written by process " + rp + "; not synced back");
-                // Link the pair in this process's ledger too, with what it would write now.
-                c.ledger.push_back(
-                    {p.source.key, e->source_key, p.hash, known ? known->target_cursor : ""});
-                break;
-            }
-            // Changed since the reverse process wrote it: update the record it came from,
-            // never create a second one.
-            if (!known) {
-                linked = LedgerEntry{rec.key, e->source_key, {}, 0, {}};
-                known = &linked;
-            }
-            break;
+        const ReverseWrite reverse = reverse_written(*main_, rec);
+        if (reverse.kind == ReverseWrite::echo) {
+            p.source = std::move(rec);
+            add_success(c, pid, p, action::unchanged, reverse.entry.source_key,
+                        "written by process " + reverse.process + "; not synced back");
+            // Link the pair in this process's ledger too, with what it would write now.
+            c.ledger.push_back(
+                {p.source.key, reverse.entry.source_key, p.hash, known ? known->target_cursor : ""});
+            continue;
         }
-        if (echo) continue;
+        // Changed since the reverse process wrote it: update the record it came from, never
+        // create a second one.
+        if (reverse.kind == ReverseWrite::changed && !known) {
+            linked = LedgerEntry{rec.key, reverse.entry.source_key, {}, 0, {}};
+            known = &linked;
+        }
         Decision d = decide(known, p.hash);
         if (d.what == WriteDecision::unchanged) {
             p.source = std::move(rec);
@@ -790,7 +969,7 @@ void Run::run_incremental() {
         if (cancelled()) throw RunAbort(run_status::partial, "cancelled; the next run resumes at the cursor");
         if (const int64_t now = clock_.now_ms();
             !lease_renewed_ms || now - *lease_renewed_ms >= kLeaseRenewAfterMs) {
-            store_.renew_lease(cfg.id, lease_owner_name(), now, kLeaseTtlMs);
+            leases_.renew_all();
             lease_renewed_ms = now;
         }
         json request{{"entity", cfg.source.entity},
@@ -888,6 +1067,178 @@ std::string lease_owner_name() {
     return name;
 }
 
+namespace {
+
+// One lookup through a connector: the reply, or nullopt with `error` set.
+std::optional<json> lookup_reply(ConnectorInstance& c, const json& request, std::string& error) {
+    CallResult r = c.lookup(request);
+    if (!r.ok()) {
+        error = std::string(status_name(r.status)) + ": " + r.text;
+        return std::nullopt;
+    }
+    json reply = json::parse(r.text, nullptr, false);
+    if (!reply.is_object()) {
+        error = "the connector's lookup reply is malformed";
+        return std::nullopt;
+    }
+    return reply;
+}
+
+std::string found_key(const json& reply) {
+    if (!reply.value("found", false)) return {};
+    const json rec = reply.value("record", json::object());
+    auto k = rec.find("key");
+    if (k == rec.end()) return {};
+    return k->is_string() ? k->get<std::string>() : k->dump();
+}
+
+}  // namespace
+
+ReconcileReport SyncEngine::reconcile(const std::string& process_id, const ReconcileOptions& options) {
+    Store& store = hub_.store();
+    Clock& clock = hub_.clock();
+    const CompiledProcess& compiled = hub_.process(process_id);  // throws for an unknown process
+    const ProcessConfig& cfg = *compiled.config;
+    ReconcileReport report;
+    report.process_id = process_id;
+    Leases leases(store, clock);
+    std::string busy;
+    if (!leases.take_all(lease_set(hub_.config(), process_id), "reconcile of " + process_id, busy)) {
+        report.status = "skipped";
+        report.message = "process " + process_id + " is running (" + busy + "); try again when it has ended";
+        return report;
+    }
+    const LogTags tags{process_id, 0, {}, {}};
+    const bool aggregate = cfg.mode == "aggregate";
+    try {
+        auto target = hub_.open(cfg.target.connection, tags, options.cancel);
+        const auto cancelled = [&] { return options.cancel && options.cancel->load(); };
+        int64_t checked = 0;
+        const auto progress = [&] {
+            if (options.on_progress && ++checked % 50 == 0) options.on_progress(checked);
+        };
+        // 1. Ledger entries: is the target record still there; does a second one carry the tag?
+        std::string after;
+        while (!cancelled()) {
+            auto page = store.ledger_page(process_id, after, 500);
+            if (page.empty()) break;
+            after = page.back().source_key;
+            for (const auto& e : page) {
+                if (cancelled()) break;
+                ++report.ledger_entries;
+                progress();
+                std::string error;
+                auto by_key = lookup_reply(*target, json{{"entity", cfg.target.entity}, {"key", e.target_key}}, error);
+                if (!by_key) {
+                    report.findings.push_back({"unverifiable", e.source_key, e.target_key, "lookup by target key failed: " + error});
+                } else if (!by_key->value("found", false)) {
+                    report.findings.push_back({"missing_in_target", e.source_key, e.target_key,
+                                               "the ledger names " + e.target_key + ", which the target does not have"});
+                }
+                if (aggregate) continue;  // postings carry a group's key, not a record's
+                auto by_tag = lookup_reply(
+                    *target,
+                    json{{"entity", cfg.target.entity}, {"idempotency_key", idempotency_key(process_id, e.source_key)}},
+                    error);
+                if (!by_tag) continue;  // reported above if the connector cannot look up at all
+                const std::string tagged = found_key(*by_tag);
+                const int64_t matches = by_tag->value("matches", int64_t{0});
+                if ((!tagged.empty() && tagged != e.target_key) || matches > 1)
+                    report.findings.push_back(
+                        {"duplicate", e.source_key, tagged,
+                         "the target holds " + (matches > 1 ? std::to_string(matches) : std::string("2")) +
+                             " records carrying this record's idempotency key (the ledger names " + e.target_key + ")"});
+            }
+        }
+        // 2. Open intents and failed records: in the target without a ledger entry?
+        const auto check_unledgered = [&](const std::string& source_key, const std::string& idem,
+                                          const json& data, const std::string& hash,
+                                          std::vector<int64_t> intent_ids, const std::string& what) {
+            if (store.ledger_find(process_id, source_key)) return;
+            std::string error;
+            auto reply = lookup_reply(
+                *target, json{{"entity", cfg.target.entity}, {"idempotency_key", idem}, {"data", data}}, error);
+            if (!reply) {
+                report.findings.push_back({"unverifiable", source_key, "", what + ": lookup failed: " + error});
+                return;
+            }
+            const std::string key = found_key(*reply);
+            if (key.empty()) return;
+            ReconcileFinding f{"not_in_ledger", source_key, key,
+                               what + "; the target has " + key + " carrying its idempotency key"};
+            const bool unambiguous = reply->value("matches", int64_t{1}) <= 1;
+            if (options.adopt && unambiguous && source_key.find('\n') == std::string::npos) {
+                const json rec = reply->value("record", json::object());
+                const std::string cursor = rec.contains("cursor") && rec["cursor"].is_string()
+                                               ? rec["cursor"].get<std::string>() : std::string();
+                store.adopt_into_ledger(process_id, LedgerUpsert{source_key, key, hash, cursor}, intent_ids,
+                                        options.actor.empty() ? "reconcile" : options.actor, clock.now_ms());
+                f.adopted = true;
+                ++report.adopted;
+            } else if (options.adopt) {
+                f.detail += unambiguous ? " (an aggregate's intent: left to the next run)"
+                                        : " (several records carry it: not adopted, resolve by hand)";
+            }
+            report.findings.push_back(std::move(f));
+        };
+        for (const auto& in : store.pending_intents(process_id)) {
+            if (cancelled()) break;
+            ++report.open_intents;
+            progress();
+            json data = json::parse(in.payload_json, nullptr, false);
+            if (data.is_discarded()) data = json::object();
+            check_unledgered(in.source_key, in.idempotency_key, data, in.payload_hash, {in.id},
+                             "an open intent of run " + std::to_string(in.run_id));
+        }
+        for (int64_t offset = 0; !cancelled();) {
+            auto failed = store.failed_records(process_id, 500, offset);
+            for (const auto& f : failed) {
+                ++report.failed_records;
+                progress();
+                if (aggregate) continue;
+                check_unledgered(f.source_key, idempotency_key(process_id, f.source_key), json::object(), "", {},
+                                 "a record in the failed queue");
+            }
+            if (failed.size() < 500) break;
+            offset += 500;
+        }
+        if (cancelled()) {
+            report.status = "failed";
+            report.message = "cancelled";
+        }
+    } catch (const std::exception& e) {
+        report.status = "failed";
+        report.message = global_redactor().redact(e.what());
+    }
+    for (auto& f : report.findings) f.detail = global_redactor().redact(f.detail);
+    if (report.status.empty()) report.status = report.findings.empty() ? "clean" : "findings";
+    if (report.message.empty())
+        report.message = std::to_string(report.ledger_entries) + " ledger entries, " +
+                         std::to_string(report.open_intents) + " open intents and " +
+                         std::to_string(report.failed_records) + " failed records checked; " +
+                         std::to_string(report.findings.size()) + " finding(s), " +
+                         std::to_string(report.adopted) + " adopted";
+    log_line(report.status == "clean" ? LogLevel::info : LogLevel::warn, tags, "reconcile " + report.status + ": " + report.message);
+    return report;
+}
+
+int SyncEngine::close_orphaned_runs() {
+    Store& store = hub_.store();
+    int closed = 0;
+    for (const auto& p : hub_.config().processes) {
+        const int64_t now = hub_.clock().now_ms();
+        // A lease held by a live run (here or on another host) means its run row is live.
+        if (store.lease_holder(p.id, now) && !take_over_dead_lease(store, p.id, now)) continue;
+        const int n = store.abandon_running(p.id, now);
+        if (n > 0)
+            log_line(LogLevel::warn, LogTags{p.id, 0, {}, {}},
+                     std::to_string(n) + " run(s) left running by a host that stopped are marked "
+                                         "abandoned; their open intents are resolved by the next run");
+        closed += n;
+    }
+    return closed;
+}
+
 RunSummary SyncEngine::run(const std::string& process_id, const RunOptions& options) {
     return execute(process_id, options, false);
 }
@@ -902,17 +1253,28 @@ RunSummary SyncEngine::execute(const std::string& process_id, const RunOptions& 
     hub_.process(process_id);  // throws for an unknown process
     RunSummary summary;
     int64_t started = clock.steady_ms();
-    // Step 1: the lease — one run of a process at a time, across threads and hosts.
-    if (!take_lease(store, process_id, clock.now_ms())) {
+    // Step 1: the leases — one writer per process at a time, across threads and hosts; a
+    // two-way sync's reverse process is held too (its ledger is then complete for the echo
+    // check). A dependency pull holds a lease for seconds: worth a short wait, not a skip.
+    Leases leases(store, clock);
+    const std::vector<std::string> wanted = lease_set(hub_.config(), process_id);
+    std::string busy;
+    const auto pull_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    bool taken = leases.take_all(wanted, (replay ? "replay of " : "run of ") + process_id, busy);
+    while (!taken && held_by_pull(busy) && std::chrono::steady_clock::now() < pull_deadline &&
+           !(options.cancel && options.cancel->load())) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        taken = leases.take_all(wanted, (replay ? "replay of " : "run of ") + process_id, busy);
+    }
+    if (!taken) {
         summary.status = "skipped";
-        summary.message = "process " + process_id + " is already running";
+        summary.message = "process " + process_id + " is already running: " + busy;
         log_line(LogLevel::warn, LogTags{process_id, 0, {}, {}}, summary.message);
         return summary;
     }
-    LeaseRelease release{store, process_id};
 
     // A run still marked running while we hold the lease belongs to a host that died.
-    store.abandon_running(process_id, clock.now_ms());
+    for (const auto& pid : wanted) store.abandon_running(pid, clock.now_ms());
     summary.run_id = store.begin_run(process_id, replay ? "replay" : options.trigger, clock.now_ms());
     LogTags tags{process_id, summary.run_id, {}, {}};
     log_line(LogLevel::info, tags, replay ? "replay started" : "run started");
@@ -921,10 +1283,12 @@ RunSummary SyncEngine::execute(const std::string& process_id, const RunOptions& 
     std::string status = run_status::succeeded;
     std::string message;
     try {
-        Run run(hub_, process_id, options, summary.run_id);
+        Run run(hub_, process_id, options, summary.run_id, leases);
         run.resolve_intents();
         if (replay) run.run_replay();
         else run.run_incremental();
+        // Honest status: a run that reached the end with failed records did not succeed.
+        if (run.counts().failed > 0) status = run_status::succeeded_with_failures;
     } catch (const RunAbort& e) {
         status = e.status;
         message = e.what();

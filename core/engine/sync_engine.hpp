@@ -34,6 +34,10 @@ struct RunOptions {
     // replay(): only these failed records (keys not in the failed queue are ignored);
     // none: the whole failed queue.
     std::optional<std::vector<std::string>> replay_keys;
+    // How long a record whose dependency's own run is live (holding its lease) waits for that
+    // run to sync what it needs, before it fails (replayable) with a message saying so. Waited
+    // once per dependency per run; later records of the run try once without waiting.
+    int64_t dependency_wait_ms = 20'000;
 };
 
 struct RunSummary {
@@ -42,6 +46,38 @@ struct RunSummary {
     std::string message;
     RunCounts counts;
     int64_t duration_ms = 0;
+};
+
+// What `plexus reconcile` found (docs/operations.md, "Reconciliation").
+struct ReconcileFinding {
+    // "missing_in_target": the ledger names a target record the target no longer has;
+    // "duplicate": a second target record carries the same record's idempotency tag;
+    // "not_in_ledger": the target has a record with our tag for a source record whose ledger
+    //   entry is missing (an open intent, or a record in the failed queue);
+    // "unverifiable": the connector could not answer the lookup.
+    std::string kind;
+    std::string source_key;
+    std::string target_key;  // the ledger's target, or the one found
+    std::string detail;
+    bool adopted = false;
+};
+
+struct ReconcileOptions {
+    bool adopt = false;  // adopt the unambiguous "not_in_ledger" records (audited)
+    std::string actor;   // who asked, for the audit log
+    const std::atomic<bool>* cancel = nullptr;
+    std::function<void(int64_t checked)> on_progress;
+};
+
+struct ReconcileReport {
+    std::string process_id;
+    std::string status;  // "clean", "findings", "skipped" (process busy), "failed"
+    std::string message;
+    int64_t ledger_entries = 0;  // checked against the target
+    int64_t open_intents = 0;
+    int64_t failed_records = 0;
+    int64_t adopted = 0;
+    std::vector<ReconcileFinding> findings;
 };
 
 class SyncEngine {
@@ -53,6 +89,17 @@ public:
 
     // The failed records of the process, once more (the cursor does not move).
     RunSummary replay(const std::string& process_id, const RunOptions& options = {});
+
+    // Compares the process's ledger with its target through the target connector's lookup:
+    // every ledger entry by its target key (gone?) and by its idempotency key (a second record
+    // with our tag?); every open intent and failed record by its idempotency key (in the
+    // target but not in the ledger?). Holds the process's lease meanwhile, like a run.
+    ReconcileReport reconcile(const std::string& process_id, const ReconcileOptions& options);
+
+    // Runs still marked "running" whose process holds no live lease (the host died, or a store
+    // error ended it before it could say so) are marked abandoned. Called when a host starts.
+    // Returns how many.
+    int close_orphaned_runs();
 
 private:
     RunSummary execute(const std::string& process_id, const RunOptions& options, bool replay);

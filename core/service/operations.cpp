@@ -44,6 +44,20 @@ json counts_json(const RunCounts& c) {
 
 json time_or_null(int64_t ms) { return ms > 0 ? json(iso_utc(ms)) : json(nullptr); }
 
+json reconcile_json(const ReconcileReport& r) {
+    json findings = json::array();
+    for (const auto& f : r.findings)
+        findings.push_back({{"kind", f.kind},
+                            {"source_key", f.source_key},
+                            {"target_key", f.target_key},
+                            {"detail", f.detail},
+                            {"adopted", f.adopted}});
+    return {{"process", r.process_id},      {"status", r.status},
+            {"message", r.message},         {"ledger_entries", r.ledger_entries},
+            {"open_intents", r.open_intents}, {"failed_records", r.failed_records},
+            {"adopted", r.adopted},         {"findings", findings}};
+}
+
 Operations::Operations(Hub& hub, SchedulerOptions options)
     : hub_(hub),
       engine_(hub),
@@ -79,11 +93,25 @@ ScheduledProcess Operations::scheduled(const ProcessConfig& p) const {
 void Operations::start() {
     std::lock_guard<std::mutex> lock(loop_mutex_);
     if (loop_.joinable()) return;
+    // Runs a crash or a store error left "running" are closed before anything else starts.
+    try {
+        engine_.close_orphaned_runs();
+    } catch (const std::exception& e) {
+        log_line(LogLevel::error, LogTags{}, std::string("could not close orphaned runs: ") + e.what());
+    }
     loop_ = std::thread([this] { scheduler_.run_loop(); });
 }
 
 void Operations::stop() {
+    stopping_.store(true);
     scheduler_.stop();
+    std::vector<std::thread> reconciles;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        reconciles.swap(reconcile_threads_);
+    }
+    for (auto& t : reconciles)
+        if (t.joinable()) t.join();
     std::lock_guard<std::mutex> lock(loop_mutex_);
     if (loop_.joinable()) loop_.join();
 }
@@ -245,6 +273,58 @@ OpResult Operations::run_now(const std::string& process_id, const std::string& a
         return {OpStatus::not_found, "no process \"" + process_id + "\""};
     hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor, "process.run", process_id, "{}"});
     return OpResult::ok();
+}
+
+OpResult Operations::start_reconcile(const std::string& process_id, bool adopt,
+                                     const std::string& actor) {
+    if (!has_process(process_id)) return {OpStatus::not_found, "no process \"" + process_id + "\""};
+    if (stopping_.load()) return {OpStatus::conflict, "the hub is shutting down"};
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ReconcileState& st = reconciles_[process_id];
+        if (st.running)
+            return {OpStatus::conflict, "a reconciliation of " + process_id + " is already going"};
+        st.running = true;
+        st.checked = 0;
+        st.started_ms = hub_.clock().now_ms();
+        hub_.store().audit(AuditEntry{0, st.started_ms, actor, "process.reconcile", process_id,
+                                      json{{"adopt", adopt}}.dump()});
+        reconcile_threads_.emplace_back([this, process_id, adopt, actor] {
+            ReconcileOptions o;
+            o.adopt = adopt;
+            o.actor = actor;
+            o.cancel = &stopping_;
+            o.on_progress = [this, process_id](int64_t checked) {
+                std::lock_guard<std::mutex> l(mutex_);
+                reconciles_[process_id].checked = checked;
+            };
+            ReconcileReport report;
+            try {
+                report = engine_.reconcile(process_id, o);
+            } catch (const std::exception& e) {
+                report.process_id = process_id;
+                report.status = "failed";
+                report.message = global_redactor().redact(e.what());
+            }
+            std::lock_guard<std::mutex> l(mutex_);
+            ReconcileState& done = reconciles_[process_id];
+            done.running = false;
+            done.report = std::move(report);
+        });
+    }
+    return OpResult::ok();
+}
+
+json Operations::reconcile_view(const std::string& process_id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    json v{{"running", false}, {"checked", 0}, {"started", nullptr}, {"report", nullptr}};
+    auto it = reconciles_.find(process_id);
+    if (it == reconciles_.end()) return v;
+    v["running"] = it->second.running;
+    v["checked"] = it->second.checked;
+    v["started"] = time_or_null(it->second.started_ms);
+    if (it->second.report) v["report"] = reconcile_json(*it->second.report);
+    return v;
 }
 
 OpResult Operations::replay(const std::string& process_id,

@@ -18,7 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <map>
+#include <thread>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -62,6 +64,8 @@ struct ScheduleEdit {
 // as ISO 8601 UTC text, or null when 0 ("not yet").
 nlohmann::json counts_json(const RunCounts& c);
 nlohmann::json time_or_null(int64_t ms);
+// A reconciliation report as the CLI's --format json and the portal show it.
+nlohmann::json reconcile_json(const ReconcileReport& r);
 
 class Operations {
 public:
@@ -103,6 +107,12 @@ public:
     OpResult rewind(const std::string& process_id, const std::string& to_text,
                     const std::string& actor);
 
+    // Reconciliation (docs/operations.md): started in the background, one at a time per
+    // process; conflict while one is going. reconcile_view: {"running", "checked",
+    // "started", "report" (the last finished one, or null)}.
+    OpResult start_reconcile(const std::string& process_id, bool adopt, const std::string& actor);
+    nlohmann::json reconcile_view(const std::string& process_id) const;
+
     // Connections with secret settings masked ("••••••") and every other value redacted.
     nlohmann::json connections_view() const;
     bool has_connection(const std::string& connection_id) const;
@@ -127,6 +137,16 @@ private:
     std::map<std::string, LiveRun> live_;                              // by process
     std::map<std::string, std::vector<std::string>> pending_replays_;  // keys, by process
     std::map<std::string, ScheduleEdit> schedules_;                    // in force, by process
+
+    struct ReconcileState {
+        bool running = false;
+        int64_t checked = 0;
+        int64_t started_ms = 0;
+        std::optional<ReconcileReport> report;
+    };
+    std::map<std::string, ReconcileState> reconciles_;  // by process; guarded by mutex_
+    std::vector<std::thread> reconcile_threads_;         // joined by stop(); guarded by mutex_
+    std::atomic<bool> stopping_{false};
 
     std::mutex loop_mutex_;
     std::thread loop_;

@@ -245,6 +245,21 @@ FROM intents ORDER BY id;
 DROP TABLE intents;
 )SQL";
 
+// Migration 5: records handled per process and action, whichever run handled them (a
+// dependency pull writes outcomes of another process than its run's). /metrics counts from
+// here, so its failed count agrees with the outcomes and the failed queue. commit_page adds
+// each page's outcomes: one upsert per process and action of the page.
+constexpr const char* k_migration_5 = R"SQL(
+CREATE TABLE process_record_counts (
+    process_id TEXT    NOT NULL,
+    action     TEXT    NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (process_id, action)
+) WITHOUT ROWID;
+INSERT INTO process_record_counts (process_id, action, n)
+SELECT process_id, action, count(*) FROM record_outcomes GROUP BY process_id, action;
+)SQL";
+
 int64_t wall_clock_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -266,6 +281,7 @@ const std::vector<Migration>& all() {
         {2, "record outcomes by start time", k_migration_2},
         {3, "schedule edits", k_migration_3},
         {4, "intents stored a batch to a row", k_migration_4},
+        {5, "record counts per process", k_migration_5},
     };
     return migrations;
 }

@@ -646,6 +646,18 @@ public:
         });
     }
 
+    std::vector<RecordCount> record_counts() override {
+        return guarded("count record outcomes per process", [&] {
+            StatementUse s(stmt("SELECT process_id, action, n FROM process_record_counts "
+                                "ORDER BY process_id, action"));
+            std::vector<RecordCount> out;
+            while (s->executeStep())
+                out.push_back(RecordCount{s->getColumn(0).getString(), s->getColumn(1).getString(),
+                                          s->getColumn(2).getInt64()});
+            return out;
+        });
+    }
+
     // --- cursor ---------------------------------------------------------------------------
 
     CursorState cursor(const std::string& process_id) override {
@@ -769,6 +781,57 @@ public:
         });
     }
 
+    std::vector<LedgerEntry> ledger_page(const std::string& process_id,
+                                         const std::string& after_source_key,
+                                         int64_t limit) override {
+        return guarded(about("page through the ledger of", process_id), [&] {
+            StatementUse s(stmt(
+                "SELECT source_key, target_key, payload_hash, updated_ms, target_cursor "
+                "FROM ledger WHERE process_id = ?1 AND source_key > ?2 ORDER BY source_key "
+                "LIMIT ?3"));
+            s->bind(1, process_id);
+            s->bind(2, after_source_key);
+            s->bind(3, sql_limit(limit));
+            std::vector<LedgerEntry> out;
+            while (s->executeStep()) out.push_back(read_ledger(s.get()));
+            return out;
+        });
+    }
+
+    void adopt_into_ledger(const std::string& process_id, const LedgerUpsert& entry,
+                           const std::vector<int64_t>& intents_closed, const std::string& actor,
+                           int64_t now_ms) override {
+        guarded(about("adopt a record into the ledger of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            PageCommit page;
+            page.process_id = process_id;
+            page.now_ms = now_ms;
+            page.ledger.push_back(entry);
+            page.intents_closed = intents_closed;
+            insert_rows(k_ledger_upsert_head, k_ledger_upsert_columns, k_ledger_upsert_tail,
+                        page.ledger, [&](SQLite::Statement& s, int& i, const LedgerUpsert& l) {
+                            s.bindNoCopy(i++, page.process_id);
+                            s.bindNoCopy(i++, l.source_key);
+                            s.bindNoCopy(i++, l.target_key);
+                            s.bindNoCopy(i++, l.payload_hash);
+                            s.bind(i++, page.now_ms);
+                            s.bindNoCopy(i++, l.target_cursor);
+                        });
+            if (!page.intents_closed.empty()) close_intents(page);
+            {
+                StatementUse u(stmt(k_failed_delete));
+                u->bindNoCopy(1, process_id);
+                u->bindNoCopy(2, entry.source_key);
+                u->exec();
+            }
+            nlohmann::json detail = {{"source_key", entry.source_key},
+                                     {"target_key", entry.target_key}};
+            insert_audit(AuditEntry{0, now_ms, actor, "process.reconcile.adopt", process_id,
+                                    detail.dump()});
+            tx.commit();
+        });
+    }
+
     // --- intents --------------------------------------------------------------------------
 
     std::vector<int64_t> open_intents(const std::vector<Intent>& intents) override {
@@ -835,6 +898,7 @@ public:
             },
             [&] {
                 SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+                check_fences(page);
                 write_page(page);
                 std::vector<int64_t> ids = insert_intents(page.intents_opened);
                 tx.commit();
@@ -1223,6 +1287,8 @@ private:
             return f();
         } catch (const StoreError&) {
             throw;
+        } catch (const LeaseLost&) {
+            throw;
         } catch (const std::exception& e) {
             std::string description;
             if constexpr (std::is_invocable_v<const What&>)
@@ -1447,6 +1513,42 @@ private:
         }
     }
 
+    // Fencing, inside commit_page's transaction: each lease renewed by its owner, or the
+    // page refused (and rolled back) when a lease is not held by that owner any more.
+    void check_fences(const PageCommit& page) {
+        for (const LeaseFence& f : page.fences) {
+            StatementUse u(
+                stmt("UPDATE leases SET expires_ms = ?3 WHERE process_id = ?1 AND owner = ?2"));
+            u->bindNoCopy(1, f.process_id);
+            u->bindNoCopy(2, f.owner);
+            u->bind(3, page.now_ms + f.ttl_ms);
+            u->exec();
+            if (db_->getChanges() == 0)
+                throw LeaseLost("the lease of process " + f.process_id +
+                                " was lost (it expired and another run took it): nothing of this "
+                                "page was committed");
+        }
+    }
+
+    // process_record_counts += the page's outcomes, per process and action.
+    void count_outcomes(const PageCommit& page) {
+        std::map<std::pair<std::string_view, std::string_view>, int64_t> counts;
+        for (const RecordOutcome& o : page.outcomes)
+            ++counts[{o.process_id.empty() ? std::string_view(page.process_id)
+                                           : std::string_view(o.process_id),
+                      std::string_view(o.action)}];
+        SQLite::Statement& s =
+            stmt("INSERT INTO process_record_counts (process_id, action, n) VALUES (?1, ?2, ?3) "
+                 "ON CONFLICT (process_id, action) DO UPDATE SET n = n + excluded.n");
+        for (const auto& [key, n] : counts) {
+            StatementUse u(s);
+            u->bind(1, std::string(key.first));
+            u->bind(2, std::string(key.second));
+            u->bind(3, n);
+            u->exec();
+        }
+    }
+
     // The parts of commit_page, inside its transaction.
     void write_page(const PageCommit& page) {
         insert_rows(k_ledger_upsert_head, k_ledger_upsert_columns, k_ledger_upsert_tail,
@@ -1471,6 +1573,7 @@ private:
                         s.bind(i++, o.started_ms);
                         s.bind(i++, o.finished_ms);
                     });
+        if (!page.outcomes.empty()) count_outcomes(page);
         if (!page.intents_closed.empty()) close_intents(page);
         if (!page.failed.empty()) {
             SQLite::Statement& s = stmt(k_failed_upsert);

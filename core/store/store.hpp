@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,8 @@ struct RunCounts {
 namespace run_status {
 inline constexpr const char* running = "running";
 inline constexpr const char* succeeded = "succeeded";
+// Ran to the end, but some records failed (they wait in the failed queue for replay).
+inline constexpr const char* succeeded_with_failures = "succeeded_with_failures";
 inline constexpr const char* partial = "partial";  // ended early (budget, cancel); resumes at cursor
 inline constexpr const char* failed = "failed";
 inline constexpr const char* abandoned = "abandoned";  // the host died while it ran
@@ -130,6 +133,21 @@ struct LedgerUpsert {
     std::string target_cursor;
 };
 
+// A lease a commit must still hold (fencing): commit_page renews each one in its own
+// transaction and, when one is no longer held by `owner` (expired and taken by another run,
+// or released), rolls everything back and throws LeaseLost. A run that lost its lease
+// therefore cannot commit (docs/design/003-leases.md).
+struct LeaseFence {
+    std::string process_id;
+    std::string owner;
+    int64_t ttl_ms = 0;
+};
+
+// Thrown by commit_page when a fence fails: nothing of the page was written.
+struct LeaseLost : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 // Everything one page of a run changes, committed atomically.
 struct PageCommit {
     std::string process_id;
@@ -143,6 +161,7 @@ struct PageCommit {
     std::vector<std::string> failed_resolved;       // source keys that now succeeded
     std::optional<CursorState> cursor;              // new cursor; none: leave as is (replay)
     RunCounts counts;                               // added to the run's counters
+    std::vector<LeaseFence> fences;                 // leases that must still be held
 };
 
 struct AuditEntry {
@@ -250,6 +269,14 @@ public:
     virtual int64_t run_count(const RunQuery& q) = 0;
     // Per process: runs by status, summed counters and a duration histogram.
     virtual std::vector<RunStats> run_stats() = 0;
+    // Record outcomes per process (the process the record belongs to, whichever run wrote
+    // it), by action: {process, action, count}.
+    struct RecordCount {
+        std::string process_id;
+        std::string action;
+        int64_t n = 0;
+    };
+    virtual std::vector<RecordCount> record_counts() = 0;
 
     // --- cursor ---------------------------------------------------------------------------
     virtual CursorState cursor(const std::string& process_id) = 0;
@@ -267,6 +294,16 @@ public:
     // The entry whose target is `target_key` (the reverse direction of a two-way sync).
     virtual std::optional<LedgerEntry> ledger_find_by_target(const std::string& process_id,
                                                              const std::string& target_key) = 0;
+    // Entries in source-key order after `after_source_key` (reconciliation pages through them).
+    virtual std::vector<LedgerEntry> ledger_page(const std::string& process_id,
+                                                 const std::string& after_source_key,
+                                                 int64_t limit) = 0;
+    // Adopts a target record found by reconciliation: the ledger entry, an audit entry
+    // "process.reconcile.adopt" and the source key's failed-queue row removed, in one
+    // transaction.
+    virtual void adopt_into_ledger(const std::string& process_id, const LedgerUpsert& entry,
+                                   const std::vector<int64_t>& intents_closed,
+                                   const std::string& actor, int64_t now_ms) = 0;
 
     // --- intents --------------------------------------------------------------------------
     // Commit intents (durably) before the writes they announce; returns their ids in order

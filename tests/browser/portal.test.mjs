@@ -252,6 +252,13 @@ async function main() {
       const got = {};
       for (const k of ['read', 'created', 'failed']) got[k] = await count(last, k);
       check(got.read === 8 && got.created === 5 && got.failed === 3, `orders run ${ordersRun} should count read 8, created 5, failed 3; shows ${JSON.stringify(got)}`);
+      // A run with failed records is not a green "succeeded" (issue 8): its own amber badge.
+      check((await last.getAttribute('data-status')) === 'succeeded_with_failures', `orders run ${ordersRun} should show status succeeded_with_failures; shows ${await last.getAttribute('data-status')}`);
+      const badgeEl = last.locator('.badge.succeeded_with_failures');
+      check((await badgeEl.count()) === 1 && (await badgeEl.innerText()).trim() === 'succeeded with failures', 'the last-run badge should read "succeeded with failures"');
+      const colour = await badgeEl.evaluate((el) => getComputedStyle(el).color);
+      const green = await page.evaluate(() => { const b = document.createElement('span'); b.className = 'badge succeeded'; document.body.append(b); const c = getComputedStyle(b).color; b.remove(); return c; });
+      check(colour !== green, `the succeeded-with-failures badge should not be coloured like succeeded (${colour})`);
       await until('the failed count 3 in the row', async () => (await row(PROCESS_ORDERS).locator('[data-test="failed-count"]').innerText()).trim() === '3');
       await snap('orders-run-finished');
     });

@@ -241,6 +241,9 @@ struct LookupRequest {
 struct LookupResult {
     bool found = false;
     Record record;  // key always; cursor and data when the connector has them
+    // How many target records matched, when the connector can tell (0: not said). More than
+    // one record carrying one idempotency key is a duplicate: `plexus reconcile` reports it.
+    int64_t matches = 0;
 };
 
 // Base class of a connector instance. One instance serves one run; the host calls it from
@@ -509,6 +512,7 @@ struct Trampolines {
             LookupResult res = self(instance).lookup(r);
             json reply{{"found", res.found}};
             if (res.found) reply["record"] = record_to_json(std::move(res.record));
+            if (res.matches > 0) reply["matches"] = res.matches;
             sink_write(out, reply.dump(-1, ' ', false, json::error_handler_t::replace));
         });
     }

@@ -64,9 +64,13 @@ export function runsChart(runs, { showUnchanged = true, width: available = 800 }
     if (f > 0) {
       parts.push(s('rect', { class: 'seg-failed', x: x0 + barW + 1, width: failW, y: y(f), height: Math.max(1, y(0) - y(f)) }));
     }
+    // a run that did not simply succeed gets a mark under its bar, coloured by its status
+    if (r.status && r.status !== 'succeeded' && r.status !== 'running') {
+      parts.push(s('rect', { class: `status-mark status-mark-${r.status}`, 'data-status': r.status, x: x0, width: barW + failW + 1, y: y(0) + 2, height: 3 }));
+    }
     // an invisible full-height target so that empty runs can be hovered and clicked too
     parts.unshift(s('rect', { x: x0, width: barW + failW + 1, y: PAD.top, height: plotH, fill: 'transparent' }));
-    const tip = `Run ${r.id} (${r.process}, ${r.status}) ${fmtTime(r.started)}: `
+    const tip = `Run ${r.id} (${r.process}, ${String(r.status).replace(/_/g, ' ')}) ${fmtTime(r.started)}: `
       + `${c(r, 'created')} created, ${c(r, 'updated')} updated, ${c(r, 'unchanged')} unchanged, ${c(r, 'failed')} failed`;
     svg.append(s('a', { href: `#/runs/${r.id}`, 'data-run-id': r.id, 'aria-label': tip },
       s('title', null, tip), parts));

@@ -100,8 +100,9 @@ export function fmtDuration(ms) {
 
 export const fmtNum = (n) => (n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US'));
 
+// A status word as a badge; "succeeded_with_failures" reads "succeeded with failures".
 export function badge(text, kind = text) {
-  return h('span', { class: ['badge', kind] }, text);
+  return h('span', { class: ['badge', kind] }, String(text).replace(/_/g, ' '));
 }
 
 export const COUNT_KEYS = ['read', 'created', 'updated', 'unchanged', 'failed'];

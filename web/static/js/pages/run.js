@@ -108,7 +108,9 @@ export async function render(ctx) {
       }));
     }
     return h('tr', { 'data-test': 'outcome-row', 'data-outcome-id': o.id, 'data-action': o.action, 'data-source-key': o.source_key },
-      h('td', { class: 'mono' }, o.source_key),
+      h('td', { class: 'mono' }, o.source_key,
+        o.process && o.process !== run.process
+          ? h('span', { class: 'outcome-process', 'data-test': 'outcome-process' }, `for process ${o.process}`) : null),
       h('td', { class: 'mono' }, o.target_key || ''),
       h('td', null, badge(o.action)),
       h('td', null, o.error_class || ''),

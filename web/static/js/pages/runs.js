@@ -7,7 +7,7 @@ import { badge, clear, field, fmtDuration, fmtNum, h, offsetPager, put, select, 
 
 
 const LIMIT = 50;
-const STATUSES = ['running', 'succeeded', 'partial', 'failed', 'abandoned'];
+const STATUSES = ['running', 'succeeded', 'succeeded_with_failures', 'partial', 'failed', 'abandoned'];
 let showUnchanged = true; // kept across visits of the page
 
 const pad = (n) => String(n).padStart(2, '0');
@@ -42,7 +42,7 @@ export async function render(ctx) {
 
   // ---- filters ----
   const fProcess = select([['', 'All processes'], ...(processes.items || []).map((x) => [x.id, x.name || x.id])], filters.process, { 'data-test': 'filter-process' });
-  const fStatus = select([['', 'Any status'], ...STATUSES.map((x) => [x, x])], filters.status, { 'data-test': 'filter-status' });
+  const fStatus = select([['', 'Any status'], ...STATUSES.map((x) => [x, x.replace(/_/g, ' ')])], filters.status, { 'data-test': 'filter-status' });
   const fFrom = h('input', { type: 'date', value: filters.from, 'data-test': 'filter-from' });
   const fTo = h('input', { type: 'date', value: filters.to, 'data-test': 'filter-to' });
   const apply = h('button', { type: 'submit', 'data-test': 'filter-apply' }, 'Apply');

@@ -1,0 +1,222 @@
+// Exactly-once inside one host (issue 8): the seven Shopify⇄Intacct processes on short
+// intervals inside one `plexus serve`, so that their runs overlap — dependency pulls of
+// inventory and orders racing the products and customers runs, both customer directions at
+// once — while `plexus run` of the same processes comes in from another OS process, and the
+// hub is SIGKILLed in the middle and started again. Afterwards, asked through the sandboxes'
+// own APIs: no SKU on two products, no duplicate customer on either side, no duplicate sales
+// order; and `plexus reconcile` finds every process clean.
+//
+// The 10-minute version with the real Shopify rate limit is tests/soak/overlap-soak.sh (run
+// by hand; results in docs/operations.md).
+#include "support.hpp"
+
+#include "plugins/intacct/sandbox/intacct_sandbox.hpp"
+#include "plugins/shopify/sandbox/shopify_sandbox.hpp"
+
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <regex>
+#include <set>
+#include <thread>
+
+using namespace plexus::test;
+namespace sb = plexus::sandbox;
+
+namespace {
+
+constexpr int kOrders = 60;
+
+sb::ShopifySandbox::Options shop_options() {
+    sb::ShopifySandbox::Options o;
+    o.seed = 5;
+    o.rate_limit = false;  // overlap comes from latency and short intervals (see the soak script)
+    o.customers = 30;
+    o.products = 10;
+    o.orders = kOrders;
+    for (int i = 1001; i <= 1150; ++i) o.order_skus.push_back("I-" + std::to_string(i));
+    return o;
+}
+
+struct Setup {
+    sb::SandboxServer shop_server{std::make_unique<sb::ShopifySandbox>(shop_options())};
+    sb::SandboxServer intacct_server{sb::make_intacct_sandbox(1)};
+    TempDir dir;
+
+    Setup() {
+        json config =
+            json::parse(read_file(fs::path(PLEXUS_SOURCE_DIR) / "config" / "shopify-intacct.json"));
+        config["connections"]["shopify"]["settings"] = {
+            {"store_domain", "plexus-sandbox.myshopify.com"}, {"access_token", "shpat_sandbox"},
+            {"base_url", shop_server.base_url()}, {"location_id", sb::ShopifySandbox::kMainLocation}};
+        config["connections"]["intacct"]["settings"] = {
+            {"endpoint_url", intacct_server.base_url() + "/ia/xml/xmlgw.phtml"},
+            {"sender_id", "sandbox_sender"}, {"sender_password", "sandbox_sender_pw"},
+            {"company_id", "SANDBOX"}, {"user_id", "sandbox_user"}, {"user_password", "sandbox_pw"}};
+        config["connections"]["shopify"]["rate_limit"] = {{"requests_per_second", 0}};
+        config["connections"]["intacct"]["rate_limit"] = {{"requests_per_second", 0}};
+        // Every process every 2 s, small pages: runs overlap all the time.
+        for (auto& p : config["processes"]) {
+            p["enabled"] = true;
+            p["schedule"] = {{"interval", "2s"}};
+            p["page_size"] = 25;
+            p["batch_size"] = 5;
+        }
+        write_file(dir.path() / "plexus.json", config.dump(2));
+        // Every request takes a few milliseconds more: a products run lasts seconds.
+        shop_server.sandbox().faults().set(sb::Faults::from_json({{"latency_ms", 6}}));
+        intacct().set_work_delay_ms(2);
+    }
+
+    sb::ShopifySandbox& shop() { return static_cast<sb::ShopifySandbox&>(shop_server.sandbox()); }
+    sb::IntacctSandboxControl& intacct() {
+        return dynamic_cast<sb::IntacctSandboxControl&>(intacct_server.sandbox());
+    }
+    std::vector<std::string> common() const {
+        return {"--config", dir.str("plexus.json"), "--data", dir.str("var"), "--plugin-dir",
+                PLEXUS_PLUGIN_DIR};
+    }
+    std::vector<std::string> args(const std::string& command, const std::string& process = {}) const {
+        std::vector<std::string> a{command};
+        if (!process.empty()) a.push_back(process);
+        for (auto& c : common()) a.push_back(c);
+        return a;
+    }
+    pid_t serve() {
+        auto a = args("serve");
+        a.push_back("--listen");
+        a.push_back("127.0.0.1:0");
+        return spawn_plexus(a, dir.str("serve.log"));
+    }
+};
+
+// Every page of a Shopify Admin list, through the API (Link header paging).
+std::vector<json> shopify_all(Setup& h, const std::string& plural) {
+    httplib::Client http("127.0.0.1", h.shop_server.port());
+    http.set_read_timeout(30, 0);
+    httplib::Headers hd{{"X-Shopify-Access-Token", "shpat_sandbox"}};
+    std::vector<json> out;
+    std::string path = "/admin/api/2024-04/" + plural + ".json?limit=250";
+    for (int pages = 0; pages < 200 && !path.empty(); ++pages) {
+        auto res = http.Get(path, hd);
+        REQUIRE(res);
+        REQUIRE(res->status == 200);
+        const json page = json::parse(res->body);
+        for (const auto& o : page[plural]) out.push_back(o);
+        const std::string link = res->get_header_value("Link");
+        std::smatch m;
+        path.clear();
+        if (std::regex_search(link, m, std::regex(R"(<http://[^/]+([^>]*)>; rel="next")"))) path = m[1];
+    }
+    return out;
+}
+
+// Waits for a child, SIGKILLing it after `limit`; true when it ended by itself.
+bool wait_for(pid_t pid, std::chrono::seconds limit, int* exit_status = nullptr) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < end) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            if (exit_status) *exit_status = status;
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("overlapping runs inside one serve, plexus run beside it and a SIGKILL of serve write nothing twice",
+          "[overlap][crash]") {
+    Setup h;
+    const size_t products_before = h.shop().count("products");
+    const size_t customers_before = h.shop().count("customers");
+
+    // Phase 1: serve, with `plexus run` of the contested processes from outside; SIGKILL.
+    pid_t serve = h.serve();
+    REQUIRE(serve > 0);
+    std::mt19937 rng(std::random_device{}());
+    const char* outside[] = {"products-intacct-shopify", "customers-shopify-intacct",
+                             "inventory-intacct-shopify", "customers-intacct-shopify"};
+    const auto phase1_end = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+    int outside_runs = 0;
+    while (std::chrono::steady_clock::now() < phase1_end) {
+        const std::string process = outside[outside_runs++ % 4];
+        pid_t run = spawn_plexus(h.args("run", process), h.dir.str("runs.log"));
+        REQUIRE(run > 0);
+        wait_for(run, std::chrono::seconds(60));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
+    }
+    kill(serve, SIGKILL);
+    waitpid(serve, nullptr, 0);
+
+    // Phase 2: serve again (it closes the killed hub's runs and resolves their intents).
+    serve = h.serve();
+    REQUIRE(serve > 0);
+    std::this_thread::sleep_for(std::chrono::seconds(25));
+    kill(serve, SIGTERM);
+    int status = 0;
+    const bool stopped = wait_for(serve, std::chrono::seconds(60), &status);
+    INFO(read_file(h.dir.path() / "serve.log").substr(0, 20000));
+    CHECK(stopped);
+
+    // Phase 3: the processes once more, in dependency order, then their failed records.
+    const char* order[] = {"categories-intacct-shopify", "products-intacct-shopify", "inventory-intacct-shopify",
+                           "customers-intacct-shopify", "customers-shopify-intacct", "orders-shopify-intacct",
+                           "invoices-intacct-shopify"};
+    for (const char* p : order) {
+        auto r = run_plexus(h.args("run", p));
+        INFO(p << ": " << r.out);
+        CHECK((r.exit_code == 0 || r.exit_code == 2));
+    }
+    for (const char* p : order) {
+        auto r = run_plexus(h.args("replay", p));
+        INFO(p << ": " << r.out);
+        CHECK((r.exit_code == 0 || r.exit_code == 2));
+    }
+
+    // Shopify: 150 products, one per SKU; one customer per Intacct customer.
+    CHECK(h.shop().count("products") == products_before + 150);
+    std::map<std::string, int> per_sku;
+    for (const auto& p : shopify_all(h, "products"))
+        for (const auto& v : p.value("variants", json::array()))
+            if (v.contains("sku") && v["sku"].is_string()) per_sku[v["sku"].get<std::string>()]++;
+    int skus_on_two = 0;
+    for (const auto& [sku, n] : per_sku) skus_on_two += n > 1;
+    CHECK(skus_on_two == 0);
+    CHECK(h.shop().count("customers") == customers_before + 200);
+    std::map<std::string, int> per_email;
+    for (const auto& c : shopify_all(h, "customers"))
+        if (c.contains("email") && c["email"].is_string()) per_email[c["email"].get<std::string>()]++;
+    int shared_emails = 0;
+    for (const auto& [email, n] : per_email) shared_emails += n > 1;
+    CHECK(shared_emails == 0);
+
+    // Intacct: 200 customers plus one per Shopify customer; one sales order per order.
+    CHECK(h.intacct().count("CUSTOMER") == 200 + customers_before);
+    CHECK(h.intacct().count("SODOCUMENT") == static_cast<size_t>(kOrders));
+
+    // And the ledger agrees with the targets.
+    for (const char* p : {"products-intacct-shopify", "customers-intacct-shopify", "customers-shopify-intacct",
+                          "orders-shopify-intacct"}) {
+        auto a = h.args("reconcile", p);
+        a.push_back("--format");
+        a.push_back("json");
+        auto r = run_plexus(a);
+        INFO(p << ": " << r.out);
+        CHECK(r.exit_code == 0);
+        const auto brace = r.out.find('{');
+        REQUIRE(brace != std::string::npos);
+        const json report = json::parse(r.out.substr(brace), nullptr, false);
+        REQUIRE(report.is_object());
+        CHECK(report["status"] == "clean");
+        if (std::string(p) == "products-intacct-shopify") CHECK(report["ledger_entries"] == 150);
+        if (std::string(p) == "orders-shopify-intacct") CHECK(report["ledger_entries"] == kOrders);
+    }
+}
