@@ -188,14 +188,21 @@ TEST_CASE("overlapping runs inside one serve, plexus run beside it and a SIGKILL
         for (const auto& v : p.value("variants", json::array()))
             if (v.contains("sku") && v["sku"].is_string()) per_sku[v["sku"].get<std::string>()]++;
     int skus_on_two = 0;
-    for (const auto& [sku, n] : per_sku) skus_on_two += n > 1;
+    std::string doubled;
+    for (const auto& [sku, n] : per_sku)
+        if (n > 1) ++skus_on_two, doubled += sku + " ×" + std::to_string(n) + " ";
+    INFO("SKUs on several products: " << doubled);
     CHECK(skus_on_two == 0);
     CHECK(h.shop().count("customers") == customers_before + 200);
     std::map<std::string, int> per_email;
     for (const auto& c : shopify_all(h, "customers"))
-        if (c.contains("email") && c["email"].is_string()) per_email[c["email"].get<std::string>()]++;
+        if (c.contains("email") && c["email"].is_string() && !c["email"].get<std::string>().empty())
+            per_email[c["email"].get<std::string>()]++;
     int shared_emails = 0;
-    for (const auto& [email, n] : per_email) shared_emails += n > 1;
+    std::string shared;
+    for (const auto& [email, n] : per_email)
+        if (n > 1) ++shared_emails, shared += email + " ×" + std::to_string(n) + " ";
+    INFO("e-mails on several Shopify customers: " << shared);
     CHECK(shared_emails == 0);
 
     // Intacct: 200 customers plus one per Shopify customer; one sales order per order.
