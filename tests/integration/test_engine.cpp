@@ -523,3 +523,65 @@ TEST_CASE("a two-way sync does not ping-pong, and a real change travels back onc
     for (const auto& r : read_jsonl(src_file)) c2_versions += r["id"] == "C2";
     CHECK(c2_versions == 2);  // the original and the one update
 }
+
+TEST_CASE("reconcile: clean after runs; a record gone, an open intent in the target, adopted", "[engine][reconcile]") {
+    World w;
+    w.write_customers(4);
+    REQUIRE(w.run("customers").counts.created == 4);
+    auto reconcile = [&](bool adopt) {
+        std::vector<ConfigError> errors;
+        Config c = parse_config(w.config.dump(), "test.json", errors);
+        Hub hub(std::move(c), w.registry, *w.store, SystemClock::instance());
+        ReconcileOptions o;
+        o.adopt = adopt;
+        o.actor = "test";
+        return SyncEngine(hub).reconcile("customers", o);
+    };
+    auto clean = reconcile(false);
+    CHECK(clean.status == "clean");
+    CHECK(clean.ledger_entries == 4);
+    CHECK(clean.findings.empty());
+
+    // C2 deleted from the target by hand; C9 created by a run that died before its commit.
+    std::vector<json> kept;
+    for (auto& r : read_jsonl(w.dir.path() / "dst" / "customers.jsonl"))
+        if (r["id"] != "C2") kept.push_back(r);
+    json c9{{"id", "C9"}, {"email", "user9@example.com"}, {"name", "Zoë 9"}};
+    Intent intent;
+    intent.process_id = "customers";
+    intent.run_id = w.store->begin_run("customers", "cli", 1);
+    intent.source_key = "C9";
+    intent.idempotency_key = idempotency_key("customers", "C9");
+    intent.payload_json = c9.dump();
+    intent.payload_hash = payload_hash(c9);
+    intent.created_ms = 1;
+    w.store->open_intents({intent});
+    json written = c9;
+    written["_plexus_idempotency_key"] = intent.idempotency_key;
+    kept.push_back(written);
+    write_jsonl(w.dir.path() / "dst" / "customers.jsonl", kept);
+
+    auto found = reconcile(false);
+    CHECK(found.status == "findings");
+    std::map<std::string, std::string> kinds;
+    for (const auto& f : found.findings) kinds[f.source_key] = f.kind;
+    CHECK(kinds["C2"] == "missing_in_target");
+    CHECK(kinds["C9"] == "not_in_ledger");
+    CHECK(kinds.size() == 2);
+    CHECK_FALSE(w.store->ledger_find("customers", "C9"));
+
+    auto adopted = reconcile(true);
+    CHECK(adopted.adopted == 1);
+    auto entry = w.store->ledger_find("customers", "C9");
+    REQUIRE(entry);
+    CHECK(entry->target_key == "C9");
+    CHECK(w.store->pending_intents("customers").empty());
+    auto audit = w.store->audit_log(10);
+    REQUIRE(!audit.empty());
+    CHECK(audit.front().action == "process.reconcile.adopt");
+    CHECK(audit.front().actor == "test");
+
+    // While the process runs (its lease held elsewhere), reconcile is skipped.
+    REQUIRE(w.store->acquire_lease("customers", "elsewhere:1:3", SystemClock::instance().now_ms(), 60'000));
+    CHECK(reconcile(false).status == "skipped");
+}
