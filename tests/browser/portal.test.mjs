@@ -414,6 +414,16 @@ async function main() {
       await snap('failed-after-replay');
     });
 
+    await step('"Check against the target" finds the orders ledger and the target in agreement', async () => {
+      await page.click('[data-test="reconcile-start"]');
+      const result = page.locator('[data-test="reconcile-result"]');
+      await until('the reconciliation to finish', async () => (await result.getAttribute('data-status')) !== null, { timeout: 30000 });
+      const status = await result.getAttribute('data-status');
+      check(status === 'clean', `the orders process should reconcile clean; shows ${status}: ${await result.innerText()}`);
+      check(/ledger entries/.test(await result.innerText()), 'the result should say how much it checked');
+      await snap('reconcile-clean');
+    });
+
     await step('the replay shows in the run history as a run with trigger "replay" that created 1 record', async () => {
       await page.click('[data-test="nav-runs"]');
       await page.locator('[data-test="runs-table"]').waitFor();

@@ -141,12 +141,73 @@ export async function render(ctx) {
     th.append(selectAll);
   }
 
+  // ---- reconciliation: the ledger compared with the target (GET/POST …/reconcile) ----
+  const recon = reconcilePanel(chosen, canOperate, () => ctx.alive());
+
   put(ctx.main, 
     h('p', { class: 'subtitle' }, `${fmtNum(total)} records of ${chosen.name || chosen.id} failed and wait for a replay. A replay runs them again from the stored source record; the ones that succeed leave the queue.`),
     canOperate ? h('div', { class: 'button-row' }, replaySelected, replayAll) : null,
     status,
     t,
     offsetPager({ total, limit: LIMIT, offset, count: items.length },
-      (o) => ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { offset: o }), 'failed-pager'));
-  return () => { stopped = true; clearTimeout(timer); };
+      (o) => ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { offset: o }), 'failed-pager'),
+    recon.el);
+  return () => { stopped = true; clearTimeout(timer); recon.stop(); };
+}
+
+const FINDING_WORDS = {
+  missing_in_target: 'gone from the target',
+  duplicate: 'written twice',
+  not_in_ledger: 'in the target, not recorded',
+  unverifiable: 'could not be checked',
+};
+
+// "Check against the target": proves nothing was written twice (docs/operations.md).
+function reconcilePanel(process, canOperate, alive) {
+  const box = h('div', { 'data-test': 'reconcile-result', 'aria-live': 'polite' });
+  const start = h('button', { type: 'button', class: 'secondary', 'data-test': 'reconcile-start' }, 'Check against the target');
+  const adopt = h('input', { type: 'checkbox', 'data-test': 'reconcile-adopt' });
+  let timer = null;
+  let stopped = false;
+  const show = (v) => {
+    box.replaceChildren();
+    if (v.running) {
+      box.append(h('p', { class: 'muted' }, `Checking… ${fmtNum(v.checked)} records so far.`));
+      return;
+    }
+    const r = v.report;
+    if (!r) { box.append(h('p', { class: 'muted' }, 'Not checked since the hub started.')); return; }
+    box.dataset.status = r.status;
+    box.append(h('p', null, badge(r.status === 'clean' ? 'clean' : r.status, r.status === 'clean' ? 'ok' : r.status === 'findings' ? 'partial' : 'failed'), ' ', r.message));
+    if ((r.findings || []).length) {
+      box.append(table([{ label: 'Finding' }, { label: 'Source key' }, { label: 'Target key' }, { label: 'Detail' }],
+        r.findings.slice(0, 200).map((f) => h('tr', { 'data-test': 'reconcile-finding', 'data-kind': f.kind },
+          h('td', null, FINDING_WORDS[f.kind] || f.kind, f.adopted ? ' (adopted)' : ''),
+          h('td', { class: 'mono' }, f.source_key), h('td', { class: 'mono' }, f.target_key || ''),
+          h('td', { class: 'message small' }, f.detail))), { test: 'reconcile-table' }));
+    }
+  };
+  const poll = async () => {
+    if (stopped || !alive()) return;
+    try {
+      const v = await api.get(`/api/processes/${seg(process.id)}/reconcile`);
+      if (stopped || !alive()) return;
+      show(v);
+      if (v.running) timer = setTimeout(poll, 1000);
+    } catch (e) { showError(e); }
+  };
+  start.addEventListener('click', async () => {
+    start.disabled = true;
+    try {
+      await api.post(`/api/processes/${seg(process.id)}/reconcile`, { adopt: adopt.checked });
+      timer = setTimeout(poll, 300);
+    } catch (e) { showError(e); } finally { start.disabled = false; }
+  });
+  poll();
+  const el = h('section', { class: 'panel', 'data-test': 'reconcile-panel' },
+    h('h2', null, 'Check against the target'),
+    h('p', { class: 'small muted' }, 'Looks up every record this process wrote in the target: one that is gone, one written twice, or one in the target that Plexus has not recorded. Nothing is written unless you ask to link the records found in the target.'),
+    canOperate ? h('div', { class: 'button-row' }, start, h('label', { class: 'small' }, adopt, ' link records found in the target')) : null,
+    box);
+  return { el, stop: () => { stopped = true; clearTimeout(timer); } };
 }
