@@ -375,10 +375,14 @@ struct Portal::Impl {
         server.set_socket_options([this](int sock) {
             int yes = 1;
             setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-            // A connection that sends nothing stays in the kernel (no accept, no thread)
-            // for about this long: httplib's wait for a first request polls every 10 ms,
-            // and 2,000 silent connections in that wait kept both cores busy.
-            int defer_s = options.keep_alive_timeout_s;
+            // A connection that sends nothing never reaches the portal: the kernel wakes
+            // accept() only once its first bytes arrive, and drops it silently when none
+            // come before its SYN-ACK retries run out (about 30-60 s; a deferral longer
+            // than the retries means "never accept a silent connection"). httplib's wait
+            // for a first request polls every 10 ms: 2,000 silent connections in that wait
+            // kept both cores busy, and a deferral shorter than the retries only moved that
+            // storm to its end (docs/design/005-bounded-portal.md).
+            int defer_s = 120;
             setsockopt(sock, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
             listen_socket = sock;
         });
