@@ -77,7 +77,7 @@ TEST_CASE("hardening: a second serve on the same data directory is refused, nami
 }
 
 TEST_CASE("hardening: a database locked by another process fails operations, never the host", "[hardening]") {
-    ServedHub hub("1s");  // the scheduler writes every second
+    ServedHub hub("2s");  // the scheduler writes the schedule's anchor every 2 s
     hub.add_user("otto", "operator");
     REQUIRE(hub.start());
     PortalLogin otto = log_in(hub, "otto");
@@ -85,24 +85,27 @@ TEST_CASE("hardening: a database locked by another process fails operations, nev
     sqlite3* other = nullptr;
     REQUIRE(sqlite3_open((fs::path(hub.data()) / "plexus.db").c_str(), &other) == SQLITE_OK);
     REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
-    // Held past the 5 s busy timeout: a write through the portal waits, then fails alone.
+    // Held past the 5 s busy timeout: the scheduler's write (and a run's) fail meanwhile.
+    std::this_thread::sleep_for(std::chrono::seconds(7));
+    INFO(read_file(hub.log));
+    REQUIRE(hub.alive());  // it used to die: terminate … StoreError … database is locked
     auto c = hub.client();
+    c.set_read_timeout(60, 0);
+    auto health = c.Get("/api/health");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    // A write through the portal waits, then fails alone, while the lock is still held.
     auto r = c.Put("/api/processes/customers/schedule", otto.headers(), R"({"interval":"1h"})",
                    "application/json");
     REQUIRE(r);
     INFO(r->body);
     CHECK(r->status == 503);
     CHECK_THAT(r->body, Catch::Contains("locked"));
-    std::this_thread::sleep_for(std::chrono::seconds(2));
     sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
     sqlite3_close(other);
 
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    INFO(read_file(hub.log));
-    REQUIRE(hub.alive());  // it used to die: terminate … StoreError … database is locked
-    auto health = c.Get("/api/health");
-    REQUIRE(health);
-    CHECK(health->status == 200);
+    REQUIRE(hub.alive());
     auto again = c.Put("/api/processes/customers/schedule", otto.headers(), R"({"interval":"1h"})",
                        "application/json");
     REQUIRE(again);
