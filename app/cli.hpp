@@ -50,8 +50,38 @@ const ProcessConfig* require_process(const Config& config, const std::string& pr
 // Who did it, for the audit log: "cli:<unix user>".
 std::string cli_actor();
 
-// Opens the store in the data directory (creating it).
-std::unique_ptr<Store> open_store(const Common& c);
+// How a command uses the database (docs/operations.md, "Recovering the database").
+enum class StoreUse {
+    write,          // creates the directory and the database, migrates
+    write_checked,  // as write, after PRAGMA quick_check refused a damaged file (serve, run)
+    read,           // as write where the directory is writable, else opened read only
+};
+
+// Opens the store in the data directory. Throws a message saying what to do when the
+// directory is read-only for a writing use, or the file is damaged (write_checked).
+std::unique_ptr<Store> open_store(const Common& c, StoreUse use = StoreUse::write);
+
+// True when the database cannot be written here (read-only directory or file).
+bool data_dir_read_only(const std::string& data_dir);
+// Throws "DIR: the data directory is read-only; …" when it is.
+void require_writable_data_dir(const Common& c);
+
+// Holds `<data dir>/plexus.lock` (flock) for the life of the object: one `plexus serve` per
+// data directory. Throws naming the holder's pid when another process holds it.
+class DataDirLock {
+public:
+    explicit DataDirLock(const std::string& data_dir);
+    ~DataDirLock();
+    DataDirLock(const DataDirLock&) = delete;
+    DataDirLock& operator=(const DataDirLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+// Raises the soft limit of open files to the hard limit (the portal and the sandboxes hold
+// a descriptor per connection; see docs/design/005-bounded-portal.md).
+void raise_open_file_limit();
 
 // A time given on the command line: 2024-05-01 (midnight UTC), 2024-05-01T10:00:00Z or
 // 2024-05-01T12:00:00+02:00, seconds optionally with a fraction (.250). None when `text` is
@@ -78,5 +108,6 @@ int cmd_sandbox(const std::vector<std::string>& args);
 int cmd_users(const std::vector<std::string>& args);
 int cmd_logs(const std::vector<std::string>& args);
 int cmd_reconcile(const std::vector<std::string>& args);
+int cmd_db(const std::vector<std::string>& args);
 
 }  // namespace plexus::cli

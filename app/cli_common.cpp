@@ -10,7 +10,14 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <date/date.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -80,9 +87,101 @@ std::string cli_actor() {
     return std::string("cli:") + (user && *user ? user : "unknown");
 }
 
-std::unique_ptr<Store> open_store(const Common& c) {
+bool data_dir_read_only(const std::string& data_dir) {
+    const std::filesystem::path dir(data_dir);
+    const std::filesystem::path db = dir / "plexus.db";
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) {
+        // Can it be created? Then it is not read-only.
+        std::filesystem::path parent = std::filesystem::absolute(dir, ec).parent_path();
+        while (!parent.empty() && !std::filesystem::exists(parent, ec) && parent != parent.root_path())
+            parent = parent.parent_path();
+        return ::access(parent.c_str(), W_OK) != 0;
+    }
+    // SQLite writes the -wal and -shm files beside the database: the directory must be
+    // writable as well as the file.
+    if (::access(dir.c_str(), W_OK) != 0) return true;
+    if (std::filesystem::exists(db, ec) && ::access(db.c_str(), W_OK) != 0) return true;
+    return false;
+}
+
+void require_writable_data_dir(const Common& c) {
+    if (!data_dir_read_only(c.data_dir)) return;
+    throw std::runtime_error(
+        c.data_dir + ": the data directory is read-only; this command writes the database " +
+        (std::filesystem::path(c.data_dir) / "plexus.db").string() +
+        " there. Make the directory and the file writable, or point --data elsewhere. Reading "
+        "commands (cursor without --rewind-to, logs export, plugins, db check) still work.");
+}
+
+std::unique_ptr<Store> open_store(const Common& c, StoreUse use) {
+    const std::filesystem::path db = std::filesystem::path(c.data_dir) / "plexus.db";
+    const bool read_only = data_dir_read_only(c.data_dir);
+    if (use == StoreUse::read && read_only) {
+        if (!std::filesystem::exists(db))
+            throw std::runtime_error(db.string() + ": no database here (the data directory is "
+                                     "read-only, so none can be created)");
+        log_warn(db.string() + ": the data directory is read-only; reading the database "
+                 "without changing it");
+        return open_sqlite_store_read_only(db.string());
+    }
+    if (read_only) require_writable_data_dir(c);
     std::filesystem::create_directories(c.data_dir);
-    return open_sqlite_store((std::filesystem::path(c.data_dir) / "plexus.db").string());
+    if (use == StoreUse::write_checked && std::filesystem::exists(db)) {
+        auto problems = check_sqlite_integrity(db.string(), true, 5);
+        if (!(problems.size() == 1 && problems[0] == "ok")) {
+            std::string found;
+            for (const auto& p : problems) found += "\n  " + p;
+            throw std::runtime_error(
+                db.string() + ": the database is damaged; refusing to work on it (nothing "
+                "was changed). SQLite's quick_check found:" + found +
+                "\nTo recover: stop every plexus using " + c.data_dir + ", keep a copy of the "
+                "damaged file (with its -wal file, if any), run `plexus db check --data " +
+                c.data_dir + "` for the full report, then restore the latest backup; see "
+                "docs/operations.md, \"Recovering the database\".");
+        }
+    }
+    return open_sqlite_store(db.string());
+}
+
+DataDirLock::DataDirLock(const std::string& data_dir) {
+    std::filesystem::create_directories(data_dir);
+    const std::string path = (std::filesystem::path(data_dir) / "plexus.lock").string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+        throw std::runtime_error(path + ": cannot open the lock file: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int why = errno;
+        char buf[32] = {};
+        const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+        std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+        holder.erase(holder.find_last_not_of(" \n") + 1);
+        ::close(fd_);
+        fd_ = -1;
+        if (why == EWOULDBLOCK)
+            throw std::runtime_error(
+                "the data directory " + data_dir + " is in use by another plexus serve" +
+                (holder.empty() ? std::string() : " (pid " + holder + ")") +
+                "; stop it first, or give this one another --data directory");
+        throw std::runtime_error(path + ": cannot lock: " + std::strerror(why));
+    }
+    // The holder's pid, for the message above (the lock, not the text, is what excludes).
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0) {
+        [[maybe_unused]] ssize_t w = ::pwrite(fd_, pid.data(), pid.size(), 0);
+    }
+}
+
+DataDirLock::~DataDirLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+void raise_open_file_limit() {
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+    if (r.rlim_cur >= r.rlim_max) return;
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
 }
 
 }  // namespace plexus::cli

@@ -40,7 +40,8 @@ int cmd_cursor(const std::vector<std::string>& args) {
     Config config;
     if (!load_valid_config(c, registry, config)) return run_failed;
     if (!require_process(config, process_id, "cursor", c.config_file)) return usage;
-    auto store = open_store(c);
+    // Showing the cursor only reads: it works in a read-only data directory.
+    auto store = open_store(c, rewind_to.empty() ? StoreUse::read : StoreUse::write);
     if (!rewind_to.empty()) {
         std::string since;
         if (!normalise_time(rewind_to, since))

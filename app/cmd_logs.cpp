@@ -142,7 +142,8 @@ int logs_export(const std::vector<std::string>& args) {
                   << "; is --data the directory plexus run and plexus serve use?\n";
         return usage;
     }
-    auto store = open_store(c);
+    const bool read_only = data_dir_read_only(c.data_dir);
+    auto store = open_store(c, StoreUse::read);
     std::string subject;
     if (by_run) {
         if (!store->run(run_id)) {
@@ -169,7 +170,9 @@ int logs_export(const std::vector<std::string>& args) {
     try {
         FileSink sink(output);
         ExportOptions options;
-        options.work_dir = c.data_dir;
+        // The workbook is staged beside the database, or in the temp directory when the
+        // data directory is read-only.
+        options.work_dir = read_only ? std::filesystem::temp_directory_path().string() : c.data_dir;
         result = export_outcomes(*store, query, *format, sink, options);
         sink.commit();
     } catch (const std::exception& e) {
@@ -190,8 +193,12 @@ int logs_export(const std::vector<std::string>& args) {
                                    {"output", std::filesystem::absolute(output).string()},
                                    {"rows", result.rows},
                                    {"filters", filters}};
-    store->audit(AuditEntry{0, SystemClock::instance().now_ms(), actor, "logs.export", subject,
-                            detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+    if (read_only)
+        std::cerr << "plexus " << name << ": not recorded in the audit log: the data directory "
+                  << c.data_dir << " is read-only\n";
+    else
+        store->audit(AuditEntry{0, SystemClock::instance().now_ms(), actor, "logs.export", subject,
+                                detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
 
     std::cout << "exported " << result.rows << (result.rows == 1 ? " outcome" : " outcomes") << " ("
               << subject << ") to " << output << " (" << export_format_name(*format) << ", "

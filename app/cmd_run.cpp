@@ -74,7 +74,7 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
     Config config;
     if (!load_valid_config(c, registry, config)) return run_failed;
     if (!require_process(config, process_id, name, c.config_file)) return usage;
-    auto store = open_store(c);
+    auto store = open_store(c, StoreUse::write_checked);
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
     SyncEngine engine(hub);
 

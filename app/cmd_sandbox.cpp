@@ -42,6 +42,7 @@ int cmd_sandbox(const std::vector<std::string>& args) {
                args, vm))
         return ok;
 
+    raise_open_file_limit();
     std::map<std::string, int> port_of = kDefaultPorts;
     for (const auto& p : ports) {
         auto eq = p.find('=');

@@ -54,6 +54,7 @@ int cmd_serve(const std::vector<std::string>& args) {
     if (!parse("serve", "[--config FILE] [--data DIR] [--listen HOST:PORT]", opts, {}, args, vm))
         return ok;
     if (!vm.count("log-level") || vm["log-level"].defaulted()) configure_logging("info");
+    raise_open_file_limit();
     web::PortalOptions portal_options;
     if (!parse_listen(listen, portal_options.host, portal_options.port))
         throw po::error("--listen \"" + listen + "\" is not HOST:PORT (e.g. 127.0.0.1:8080)");
@@ -64,7 +65,10 @@ int cmd_serve(const std::vector<std::string>& args) {
     load_plugins(registry, c);
     Config config;
     if (!load_valid_config(c, registry, config)) return run_failed;
-    auto store = open_store(c);
+    // One hub per data directory: a second serve would run every schedule twice.
+    require_writable_data_dir(c);
+    DataDirLock data_lock(c.data_dir);
+    auto store = open_store(c, StoreUse::write_checked);
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
     Operations ops(hub);
     web::Portal portal(ops, portal_options);

@@ -1,6 +1,10 @@
 #include "sandbox/sandbox.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 
 namespace plexus::sandbox {
@@ -99,14 +103,29 @@ SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
         res.set_content(sandbox_->faults().get().to_json().dump(), "application/json");
     });
     sandbox_->mount(server_);
+    // httplib's default socket options add SO_REUSEPORT, with which a second sandbox bound
+    // the same port and took half of the connections. SO_REUSEADDR alone refuses a port
+    // that another socket listens on (and still allows a restart over TIME_WAIT).
+    server_.set_socket_options([](int sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    errno = 0;
     if (port == 0) {
         port_ = server_.bind_to_any_port("127.0.0.1");
     } else if (server_.bind_to_port("127.0.0.1", port)) {
         port_ = port;
     }
-    if (port_ <= 0)
-        throw std::runtime_error("sandbox " + sandbox_->id() + ": cannot listen on 127.0.0.1:" +
-                                 std::to_string(port));
+    if (port_ <= 0) {
+        const int why = errno;
+        throw std::runtime_error(
+            "sandbox " + sandbox_->id() + ": cannot listen on 127.0.0.1:" + std::to_string(port) +
+            ": " +
+            (why == EADDRINUSE ? std::string("the port is in use (another plexus sandbox?); "
+                                             "stop it or choose another with --port " +
+                                             sandbox_->id() + "=PORT")
+                               : std::string(why ? std::strerror(why) : "bind failed")));
+    }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }

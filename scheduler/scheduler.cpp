@@ -176,7 +176,15 @@ size_t Scheduler::tick() {
                                         " were missed; running once now"});
             }
             e.anchor = now;
-            state_.set_anchor_ms(e.id, now);
+            // The stored anchor only serves catch-up after downtime: a store that cannot
+            // write it now (locked by another process, full disk) must not stop the
+            // schedule, nor the host (issue 10, row 7).
+            try {
+                state_.set_anchor_ms(e.id, now);
+            } catch (const std::exception& ex) {
+                logs.push_back({"error", e.id,
+                                std::string("could not store the schedule's anchor: ") + ex.what()});
+            }
             // Cron: the first due time after now; interval: keep the phase of the slot.
             schedule_locked(e, next_fire_ms(e.schedule, now, item.due));
         }
@@ -206,7 +214,14 @@ void Scheduler::run_loop() {
         }
         if (!heap_.empty() && heap_.top().due <= now) {
             lock.unlock();
-            tick();
+            try {
+                tick();
+            } catch (const std::exception& ex) {
+                // Nothing escapes the scheduler's thread (that would end the host).
+                std::vector<LogLine> logs{{"error", "", std::string("scheduler: ") + ex.what()}};
+                emit(logs);
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
             lock.lock();
             continue;
         }

@@ -5,11 +5,21 @@
 #include "common/time_text.hpp"
 #include "web/assets.hpp"
 #include "web/auth.hpp"
+#include "web/connection_threads.hpp"
 #include "web/export_stream.hpp"
+#include "web/request_framing.hpp"
+#include "web/strict_json.hpp"
 
 #include <httplib.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -39,6 +49,7 @@ struct Ctx {
     httplib::Response& res;
     std::smatch match;
     std::optional<Session> session;
+    json body;  // POST/PUT/PATCH: the body, a JSON object (checked before the handler runs)
     std::string actor() const { return session ? session->user_name : ""; }
 };
 
@@ -53,17 +64,20 @@ void send_error(httplib::Response& res, const ApiError& e) {
                           {"message", global_redactor().redact(e.message)}}}});
 }
 
-// The request body as a JSON object; 415 / 400 otherwise.
-json body_object(const httplib::Request& req) {
+// The request body as a JSON object; 415 / 400 otherwise. An empty body is refused: a
+// request that means "nothing to say" sends {} (docs/api.md), so an empty or cut-off body
+// can never be taken for an instruction such as "no schedule".
+json body_object(const httplib::Request& req, const std::string& text) {
     const std::string type = req.get_header_value("Content-Type");
     if (type.rfind("application/json", 0) != 0)
         throw ApiError{415, "unsupported_media_type",
                        "send the body as JSON with Content-Type: application/json"};
-    if (req.body.empty()) return json::object();
-    json j = json::parse(req.body, nullptr, false);
-    if (j.is_discarded()) throw bad_request("the body is not valid JSON");
-    if (!j.is_object()) throw bad_request("the body must be a JSON object");
-    return j;
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+        throw bad_request("the body is empty; send a JSON object ({} when there is nothing to say)");
+    StrictJson parsed = parse_strict_json(text);
+    if (!parsed.error.empty()) throw bad_request("the body is " + (parsed.error.rfind("not", 0) == 0 ? parsed.error : "refused: " + parsed.error));
+    if (!parsed.value.is_object()) throw bad_request("the body must be a JSON object");
+    return std::move(parsed.value);
 }
 
 std::string string_field(const json& j, const char* name, bool required) {
@@ -123,6 +137,33 @@ json run_json(const RunRecord& r, Operations& ops) {
             {"finished", time_or_null(r.finished_ms)},
             {"duration_ms", r.finished_ms > 0 ? json(r.finished_ms - r.started_ms) : json(nullptr)},
             {"counts", counts_json(counts)}};
+}
+
+// `j` with secret values masked in every string (keys included) and every number whose text
+// holds one: record data comes from a connector, which may echo its own token in a field
+// (issue 10, row 9). Done on the values, not on the serialised text, so a mask can never
+// cut through JSON syntax.
+void redact_json(json& j) {
+    const SecretRedactor& r = global_redactor();
+    if (j.is_string()) {
+        const auto& s = j.get_ref<const std::string&>();
+        if (r.contains_secret(s)) j = r.redact(s);
+    } else if (j.is_number()) {
+        if (r.contains_secret(j.dump())) j = std::string(SecretRedactor::kMask);
+    } else if (j.is_array()) {
+        for (auto& v : j) redact_json(v);
+    } else if (j.is_object()) {
+        bool key_has_secret = false;
+        for (auto it = j.begin(); it != j.end(); ++it) {
+            if (r.contains_secret(it.key())) key_has_secret = true;
+            redact_json(it.value());
+        }
+        if (key_has_secret) {
+            json copy = json::object();
+            for (auto it = j.begin(); it != j.end(); ++it) copy[r.redact(it.key())] = it.value();
+            j = std::move(copy);
+        }
+    }
 }
 
 json outcome_json(const RecordOutcome& o) {
@@ -270,6 +311,7 @@ struct Portal::Impl {
     httplib::Server server;
     std::vector<Route> routes;
     int bound_port = 0;
+    int listen_socket = -1;  // set by the socket options callback when binding
     std::string export_dir;
 
     // Failed logins per user name in the last k_login_window_ms: past k_login_failures the
@@ -314,18 +356,94 @@ struct Portal::Impl {
 
     Impl(Operations& o, PortalOptions opt) : ops(o), options(std::move(opt)) {
         export_dir = options.data_dir + "/exports";
+        // Connections and their timeouts (docs/design/005-bounded-portal.md): a thread per
+        // connection up to max_connections; a connection that says nothing for
+        // keep_alive_timeout_s, or stalls a read for read_timeout_s, is closed.
         server.set_payload_max_length(options.max_body);
-        server.set_read_timeout(30, 0);
+        server.set_read_timeout(static_cast<time_t>(options.read_timeout_s), 0);
         server.set_write_timeout(300, 0);
+        server.set_keep_alive_timeout(static_cast<time_t>(options.keep_alive_timeout_s));
+        server.set_keep_alive_max_count(100);
+        const size_t max_connections = options.max_connections;
+        server.new_task_queue = [max_connections] {
+            return new ConnectionThreads(max_connections);
+        };
+        // httplib's default also sets SO_REUSEPORT, which lets a second hub bind the same
+        // port and take half of the connections (issue 10, row 6). SO_REUSEADDR alone still
+        // allows a restart while old connections sit in TIME_WAIT, and refuses a port that
+        // another socket listens on.
+        server.set_socket_options([this](int sock) {
+            int yes = 1;
+            setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+            // A connection that sends nothing never reaches the portal: the kernel wakes
+            // accept() only once its first bytes arrive, and drops it silently when none
+            // come before its SYN-ACK retries run out (about 30-60 s; a deferral longer
+            // than the retries means "never accept a silent connection"). httplib's wait
+            // for a first request polls every 10 ms: 2,000 silent connections in that wait
+            // kept both cores busy, and a deferral shorter than the retries only moved that
+            // storm to its end (docs/design/005-bounded-portal.md).
+            int defer_s = 120;
+            setsockopt(sock, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
+            listen_socket = sock;
+        });
+        // Body framing before anything else: no byte of a refused body is read, and the
+        // answer does not depend on a session (issue 10, row 4).
+        server.set_pre_routing_handler([this](const httplib::Request& req,
+                                              httplib::Response& res) {
+            auto refusal = body_framing_refusal(req, options.max_body);
+            if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+            security_headers(res);
+            send_error(res, {refusal->status, refusal->code, refusal->message});
+            answer_and_close(req, res);
+            return httplib::Server::HandlerResponse::Handled;
+        });
+        server.set_expect_100_continue_handler([this](const httplib::Request& req,
+                                                      httplib::Response& res) {
+            auto refusal = body_framing_refusal(req, options.max_body);
+            if (!refusal) return 100;
+            security_headers(res);
+            send_error(res, {refusal->status, refusal->code, refusal->message});
+            answer_and_close(req, res);
+            return refusal->status;
+        });
         auto dispatch_fn = [this](const httplib::Request& req, httplib::Response& res) {
-            dispatch(req, res);
+            dispatch(req, res, "");
+        };
+        // Bodies are read here, never by httplib into req.body: the reader stops at
+        // max_body, whether the body comes with a Content-Length or chunked.
+        auto read_then_dispatch = [this](const httplib::Request& req, httplib::Response& res,
+                                         const httplib::ContentReader& reader) {
+            std::string body;
+            bool too_large = false;
+            const bool complete = reader([&](const char* data, size_t n) {
+                if (body.size() + n > options.max_body) {
+                    too_large = true;
+                    return false;
+                }
+                body.append(data, n);
+                return true;
+            });
+            if (!complete) {
+                security_headers(res);
+                if (too_large)
+                    send_error(res, {413, "too_large",
+                                     "the request body is over the limit of " +
+                                         std::to_string(options.max_body) + " bytes"});
+                else
+                    send_error(res, {400, "bad_request",
+                                     "the request body could not be read (cut off, or bad "
+                                     "chunked encoding)"});
+                answer_and_close(req, res);
+                return;
+            }
+            dispatch(req, res, body);
         };
         for (const char* pattern : {R"(/.*)"}) {
             server.Get(pattern, dispatch_fn);
-            server.Post(pattern, dispatch_fn);
-            server.Put(pattern, dispatch_fn);
-            server.Delete(pattern, dispatch_fn);
-            server.Patch(pattern, dispatch_fn);
+            server.Post(pattern, read_then_dispatch);
+            server.Put(pattern, read_then_dispatch);
+            server.Delete(pattern, read_then_dispatch);
+            server.Patch(pattern, read_then_dispatch);
             server.Options(pattern, dispatch_fn);
         }
         server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -366,7 +484,7 @@ struct Portal::Impl {
                        "base-uri 'none'; form-action 'self'");
     }
 
-    void dispatch(const httplib::Request& req, httplib::Response& res) {
+    void dispatch(const httplib::Request& req, httplib::Response& res, const std::string& body) {
         security_headers(res);
         try {
             const bool api = req.path.rfind("/api/", 0) == 0 || req.path == "/metrics";
@@ -393,7 +511,7 @@ struct Portal::Impl {
                 throw not_found("no such API endpoint: " + req.path);
             }
             std::regex_match(req.path, m, found->pattern);
-            Ctx c{req, res, m, std::nullopt};
+            Ctx c{req, res, m, std::nullopt, json()};
             if (found->min_rank > 0) {
                 c.session = authenticate(req, res, req.path == "/metrics");
                 if (!c.session)
@@ -408,9 +526,21 @@ struct Portal::Impl {
                     throw ApiError{403, "forbidden",
                                    "the role " + c.session->role + " may not do this"};
             }
+            if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
+                c.body = body_object(req, body);
             found->handler(c);
         } catch (const ApiError& e) {
             send_error(res, e);
+        } catch (const StoreBusyError& e) {
+            // Another process holds the database's lock past the busy timeout: this request
+            // fails, the hub carries on (issue 10, row 7).
+            log_line(LogLevel::warn, LogTags{},
+                     "portal: " + req.method + " " + req.path + ": " +
+                         global_redactor().redact(e.what()));
+            res.set_header("Retry-After", "5");
+            send_error(res, {503, "unavailable",
+                             "the database is locked by another process; nothing was changed, "
+                             "try again in a few seconds"});
         } catch (const std::exception& e) {
             log_line(LogLevel::error, LogTags{},
                      "portal: " + req.method + " " + req.path + ": " +
@@ -528,7 +658,7 @@ struct Portal::Impl {
         route("PUT", "/api/processes/" + id + "/schedule", operator_, [this](Ctx& c) {
             const std::string pid = c.match[1];
             process_or_404(pid);
-            json b = body_object(c.req);
+            json& b = c.body;
             for (auto it = b.begin(); it != b.end(); ++it)
                 if (it.key() != "cron" && it.key() != "interval" && it.key() != "timezone")
                     throw bad_request("unknown field \"" + it.key() +
@@ -550,6 +680,7 @@ struct Portal::Impl {
             json items = json::array();
             for (const auto& f : ops.store().failed_records(pid, limit, offset)) {
                 json record = json::parse(f.record_json, nullptr, false);
+                if (!record.is_discarded()) redact_json(record);
                 items.push_back({{"source_key", f.source_key},
                                  {"error_class", f.error_class},
                                  {"message", global_redactor().redact(f.message)},
@@ -564,7 +695,7 @@ struct Portal::Impl {
         route("POST", "/api/processes/" + id + "/replay", operator_, [this](Ctx& c) {
             const std::string pid = c.match[1];
             process_or_404(pid);
-            json b = body_object(c.req);
+            json& b = c.body;
             std::optional<std::vector<std::string>> keys;
             if (b.contains("source_keys")) {
                 if (!b["source_keys"].is_array())
@@ -603,7 +734,7 @@ struct Portal::Impl {
         route("POST", "/api/processes/" + id + "/rewind", operator_, [this](Ctx& c) {
             const std::string pid = c.match[1];
             process_or_404(pid);
-            json b = body_object(c.req);
+            json& b = c.body;
             const std::string to = string_field(b, "to", true);
             send_op(c, ops.rewind(pid, to, c.actor()),
                     [&] { send_json(c.res, 200, ops.process_view(pid)); });
@@ -652,6 +783,8 @@ struct Portal::Impl {
             json items = json::array();
             for (const auto& a : ops.store().audit_log(limit, offset)) {
                 json detail = json::parse(a.detail, nullptr, false);
+                if (detail.is_discarded()) detail = global_redactor().redact(a.detail);
+                else redact_json(detail);
                 items.push_back({{"id", a.id}, {"at", iso_utc(a.at_ms)}, {"actor", a.actor},
                                  {"action", a.action}, {"subject", a.subject},
                                  {"detail", detail.is_discarded() ? json(a.detail) : detail}});
@@ -681,7 +814,7 @@ struct Portal::Impl {
             send_json(c.res, 200, {{"items", items}});
         });
         route("POST", "/api/users", admin, [this](Ctx& c) {
-            json b = body_object(c.req);
+            json& b = c.body;
             const std::string name = string_field(b, "name", true);
             const std::string password = string_field(b, "password", true);
             const std::string role = string_field(b, "role", true);
@@ -701,7 +834,7 @@ struct Portal::Impl {
         route("PUT", "/api/users/" + id, admin, [this](Ctx& c) {
             const std::string name = c.match[1];
             if (!ops.store().user(name)) throw not_found("no user \"" + name + "\"");
-            json b = body_object(c.req);
+            json& b = c.body;
             std::optional<std::string> role, hash;
             if (b.contains("role")) {
                 role = string_field(b, "role", true);
@@ -734,6 +867,13 @@ struct Portal::Impl {
         });
     }
 
+    // httplib listens with a backlog of 5: a burst of connections (or an attacker's idle
+    // ones) overflowed it and new clients waited for SYN retries. listen() again on the
+    // bound socket only raises the backlog (capped by net.core.somaxconn).
+    void deepen_backlog() {
+        if (listen_socket >= 0) ::listen(listen_socket, 4096);
+    }
+
     json process_or_404(const std::string& pid) {
         if (!ops.has_process(pid)) throw not_found("no process \"" + pid + "\"");
         return ops.process_view(pid);
@@ -741,7 +881,7 @@ struct Portal::Impl {
 
     void login(Ctx& c) {
         // CSRF on login: JSON only (a cross-site form cannot send it) and a same-origin Origin.
-        json b = body_object(c.req);
+        json& b = c.body;
         const std::string origin = c.req.get_header_value("Origin");
         if (!origin.empty()) {
             const std::string host = c.req.get_header_value("Host");
@@ -812,14 +952,22 @@ bool Portal::bind(std::string& error) {
             error = "cannot listen on " + impl_->options.host + " (any port)";
             return false;
         }
+        impl_->deepen_backlog();
         return true;
     }
     if (!impl_->server.bind_to_port(impl_->options.host, impl_->options.port)) {
+        const int why = errno;
         error = "cannot listen on " + impl_->options.host + ":" +
-                std::to_string(impl_->options.port) + " (in use, or not an address of this host)";
+                std::to_string(impl_->options.port) + ": " +
+                (why == EADDRINUSE
+                     ? std::string("the port is in use (is another plexus serve running?); "
+                                   "stop it or choose another port with --listen")
+                     : why == EADDRNOTAVAIL ? std::string("not an address of this host")
+                                            : std::string(std::strerror(why)));
         return false;
     }
     impl_->bound_port = impl_->options.port;
+    impl_->deepen_backlog();
     return true;
 }
 

@@ -20,6 +20,11 @@ struct PortalOptions {
     int port = 8080;               // 0: any free port (see Portal::port())
     std::string data_dir = "var";  // exports are staged here
     size_t max_body = 64 * 1024;   // larger request bodies get 413
+    // Connections served at once (a thread each); more wait for a free one. See
+    // docs/design/005-bounded-portal.md.
+    size_t max_connections = 4096;
+    int read_timeout_s = 10;        // a read of the request that stalls this long ends it
+    int keep_alive_timeout_s = 5;   // a connection silent this long (between requests) ends
     bool secure_cookie = false;    // add "Secure" (behind a TLS-terminating proxy)
     int64_t session_ttl_ms = 12LL * 3600 * 1000;
     int64_t session_idle_ms = 2LL * 3600 * 1000;

@@ -20,6 +20,7 @@
 //
 // Errors: every failure is a std::runtime_error "<db file>: <operation>: <what failed>".
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -397,8 +398,77 @@ std::string outcome_where(const OutcomeQuery& q, const std::optional<IdBounds>& 
 
 // --- the store --------------------------------------------------------------------------
 
+// A SQLite failure as a StoreError, or as a StoreBusyError when the lock was not to be had
+// within the busy timeout.
+[[noreturn]] void throw_store_error(const std::string& path, const std::string& description,
+                                    const SQLite::Exception& e) {
+    const int code = e.getErrorCode() & 0xff;
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        throw StoreBusyError(path + ": " + description +
+                             ": the database is locked by another process (waited " +
+                             std::to_string(k_busy_timeout_ms / 1000) +
+                             " s); nothing was changed, try again");
+    throw StoreError(path + ": " + description + ": " + e.what());
+}
+
+// Opens `path` read only. A database in WAL mode needs its -shm file to be writable, or
+// creatable, even for reading; in a read-only directory without one SQLite cannot open it
+// so, and the file is then opened as immutable (no locking, no WAL: correct as long as no
+// one writes it, which a read-only directory ensures; a WAL left by a crash is not read).
+std::unique_ptr<SQLite::Database> open_read_only_connection(const std::string& path,
+                                                            bool& immutable) {
+    immutable = false;
+    try {
+        auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY,
+                                                     k_busy_timeout_ms);
+        db->exec("SELECT count(*) FROM sqlite_master");  // the first read opens the WAL index
+        return db;
+    } catch (const SQLite::Exception& e) {
+        const int code = e.getErrorCode() & 0xff;
+        if (code != SQLITE_CANTOPEN && code != SQLITE_READONLY) throw;
+    }
+    std::string uri = "file:";
+    for (char ch : path) {
+        if (ch == '%' || ch == '?' || ch == '#') {
+            static const char* hex = "0123456789ABCDEF";
+            uri += '%';
+            uri += hex[(static_cast<unsigned char>(ch) >> 4) & 0xf];
+            uri += hex[static_cast<unsigned char>(ch) & 0xf];
+        } else {
+            uri += ch;
+        }
+    }
+    uri += "?immutable=1";
+    immutable = true;
+    return std::make_unique<SQLite::Database>(uri, SQLite::OPEN_READONLY | SQLite::OPEN_URI,
+                                              k_busy_timeout_ms);
+}
+
 class SqliteStore final : public Store {
 public:
+    struct ReadOnly {};
+
+    // Read-only: see open_sqlite_store_read_only(). PRAGMA query_only makes any write fail
+    // inside SQLite, whatever the file's permissions.
+    SqliteStore(std::string path, ReadOnly) : path_(std::move(path)) {
+        try {
+            bool immutable = false;
+            db_ = open_read_only_connection(path_, immutable);
+            db_->exec("PRAGMA query_only = ON");
+            SQLite::Statement v(*db_, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+            const int version = v.executeStep() ? v.getColumn(0).getInt() : 0;
+            if (version != store_migrations::latest_version())
+                throw StoreError(path_ + ": the database has schema version " +
+                                 std::to_string(version) + ", this build reads version " +
+                                 std::to_string(store_migrations::latest_version()) +
+                                 "; open it once with plexus serve or run where it is writable");
+        } catch (const StoreError&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw StoreError(path_ + ": cannot open the database for reading: " + e.what());
+        }
+    }
+
     explicit SqliteStore(std::string path) : path_(std::move(path)) {
         try {
             db_ = std::make_unique<SQLite::Database>(
@@ -1289,6 +1359,13 @@ private:
             throw;
         } catch (const LeaseLost&) {
             throw;
+        } catch (const SQLite::Exception& e) {
+            std::string description;
+            if constexpr (std::is_invocable_v<const What&>)
+                description = what();
+            else
+                description = what;
+            throw_store_error(path_, description, e);
         } catch (const std::exception& e) {
             std::string description;
             if constexpr (std::is_invocable_v<const What&>)
@@ -1644,6 +1721,26 @@ const std::vector<double>& run_duration_buckets_s() {
 
 std::unique_ptr<Store> open_sqlite_store(const std::string& path) {
     return std::make_unique<SqliteStore>(path);
+}
+
+std::unique_ptr<Store> open_sqlite_store_read_only(const std::string& path) {
+    return std::make_unique<SqliteStore>(path, SqliteStore::ReadOnly{});
+}
+
+std::vector<std::string> check_sqlite_integrity(const std::string& path, bool quick,
+                                                int max_lines) {
+    std::vector<std::string> problems;
+    try {
+        bool immutable = false;
+        auto db = open_read_only_connection(path, immutable);
+        SQLite::Statement check(*db, std::string(quick ? "PRAGMA quick_check(" : "PRAGMA integrity_check(") +
+                                         std::to_string(std::max(1, max_lines)) + ")");
+        while (check.executeStep()) problems.push_back(check.getColumn(0).getString());
+    } catch (const std::exception& e) {
+        problems.push_back(e.what());
+    }
+    if (problems.empty()) problems.push_back("no answer from SQLite");
+    return problems;
 }
 
 }  // namespace plexus

@@ -18,6 +18,14 @@
 
 namespace plexus {
 
+// A store operation that could not take the database's write lock within the busy timeout
+// (another process held it): the operation changed nothing and may be tried again later.
+// Callers that serve others (the portal, the scheduler) fail that one operation and carry on.
+class StoreBusyError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 // Where incremental reading resumes. `cursor` is opaque (the connector's); `since` is an
 // ISO 8601 time set by a rewind, used only while `cursor` is empty.
 struct CursorState {
@@ -380,5 +388,18 @@ public:
 // Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
 // Throws std::runtime_error naming the file and the failing migration.
 std::unique_ptr<Store> open_sqlite_store(const std::string& path);
+
+// Opens the database at `path` for reading only: no migration, no write (every writing call
+// fails), and it works where the file or its directory cannot be written. Throws naming the
+// file when it is missing, not a database, or not at this build's schema version.
+std::unique_ptr<Store> open_sqlite_store_read_only(const std::string& path);
+
+// SQLite's own check of the database file at `path`, on a connection of its own, read only:
+// PRAGMA quick_check when `quick` (reads every page, seconds per GB), integrity_check
+// otherwise (also compares every index with its table). Returns {"ok"} when the file is
+// sound, otherwise what SQLite reports (at most `max_lines` lines), "file is not a
+// database" included.
+std::vector<std::string> check_sqlite_integrity(const std::string& path, bool quick,
+                                                int max_lines = 100);
 
 }  // namespace plexus

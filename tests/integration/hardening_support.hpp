@@ -1,0 +1,226 @@
+// What the hardening tests share: a `plexus serve` child on a port of its own, and raw
+// sockets for requests no well-behaved client sends (issue 10).
+#pragma once
+
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <csignal>
+#include <regex>
+#include <thread>
+
+namespace plexus::test {
+
+inline const char* k_hardening_secret = "shpat_HARDENING_SECRET_0815";
+
+// A data directory, a configuration (files src → dst, one process "customers", and a
+// Shopify connection that only carries a secret) and optionally a running `plexus serve`.
+struct ServedHub {
+    TempDir dir;
+    json config;
+    pid_t pid = -1;
+    int port = 0;
+    std::string log;
+    int starts = 0;
+
+    explicit ServedHub(const std::string& schedule_interval = "",
+                 const std::vector<json>& extra_records = {}) {
+        fs::create_directories(dir.path() / "src");
+        fs::create_directories(dir.path() / "dst");
+        json process = {{"id", "customers"},
+                        {"name", "Customers src→dst"},
+                        {"source", {{"connection", "src"}, {"entity", "customers"}}},
+                        {"target", {{"connection", "dst"}, {"entity", "customers"}}},
+                        {"mapping", {{"id", "id"}, {"credit", "number(credit)"}}}};
+        if (!schedule_interval.empty()) process["schedule"] = {{"interval", schedule_interval}};
+        config = json{
+            {"connections",
+             {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
+              {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})},
+              {"shop",
+               {{"connector", "shopify"},
+                {"settings",
+                 {{"store_domain", "example.myshopify.com"},
+                  {"access_token", "${HARDENING_TEST_TOKEN}"},
+                  {"base_url", "http://127.0.0.1:9"}}}}}}},
+            {"processes", json::array({process})}};
+        std::vector<json> records;
+        for (int i = 0; i < 6; ++i)
+            records.push_back({{"id", "C" + std::to_string(i)},
+                               {"credit", i == 4 ? "n/a" : std::to_string(i) + ".5"},
+                               {"updated_at", "2024-05-01T10:00:0" + std::to_string(i) + "Z"}});
+        for (const auto& r : extra_records) records.push_back(r);
+        write_jsonl(dir.path() / "src" / "customers.jsonl", records);
+        write_file(dir.path() / "plexus.json", config.dump(2));
+        setenv("HARDENING_TEST_TOKEN", k_hardening_secret, 1);
+    }
+    ~ServedHub() { stop(); }
+
+    std::string data() const { return dir.str("var"); }
+    std::vector<std::string> common() const {
+        return {"--config", dir.str("plexus.json"), "--data", data(), "--plugin-dir",
+                PLEXUS_PLUGIN_DIR};
+    }
+    void add_user(const std::string& name, const std::string& role) {
+        auto r = run_plexus({"users", "add", name, "--role", role, "--data", data()},
+                            "PLEXUS_PASSWORD=" + shell_quote(password(name)));
+        INFO(r.out);
+        REQUIRE(r.exit_code == 0);
+    }
+    static std::string password(const std::string& name) { return name + "-password-123"; }
+
+    // Starts `plexus serve`; waits for the portal's address line (or the child's exit).
+    // Returns false when the child exited first.
+    bool start(const std::string& listen = "127.0.0.1:0") {
+        log = dir.str("serve-" + std::to_string(++starts) + ".log");
+        std::vector<std::string> args{"serve"};
+        auto c = common();
+        args.insert(args.end(), c.begin(), c.end());
+        args.insert(args.end(), {"--listen", listen});
+        pid = spawn_plexus(args, log);
+        REQUIRE(pid > 0);
+        std::regex address(R"(portal: http://127\.0\.0\.1:(\d+)/)");
+        for (int i = 0; i < 400 && port == 0; ++i) {
+            std::smatch m;
+            std::string text = read_file(log);
+            if (std::regex_search(text, m, address)) {
+                port = std::stoi(m[1]);
+                break;
+            }
+            int status = 0;
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                pid = -1;
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        INFO(read_file(log));
+        REQUIRE(port > 0);
+        return true;
+    }
+    // Whether the child still runs (reaping it, with its status, when it ended).
+    bool alive() {
+        if (pid <= 0) return false;
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            pid = -1;
+            return false;
+        }
+        return true;
+    }
+    void stop() {
+        if (pid <= 0) return;
+        kill(pid, SIGTERM);
+        int status = 0;
+        for (int i = 0; i < 300 && waitpid(pid, &status, WNOHANG) == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        pid = -1;
+        port = 0;
+    }
+    int exit_status = -1;
+
+    httplib::Client client() const {
+        httplib::Client c("127.0.0.1", port);
+        c.set_read_timeout(30, 0);
+        return c;
+    }
+};
+
+// A logged-in portal user.
+struct PortalLogin {
+    const ServedHub& hub;
+    std::string cookie, csrf;
+    httplib::Headers headers() const {
+        return {{"Cookie", cookie}, {"X-CSRF-Token", csrf}};
+    }
+};
+
+inline PortalLogin log_in(const ServedHub& hub, const std::string& name) {
+    auto c = hub.client();
+    json body = {{"name", name}, {"password", ServedHub::password(name)}};
+    auto r = c.Post("/api/login", body.dump(), "application/json");
+    REQUIRE(r);
+    INFO(r->body);
+    REQUIRE(r->status == 200);
+    std::smatch m;
+    std::string set_cookie = r->get_header_value("Set-Cookie");
+    REQUIRE(std::regex_search(set_cookie, m, std::regex("plexus_session=([0-9a-f]+)")));
+    return PortalLogin{hub, "plexus_session=" + std::string(m[1]),
+                   json::parse(r->body)["csrf_token"].get<std::string>()};
+}
+
+// --- raw sockets ----------------------------------------------------------------------------
+
+inline int connect_loopback(int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+inline bool send_text(int fd, const std::string& text) {
+    size_t off = 0;
+    while (off < text.size()) {
+        ssize_t n = ::send(fd, text.data() + off, text.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        off += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+// What the server sent until it closed the connection, or until `timeout_ms` passed.
+inline std::string receive_until_close(int fd, int timeout_ms) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    char buf[8192];
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+        if (left <= 0) break;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+inline int status_of(const std::string& response) {
+    std::smatch m;
+    if (std::regex_search(response, m, std::regex(R"(^HTTP/1\.1 (\d{3}) )"))) return std::stoi(m[1]);
+    return -1;
+}
+
+// Lets this process hold `n` descriptors.
+inline void allow_open_files(rlim_t n) {
+    rlimit r{};
+    getrlimit(RLIMIT_NOFILE, &r);
+    if (r.rlim_cur < n) {
+        r.rlim_cur = std::min<rlim_t>(n, r.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &r);
+    }
+}
+
+}  // namespace plexus::test
