@@ -60,7 +60,7 @@ std::set<std::string> ids_in(const fs::path& file) {
 
 }  // namespace
 
-TEST_CASE("Shopify paging: 600 products, 1000 customers, 1000 orders synced; inventory past #250",
+TEST_CASE("Shopify paging: 600 products, 1000 customers, 1000 orders synced, then inventory past #250",
           "[shopify][paging]") {
     sb::SandboxServer server(std::make_unique<sb::ShopifySandbox>(big_store()));
     auto& shop = static_cast<sb::ShopifySandbox&>(server.sandbox());

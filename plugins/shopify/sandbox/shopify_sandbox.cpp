@@ -82,9 +82,9 @@ void ShopifySandbox::reseed(int customers, int products, int orders) {
     transactions_.clear();
     metafields_.clear();
     next_id_ = 7'100'000'000'000;
-    options_.customers = std::max(0, customers);
-    options_.products = std::max(0, products);
-    options_.orders = std::max(0, orders);
+    if (customers >= 0) options_.customers = customers;
+    if (products >= 0) options_.products = products;
+    if (orders >= 0) options_.orders = orders;
     seed();
 }
 
@@ -682,8 +682,7 @@ void ShopifySandbox::mount(httplib::Server& server) {
                     return std::nullopt;
                 return static_cast<int>(sizes[name].get<int64_t>());
             };
-            auto c = size("customers", options_.customers), p = size("products", options_.products),
-                 o = size("orders", options_.orders);
+            auto c = size("customers", -1), p = size("products", -1), o = size("orders", -1);  // -1: keep
             if (!sizes.is_object() || !c || !p || !o)
                 return reply(res, 400, {{"error", "seed: customers, products and orders are whole numbers from 0 to 100000"}});
             reseed(*c, *p, *o);

@@ -1,8 +1,11 @@
 // A simulator of Shopify's Admin REST API (paths /admin/api/{version}/….json) for tests and
-// `plexus sandbox`: token auth, X-Shopify-Shop-Api-Call-Limit on every answer, a leaky
-// bucket (40, leaking 2/s) answering 429 with Retry-After, Link-header cursor pagination
-// whose opaque page_info carries the filters, stateful customers/products/orders seeded
-// deterministically, 422 validation bodies, and the framework's fault knobs. Also custom
+// `plexus sandbox`: token auth, X-Shopify-Shop-Api-Call-Limit, X-Request-Id and
+// X-Shopify-API-Version on every answer (unsupported and missing versions fall forward to the
+// oldest supported one), a leaky bucket (40, leaking 2/s) answering 429 with Retry-After and
+// a burst at once (a thread per connection), Link-header cursor pagination whose opaque
+// page_info carries the filters, counts with the listing's filters, stateful
+// customers/products/orders seeded deterministically in configurable sizes, 422 validation
+// bodies, and the framework's fault knobs. Also custom
 // collections and collects (catalog.cpp), locations and inventory levels (inventory.cpp), and
 // order transactions and metafields (order_payments.cpp).
 #pragma once
@@ -50,7 +53,8 @@ public:
     void mount(httplib::Server& server) override;
 
     void set_rate_limit(bool on);
-    // Empties the store and seeds it again with these sizes (the seed stays options().seed).
+    // Empties the store and seeds it again with these sizes (-1: keep the current one; the
+    // random seed stays Options::seed, so the same sizes give the same store).
     void reseed(int customers, int products, int orders);
     // The version a request for `requested` is served as ("" = an unversioned path).
     std::string served_version(const std::string& requested) const;
