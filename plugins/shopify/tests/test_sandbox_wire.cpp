@@ -7,6 +7,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <regex>
@@ -195,12 +196,14 @@ TEST_CASE("sandbox: a burst of 60 concurrent calls is answered at once with 200s
             retry_after[i] = res->get_header_value("Retry-After");
             call_limit[i] = res->get_header_value("X-Shopify-Shop-Api-Call-Limit");
         });
+    const auto began = std::chrono::steady_clock::now();
     {
         std::lock_guard lock(m);
         start = true;
     }
     go.notify_all();
     for (auto& t : threads) t.join();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     int ok = 0, limited = 0, unanswered = 0;
     for (int i = 0; i < kClients; ++i) {
         if (status[i] == 200) ++ok;
@@ -214,9 +217,10 @@ TEST_CASE("sandbox: a burst of 60 concurrent calls is answered at once with 200s
     }
     INFO("200: " << ok << ", 429: " << limited << ", unanswered: " << unanswered << " (" << errors << ")");
     CHECK(unanswered == 0);
-    // The bucket holds 40 and leaks 2 a second while the burst arrives.
+    // The bucket holds 40 and leaks 2 a second while the burst arrives (not a speed
+    // assertion: the bound follows the bucket, however long the burst took here).
     CHECK(ok >= 40);
-    CHECK(ok <= 46);
+    CHECK(ok <= 41 + static_cast<int>(2 * seconds));
     CHECK(ok + limited == kClients);
     // The answers overlapped: more requests were in the sandbox at the same time than the
     // 8 workers of cpp-httplib's default pool could hold.
