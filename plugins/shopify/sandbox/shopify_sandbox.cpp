@@ -4,8 +4,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <random>
 #include <regex>
+#include <thread>
+
+#include <sys/socket.h>
 
 namespace plexus::sandbox {
 
@@ -25,12 +30,85 @@ std::string lower(std::string s) {
 // The filters a list understands; page_info carries them to later pages.
 const std::vector<std::string> kFilters = {"updated_at_min", "updated_at_max", "created_at_min", "created_at_max",
                                            "since_id", "ids", "status", "name", "handle", "title",
-                                           "product_id", "collection_id"};
+                                           "product_id", "collection_id", "vendor", "product_type",
+                                           "financial_status"};
+
+// One thread per connection (up to a cap; beyond it the listener waits), so that a burst of
+// concurrent clients is answered at once — Shopify answers a burst immediately, 200s while the
+// bucket has room and 429s after — instead of queueing behind cpp-httplib's default pool of 8
+// workers, each of which an idle keep-alive connection holds for up to 5 s (60 concurrent
+// calls used to wait up to 26 s).
+class ConnectionThreads final : public httplib::TaskQueue {
+public:
+    explicit ConnectionThreads(size_t max) : max_(max < 1 ? 1 : max) {}
+    void enqueue(std::function<void()> fn) override {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return running_ < max_; });
+        ++running_;
+        lock.unlock();
+        std::thread([this, fn = std::move(fn)]() mutable {
+            fn();
+            fn = nullptr;
+            std::lock_guard done(mutex_);
+            --running_;
+            changed_.notify_all();
+        }).detach();
+    }
+    // Returns once every connection's thread has finished (the server has stopped accepting).
+    void shutdown() override {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return running_ == 0; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    size_t running_ = 0;
+    const size_t max_;
+};
 
 }  // namespace
 
 ShopifySandbox::ShopifySandbox(Options options) : options_(std::move(options)), rate_limit_(options_.rate_limit) {
+    std::sort(options_.api_versions.begin(), options_.api_versions.end());
+    request_id_salt_ = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
     seed();
+}
+
+void ShopifySandbox::reseed(int customers, int products, int orders) {
+    std::lock_guard lock(mutex_);  // requests wait until the new store is complete
+    for (Table* t : {&customers_, &products_, &orders_, &custom_collections_, &collects_, &locations_}) t->clear();
+    levels_.clear();
+    transactions_.clear();
+    metafields_.clear();
+    next_id_ = 7'100'000'000'000;
+    if (customers >= 0) options_.customers = customers;
+    if (products >= 0) options_.products = products;
+    if (orders >= 0) options_.orders = orders;
+    seed();
+}
+
+std::string ShopifySandbox::served_version(const std::string& requested) const {
+    if (requested == "unstable") return requested;
+    if (std::binary_search(options_.api_versions.begin(), options_.api_versions.end(), requested)) return requested;
+    return options_.api_versions.empty() ? requested : options_.api_versions.front();
+}
+
+std::string ShopifySandbox::next_request_id() {
+    // A UUID (version 4 layout) from a counter and a per-instance salt: unique per response.
+    uint64_t x = request_id_salt_ + 0x9E3779B97F4A7C15ull * (++request_ids_);
+    const auto mix = [](uint64_t z) {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    };
+    const uint64_t a = mix(x), b = mix(x ^ 0xD1B54A32D192ED03ull);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                  static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                  static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
+                  static_cast<unsigned long long>(b & 0xffffffffffffull));
+    return buf;
 }
 
 std::string ShopifySandbox::format_time(int64_t seconds) {
@@ -134,6 +212,13 @@ std::string ShopifySandbox::call_limit_header() {
 
 bool ShopifySandbox::admit(const httplib::Request& req, httplib::Response& res) {
     ++requests_;
+    // Every answer names itself (X-Request-Id; Shopify's clients quote it in errors) and the
+    // version that served it; an unsupported or missing version falls forward to the oldest
+    // supported stable one (shopify.dev/docs/api/usage/versioning).
+    res.set_header("X-Request-Id", next_request_id());
+    static const std::regex versioned(R"(^/admin/api/([^/]+)/)");
+    std::smatch m;
+    res.set_header("X-Shopify-API-Version", served_version(std::regex_search(req.path, m, versioned) ? m[1].str() : ""));
     const auto too_many = [](httplib::Response& r) {
         r.set_header("Retry-After", "2.0");
         r.set_header("X-Shopify-Shop-Api-Call-Limit", "40/40");
@@ -175,6 +260,13 @@ void ShopifySandbox::touch(Stored& s, int64_t now) {
 bool ShopifySandbox::matches_filters(const std::string& plural, int64_t id, const json& o, const json& filters) const {
     const auto text = [&](const char* f) { return filters.contains(f) ? filters[f].get<std::string>() : std::string(); };
     if (plural == "orders" && filters.contains("name") && o.value("name", "") != text("name")) return false;
+    if (plural == "orders" && filters.contains("financial_status") && text("financial_status") != "any" &&
+        o.value("financial_status", "") != text("financial_status"))
+        return false;
+    if (plural == "products") {
+        if (filters.contains("vendor") && o.value("vendor", "") != text("vendor")) return false;
+        if (filters.contains("product_type") && o.value("product_type", "") != text("product_type")) return false;
+    }
     if (plural == "custom_collections") {
         if (filters.contains("handle") && o.value("handle", "") != text("handle")) return false;
         if (filters.contains("title") && o.value("title", "") != text("title")) return false;
@@ -190,6 +282,76 @@ bool ShopifySandbox::matches_filters(const std::string& plural, int64_t id, cons
         if (filters.contains("collection_id") && o["collection_id"] != std::atoll(text("collection_id").c_str())) return false;
     }
     return true;
+}
+
+// The stored objects of `plural` that pass the filters (the query's or those page_info
+// carries), in id order; shared by the listing and count.json so that a count matches the
+// listing it counts. Answers 400 (and returns none) for an unreadable date. Called with
+// mutex_ held.
+std::optional<std::vector<const ShopifySandbox::Stored*>> ShopifySandbox::select(const std::string& plural,
+                                                                                   const json& filters,
+                                                                                   httplib::Response& res) const {
+    std::optional<int64_t> umin, umax, cmin, cmax;
+    int64_t since_id = 0;
+    std::set<int64_t> ids;
+    const auto time_filter = [&](const char* name, std::optional<int64_t>& out) {
+        if (!filters.contains(name)) return true;
+        out = parse_time(filters[name].get<std::string>());
+        return out.has_value();
+    };
+    for (const char* n : {"updated_at_min", "updated_at_max", "created_at_min", "created_at_max"}) {
+        std::optional<int64_t>& slot = std::string(n) == "updated_at_min" ? umin : std::string(n) == "updated_at_max" ? umax
+                                     : std::string(n) == "created_at_min" ? cmin : cmax;
+        if (!time_filter(n, slot)) {
+            reply(res, 400, {{"errors", {{n, "is not a valid date"}}}});
+            return std::nullopt;
+        }
+    }
+    if (filters.contains("since_id")) since_id = std::atoll(filters["since_id"].get<std::string>().c_str());
+    if (filters.contains("ids")) {
+        std::string s = filters["ids"].get<std::string>();
+        size_t p = 0;
+        while (p <= s.size()) {
+            size_t c = s.find(',', p);
+            if (c == std::string::npos) c = s.size();
+            if (c > p) ids.insert(std::atoll(s.substr(p, c - p).c_str()));
+            p = c + 1;
+        }
+    }
+    const std::string status = filters.value("status", plural == "orders" ? "open" : "");
+    std::vector<const Stored*> matching;
+    for (const auto& [id, s] : table(plural)) {
+        if (umin && s.updated < *umin) continue;
+        if (umax && s.updated > *umax) continue;
+        if (cmin && s.created < *cmin) continue;
+        if (cmax && s.created > *cmax) continue;
+        if (since_id && id <= since_id) continue;
+        if (!ids.empty() && !ids.count(id)) continue;
+        if (plural == "orders" && status != "any") {
+            const bool closed = !s.data["closed_at"].is_null(), cancelled = !s.data["cancelled_at"].is_null();
+            if (status == "open" && (closed || cancelled)) continue;
+            if (status == "closed" && !closed) continue;
+            if (status == "cancelled" && !cancelled) continue;
+        }
+        if (plural == "products" && !status.empty() && s.data.value("status", "") != status) continue;
+        if (!matches_filters(plural, id, s.data, filters)) continue;
+        matching.push_back(&s);
+    }
+    return matching;
+}
+
+// The list filters of a first request (kFilters, and ids[] as Shopify's clients send arrays).
+json ShopifySandbox::query_filters(const httplib::Request& req) {
+    json filters = json::object();
+    for (const auto& f : kFilters)
+        if (req.has_param(f)) filters[f] = req.get_param_value(f);
+    if (req.has_param("ids[]")) {
+        std::string ids;
+        for (size_t i = 0; i < req.get_param_value_count("ids[]"); ++i)
+            ids += (ids.empty() ? "" : ",") + req.get_param_value("ids[]", i);
+        filters["ids"] = ids;
+    }
+    return filters;
 }
 
 void ShopifySandbox::list(const std::string& plural, const httplib::Request& req, httplib::Response& res) {
@@ -212,14 +374,7 @@ void ShopifySandbox::list(const std::string& plural, const httplib::Request& req
         after_id = p.value("after", int64_t{0});
         before_id = p.value("before", int64_t{0});
     } else {
-        for (const auto& f : kFilters)
-            if (req.has_param(f)) filters[f] = req.get_param_value(f);
-        if (req.has_param("ids[]")) {
-            std::string ids;
-            for (size_t i = 0; i < req.get_param_value_count("ids[]"); ++i)
-                ids += (ids.empty() ? "" : ",") + req.get_param_value("ids[]", i);
-            filters["ids"] = ids;
-        }
+        filters = query_filters(req);
     }
     int limit = 50;
     if (req.has_param("limit")) {
@@ -233,34 +388,6 @@ void ShopifySandbox::list(const std::string& plural, const httplib::Request& req
             return;
         }
     }
-    std::optional<int64_t> umin, umax, cmin, cmax;
-    int64_t since_id = 0;
-    std::set<int64_t> ids;
-    const auto time_filter = [&](const char* name, std::optional<int64_t>& out) {
-        if (!filters.contains(name)) return true;
-        out = parse_time(filters[name].get<std::string>());
-        return out.has_value();
-    };
-    for (const char* n : {"updated_at_min", "updated_at_max", "created_at_min", "created_at_max"}) {
-        std::optional<int64_t>& slot = std::string(n) == "updated_at_min" ? umin : std::string(n) == "updated_at_max" ? umax
-                                     : std::string(n) == "created_at_min" ? cmin : cmax;
-        if (!time_filter(n, slot)) {
-            reply(res, 400, {{"errors", {{n, "is not a valid date"}}}});
-            return;
-        }
-    }
-    if (filters.contains("since_id")) since_id = std::atoll(filters["since_id"].get<std::string>().c_str());
-    if (filters.contains("ids")) {
-        std::string s = filters["ids"].get<std::string>();
-        size_t p = 0;
-        while (p <= s.size()) {
-            size_t c = s.find(',', p);
-            if (c == std::string::npos) c = s.size();
-            if (c > p) ids.insert(std::atoll(s.substr(p, c - p).c_str()));
-            p = c + 1;
-        }
-    }
-    const std::string status = filters.value("status", plural == "orders" ? "open" : "");
     std::vector<std::string> fields;
     if (req.has_param("fields")) {
         std::string s = req.get_param_value("fields");
@@ -274,24 +401,9 @@ void ShopifySandbox::list(const std::string& plural, const httplib::Request& req
     }
 
     std::lock_guard lock(mutex_);
-    std::vector<const Stored*> matching;
-    for (const auto& [id, s] : table(plural)) {
-        if (umin && s.updated < *umin) continue;
-        if (umax && s.updated > *umax) continue;
-        if (cmin && s.created < *cmin) continue;
-        if (cmax && s.created > *cmax) continue;
-        if (since_id && id <= since_id) continue;
-        if (!ids.empty() && !ids.count(id)) continue;
-        if (plural == "orders" && status != "any") {
-            const bool closed = !s.data["closed_at"].is_null(), cancelled = !s.data["cancelled_at"].is_null();
-            if (status == "open" && (closed || cancelled)) continue;
-            if (status == "closed" && !closed) continue;
-            if (status == "cancelled" && !cancelled) continue;
-        }
-        if (plural == "products" && !status.empty() && s.data.value("status", "") != status) continue;
-        if (!matches_filters(plural, id, s.data, filters)) continue;
-        matching.push_back(&s);
-    }
+    const auto selected = select(plural, filters, res);
+    if (!selected) return;
+    const std::vector<const Stored*>& matching = *selected;
     // The window: ids ascending; after_id → the next `limit`; before_id → the `limit` before.
     size_t begin = 0, end = 0;
     if (before_id) {
@@ -512,17 +624,71 @@ void ShopifySandbox::update(const std::string& plural, int64_t id, const httplib
 
 httplib::Server::Handler ShopifySandbox::guarded(httplib::Server::Handler fn) {
     return [this, fn = std::move(fn)](const httplib::Request& req, httplib::Response& res) {
+        const int now = ++in_flight_;
+        for (int peak = peak_in_flight_.load(); now > peak && !peak_in_flight_.compare_exchange_weak(peak, now);) {
+        }
+        struct Leave {
+            std::atomic<int>& n;
+            ~Leave() { --n; }
+        } leave{in_flight_};
         if (!admit(req, res)) return;
         fn(req, res);
     };
 }
 
+void ShopifySandbox::count_of(const std::string& plural, const httplib::Request& req, httplib::Response& res) {
+    // The listing's filters (GET orders/count.json?status=any&updated_at_min=… counts what
+    // GET orders.json?status=any&updated_at_min=… lists), orders by default the open ones.
+    const json filters = query_filters(req);
+    std::lock_guard lock(mutex_);
+    const auto selected = select(plural, filters, res);
+    if (!selected) return;
+    reply(res, 200, {{"count", selected->size()}});
+}
+
 void ShopifySandbox::mount(httplib::Server& server) {
-    const std::string v = R"(/admin/api/(\d{4}-\d{2})/)";
+    // A burst is answered at once (see ConnectionThreads); a connection may carry many
+    // requests, as Shopify's does.
+    const size_t max_connections = static_cast<size_t>(std::max(1, options_.max_connections));
+    // cpp-httplib 0.11 listens with a backlog of 5: a burst of connects overflows it, the
+    // kernel drops the SYNs and the clients retry after 1, 2, 4, 8 s (60 concurrent calls then
+    // took 16 s). The listening socket is remembered here and listened on again, with room for
+    // the whole burst, when the server starts serving (Linux updates the backlog in place).
+    auto listener = std::make_shared<std::atomic<int>>(-1);
+    server.set_socket_options([listener](socket_t sock) {
+        httplib::default_socket_options(sock);
+        listener->store(static_cast<int>(sock));
+    });
+    server.new_task_queue = [listener, max_connections] {
+        if (const int fd = listener->load(); fd >= 0) ::listen(fd, 1024);
+        return new ConnectionThreads(max_connections);
+    };
+    server.set_keep_alive_max_count(1000);
+    // Answers go out whole: with Nagle on, the body segment waited for the client's delayed
+    // ACK of the header segment (about 40 ms per answer on loopback).
+    server.set_tcp_nodelay(true);
+    // /admin/api/{version}/… and the unversioned /admin/…; group 1 is the version (empty when
+    // none), group 2 the resource.
+    const std::string v = R"(/admin/(?:api/([^/]+)/)?)";
     server.Post("/_sandbox/shopify", [this](const httplib::Request& req, httplib::Response& res) {
         json j = json::parse(req.body, nullptr, false);
-        if (j.is_object() && j.contains("rate_limit") && j["rate_limit"].is_boolean()) set_rate_limit(j["rate_limit"].get<bool>());
-        reply(res, 200, {{"rate_limit", rate_limit_.load()}, {"requests", request_count()}});
+        if (!j.is_object()) return reply(res, 400, {{"error", "the body must be a JSON object: {\"rate_limit\": false} or {\"seed\": {\"customers\": 1000, \"products\": 600, \"orders\": 1000}}"}});
+        if (j.contains("rate_limit") && j["rate_limit"].is_boolean()) set_rate_limit(j["rate_limit"].get<bool>());
+        if (j.contains("seed")) {
+            const json& sizes = j["seed"];
+            const auto size = [&](const char* name, int current) -> std::optional<int> {
+                if (!sizes.is_object() || !sizes.contains(name)) return current;
+                if (!sizes[name].is_number_integer() || sizes[name].get<int64_t>() < 0 || sizes[name].get<int64_t>() > 100000)
+                    return std::nullopt;
+                return static_cast<int>(sizes[name].get<int64_t>());
+            };
+            auto c = size("customers", -1), p = size("products", -1), o = size("orders", -1);  // -1: keep
+            if (!sizes.is_object() || !c || !p || !o)
+                return reply(res, 400, {{"error", "seed: customers, products and orders are whole numbers from 0 to 100000"}});
+            reseed(*c, *p, *o);
+        }
+        reply(res, 200, {{"rate_limit", rate_limit_.load()}, {"requests", request_count()},
+                         {"seed", {{"customers", count("customers")}, {"products", count("products")}, {"orders", count("orders")}}}});
     });
     server.Get(v + "shop.json", guarded([](const httplib::Request& req, httplib::Response& res) {
         reply(res, 200, {{"shop", {{"id", 54'000'000'001}, {"name", "Plexus Sandbox Shop"}, {"email", "owner@sandbox.example"},
@@ -533,8 +699,7 @@ void ShopifySandbox::mount(httplib::Server& server) {
     server.Get(v + "customers/search.json", guarded([this](const httplib::Request& req, httplib::Response& res) { search(req, res); }));
     const std::string readable = "(customers|products|orders|custom_collections|collects|locations)";
     server.Get(v + readable + "/count.json", guarded([this](const httplib::Request& req, httplib::Response& res) {
-        std::lock_guard lock(mutex_);
-        reply(res, 200, {{"count", table(req.matches[2]).size()}});
+        count_of(req.matches[2], req, res);
     }));
     server.Get(v + readable + "/(\\d+).json", guarded([this](const httplib::Request& req, httplib::Response& res) {
         get_one(req.matches[2], std::atoll(req.matches[3].str().c_str()), res);

@@ -1,8 +1,11 @@
 // A simulator of Shopify's Admin REST API (paths /admin/api/{version}/….json) for tests and
-// `plexus sandbox`: token auth, X-Shopify-Shop-Api-Call-Limit on every answer, a leaky
-// bucket (40, leaking 2/s) answering 429 with Retry-After, Link-header cursor pagination
-// whose opaque page_info carries the filters, stateful customers/products/orders seeded
-// deterministically, 422 validation bodies, and the framework's fault knobs. Also custom
+// `plexus sandbox`: token auth, X-Shopify-Shop-Api-Call-Limit, X-Request-Id and
+// X-Shopify-API-Version on every answer (unsupported and missing versions fall forward to the
+// oldest supported one), a leaky bucket (40, leaking 2/s) answering 429 with Retry-After and
+// a burst at once (a thread per connection), Link-header cursor pagination whose opaque
+// page_info carries the filters, counts with the listing's filters, stateful
+// customers/products/orders seeded deterministically in configurable sizes, 422 validation
+// bodies, and the framework's fault knobs. Also custom
 // collections and collects (catalog.cpp), locations and inventory levels (inventory.cpp), and
 // order transactions and metafields (order_payments.cpp).
 #pragma once
@@ -28,7 +31,17 @@ public:
         uint32_t seed = 1;
         std::set<std::string> tokens = {"shpat_sandbox"};
         bool rate_limit = true;  // the leaky bucket; also POST /_sandbox/shopify {"rate_limit": false}
+        // Seed sizes (also POST /_sandbox/shopify {"seed": {"customers": 1000, …}}, which
+        // reseeds the store). Any size works; pages hold at most 250, so 600 products, 1000
+        // customers and 1000 orders cross several pages.
         int customers = 300, products = 200, orders = 300;
+        // The stable API versions the simulated store supports, oldest first. A request for
+        // another version (or none: /admin/customers.json) is served as the oldest of these,
+        // as Shopify falls forward; "unstable" is served as itself. X-Shopify-API-Version says
+        // which version was served.
+        std::vector<std::string> api_versions = {"2024-01", "2024-04", "2024-07", "2024-10", "2025-01"};
+        // The most connections served at the same time (one thread each); more wait.
+        int max_connections = 256;
         // When not empty, the seeded orders' line items name these SKUs (chosen by the
         // variant the seed picked) instead of the store's own PX-… SKUs: the store then sells
         // what a back office numbers its items by (`plexus sandbox` uses Intacct's I-1001 …).
@@ -40,6 +53,13 @@ public:
     void mount(httplib::Server& server) override;
 
     void set_rate_limit(bool on);
+    // Empties the store and seeds it again with these sizes (-1: keep the current one; the
+    // random seed stays Options::seed, so the same sizes give the same store).
+    void reseed(int customers, int products, int orders);
+    // The version a request for `requested` is served as ("" = an unversioned path).
+    std::string served_version(const std::string& requested) const;
+    // The most API requests that were being handled at the same time since the start.
+    int peak_in_flight() const { return peak_in_flight_.load(); }
     // API requests received (every path but /_sandbox/…), faulted and refused ones included.
     uint64_t request_count() const { return requests_.load(); }
     size_t count(const std::string& plural) const;
@@ -75,6 +95,11 @@ private:
 
     bool admit(const httplib::Request& req, httplib::Response& res);  // auth, bucket, faults
     void list(const std::string& plural, const httplib::Request& req, httplib::Response& res);
+    void count_of(const std::string& plural, const httplib::Request& req, httplib::Response& res);
+    std::optional<std::vector<const Stored*>> select(const std::string& plural, const nlohmann::json& filters,
+                                                     httplib::Response& res) const;
+    static nlohmann::json query_filters(const httplib::Request& req);
+    std::string next_request_id();
     bool matches_filters(const std::string& plural, int64_t id, const nlohmann::json& o, const nlohmann::json& filters) const;
     void search(const httplib::Request& req, httplib::Response& res);
     void get_one(const std::string& plural, int64_t id, httplib::Response& res);
@@ -105,6 +130,9 @@ private:
     Options options_;
     std::atomic<uint64_t> requests_{0};
     std::atomic<bool> rate_limit_;
+    std::atomic<uint64_t> request_ids_{0};
+    uint64_t request_id_salt_ = 0;
+    std::atomic<int> in_flight_{0}, peak_in_flight_{0};
     mutable std::mutex mutex_;  // guards everything below
     Table customers_, products_, orders_, custom_collections_, collects_, locations_;
     std::map<std::pair<int64_t, int64_t>, Stored> levels_;  // (inventory_item_id, location_id)

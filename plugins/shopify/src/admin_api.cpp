@@ -48,6 +48,14 @@ Exchange AdminApi::call(const std::string& method, const std::string& path_and_q
     Exchange x{host_.http(req), exchange_name(method, path)};
     if (auto limit = parse_call_limit(x.response.header("X-Shopify-Shop-Api-Call-Limit")))
         host_.rate_observe(limit->used, limit->max);
+    // Shopify serves an unsupported version as the oldest supported one and says so in
+    // X-Shopify-API-Version (shopify.dev/docs/api/usage/versioning): tell the operator once.
+    if (const std::string served = x.response.header("X-Shopify-API-Version");
+        !served.empty() && served != version_ && !version_warned_) {
+        version_warned_ = true;
+        host_.warn("Shopify served API version " + served + " instead of the configured " + version_ +
+                   " (no longer supported): set api_version to a supported version");
+    }
     if (!x.response.header("X-Shopify-API-Deprecated-Reason").empty())
         host_.warn("Shopify says " + x.name + " is deprecated: " + x.response.header("X-Shopify-API-Deprecated-Reason"));
     return x;
@@ -101,6 +109,7 @@ std::vector<json> AdminApi::get_all(const std::string& path_and_query, const std
         }
     }
     std::string next = path_and_query;
+    std::string previous_page_info;
     for (;;) {
         Exchange x = call("GET", next);
         ListPage page =
@@ -110,6 +119,12 @@ std::vector<json> AdminApi::get_all(const std::string& path_and_query, const std
             if (out.size() >= max_items) return out;
         }
         if (!page.next_page_info) return out;
+        // A next link back to the page just read would loop for ever.
+        if (*page.next_page_info == previous_page_info)
+            throw Error(PLEXUS_ERR_TRANSIENT, "Shopify's Link header on " + x.name + " names the same page again as next");
+        previous_page_info = *page.next_page_info;
+        // page_info is sent re-encoded (the Link header may have come decoded), beside only
+        // limit and fields: Shopify refuses other parameters with page_info.
         next = path + "?" + keep + (keep.empty() ? "" : "&") + "page_info=" + url_encode(*page.next_page_info);
     }
 }

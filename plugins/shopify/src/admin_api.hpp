@@ -42,6 +42,7 @@ public:
 private:
     plexus::sdk::Host& host_;
     std::string base_, version_, token_;
+    bool version_warned_ = false;
 };
 
 // Per-record error handling for the multi-request writes: whole-run failures (auth, rate

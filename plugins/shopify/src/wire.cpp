@@ -20,7 +20,9 @@ std::string trim(const std::string& s) {
     return s.substr(b, e - b);
 }
 
-std::string url_decode(const std::string& s) {
+// Percent-decoding without turning '+' into a space: RFC 3986 query text, not a form. Applied
+// to a page_info that may or may not have been decoded already (see link_page_info).
+std::string percent_decode(const std::string& s) {
     std::string out;
     for (size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '%' && i + 2 < s.size() &&
@@ -28,8 +30,6 @@ std::string url_decode(const std::string& s) {
             std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
             out += static_cast<char>(std::strtol(s.substr(i + 1, 2).c_str(), nullptr, 16));
             i += 2;
-        } else if (s[i] == '+') {
-            out += ' ';
         } else {
             out += s[i];
         }
@@ -73,31 +73,123 @@ std::optional<CallLimit> parse_call_limit(const std::string& header) {
     return CallLimit{used, max};
 }
 
-std::optional<std::string> link_page_info(const std::string& link_header, const std::string& rel) {
-    // Links are separated by commas; each is "<url>; rel=\"next\"". URLs carry no raw comma.
-    size_t pos = 0;
-    while (pos < link_header.size()) {
-        size_t comma = link_header.find(',', pos);
-        if (comma == std::string::npos) comma = link_header.size();
-        const std::string part = link_header.substr(pos, comma - pos);
-        pos = comma + 1;
-        const auto lt = part.find('<'), gt = part.find('>');
-        if (lt == std::string::npos || gt == std::string::npos || gt < lt) continue;
-        const std::string params = part.substr(gt + 1);
-        if (params.find("rel=\"" + rel + "\"") == std::string::npos) continue;
-        const std::string url = part.substr(lt + 1, gt - lt - 1);
-        const auto q = url.find('?');
-        if (q == std::string::npos) return std::nullopt;
-        const std::string query = url.substr(q + 1);
-        size_t p = 0;
-        while (p <= query.size()) {
-            size_t amp = query.find('&', p);
-            if (amp == std::string::npos) amp = query.size();
-            const std::string kv = query.substr(p, amp - p);
-            if (kv.rfind("page_info=", 0) == 0) return url_decode(kv.substr(10));
-            p = amp + 1;
+std::vector<Link> parse_link_header(const std::string& header) {
+    // RFC 8288: link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param ), separated by
+    // commas. The URL is read up to the '>' that ends it (one followed by ';', ',' or the end),
+    // not up to the next comma: an HTTP client may hand the header over percent-decoded
+    // (cpp-httplib 0.11 decodes every header value but Location and Referer), and then
+    // fields=id%2Ctitle arrives as fields=id,title. Parameter values may be quoted strings,
+    // which may hold commas and semicolons too.
+    std::vector<Link> out;
+    const size_t n = header.size();
+    size_t i = 0;
+    const auto skip_ws = [&] {
+        while (i < n && (header[i] == ' ' || header[i] == '\t')) ++i;
+    };
+    while (i < n) {
+        skip_ws();
+        if (i < n && header[i] == ',') {
+            ++i;
+            continue;
         }
-        return std::nullopt;
+        if (i >= n) break;
+        if (header[i] != '<') {  // garbage: go on after the next comma that precedes a '<'
+            const size_t lt = header.find('<', i);
+            if (lt == std::string::npos) break;
+            i = lt;
+            continue;
+        }
+        // The URL: up to the first '>' followed (after blanks) by ';', ',' or the end.
+        size_t gt = std::string::npos;
+        for (size_t k = i + 1; k < n; ++k) {
+            if (header[k] != '>') continue;
+            size_t m = k + 1;
+            while (m < n && (header[m] == ' ' || header[m] == '\t')) ++m;
+            if (m == n || header[m] == ';' || header[m] == ',') {
+                gt = k;
+                break;
+            }
+        }
+        if (gt == std::string::npos) break;  // an unterminated URL: nothing more to read
+        Link link;
+        link.url = header.substr(i + 1, gt - i - 1);
+        i = gt + 1;
+        // Parameters: ; name[=value | ="quoted"] …, until a ',' outside quotes or the end.
+        for (;;) {
+            skip_ws();
+            if (i >= n || header[i] == ',') break;
+            if (header[i] != ';') {  // stray text: skip to the next separator
+                while (i < n && header[i] != ';' && header[i] != ',') ++i;
+                continue;
+            }
+            ++i;
+            skip_ws();
+            size_t name_end = i;
+            while (name_end < n && header[name_end] != '=' && header[name_end] != ';' && header[name_end] != ',' &&
+                   header[name_end] != ' ' && header[name_end] != '\t')
+                ++name_end;
+            std::string name = header.substr(i, name_end - i);
+            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            i = name_end;
+            skip_ws();
+            std::string value;
+            if (i < n && header[i] == '=') {
+                ++i;
+                skip_ws();
+                if (i < n && header[i] == '"') {
+                    for (++i; i < n && header[i] != '"'; ++i) {
+                        if (header[i] == '\\' && i + 1 < n) ++i;
+                        value += header[i];
+                    }
+                    if (i < n) ++i;  // the closing quote
+                } else {
+                    while (i < n && header[i] != ';' && header[i] != ',' && header[i] != ' ' && header[i] != '\t')
+                        value += header[i++];
+                }
+            }
+            if (name == "rel" && link.rel.empty()) {  // RFC 8288 §3.3: only the first rel counts
+                for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                link.rel = value;
+            }
+        }
+        out.push_back(std::move(link));
+    }
+    return out;
+}
+
+std::optional<std::string> query_param(const std::string& url, const std::string& name) {
+    const auto q = url.find('?');
+    if (q == std::string::npos) return std::nullopt;
+    std::string query = url.substr(q + 1);
+    if (const auto hash = query.find('#'); hash != std::string::npos) query.resize(hash);
+    size_t p = 0;
+    while (p <= query.size()) {
+        size_t amp = query.find('&', p);
+        if (amp == std::string::npos) amp = query.size();
+        const std::string kv = query.substr(p, amp - p);
+        const auto eq = kv.find('=');
+        if (percent_decode(kv.substr(0, eq)) == name)
+            return eq == std::string::npos ? std::string() : percent_decode(kv.substr(eq + 1));
+        p = amp + 1;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> link_page_info(const std::string& link_header, const std::string& rel) {
+    for (const auto& link : parse_link_header(link_header)) {
+        // rel may list several relation types ("next last").
+        bool has = false;
+        size_t p = 0;
+        while (p <= link.rel.size() && !has) {
+            size_t sp = link.rel.find(' ', p);
+            if (sp == std::string::npos) sp = link.rel.size();
+            has = link.rel.compare(p, sp - p, rel) == 0 && sp - p == rel.size();
+            p = sp + 1;
+        }
+        if (!has) continue;
+        auto page_info = query_param(link.url, "page_info");
+        if (!page_info || page_info->empty()) return std::nullopt;
+        return page_info;
     }
     return std::nullopt;
 }

@@ -21,8 +21,23 @@ struct CallLimit {
 };
 std::optional<CallLimit> parse_call_limit(const std::string& header);
 
-// The page_info of the rel="next" (or rel="previous") URL in a Link header, decoded; none
-// when the header has no such link (the last page).
+// One entry of a Link header (RFC 8288): the URL between < and >, and its rel (lower case;
+// may list several types separated by spaces).
+struct Link {
+    std::string url;
+    std::string rel;
+};
+// Every entry of a Link header. Entries are split at the '>' that ends each URL, never at a
+// bare comma: the URL may hold commas, because an HTTP client may hand the header over
+// percent-decoded (cpp-httplib 0.11 turns fields=id%2Ctitle into fields=id,title). Quoted
+// parameter values may hold commas and semicolons. Unreadable parts are skipped.
+std::vector<Link> parse_link_header(const std::string& header);
+// The value of a query parameter of a URL, percent-decoded ('+' stays '+'); none when absent.
+std::optional<std::string> query_param(const std::string& url, const std::string& name);
+// The page_info of the rel="next" (or rel="previous") URL in a Link header, percent-decoded
+// once (Shopify's page_info tokens hold no '%', so a header the client already decoded gives
+// the same value); none when the header has no such link (the last page). The caller
+// re-encodes it (url_encode) when it builds the next request.
 std::optional<std::string> link_page_info(const std::string& link_header, const std::string& rel);
 
 // {"errors": "text"} / {"errors": {"email": ["has already been taken"]}} / {"errors": [..]}

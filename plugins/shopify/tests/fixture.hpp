@@ -38,8 +38,9 @@ struct Rig {
     plexus::RateGovernor governor;
     std::atomic<bool> cancel{false};
 
-    explicit Rig(bool rate_limit = false, int max_attempts = 8)
-        : server(std::make_unique<plexus::sandbox::ShopifySandbox>(options(rate_limit))),
+    explicit Rig(bool rate_limit = false, int max_attempts = 8) : Rig(options(rate_limit), max_attempts) {}
+    explicit Rig(const plexus::sandbox::ShopifySandbox::Options& o, int max_attempts = 8)
+        : server(std::make_unique<plexus::sandbox::ShopifySandbox>(o)),
           http(clock, policy(max_attempts)),
           governor(0, 0, clock) {}
 
