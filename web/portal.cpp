@@ -717,7 +717,7 @@ struct Portal::Impl {
         route("POST", "/api/processes/" + id + "/reconcile", operator_, [this](Ctx& c) {
             const std::string pid = c.match[1];
             process_or_404(pid);
-            json b = body_object(c.req);
+            json& b = c.body;
             bool adopt = false;
             if (b.contains("adopt")) {
                 if (!b["adopt"].is_boolean()) throw bad_request("\"adopt\" must be true or false");
