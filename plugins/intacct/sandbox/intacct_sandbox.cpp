@@ -548,6 +548,7 @@ public:
     void capture_requests(bool on) override {
         std::lock_guard lock(capture_mutex_);
         capture_ = on;
+        captured_.clear();
     }
     std::vector<std::string> captured_requests() const override {
         std::lock_guard lock(capture_mutex_);

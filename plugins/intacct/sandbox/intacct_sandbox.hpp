@@ -30,7 +30,8 @@ public:
     // Every POST to the gateway path, faults included.
     virtual uint64_t requests() const = 0;
     // From now on keep (or stop keeping) every request body received, in arrival order,
-    // whatever the answer (faults included). Off at first. Test-only: the contract tests
+    // whatever the answer (faults included); either way what was kept so far is dropped.
+    // Off at first. Test-only: the contract tests
     // validate what the connector sent against the official schema.
     virtual void capture_requests(bool on) = 0;
     virtual std::vector<std::string> captured_requests() const = 0;
