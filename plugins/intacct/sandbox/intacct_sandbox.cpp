@@ -556,6 +556,10 @@ public:
     }
     uint64_t schema_rejections() const override { return schema_rejections_.load(); }
     void lose_answers_after_executing(int n) override { lose_answers_ = n; }
+    void expire_sessions() override {
+        std::lock_guard lock(mutex_);
+        sessions_.clear();
+    }
     std::string schema_status() const override {
         return schema_ ? "checking requests against " + IntacctSchema::bundled_path()
                        : "not checking requests against the schema: " + schema_missing_;

@@ -43,6 +43,9 @@ public:
     // their result, as a proxy that timed out would: the client does not learn what Intacct
     // did (a lost answer).
     virtual void lose_answers_after_executing(int n) = 0;
+    // Every session ends now (as a session timeout would): the next session-authenticated
+    // request fails authentication ("The session is invalid or has expired").
+    virtual void expire_sessions() = 0;
     // Requests refused by the concurrent-request limit.
     virtual uint64_t throttled() const = 0;
     // Rows of an object (CUSTOMER, ITEM, PRODUCTLINE, SODOCUMENT, ARINVOICE, WAREHOUSE,

@@ -131,6 +131,10 @@ TEST_CASE("contract: every request of every flow validates against the official 
                         {"data", order("#1006", {{"currency", "EUR"}})}}});
     CHECK(lost["results"][0]["status"] == PLEXUS_OK);
 
+    // The session ends (timeout): the connector logs in again once and carries on.
+    w.control().expire_sessions();
+    CHECK(ok_json(inst->lookup({{"entity", "customers"}, {"key", "SHP-1"}}))["found"].get<bool>());
+
     // Lookups: by key for every entity; by idempotency key and data, as the host resolves an
     // open intent after a crash (customers, sales orders); by item and warehouse (inventory).
     for (auto [entity, key] : std::vector<std::pair<std::string, std::string>>{
@@ -159,6 +163,10 @@ TEST_CASE("contract: every request of every flow validates against the official 
     std::cout << "intacct contract: " << requests.size() << " requests of " << kinds.size()
               << " kinds validated against api.xsd:\n";
     for (const auto& k : kinds) std::cout << "  " << k << "\n";
+    size_t logins = 0;
+    for (const auto& body : requests)
+        if (kinds_of(body).count("login getAPISession")) ++logins;
+    CHECK(logins == 3);  // two instances, and the re-login after the session expired
     for (const char* must : {"login getAPISession", "session readByQuery CUSTOMER all",
                              "session readByQuery CUSTOMER where", "session readMore resultId",
                              "session readByQuery CUSTOMER in-list fields", "session create CUSTOMER",
