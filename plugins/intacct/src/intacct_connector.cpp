@@ -22,8 +22,8 @@ namespace {
 constexpr const char* kManifest = R"json({
   "id": "intacct",
   "name": "Sage Intacct (XML Web Services)",
-  "version": "0.2.0",
-  "description": "Customers, sales orders, AR invoices, items, product lines and inventory on hand per warehouse in Sage Intacct through the XML gateway (dtdversion 3.0): session login, batched functions with per-record results, readByQuery/readMore paging, incremental reads on WHENMODIFIED, idempotent writes via uniqueid + controlid, write results carrying the written record's WHENMODIFIED.",
+  "version": "0.3.0",
+  "description": "Customers, sales orders, AR invoices, items, product lines and inventory on hand per warehouse in Sage Intacct through the XML gateway (dtdversion 3.0): session login, batched functions with per-record results, readByQuery/readMore paging, incremental reads on WHENMODIFIED, idempotent writes (every create carries a reference it is looked up by; uniqueid=true with per-function controlids), requests valid against the official XSD, write results carrying the written record's WHENMODIFIED.",
   "settings": [
     {"name": "endpoint_url", "type": "string", "default": "https://api.intacct.com/ia/xml/xmlgw.phtml", "description": "The XML gateway used for the getAPISession login; later calls go to the endpoint the session names."},
     {"name": "sender_id", "type": "string", "required": true, "description": "Web Services sender ID (control block)."},
@@ -183,7 +183,7 @@ std::string record_label(const std::string& entity, const sdk::WriteItem& it) {
 class IntacctConnector : public sdk::Connector {
 public:
     static constexpr const char* id = "intacct";
-    static constexpr const char* version = "0.2.0";
+    static constexpr const char* version = "0.3.0";
     static constexpr const char* manifest = kManifest;
 
     // Retries of a throttled (GW-0010 / 429) or unreadable answer, after the host's own.
