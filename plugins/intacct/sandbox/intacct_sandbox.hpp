@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace plexus::sandbox {
 
@@ -28,6 +29,23 @@ public:
     virtual ~IntacctSandboxControl() = default;
     // Every POST to the gateway path, faults included.
     virtual uint64_t requests() const = 0;
+    // From now on keep (or stop keeping) every request body received, in arrival order,
+    // whatever the answer (faults included); either way what was kept so far is dropped.
+    // Off at first. Test-only: the contract tests
+    // validate what the connector sent against the official schema.
+    virtual void capture_requests(bool on) = 0;
+    virtual std::vector<std::string> captured_requests() const = 0;
+    // Requests refused (XL03000003) because they did not validate against the official schema
+    // (plugins/intacct/tests/contract/api.xsd), and whether the sandbox checks at all.
+    virtual uint64_t schema_rejections() const = 0;
+    virtual std::string schema_status() const = 0;
+    // The next `n` gateway requests are executed, then answered with HTTP 502 instead of
+    // their result, as a proxy that timed out would: the client does not learn what Intacct
+    // did (a lost answer).
+    virtual void lose_answers_after_executing(int n) = 0;
+    // Every session ends now (as a session timeout would): the next session-authenticated
+    // request fails authentication ("The session is invalid or has expired").
+    virtual void expire_sessions() = 0;
     // Requests refused by the concurrent-request limit.
     virtual uint64_t throttled() const = 0;
     // Rows of an object (CUSTOMER, ITEM, PRODUCTLINE, SODOCUMENT, ARINVOICE, WAREHOUSE,

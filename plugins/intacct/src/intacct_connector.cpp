@@ -5,7 +5,9 @@
 #include <plexus/connector.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -20,8 +22,8 @@ namespace {
 constexpr const char* kManifest = R"json({
   "id": "intacct",
   "name": "Sage Intacct (XML Web Services)",
-  "version": "0.2.0",
-  "description": "Customers, sales orders, AR invoices, items, product lines and inventory on hand per warehouse in Sage Intacct through the XML gateway (dtdversion 3.0): session login, batched functions with per-record results, readByQuery/readMore paging, incremental reads on WHENMODIFIED, idempotent writes via uniqueid + controlid, write results carrying the written record's WHENMODIFIED.",
+  "version": "0.3.0",
+  "description": "Customers, sales orders, AR invoices, items, product lines and inventory on hand per warehouse in Sage Intacct through the XML gateway (dtdversion 3.0): session login, batched functions with per-record results, readByQuery/readMore paging, incremental reads on WHENMODIFIED, idempotent writes (every create carries a reference it is looked up by; uniqueid=true with per-function controlids), requests valid against the official XSD, write results carrying the written record's WHENMODIFIED.",
   "settings": [
     {"name": "endpoint_url", "type": "string", "default": "https://api.intacct.com/ia/xml/xmlgw.phtml", "description": "The XML gateway used for the getAPISession login; later calls go to the endpoint the session names."},
     {"name": "sender_id", "type": "string", "required": true, "description": "Web Services sender ID (control block)."},
@@ -32,6 +34,7 @@ constexpr const char* kManifest = R"json({
     {"name": "entity_id", "type": "string", "default": "", "description": "Multi-entity companies: the entity (locationid) to log in to; empty for top level."},
     {"name": "batch_size", "type": "integer", "default": 100, "description": "Functions per request when writing (1..100)."},
     {"name": "page_size", "type": "integer", "default": 1000, "description": "readByQuery page size (1..1000); the host's page limit caps it."},
+    {"name": "exchange_rate_type", "type": "string", "default": "Intacct Daily Rate", "description": "sales_orders: the exchange rate type sent after <currency> when an order names a currency and gives neither exchratetype nor exchrate (the XSD requires one of them). Empty: such an order is refused."},
     {"name": "inventory_full_scan_hours", "type": "integer", "default": 24, "description": "inventory: read every ITEMWAREHOUSEINFO row again when the last full read started this many hours ago (0: never), in case a quantity change does not move WHENMODIFIED; between full reads the reads are incremental."}
   ],
   "entities": [
@@ -121,14 +124,58 @@ void quantities_to_numbers(json& row) {
     }
 }
 
+// The field a create's reference is written to and looked up by (README "Idempotency").
+const char* reference_field(const std::string& entity) {
+    return entity == "sales_orders" ? "PONUMBER" : "CUSTOMERID";
+}
+
+// A CUSTOMERID for a customer create whose mapping gives none, derived from the idempotency
+// key: "PX" and the key's first 18 hex digits after its "px", upper case — 20 characters,
+// Intacct's length for IDs (the host's keys are "px" + 30 hex digits; 72 bits keep the
+// records of one company apart). Any other key: "PX" + 16 hex digits of its FNV-1a 64 hash.
+// Empty without a key.
+std::string derived_customer_id(const std::string& key) {
+    if (key.empty()) return {};
+    bool host_key = key.size() >= 20 && key.rfind("px", 0) == 0 &&
+                    std::all_of(key.begin() + 2, key.begin() + 20,
+                                [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+    std::string hex;
+    if (host_key) {
+        hex = key.substr(2, 18);
+    } else {
+        uint64_t h = 1469598103934665603ull;
+        for (unsigned char ch : key) {
+            h ^= ch;
+            h *= 1099511628211ull;
+        }
+        char buf[20];
+        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+        hex = buf;
+    }
+    for (auto& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return "PX" + hex;
+}
+
+// The reference a create of this record writes (and a lookup queries): customers the mapped
+// CUSTOMERID or the one derived from the key; sales orders the mapped referenceno or the key.
+std::string reference_of(const std::string& entity, const json& data, const std::string& key) {
+    if (entity == "sales_orders") {
+        std::string ref = field(data, "referenceno");
+        return ref.empty() ? key : ref;
+    }
+    std::string id = field(data, "CUSTOMERID");
+    return id.empty() ? derived_customer_id(key) : id;
+}
+
 // How a record is named in a per-record error message: its key, or what identifies it.
 std::string record_label(const std::string& entity, const sdk::WriteItem& it) {
     if (entity == "sales_orders") {
         std::string ref = field(it.data, "referenceno");
         return "sales order " + (ref.empty() ? "(idempotency key " + it.idempotency_key + ")" : ref);
     }
-    std::string id = it.op == sdk::WriteOp::Update ? it.target_key : field(it.data, "CUSTOMERID");
-    return "customer " + (id.empty() ? "(new, numbered by Intacct)" : id);
+    std::string id = it.op == sdk::WriteOp::Update ? it.target_key
+                                                   : reference_of(entity, it.data, it.idempotency_key);
+    return "customer " + (id.empty() ? "(new, without CUSTOMERID)" : id);
 }
 
 }  // namespace
@@ -136,7 +183,7 @@ std::string record_label(const std::string& entity, const sdk::WriteItem& it) {
 class IntacctConnector : public sdk::Connector {
 public:
     static constexpr const char* id = "intacct";
-    static constexpr const char* version = "0.2.0";
+    static constexpr const char* version = "0.3.0";
     static constexpr const char* manifest = kManifest;
 
     // Retries of a throttled (GW-0010 / 429) or unreadable answer, after the host's own.
@@ -161,6 +208,7 @@ public:
         login_.location_id = str("entity_id");
         batch_size_ = static_cast<int>(s.value("batch_size", 100));
         page_size_ = static_cast<int>(s.value("page_size", 1000));
+        exchange_rate_type_ = str("exchange_rate_type", kDefaultExchangeRateType);
         int full_scan_hours = static_cast<int>(s.value("inventory_full_scan_hours", 24));
         if (full_scan_hours < 0)
             throw Error(PLEXUS_ERR_CONFIG, "inventory_full_scan_hours must be 0 (never) or more");
@@ -293,10 +341,11 @@ public:
         std::string query;
         if (req.key) {
             query = std::string(info->key_field) + " = " + quote(*req.key);
-        } else if (req.entity == "sales_orders") {
-            std::string ref = field(req.data, "referenceno");
+        } else if (req.entity == "customers" || req.entity == "sales_orders") {
+            // The reference every create writes into the record (README "Idempotency").
+            std::string ref = reference_of(req.entity, req.data, req.idempotency_key.value_or(""));
             if (ref.empty()) return {};
-            query = "PONUMBER = " + quote(ref);
+            query = std::string(reference_field(req.entity)) + " = " + quote(ref);
         } else if (req.entity == "inventory" && field(req.data, "RECORDNO").empty()) {
             std::string item = field(req.data, "ITEMID"), wh = field(req.data, "WAREHOUSEID");
             if (item.empty() || wh.empty()) return {};
@@ -328,46 +377,157 @@ private:
         return r;
     }
 
-    // One request of up to batch_size functions: items[start, end).
-    //
-    // Idempotency: the request has uniqueid=true and a controlid derived from what it asks for
-    // (entity; per record: operation, idempotency key, target key, mapped data), so the very
-    // same request sent again — the host's HTTP retry after a lost answer, or the next run
-    // after a crash — is refused by the gateway (XL03000004) instead of posting twice. What
-    // that refusal means per record is settled in settle_duplicate().
-    void write_chunk(const std::string& entity, const std::vector<sdk::WriteItem>& items,
-                     size_t start, size_t end, std::vector<sdk::WriteResult>& results) {
-        std::vector<Planned> plan;
-        for (size_t i = start; i < end; ++i) {
-            const auto& it = items[i];
-            std::string why;
-            std::string fn = build_function(entity, it, "f" + std::to_string(plan.size() + 1), why);
-            if (fn.empty()) {
-                results[i] = sdk::WriteResult::failed(PLEXUS_ERR_VALIDATION,
-                                                      record_label(entity, it) + ": " + why);
-                continue;
-            }
-            plan.push_back({i, "f" + std::to_string(plan.size() + 1), std::move(fn)});
-        }
-        if (plan.empty()) return;
-        std::string identity = entity;
-        for (const auto& p : plan) {
-            const auto& it = items[p.item];
-            identity += "|" + std::to_string(static_cast<int>(it.op)) + "|" + it.idempotency_key +
-                        "|" + it.target_key + "|" + it.data.dump();
-        }
-        Response resp = call(functions_of(plan), true, stable_controlid(identity));
-        if (!resp.control_ok && is_duplicate_controlid(resp.control_errors))
-            settle_duplicate(entity, items, plan, identity, results);
-        else
-            apply_results(entity, items, plan, resp, results);
-    }
-
     struct Planned {
         size_t item;            // index into the batch's items
         std::string controlid;  // the function's controlid in the request
         std::string function;   // the serialised <function>
     };
+
+    // One request of up to batch_size functions: items[start, end).
+    //
+    // Idempotency (README "Idempotency"): every create carries a reference the connector can
+    // look the record up by (customers: CUSTOMERID; sales orders: referenceno → PONUMBER),
+    // and the request has uniqueid=true with a function controlid of its own per function,
+    // so the host's retry of this very request after a lost answer is refused by Intacct
+    // instead of run twice. What Intacct answers to such a repeat is not public, so no answer
+    // is trusted to mean "already done": a create that failed is looked up by its reference
+    // (one query for all of them), and adopted when it is there.
+    void write_chunk(const std::string& entity, const std::vector<sdk::WriteItem>& items,
+                     size_t start, size_t end, std::vector<sdk::WriteResult>& results) {
+        // Unique to this request: the host's retries of the request send the same body.
+        const std::string nonce = to_base36(static_cast<uint64_t>(host_.now_ms())) + "-" +
+                                  std::to_string(++write_seq_);
+        std::vector<Planned> plan;
+        for (size_t i = start; i < end; ++i) {
+            const auto& it = items[i];
+            std::string fcid = function_controlid(it, plan.size() + 1, nonce);
+            std::string why;
+            std::string fn = build_function(entity, it, fcid, why);
+            if (fn.empty()) {
+                results[i] = sdk::WriteResult::failed(PLEXUS_ERR_VALIDATION,
+                                                      record_label(entity, it) + ": " + why);
+                continue;
+            }
+            plan.push_back({i, fcid, std::move(fn)});
+        }
+        if (plan.empty()) return;
+        Response resp = call(functions_of(plan), true, "");
+        std::vector<bool> repeat_hints(items.size(), false);
+        apply_results(entity, items, plan, resp, results, &repeat_hints);
+        adopt_failed_creates(entity, items, plan, repeat_hints, results);
+    }
+
+    // <function controlid>: 1..256 characters; a create's starts with its idempotency key, so
+    // Intacct's audit trail names the record.
+    static std::string function_controlid(const sdk::WriteItem& it, size_t n, const std::string& nonce) {
+        std::string head = it.op == sdk::WriteOp::Create && !it.idempotency_key.empty() &&
+                                   it.idempotency_key.size() <= 64
+                               ? it.idempotency_key
+                               : (it.op == sdk::WriteOp::Create ? "c" : "u") + std::to_string(n);
+        return head + "." + std::to_string(n) + "." + nonce;
+    }
+
+    static std::string to_base36(uint64_t v) {
+        std::string out;
+        do {
+            out.insert(out.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36]);
+            v /= 36;
+        } while (v);
+        return out;
+    }
+
+    // Creates that failed (other than "already exists", which the host settles by lookup and
+    // update): is the record in Intacct after all? One readByQuery by reference for all of
+    // them. Found: this or an earlier request made it (the failure was Intacct refusing a
+    // repeated function controlid, or an error reported after the commit) — adopt it. Not
+    // found: the failure stands; when the failure reads like a refused repeat, look once more
+    // a second later (the first request may still be running), then report it transient so
+    // the host leaves its intent open and resolves it by lookup later.
+    void adopt_failed_creates(const std::string& entity, const std::vector<sdk::WriteItem>& items,
+                              const std::vector<Planned>& plan, const std::vector<bool>& repeat_hints,
+                              std::vector<sdk::WriteResult>& results) {
+        std::vector<const Planned*> failed;
+        for (const auto& p : plan) {
+            const auto& r = results[p.item];
+            if (items[p.item].op == sdk::WriteOp::Create && r.status != PLEXUS_OK &&
+                r.status != PLEXUS_ERR_CONFLICT)
+                failed.push_back(&p);
+        }
+        if (failed.empty()) return;
+        auto find_all = [&](std::vector<const Planned*>& which) {
+            std::vector<std::string> refs;
+            for (const Planned* p : which) refs.push_back(reference_of(entity, items[p->item].data, items[p->item].idempotency_key));
+            std::map<std::string, sdk::Record> found;
+            try {
+                found = find_by_references(entity, refs);
+            } catch (const Error& e) {
+                host_.warn(std::string("intacct: looking up failed creates by reference failed: ") + e.what());
+                return;
+            }
+            std::vector<const Planned*> still;
+            for (size_t k = 0; k < which.size(); ++k) {
+                auto f = found.find(refs[k]);
+                if (f == found.end()) {
+                    still.push_back(which[k]);
+                    continue;
+                }
+                host_.info("intacct: " + record_label(entity, items[which[k]->item]) +
+                           ": the create failed (" + results[which[k]->item].message +
+                           ") but the record is in Intacct by its reference " + refs[k] + ": adopted");
+                results[which[k]->item] = sdk::WriteResult::ok(
+                    f->second.key, entity == "customers" ? f->second.cursor : std::string());
+            }
+            which = std::move(still);
+        };
+        find_all(failed);
+        std::vector<const Planned*> hinted;
+        for (const Planned* p : failed)
+            if (repeat_hints[p->item]) hinted.push_back(p);
+        if (hinted.empty()) return;
+        if (!host_.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(kRecheckMs));
+        find_all(hinted);
+        for (const Planned* p : hinted)
+            results[p->item] = sdk::WriteResult::failed(
+                PLEXUS_ERR_TRANSIENT,
+                results[p->item].message +
+                    " — Intacct refused the function as a repeat, yet no record with the reference " +
+                    reference_of(entity, items[p->item].data, items[p->item].idempotency_key) +
+                    " is there (yet); it is looked up again before any new create");
+    }
+
+    // Reference → record, for the records of `entity` whose reference field holds one of refs.
+    std::map<std::string, sdk::Record> find_by_references(const std::string& entity,
+                                                          const std::vector<std::string>& refs) {
+        const EntityInfo* info = entity_info(entity);
+        const std::string ref_field = reference_field(entity);
+        std::map<std::string, sdk::Record> out;
+        std::vector<std::string> unique_refs;
+        for (const auto& r : refs)
+            if (!r.empty()) unique_refs.push_back(r);
+        std::sort(unique_refs.begin(), unique_refs.end());
+        unique_refs.erase(std::unique(unique_refs.begin(), unique_refs.end()), unique_refs.end());
+        for (size_t from = 0; from < unique_refs.size(); from += kCursorReadKeys) {
+            std::vector<std::string> chunk(
+                unique_refs.begin() + static_cast<std::ptrdiff_t>(from),
+                unique_refs.begin() + static_cast<std::ptrdiff_t>(std::min(unique_refs.size(), from + kCursorReadKeys)));
+            std::string fields = std::string(info->key_field) + "," + ref_field + ",WHENMODIFIED";
+            if (ref_field == info->key_field) fields = ref_field + ",WHENMODIFIED";
+            FunctionResult fr = call_one(
+                fn_read_by_query("a1", info->object, in_list(ref_field, chunk),
+                                 static_cast<int>(std::min<size_t>(chunk.size() * 2, 1000)),
+                                 info->docparid, fields),
+                false, "");
+            if (fr.status != "success")
+                throw Error(PLEXUS_ERR_TRANSIENT, "intacct: lookup by reference in " + entity +
+                                                      " failed: " + join_errors(fr.errors));
+            for (auto& row : fr.rows) {
+                std::string ref = field(row, ref_field.c_str());
+                if (!out.count(ref)) out.emplace(ref, to_record(*info, std::move(row)));
+            }
+        }
+        return out;
+    }
+
 
     static std::vector<std::string> functions_of(const std::vector<Planned>& plan) {
         std::vector<std::string> out;
@@ -391,19 +551,45 @@ private:
                 fields["CUSTOMERID"] = it.target_key;
                 return fn_generic(fcid, "update", "CUSTOMER", fields);
             }
+            // The create's reference: the mapped CUSTOMERID, or one derived from the
+            // idempotency key (README "Idempotency").
+            if (field(fields, "CUSTOMERID").empty()) {
+                std::string id = derived_customer_id(it.idempotency_key);
+                if (id.empty()) {
+                    why = "a customer create needs a CUSTOMERID or an idempotency key to derive one from";
+                    return {};
+                }
+                fields["CUSTOMERID"] = id;
+            }
             return fn_generic(fcid, "create", "CUSTOMER", fields);
         }
         if (it.op == sdk::WriteOp::Update) {
             why = "sales orders are created, never updated, by Plexus";
             return {};
         }
-        return fn_create_sotransaction(fcid, it.data, why);
+        if (!it.data.is_object()) {
+            why = "a sales order must be a JSON object";
+            return {};
+        }
+        // The create's reference: the mapped referenceno (PONUMBER), or the idempotency key.
+        json order = it.data;
+        if (field(order, "referenceno").empty()) {
+            if (it.idempotency_key.empty()) {
+                why = "a sales order needs a referenceno or an idempotency key";
+                return {};
+            }
+            order["referenceno"] = it.idempotency_key;
+        }
+        return fn_create_sotransaction(fcid, order, why, exchange_rate_type_);
     }
 
     // Each function's <result> (matched by its controlid) is its record's outcome.
+    // `repeat_hints` (per item): set where the failure reads like Intacct refusing a repeated
+    // function controlid — a hint only, the real answer is not public.
     void apply_results(const std::string& entity, const std::vector<sdk::WriteItem>& items,
                        const std::vector<Planned>& plan, const Response& resp,
-                       std::vector<sdk::WriteResult>& results) {
+                       std::vector<sdk::WriteResult>& results,
+                       std::vector<bool>* repeat_hints = nullptr) {
         std::map<std::string, const FunctionResult*> by_cid;
         for (const auto& r : resp.results) by_cid.emplace(r.controlid, &r);
         for (size_t f = 0; f < plan.size(); ++f) {
@@ -423,7 +609,8 @@ private:
                 if (entity == "sales_orders") key = fr->key;
                 else if (!fr->rows.empty()) key = field(fr->rows.front(), "CUSTOMERID");
                 if (key.empty())
-                    key = it.op == sdk::WriteOp::Update ? it.target_key : field(it.data, "CUSTOMERID");
+                    key = it.op == sdk::WriteOp::Update ? it.target_key
+                                                       : reference_of(entity, it.data, it.idempotency_key);
                 results[i] = sdk::WriteResult::ok(key);
             } else if (fr->status == "aborted") {
                 results[i] = sdk::WriteResult::failed(PLEXUS_ERR_TRANSIENT,
@@ -434,73 +621,9 @@ private:
                         ? PLEXUS_ERR_CONFLICT
                         : PLEXUS_ERR_VALIDATION,
                     label + ": " + join_errors(fr->errors));
+                if (repeat_hints && is_repeat_hint(fr->errors)) (*repeat_hints)[i] = true;
             }
         }
-    }
-
-    // The gateway refused the request as a repeat (XL03000004): a request with this controlid
-    // reached Intacct before, and none of its functions ran now. Per record:
-    // - a create whose record is there (customers by CUSTOMERID, sales orders by referenceno)
-    //   was made by that earlier request: adopt it;
-    // - a create whose record is not there (looked for twice, a second apart, in case the
-    //   earlier request is still running) failed then — e.g. the customer of a sales order did
-    //   not exist yet — and is sent again now;
-    // - an update is sent again: an update is idempotent, and the same data may be wanted
-    //   again after a change in between (X → Y → X).
-    // The second request has a controlid of its own (the same identity plus the host's clock),
-    // so it is itself protected against a lost answer.
-    void settle_duplicate(const std::string& entity, const std::vector<sdk::WriteItem>& items,
-                          const std::vector<Planned>& plan, const std::string& identity,
-                          std::vector<sdk::WriteResult>& results) {
-        std::vector<Planned> again;
-        std::vector<const Planned*> missing;
-        for (const auto& p : plan) {
-            const auto& it = items[p.item];
-            if (it.op == sdk::WriteOp::Update) {
-                again.push_back(p);
-                continue;
-            }
-            if (auto found = find_created(entity, it)) results[p.item] = std::move(*found);
-            else missing.push_back(&p);
-        }
-        if (!missing.empty()) {
-            if (!host_.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(kRecheckMs));
-            for (const Planned* p : missing) {
-                if (auto found = find_created(entity, items[p->item])) results[p->item] = std::move(*found);
-                else again.push_back(*p);
-            }
-        }
-        if (again.empty()) return;
-        // Keep the function order of the first request (controlids f1, f3, … as they were).
-        std::sort(again.begin(), again.end(),
-                  [](const Planned& a, const Planned& b) { return a.item < b.item; });
-        host_.info("intacct: " + std::to_string(again.size()) + " " + entity +
-                   " record(s) of a request Intacct had already received are sent again");
-        Response resp = call(functions_of(again), true,
-                             stable_controlid(identity + "|again|" + std::to_string(host_.now_ms())));
-        if (!resp.control_ok && is_duplicate_controlid(resp.control_errors)) {
-            for (const auto& p : again)
-                results[p.item] = sdk::WriteResult::failed(
-                    PLEXUS_ERR_TRANSIENT, record_label(entity, items[p.item]) +
-                                              ": intacct refused the request twice as already "
-                                              "received (" + join_errors(resp.control_errors) + ")");
-            return;
-        }
-        apply_results(entity, items, again, resp, results);
-    }
-
-    // What an earlier create of this record made, if it is in Intacct.
-    std::optional<sdk::WriteResult> find_created(const std::string& entity, const sdk::WriteItem& it) {
-        sdk::LookupRequest lr;
-        lr.entity = entity;
-        lr.idempotency_key = it.idempotency_key;
-        lr.data = it.data;
-        if (entity == "customers" && field(it.data, "CUSTOMERID").empty())
-            return std::nullopt;  // numbered by Intacct: nothing to look it up by
-        auto found = lookup(lr);
-        if (!found.found) return std::nullopt;
-        return sdk::WriteResult::ok(found.record.key,
-                                    entity == "customers" ? found.record.cursor : std::string());
     }
 
     // The written customers' WHENMODIFIED, as their cursor (record_cursor(), like a read
@@ -640,7 +763,6 @@ private:
                 continue;
             }
             if (!r.control_ok) {
-                if (is_duplicate_controlid(r.control_errors)) return r;
                 bool malformed = std::any_of(r.control_errors.begin(), r.control_errors.end(),
                                              [](const WireError& e) {
                                                  return e.errorno == "XL03000003" ||
@@ -668,11 +790,13 @@ private:
     Login login_;
     int batch_size_ = 100;
     int page_size_ = 1000;
+    std::string exchange_rate_type_;  // sales_orders: default <exchratetype> after <currency>
     int64_t full_scan_ms_ = 0;  // inventory: a full read at least this often (0: never)
     std::optional<std::string> session_;
     std::string session_endpoint_;
     bool session_auth_failed_ = false;
     int request_seq_ = 0;
+    uint64_t write_seq_ = 0;  // write requests of this instance (function controlids)
     std::set<std::string> issued_result_ids_;  // resultIds this instance may continue
 };
 

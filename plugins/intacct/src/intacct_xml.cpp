@@ -166,9 +166,13 @@ bool is_throttled(const std::vector<WireError>& errors) {
     return std::any_of(errors.begin(), errors.end(),
                        [](const WireError& e) { return e.errorno == "GW-0010"; });
 }
-bool is_duplicate_controlid(const std::vector<WireError>& errors) {
-    return std::any_of(errors.begin(), errors.end(),
-                       [](const WireError& e) { return e.errorno == "XL03000004"; });
+bool is_repeat_hint(const std::vector<WireError>& errors) {
+    return std::any_of(errors.begin(), errors.end(), [](const WireError& e) {
+        if (e.errorno == "XL03000004") return true;
+        std::string text = e.description + " " + e.description2;
+        for (auto& ch : text) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return text.find("controlid") != std::string::npos || text.find("control id") != std::string::npos;
+    });
 }
 bool is_already_exists(const std::vector<WireError>& errors) {
     return std::any_of(errors.begin(), errors.end(), [](const WireError& e) {
@@ -252,7 +256,7 @@ std::string fn_generic(const std::string& controlid, const std::string& verb,
 }
 
 std::string fn_create_sotransaction(const std::string& controlid, const json& o,
-                                    std::string& error) {
+                                    std::string& error, const std::string& default_exchratetype) {
     if (!o.is_object()) {
         error = "a sales order must be a JSON object";
         return {};
@@ -282,7 +286,29 @@ std::string fn_create_sotransaction(const std::string& controlid, const json& o,
     if (!str("datedue").empty()) add_date(t, "datedue", str("datedue"));
     if (!str("message").empty()) add_text(t, "message", str("message"));
     if (!str("externalid").empty()) add_text(t, "externalid", str("externalid"));
-    if (!str("currency").empty()) add_text(t, "currency", str("currency"));
+    if (!str("currency").empty()) {
+        // XSD (intacct_dtd v3.0 api.xsd, create_sotransaction): [basecurr] currency, then
+        // either [exchratedate] exchratetype or exchrate — <currency> directly followed by
+        // <sotransitems> is invalid.
+        if (!str("basecurr").empty()) add_text(t, "basecurr", str("basecurr"));
+        add_text(t, "currency", str("currency"));
+        if (!str("exchrate").empty()) {
+            add_text(t, "exchrate", str("exchrate"));
+        } else {
+            std::string type = str("exchratetype").empty() ? default_exchratetype : str("exchratetype");
+            if (type.empty()) {
+                error = "currency " + str("currency") +
+                        " needs an exchange rate: give exchratetype or exchrate, or set the "
+                        "connection's exchange_rate_type";
+                return {};
+            }
+            if (!str("exchratedate").empty() && !add_date(t, "exchratedate", str("exchratedate"))) {
+                error = "exchratedate must be a date yyyy-mm-dd";
+                return {};
+            }
+            add_text(t, "exchratetype", type);
+        }
+    }
     auto items = t.append_child("sotransitems");
     for (const auto& line : o["lines"]) {
         if (!line.is_object()) {
@@ -374,17 +400,6 @@ std::optional<ReadCursor> decode_cursor(const std::string& text) {
     } catch (const std::exception&) {
         return std::nullopt;
     }
-}
-
-std::string stable_controlid(const std::string& text) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char ch : text) {
-        h ^= ch;
-        h *= 1099511628211ull;
-    }
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "px-%016llx", static_cast<unsigned long long>(h));
-    return buf;
 }
 
 std::string quote(const std::string& value) {

@@ -53,7 +53,11 @@ Response parse_response(const std::string& body);
 
 // Classification of failures (see README "Error mapping").
 bool is_throttled(const std::vector<WireError>& errors);            // GW-0010
-bool is_duplicate_controlid(const std::vector<WireError>& errors);  // XL03000004
+// Whether a function's errors read like Intacct refusing a repeated function controlid under
+// uniqueid=true: the code and text are not public, so this is a hint (the sandbox's invented
+// XL03000004, or any error text naming a control ID), never proof — the connector looks the
+// record up by its reference either way.
+bool is_repeat_hint(const std::vector<WireError>& errors);
 bool is_already_exists(const std::vector<WireError>& errors);       // "already exists"
 
 // The request envelope. Exactly one of session_id / login is used.
@@ -78,9 +82,14 @@ std::string fn_read_more(const std::string& controlid, const std::string& result
 // <create>/<update> with <OBJECT> built from a JSON object (json_to_elements).
 std::string fn_generic(const std::string& controlid, const std::string& verb,
                        const std::string& object, const json& fields);
-// <create_sotransaction> from the sales_orders record shape (see README).
+// <create_sotransaction> from the sales_orders record shape (see README). With a `currency`
+// the XSD requires an exchange rate after it: the order's `exchrate`, or `exchratetype`
+// (optionally after `exchratedate`), else `default_exchratetype` (the connector's
+// exchange_rate_type setting, "Intacct Daily Rate" unless configured).
+inline constexpr const char* kDefaultExchangeRateType = "Intacct Daily Rate";
 std::string fn_create_sotransaction(const std::string& controlid, const json& order,
-                                    std::string& error);
+                                    std::string& error,
+                                    const std::string& default_exchratetype = kDefaultExchangeRateType);
 
 // XML ↔ JSON for generic objects: an element without element children is a string, one with
 // children an object (a repeated child name becomes an array).
@@ -115,8 +124,6 @@ struct ReadCursor {
 std::string encode_cursor(const ReadCursor& c);
 std::optional<ReadCursor> decode_cursor(const std::string& text);
 
-// A controlid (1..256 chars) derived from arbitrary text: "px-" + 16 hex digits of FNV-1a 64.
-std::string stable_controlid(const std::string& text);
 
 // Quote a value for a readByQuery <query>. The developer docs: "single quotes must be escaped
 // with backslashes ('Jane\'s Deli')"; a backslash is escaped the same way.

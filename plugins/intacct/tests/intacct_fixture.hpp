@@ -8,11 +8,14 @@
 #include "plugin_host/connector_instance.hpp"
 #include "plugin_host/plugin_registry.hpp"
 #include "sandbox/intacct_sandbox.hpp"
+#include "sandbox/intacct_schema.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <exception>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -41,8 +44,35 @@ inline plexus::RetryPolicy fast_policy() {
     return p;
 }
 
-// One sandbox and the host services a connector instance needs.
+// Every request body in `requests` against the official schema (tests/contract/api.xsd):
+// the number that validated; each one that did not is a failed check naming the error.
+inline size_t validate_against_xsd(const std::vector<std::string>& requests) {
+    auto schema = plexus::sandbox::IntacctSchema::bundled();
+    REQUIRE(schema);
+    size_t valid = 0;
+    for (const auto& body : requests) {
+        // Fault-injected and malformed answers are the sandbox's; the requests are all ours.
+        std::string error = schema->validate(body);
+        INFO("request: " << body.substr(0, 2000));
+        CHECK(error == "");
+        if (error.empty()) ++valid;
+    }
+    return valid;
+}
+
+// One sandbox and the host services a connector instance needs. Every request the sandbox
+// receives is kept and, when the test ends, validated against the official XSD (the sandbox
+// refuses invalid ones itself too, with XL03000003).
 struct World {
+    World() { control().capture_requests(true); }
+    ~World() {
+        if (std::uncaught_exceptions() > 0) return;
+        auto requests = control().captured_requests();
+        validate_against_xsd(requests);
+        CHECK(control().schema_rejections() == expected_schema_rejections);
+    }
+    uint64_t expected_schema_rejections = 0;  // a test that sends invalid XML on purpose
+
     plexus::sandbox::SandboxServer server{plexus::sandbox::make_intacct_sandbox(1)};
     plexus::SystemClock& clock = plexus::SystemClock::instance();
     plexus::HttpClient http{clock, fast_policy()};

@@ -3,6 +3,7 @@
 // request.xml, then parses the recorded response.xml and compares what the connector sees
 // with expected.json's "response" (only the keys given there).
 #include "intacct_xml.hpp"
+#include "sandbox/intacct_schema.hpp"
 
 #include <catch2/catch.hpp>
 #include <pugixml.hpp>
@@ -71,7 +72,6 @@ json summary(const Response& r) {
     json s{{"control_ok", r.control_ok},
            {"auth_ok", r.auth_ok},
            {"throttled", is_throttled(r.control_errors)},
-           {"duplicate", is_duplicate_controlid(r.control_errors)},
            {"results", json::array()}};
     if (!r.control_errors.empty()) s["control_message"] = join_errors(r.control_errors);
     if (!r.auth_errors.empty()) s["auth_message"] = join_errors(r.auth_errors);
@@ -79,7 +79,8 @@ json summary(const Response& r) {
         json j{{"status", f.status}, {"function", f.function}, {"controlid", f.controlid},
                {"count", f.count}, {"totalcount", f.totalcount}, {"numremaining", f.numremaining},
                {"resultId", f.result_id}, {"key", f.key}, {"rows", f.rows},
-               {"already_exists", is_already_exists(f.errors)}, {"api", f.api},
+               {"already_exists", is_already_exists(f.errors)},
+               {"repeat_hint", is_repeat_hint(f.errors)}, {"api", f.api},
                {"cursors", json::array()}};
         // Each row's cursor as the connector reports it (reads and write results alike).
         for (const auto& row : f.rows)
@@ -125,6 +126,10 @@ TEST_CASE("golden request/response cases", "[intacct][golden]") {
         SECTION(name) {
             std::string built = build(expected["request"]);
             CHECK(canonical(built) == canonical(slurp(dir.path() / "request.xml")));
+            // Every golden request is one the connector sends: it must pass the official XSD.
+            auto schema = plexus::sandbox::IntacctSchema::bundled();
+            REQUIRE(schema);
+            CHECK(schema->validate(built) == "");
             Response r = parse_response(slurp(dir.path() / "response.xml"));
             REQUIRE(r.parsed);
             expect_subset(expected["response"], summary(r), name);
@@ -157,8 +162,9 @@ TEST_CASE("wire helpers", "[intacct]") {
     CHECK_FALSE(endpoint_allowed("http://127.0.0.1:8082/ia/xml/xmlgw.phtml",
                                  "http://127.0.0.1:9999/ia/xml/xmlgw.phtml", why));
     CHECK_FALSE(why.empty());
-    CHECK(stable_controlid("a") == stable_controlid("a"));
-    CHECK(stable_controlid("a") != stable_controlid("b"));
+    CHECK(is_repeat_hint({{"XL03000004", "", "", ""}}));
+    CHECK(is_repeat_hint({{"XY0001", "Duplicate control ID", "", ""}}));
+    CHECK_FALSE(is_repeat_hint({{"BL03000018", "", "Invalid Customer NEW-CUST specified.", ""}}));
     ReadCursor c{"05/01/2024 08:00:00", {"12", "40"}, "rs9", "05/02/2024 00:00:00", {"7"}};
     auto d = decode_cursor(encode_cursor(c));
     REQUIRE(d);
