@@ -383,9 +383,17 @@ private:
     std::optional<LookupResult> search_customers(const std::string& query, Pred&& matches) {
         Exchange x = api_.call("GET", "customers/search.json?limit=10&query=" + url_encode(query));
         ListPage page = parse_list_page(x.response.status, x.response.header("Link"), x.response.body, "customers", x.name);
-        for (auto& c : page.items)
-            if (matches(c)) return found_record(std::move(c));
-        return std::nullopt;
+        // Every match is counted: two customers carrying one idempotency tag are a duplicate
+        // that `plexus reconcile` reports (LookupResult::matches).
+        std::optional<LookupResult> hit;
+        int64_t n = 0;
+        for (auto& c : page.items) {
+            if (!matches(c)) continue;
+            if (!hit) hit = found_record(std::move(c));
+            ++n;
+        }
+        if (hit) hit->matches = n;
+        return hit;
     }
 
     static bool has_tag(const json& object, const std::string& tag) {
@@ -406,9 +414,22 @@ private:
     std::optional<LookupResult> search_tag(const EntitySpec& spec, const std::string& tag) {
         if (spec.plural == std::string("customers"))
             return search_customers("tag:" + quote(tag), [&](const json& c) { return has_tag(c, tag); });
-        // Products: no tag search in REST; scan (cached for the instance).
-        for (const auto& p : products_.products())
-            if (has_tag(p, tag)) return found_record(p);
+        // Products: no tag search in REST; scan (cached for the instance, caught up with what
+        // other runs wrote since before answering "not found").
+        for (int pass = 0; pass < 2; ++pass) {
+            std::optional<LookupResult> hit;
+            int64_t n = 0;
+            for (const auto& p : products_.products()) {
+                if (!has_tag(p, tag)) continue;
+                if (!hit) hit = found_record(p);
+                ++n;
+            }
+            if (hit) {
+                hit->matches = n;
+                return hit;
+            }
+            if (pass == 0 && !products_.catch_up()) break;
+        }
         return std::nullopt;
     }
 
