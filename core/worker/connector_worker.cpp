@@ -137,7 +137,10 @@ ConnectorWorker::ConnectorWorker(const LoadedConnector& connector, const Isolati
 
     try {
         CallResult hello;
-        switch (await(Frame::hello, "loading the library", hello)) {
+        // Starting is exec + dlopen, not connector code: a slow machine (or a sanitizer
+        // build) must not fail it under a short call_timeout_s.
+        switch (await(Frame::hello, "loading the library", hello,
+                      std::max<int64_t>(options_.call_timeout_ms, kStartTimeoutMs))) {
             case Wait::result: break;
             case Wait::cancelled: throw std::runtime_error("cancelled while the worker was starting");
             case Wait::lost: throw ConnectorWorkerLost(lost_message_);
@@ -238,8 +241,9 @@ bool ConnectorWorker::send(Frame type, uint8_t arg, std::string_view payload, in
     return true;
 }
 
-ConnectorWorker::Wait ConnectorWorker::await(Frame want, const char* what, CallResult& out) {
-    int64_t budget = options_.call_timeout_ms;  // worker time left for this call
+ConnectorWorker::Wait ConnectorWorker::await(Frame want, const char* what, CallResult& out, int64_t budget_ms) {
+    int64_t budget = budget_ms > 0 ? budget_ms : options_.call_timeout_ms;  // worker time left for this call
+    const int64_t budget_total = budget;
     int64_t cancel_started = 0;
     FrameHeader h;
     size_t header_have = 0;
@@ -266,7 +270,7 @@ ConnectorWorker::Wait ConnectorWorker::await(Frame want, const char* what, CallR
         if (budget <= 0) {
             std::string how = kill_and_reap();
             lost_message_ = "connector \"" + connector_ + "\" (connection \"" + connection_ + "\"): " + what +
-                            " exceeded its deadline of " + seconds_text(options_.call_timeout_ms) +
+                            " exceeded its deadline of " + seconds_text(budget_total) +
                             " (call_timeout_s); its worker was killed (" + how + ")";
             log_line(LogLevel::error, services_.tags, lost_message_);
             return Wait::lost;

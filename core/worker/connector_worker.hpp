@@ -43,6 +43,7 @@ void mark_worker_capable();
 class ConnectorWorker {
 public:
     static constexpr int64_t kCancelGraceMs = 2000;
+    static constexpr int64_t kStartTimeoutMs = 10000;  // exec and load, at least
 
     // Starts the worker and waits (within `timeout_ms`) for it to load the library. Throws
     // std::runtime_error when it cannot start or refuses the library (the reason included).
@@ -66,7 +67,8 @@ private:
     // Sends one frame; false when the worker is gone or stopped reading within `deadline`.
     bool send(worker::Frame type, uint8_t arg, std::string_view payload, int64_t deadline_ms);
     // Serves the worker until its `result` frame (or `hello` while starting).
-    Wait await(worker::Frame want, const char* what, CallResult& out);
+    // `budget_ms` 0: the call timeout.
+    Wait await(worker::Frame want, const char* what, CallResult& out, int64_t budget_ms = 0);
     void serve_http(std::string_view payload);
     void drain_stderr(bool flush);
     // Kills (if alive) and reaps; returns how the child ended, in words.
