@@ -17,15 +17,18 @@ const char* kManifest = R"json({
   "id": "misbehave", "name": "Misbehaving (tests)", "version": "0.0.1",
   "settings": [
     {"name": "fault", "type": "string", "default": "none",
-     "description": "none, segv_read, abort_read, hang_read, leak_read, segv_write, abort_write, hang_write, leak_write, segv_create"},
-    {"name": "records", "type": "integer", "default": 3, "description": "how many things read returns"}
+     "description": "none, http_read, segv_read, abort_read, hang_read, leak_read, segv_write, abort_write, hang_write, leak_write, segv_create"},
+    {"name": "records", "type": "integer", "default": 3, "description": "how many things read returns"},
+    {"name": "url", "type": "string", "default": "", "description": "fault http_read: read GETs this through the host first"}
   ],
   "entities": [{"name": "things", "key": "id", "cursor": "seq", "open": true,
                 "capabilities": ["read", "incremental", "create", "update", "lookup"]}]
 })json";
 
 struct Instance {
+    const plexus_host_api* host = nullptr;
     std::string fault;
+    std::string url;
     int records = 3;
 };
 
@@ -65,15 +68,18 @@ int int_setting(const std::string& json, const std::string& name, int fallback) 
 void maybe(const Instance* in, const char* call) {
     const std::string& f = in->fault;
     const std::string suffix = std::string("_") + call;
-    if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0)
-        misbehave(f.substr(0, f.size() - suffix.size()));
+    if (f.size() <= suffix.size() || f.compare(f.size() - suffix.size(), suffix.size(), suffix) != 0) return;
+    const std::string how = f.substr(0, f.size() - suffix.size());
+    if (how == "segv" || how == "abort" || how == "hang" || how == "leak") misbehave(how);
 }
 
-plexus_status create(const plexus_host_api*, plexus_str settings, void** instance, const plexus_sink*) {
+plexus_status create(const plexus_host_api* host, plexus_str settings, void** instance, const plexus_sink*) {
     std::string s(settings.data, settings.size);
     auto* in = new Instance;
     in->fault = string_setting(s, "fault");
     in->records = int_setting(s, "records", 3);
+    in->url = string_setting(s, "url");
+    in->host = host;
     maybe(in, "create");
     *instance = in;
     return PLEXUS_OK;
@@ -89,6 +95,16 @@ plexus_status check(void*, const plexus_sink* out) {
 plexus_status read_page(void* instance, plexus_str, const plexus_sink* out) {
     auto* in = static_cast<Instance*>(instance);
     maybe(in, "read");
+    if (in->fault == "http_read") {
+        // A slow API: the time the host spends on this request is not the connector's.
+        plexus_http_request req{};
+        req.struct_size = sizeof req;
+        req.method = {"GET", 3};
+        req.url = {in->url.data(), in->url.size()};
+        plexus_http_response_sink sink{nullptr, [](void*, int32_t, plexus_str, plexus_str) {}};
+        plexus_status st = in->host->http(in->host->host_ctx, &req, &sink, out);
+        if (st != PLEXUS_OK) return st;
+    }
     std::string r = R"({"records": [)";
     for (int i = 0; i < in->records; ++i) {
         if (i) r += ',';

@@ -6,7 +6,11 @@
 #include "support.hpp"
 
 #include "config/config.hpp"
+#include "plugin_host/connector_instance.hpp"
+#include "plugin_host/plugin_registry.hpp"
 #include "store/store.hpp"
+
+#include <httplib.h>
 
 #include <catch2/catch.hpp>
 
@@ -17,6 +21,7 @@
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus;
 
 namespace {
 
@@ -239,4 +244,60 @@ TEST_CASE("isolation: \"none\" runs the connector in the host's process", "[isol
     CHECK_THAT(all, Catch::Contains("/connections/src/isolation") && Catch::Contains("\"process\"") &&
                         Catch::Contains("/connections/dst/call_timeout_s") &&
                         Catch::Contains("/connections/dst/memory_limit_mb"));
+}
+
+TEST_CASE("isolation: time the host spends on a connector's HTTP request is not charged to its deadline",
+          "[isolation]") {
+    // A slow API (1.5 s an answer) behind a connector with a 1 s deadline: the wait is the
+    // host's (its client, its retries, its rate governor), so the call is not killed.
+    httplib::Server server;
+    server.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        res.set_content("{}", "application/json");
+    });
+    int port = server.bind_to_any_port("127.0.0.1");
+    std::thread t([&] { server.listen_after_bind(); });
+    while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+    World w;
+    w.add_faulty("api", "http_read", 1);
+    w.config["connections"]["c_api"]["settings"]["url"] = "http://127.0.0.1:" + std::to_string(port) + "/slow";
+    w.save();
+    auto r = w.plexus({"run", "api", "--quiet"});
+    server.stop();
+    t.join();
+    INFO(r.out);
+    CHECK(r.exit_code == 0);
+    CHECK(read_jsonl(w.dir.path() / "dst" / "things.jsonl").size() == 3);
+}
+
+TEST_CASE("isolation: the worker loads the library with the loader's own checks", "[isolation]") {
+    // The host loaded "files"; if the file at that path is now something the loader refuses,
+    // the worker refuses it too, with the loader's reason, and the host carries on.
+    PluginRegistry registry;
+    registry.load_directory(PLEXUS_PLUGIN_DIR);
+    auto files = registry.find("files");
+    REQUIRE(files);
+    auto changed = std::make_shared<LoadedConnector>(*files);
+    changed->path = std::string(PLEXUS_BROKEN_PLUGIN_DIR) + "/libplexus_broken_wrongabi.so";
+    HostServices services;
+    services.tags.connection = "shop";
+    try {
+        ConnectorInstance instance(changed, json::object(), services, IsolationOptions{});
+        FAIL("the worker accepted a library the loader refuses");
+    } catch (const std::runtime_error& e) {
+        std::string what = e.what();
+        CHECK_THAT(what, Catch::Contains("connection \"shop\"") && Catch::Contains("refused") &&
+                             Catch::Contains("ABI 2.0 is not supported"));
+    }
+    // The real library in a worker: created, checked, destroyed, the child reaped.
+    TempDir dir;
+    ConnectorInstance ok(files, json{{"directory", dir.str()}, {"entities", {{"items", {{"path", "items.jsonl"}}}}}}, services,
+                         IsolationOptions{});
+    CHECK(ok.worker_pid() > 0);
+    const int pid = ok.worker_pid();
+    CHECK(ok.check().ok());
+    { ConnectorInstance gone(std::move(files), json{{"directory", dir.str()}, {"entities", {{"items", {{"path", "items.jsonl"}}}}}}, services,
+                             IsolationOptions{}); }
+    CHECK(kill(pid, 0) == 0);  // the first is still alive
 }
