@@ -87,6 +87,11 @@ private:
     std::string stderr_buf_;
     std::string lost_message_;  // set once the worker was lost: later calls fail with it
     bool cancel_sent_ = false;
+    // What crossed the socket, logged at debug level when the worker ends (the cost of
+    // isolation is per round trip: docs/performance.md).
+    struct Traffic {
+        int64_t calls = 0, http = 0, logs = 0, bytes_out = 0, bytes_in = 0, started_ms = 0;
+    } traffic_;
 };
 
 }  // namespace plexus
