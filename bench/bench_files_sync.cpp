@@ -2,7 +2,7 @@
 //   build/bin/bench_files_sync N [--plugin-dir DIR] [--keep DIR] [--isolation process|none]
 // --isolation: both connections' "isolation" (docs/design/004-connector-isolation.md); default
 // process, as configured connections are. Isolated, CPU includes the connector workers' (reaped
-// children) and peak RSS is the larger of the hub's and a worker's.
+// children); peak RSS is printed for the hub and for the largest worker apart.
 // Prints records/s, CPU seconds and peak RSS. Target (issue 2): ≥ 50,000 records/s on the
 // 2-core machine, and peak RSS that does not grow with N. Run by hand; see docs/performance.md.
 #include "engine/hub.hpp"
