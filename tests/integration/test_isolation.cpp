@@ -301,3 +301,37 @@ TEST_CASE("isolation: the worker loads the library with the loader's own checks"
                              IsolationOptions{}); }
     CHECK(kill(pid, 0) == 0);  // the first is still alive
 }
+
+TEST_CASE("isolation: plexus run stops on SIGTERM while its connector hangs", "[isolation]") {
+    World w;
+    w.add_faulty("stuck", "hang_read", 600);
+    w.save();
+    std::string log = w.dir.str("run.log");
+    pid_t pid = spawn_plexus(w.with_common({"run", "stuck", "--quiet"}), log);
+    REQUIRE(pid > 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    auto sent = std::chrono::steady_clock::now();
+    kill(pid, SIGTERM);
+    int status = 0;
+    bool exited = false;
+    while (std::chrono::steady_clock::now() - sent < std::chrono::seconds(15)) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            exited = true;
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!exited) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    INFO(read_file(log));
+    REQUIRE(exited);
+    CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(10));
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 3);  // partial: the next run resumes at the cursor
+    CHECK_THAT(read_file(log), Catch::Contains("read_page did not stop within 2 s of the cancellation"));
+    auto last = w.store()->last_run("stuck");
+    REQUIRE(last);
+    CHECK(last->status == "partial");
+}
