@@ -2,6 +2,8 @@
 #include "app/cli.hpp"
 
 #include "common/logging.hpp"
+#include "worker/connector_worker.hpp"
+#include "worker/worker_main.hpp"
 
 #include <csignal>
 #include <iostream>
@@ -35,6 +37,11 @@ int main(int argc, char** argv) {
     // A peer closing a socket mid-write must be an error return, not a dead host.
     std::signal(SIGPIPE, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
+    // This binary is what runs connector workers (`plexus worker`, started by the host itself;
+    // not listed in the usage: not for operators).
+    plexus::mark_worker_capable();
+    if (!args.empty() && args[0] == "worker")
+        return plexus::worker::worker_main(std::vector<std::string>(args.begin() + 1, args.end()));
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;
         return args.empty() ? Exit::usage : Exit::ok;

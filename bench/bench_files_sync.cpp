@@ -1,5 +1,8 @@
 // Benchmark: sync N records files→files through the real loader, engine and store.
-//   build/bin/bench_files_sync N [--plugin-dir DIR] [--keep DIR]
+//   build/bin/bench_files_sync N [--plugin-dir DIR] [--keep DIR] [--isolation process|none]
+// --isolation: both connections' "isolation" (docs/design/004-connector-isolation.md); default
+// process, as configured connections are. Isolated, CPU includes the connector workers' (reaped
+// children); peak RSS is printed for the hub and for the largest worker apart.
 // Prints records/s, CPU seconds and peak RSS. Target (issue 2): ≥ 50,000 records/s on the
 // 2-core machine, and peak RSS that does not grow with N. Run by hand; see docs/performance.md.
 #include "engine/hub.hpp"
@@ -27,10 +30,12 @@ int main(int argc, char** argv) {
     long n = std::stol(argv[1]);
     std::string plugin_dir = (boost::dll::program_location().parent_path().parent_path() / "plugins").string();
     std::string keep;
+    std::string isolation = "process";
     for (int i = 2; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         if (a == "--plugin-dir") plugin_dir = argv[i + 1];
         if (a == "--keep") keep = argv[i + 1];
+        if (a == "--isolation") isolation = argv[i + 1];
     }
     fs::path dir = keep.empty() ? fs::temp_directory_path() / ("plexus-bench-" + std::to_string(getpid())) : fs::path(keep);
     fs::remove_all(dir);
@@ -62,6 +67,7 @@ int main(int argc, char** argv) {
                                               {"amount", "round(number(total), 2)"}, {"currency", "currency"}}},
                                  {"page_size", 1000},
                                  {"batch_size", 500}}})}};
+    for (auto& [id, conn] : config["connections"].items()) conn["isolation"] = isolation;
     std::vector<ConfigError> errors;
     Config c = parse_config(config.dump(), "bench.json", errors);
     PluginRegistry registry;
@@ -70,19 +76,25 @@ int main(int argc, char** argv) {
     Hub hub(std::move(c), registry, *store, SystemClock::instance());
     SyncEngine engine(hub);
 
-    struct rusage before {}, after {};
+    struct rusage before {}, after {}, children_before {}, children_after {};
     getrusage(RUSAGE_SELF, &before);
+    getrusage(RUSAGE_CHILDREN, &children_before);
     auto t0 = std::chrono::steady_clock::now();
     RunSummary s = engine.run("orders");
     auto t1 = std::chrono::steady_clock::now();
     getrusage(RUSAGE_SELF, &after);
+    getrusage(RUSAGE_CHILDREN, &children_after);
     double secs = std::chrono::duration<double>(t1 - t0).count();
     auto cpu = [](const rusage& r) {
         return r.ru_utime.tv_sec + r.ru_stime.tv_sec + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
     };
-    std::printf("N=%ld status=%s created=%lld failed=%lld wall=%.2fs records/s=%.0f cpu=%.2fs peak_rss=%.1fMB\n", n,
-                s.status.c_str(), static_cast<long long>(s.counts.created), static_cast<long long>(s.counts.failed), secs,
-                static_cast<double>(s.counts.read) / secs, cpu(after) - cpu(before), after.ru_maxrss / 1024.0);
+    std::printf("N=%ld isolation=%s status=%s created=%lld failed=%lld wall=%.2fs records/s=%.0f cpu=%.2fs "
+                "(workers %.2fs) peak_rss=%.1fMB (worker %.1fMB)\n",
+                n, isolation.c_str(), s.status.c_str(), static_cast<long long>(s.counts.created),
+                static_cast<long long>(s.counts.failed), secs, static_cast<double>(s.counts.read) / secs,
+                cpu(after) - cpu(before) + cpu(children_after) - cpu(children_before),
+                cpu(children_after) - cpu(children_before), after.ru_maxrss / 1024.0,
+                children_after.ru_maxrss / 1024.0);
     if (keep.empty()) fs::remove_all(dir);
     return s.status == "succeeded" && s.counts.created == n ? 0 : 1;
 }

@@ -4,7 +4,11 @@
 //       allows for the requests the run made, and whether any 429 was left unhandled.
 // The sandboxes run in this process; `plexus run` is a child, so its peak RSS (wait4) is the
 // hub's alone. The process is the shipped template's (config/shopify-intacct.json).
-// usage: bench_orders_sync [N …]   (default 1000 5000 10000; (b) uses the largest N)
+// usage: bench_orders_sync [--isolation process|none] [N …]
+//   (default 1000 5000 10000; (b) uses the largest N). --isolation sets both connections'
+//   "isolation" (docs/design/004-connector-isolation.md); default: the configuration's (process).
+//   Isolated, the hub CPU includes the connector workers' (wait4 counts reaped descendants);
+//   the peak RSS is the hub's alone.
 #include "plugins/intacct/sandbox/intacct_sandbox.hpp"
 #include "plugins/shopify/sandbox/shopify_sandbox.hpp"
 
@@ -94,6 +98,8 @@ std::string slurp(const fs::path& p) {
     return ss.str();
 }
 
+std::string g_isolation;  // "" = as configured
+
 struct World {
     sb::SandboxServer shop;
     sb::SandboxServer intacct{sb::make_intacct_sandbox(1)};
@@ -127,6 +133,8 @@ struct World {
         // Shopify's too when the sandbox's limit is off (docs/configuration.md, rate_limit).
         config["connections"]["intacct"]["rate_limit"] = {{"requests_per_second", 0}};
         if (!rate_limit) config["connections"]["shopify"]["rate_limit"] = {{"requests_per_second", 0}};
+        if (!g_isolation.empty())
+            for (auto& [id, c] : config["connections"].items()) c["isolation"] = g_isolation;
         std::ofstream(dir / "plexus.json") << config.dump(2);
     }
     ~World() { fs::remove_all(dir); }
@@ -149,7 +157,11 @@ double load1() {
 
 int main(int argc, char** argv) {
     std::vector<int> sizes;
-    for (int i = 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--isolation" && i + 1 < argc) g_isolation = argv[++i];
+        else sizes.push_back(std::atoi(argv[i]));
+    }
+    std::printf("isolation: %s\n", g_isolation.empty() ? "as configured (process)" : g_isolation.c_str());
     if (sizes.empty()) sizes = {1000, 5000, 10000};
     bool ok = true;
 

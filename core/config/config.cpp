@@ -35,7 +35,8 @@ namespace {
 constexpr int kMaxPageSize = 10000;  // page_size and batch_size: 1 .. kMaxPageSize
 
 const char* const kTopKeys[] = {"connections", "lookup_tables", "processes"};
-const char* const kConnectionKeys[] = {"connector", "settings", "rate_limit"};
+const char* const kConnectionKeys[] = {"connector",      "settings",       "rate_limit",
+                                       "isolation",      "call_timeout_s", "memory_limit_mb"};
 const char* const kProcessKeys[] = {"id",      "name",         "source",    "target",
                                     "mapping", "mode",         "aggregate", "schedule",
                                     "enabled", "dependencies", "page_size", "batch_size"};
@@ -221,6 +222,32 @@ void parse_connections(const json& doc, Reader& r, Config& cfg) {
                     r.error(rpath, "\"requests_per_second\" is missing (0: no limit)");
                 c.rate_limit = *rl;
             }
+        }
+        if (auto iso = value.find("isolation"); iso != value.end()) {
+            if (!iso->is_string() || (*iso != "process" && *iso != "none"))
+                r.error(path + "/isolation",
+                        "\"isolation\" must be \"process\" (each connector instance in a worker "
+                        "process, the default) or \"none\" (in the hub's own process), got " +
+                            quote_value(*iso));
+            else
+                c.isolation = iso->get<std::string>();
+        }
+        if (auto t = value.find("call_timeout_s"); t != value.end()) {
+            if (!t->is_number() || t->get<double>() <= 0 || t->get<double>() > 86400)
+                r.error(path + "/call_timeout_s",
+                        "\"call_timeout_s\" must be a number of seconds above 0 and at most 86400, "
+                        "got " + quote_value(*t));
+            else
+                c.call_timeout_s = t->get<double>();
+        }
+        if (auto m = value.find("memory_limit_mb"); m != value.end()) {
+            if (!m->is_number_integer() || m->get<int64_t>() < 0 ||
+                (m->get<int64_t>() > 0 && m->get<int64_t>() < 64))
+                r.error(path + "/memory_limit_mb",
+                        "\"memory_limit_mb\" must be a whole number of MiB, 64 or more (0: no "
+                        "cap), got " + quote_value(*m));
+            else
+                c.memory_limit_mb = m->get<int64_t>();
         }
         cfg.connections.push_back(std::move(c));
     }

@@ -28,6 +28,16 @@ struct ConnectionConfig {
     // for a Shopify Plus store: {"requests_per_second": 20, "burst": 400}; 0 = no limit.
     // Null: the manifest's.
     nlohmann::json rate_limit;
+    // How its connector instances run (docs/design/004-connector-isolation.md): "process"
+    // (each in a worker process of its own, the default; "" = not written) or "none" (in the
+    // host's process: development and benchmarks).
+    std::string isolation;
+    // The deadline of one call into the connector in seconds (worker time; time the host
+    // spends serving its HTTP requests is not counted). 0 = the connector's or the host's.
+    double call_timeout_s = 0;
+    // The worker's address-space cap in MiB (RLIMIT_AS). 0 = none; -1 = not written: the
+    // connector's or the host's.
+    int64_t memory_limit_mb = -1;
 };
 
 struct Endpoint {

@@ -72,7 +72,8 @@ std::unique_ptr<ConnectorInstance> Hub::open(const std::string& connection_id, L
     services.clock = &clock_;
     services.cancel = cancel;
     return std::make_unique<ConnectorInstance>(loaded, settings_.at(connection_id),
-                                               std::move(services));
+                                               std::move(services),
+                                               isolation_for(c, loaded->manifest));
 }
 
 RateGovernor& Hub::governor(const std::string& connection_id) {

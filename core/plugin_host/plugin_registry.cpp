@@ -37,6 +37,12 @@ std::string check_manifest(const nlohmann::json& m, const std::string& id) {
         if (!s.is_object() || !s.contains("name") || !s["name"].is_string())
             return "manifest has a setting without a name";
     }
+    if (m.contains("call_timeout_s") &&
+        (!m["call_timeout_s"].is_number() || m["call_timeout_s"].get<double>() <= 0))
+        return "manifest \"call_timeout_s\" is not a number of seconds above 0";
+    if (m.contains("memory_limit_mb") &&
+        (!m["memory_limit_mb"].is_number_integer() || m["memory_limit_mb"].get<int64_t>() < 0))
+        return "manifest \"memory_limit_mb\" is not a whole number of MiB (0: no cap)";
     if (m.contains("entities")) {
         for (const auto& e : m["entities"]) {
             if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
