@@ -4,6 +4,7 @@
 #include "common/redactor.hpp"
 #include "engine/ledger_decision.hpp"
 #include "engine/payload_hash.hpp"
+#include "worker/connector_worker.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -796,6 +797,8 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
                     ensure_dependency(dep, dep_key);
                 } catch (const RunAbort&) {
                     throw;
+                } catch (const ConnectorWorkerLost&) {
+                    throw;  // the connector's worker died: the run fails, not the record
                 } catch (const std::exception& e) {
                     throw std::runtime_error("dependency " + dep.process + " for " + dep.key_path + " " +
                                              dep_key + ": " + e.what());
@@ -803,6 +806,8 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
             }
             p.mapped = main_->compiled->mapping->apply(rec.data, resolver);
         } catch (const RunAbort&) {
+            throw;
+        } catch (const ConnectorWorkerLost&) {
             throw;
         } catch (const MappingError& e) {
             add_failure(c, pid, rec, error_class::mapping,

@@ -119,6 +119,14 @@ std::vector<json> shopify_all(Setup& h, const std::string& plural) {
     for (int pages = 0; pages < 200 && !path.empty(); ++pages) {
         auto res = http.Get(path, hd);
         REQUIRE(res);
+        // The soak runs against the rate-limited shop: wait as Shopify asks, as a client must.
+        for (int retry = 0; res && res->status == 429 && retry < 30; ++retry) {
+            const std::string after = res->get_header_value("Retry-After");
+            std::this_thread::sleep_for(std::chrono::milliseconds(
+                after.empty() ? 1000 : static_cast<int>(std::stod(after) * 1000)));
+            res = http.Get(path, hd);
+            REQUIRE(res);
+        }
         REQUIRE(res->status == 200);
         const json page = json::parse(res->body);
         for (const auto& o : page[plural]) out.push_back(o);
