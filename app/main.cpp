@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
     plexus::mark_worker_capable();
     if (!args.empty() && args[0] == "worker")
         return plexus::worker::worker_main(std::vector<std::string>(args.begin() + 1, args.end()));
+    // Every library is tried in a throw-away worker before the host loads it.
+    plexus::PluginRegistry::set_load_probe(&plexus::probe_library);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage;
         return args.empty() ? Exit::usage : Exit::ok;

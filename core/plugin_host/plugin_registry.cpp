@@ -79,7 +79,22 @@ void PluginRegistry::load_directory(const std::string& directory) {
     for (const auto& f : files) load_file(f);
 }
 
+namespace {
+PluginRegistry::LoadProbe& load_probe() {
+    static PluginRegistry::LoadProbe probe;
+    return probe;
+}
+}  // namespace
+
+void PluginRegistry::set_load_probe(LoadProbe probe) { load_probe() = std::move(probe); }
+
 void PluginRegistry::load_file(const std::string& path) {
+    if (const auto& probe = load_probe()) {
+        if (auto why = probe(path)) {
+            refuse(path, *why);
+            return;
+        }
+    }
     auto lib = std::make_shared<boost::dll::shared_library>();
     std::error_code ec;
     lib->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);

@@ -14,6 +14,7 @@
 
 #include <boost/dll/shared_library.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,13 @@ public:
     void load_directory(const std::string& directory);
     // Load one file (same rules).
     void load_file(const std::string& path);
+
+    // A check run on each file before it is loaded into this process: the reason to refuse
+    // it, or nothing. The plexus host sets one that loads the library in a throw-away worker
+    // process first, so a library that crashes while loading is refused instead of taking
+    // the host down (docs/design/004-connector-isolation.md). Process-wide; none by default.
+    using LoadProbe = std::function<std::optional<std::string>(const std::string& path)>;
+    static void set_load_probe(LoadProbe probe);
 
     const std::vector<std::shared_ptr<const LoadedConnector>>& connectors() const {
         return connectors_;

@@ -68,6 +68,41 @@ std::string worker_executable() {
     return {};
 }
 
+std::optional<std::string> probe_library(const std::string& path) {
+    const std::string exe = worker_executable();
+    if (exe.empty()) return std::nullopt;
+    std::vector<std::string> args{exe, "worker", "--probe", path};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return std::nullopt;  // no worker to probe with: the loader decides alone
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (true) {
+        const pid_t done = ::waitpid(pid, &status, WNOHANG);
+        if (done == pid) break;
+        if (done < 0 && errno != EINTR) return std::nullopt;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            return std::string("loading it did not finish within 10 s (tried in a worker process, killed)");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (WIFSIGNALED(status))
+        return "it crashed while loading (signal " + std::to_string(WTERMSIG(status)) + ", " +
+               strsignal(WTERMSIG(status)) + "; tried in a worker process, the host is unharmed)";
+    return std::nullopt;
+}
+
 ConnectorWorker::ConnectorWorker(const LoadedConnector& connector, const IsolationOptions& options,
                                  HostServices& services)
     : connector_(connector.id), connection_(services.tags.connection), options_(options), services_(services) {

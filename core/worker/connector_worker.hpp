@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,10 @@ public:
 // it is the plexus binary (mark_worker_capable() was called from its main); else `plexus`
 // next to this executable (test and benchmark binaries in build/bin). Empty: none found.
 std::string worker_executable();
+// Loads the library at `path` in a throw-away `plexus worker --probe` process and says why to
+// refuse it when that process crashed, aborted or hung (10 s) while loading; nothing when it
+// loaded (the host's own loader then applies its rules), or when no worker can be started.
+std::optional<std::string> probe_library(const std::string& path);
 void mark_worker_capable();
 
 class ConnectorWorker {

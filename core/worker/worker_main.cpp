@@ -173,6 +173,15 @@ plexus_status guarded(std::string& text, const char* what, Fn&& fn) {
 }  // namespace
 
 int worker_main(const std::vector<std::string>& args) {
+    // `plexus worker --probe LIB`: load the library and its descriptor, and exit. The host
+    // runs this before loading a library itself; a crash here is the library's, not the host's.
+    if (args.size() == 2 && args[0] == "--probe") {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        configure_logging("error");
+        PluginRegistry registry;
+        registry.load_file(args[1]);
+        return 0;
+    }
     std::string lib, connector;
     for (size_t i = 0; i + 1 < args.size(); i += 2) {
         if (args[i] == "--lib") lib = args[i + 1];

@@ -335,3 +335,19 @@ TEST_CASE("isolation: plexus run stops on SIGTERM while its connector hangs", "[
     REQUIRE(last);
     CHECK(last->status == "partial");
 }
+
+TEST_CASE("isolation: a library that crashes while loading is refused, and the host carries on", "[isolation]") {
+    World w;
+    w.save();
+    // Listed among the refusals, by a host that is still there to list them.
+    auto plugins = run_plexus({"plugins", "--plugin-dir", PLEXUS_PLUGIN_DIR, "--plugin-dir", PLEXUS_CRASH_PLUGIN_DIR});
+    INFO(plugins.out);
+    CHECK(plugins.exit_code == 0);
+    CHECK_THAT(plugins.out, Catch::Contains("libplexus_crash_on_load.so") && Catch::Contains("crashed while loading"));
+    CHECK_THAT(plugins.out, Catch::Contains("files"));
+    // And a run beside it works.
+    auto run = run_plexus({"run", "good", "--config", w.dir.str("plexus.json"), "--data", w.dir.str("var"),
+                           "--plugin-dir", PLEXUS_PLUGIN_DIR, "--plugin-dir", PLEXUS_CRASH_PLUGIN_DIR});
+    INFO(run.out);
+    CHECK(run.exit_code == 0);
+}
