@@ -878,15 +878,7 @@ public:
             page.now_ms = now_ms;
             page.ledger.push_back(entry);
             page.intents_closed = intents_closed;
-            insert_rows(k_ledger_upsert_head, k_ledger_upsert_columns, k_ledger_upsert_tail,
-                        page.ledger, [&](SQLite::Statement& s, int& i, const LedgerUpsert& l) {
-                            s.bindNoCopy(i++, page.process_id);
-                            s.bindNoCopy(i++, l.source_key);
-                            s.bindNoCopy(i++, l.target_key);
-                            s.bindNoCopy(i++, l.payload_hash);
-                            s.bind(i++, page.now_ms);
-                            s.bindNoCopy(i++, l.target_cursor);
-                        });
+            upsert_ledger(page);
             if (!page.intents_closed.empty()) close_intents(page);
             {
                 StatementUse u(stmt(k_failed_delete));
@@ -1627,7 +1619,8 @@ private:
     }
 
     // The parts of commit_page, inside its transaction.
-    void write_page(const PageCommit& page) {
+    // The page's ledger rows, upserted many to a statement.
+    void upsert_ledger(const PageCommit& page) {
         insert_rows(k_ledger_upsert_head, k_ledger_upsert_columns, k_ledger_upsert_tail,
                     page.ledger, [&](SQLite::Statement& s, int& i, const LedgerUpsert& l) {
                         s.bindNoCopy(i++, page.process_id);
@@ -1637,6 +1630,10 @@ private:
                         s.bind(i++, page.now_ms);
                         s.bindNoCopy(i++, l.target_cursor);
                     });
+    }
+
+    void write_page(const PageCommit& page) {
+        upsert_ledger(page);
         insert_rows(k_outcome_insert_head, k_outcome_insert_columns, "", page.outcomes,
                     [&](SQLite::Statement& s, int& i, const RecordOutcome& o) {
                         s.bind(i++, o.run_id != 0 ? o.run_id : page.run_id);
