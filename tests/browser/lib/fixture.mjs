@@ -24,7 +24,8 @@ export const MISSING_CUSTOMER_KEY = '1004';
 // never show its value.
 export const SECRET_ENV = 'PLEXUS_BROWSER_SHOP_TOKEN';
 export const SECRET_VALUE = 'shpat_browser_test_secret_4711';
-export const BULK_RECORDS = Number(process.env.PLEXUS_BROWSER_BULK || 20000);
+// Enough records for a run that lasts a few seconds, so that its progress can be watched.
+export const BULK_RECORDS = Number(process.env.PLEXUS_BROWSER_BULK || 60000);
 
 const jsonl = (records) => records.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
