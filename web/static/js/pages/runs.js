@@ -75,7 +75,9 @@ export async function render(ctx) {
   const resize = new ResizeObserver(() => { if (chartBox.clientWidth !== drawnWidth) drawChart(); });
   resize.observe(chartBox);
   const legend = h('ul', { class: 'legend', 'aria-label': 'Legend' },
-    ['created', 'updated', 'unchanged', 'failed'].map((k) => h('li', null, h('span', { class: ['swatch', k], 'aria-hidden': 'true' }), k)));
+    ['created', 'updated', 'unchanged', 'failed'].map((k) => h('li', null, h('span', { class: ['swatch', k], 'aria-hidden': 'true' }), k)),
+    h('li', null, h('span', { class: ['swatch', 'mark-warn'], 'aria-hidden': 'true' }), 'line under a run: succeeded with failures or partial'),
+    h('li', null, h('span', { class: ['swatch', 'mark-bad'], 'aria-hidden': 'true' }), 'failed or abandoned'));
 
   // ---- table ----
   const rows = items.map((r) => h('tr', { 'data-test': 'run-row', 'data-run-id': r.id, 'data-status': r.status, 'data-process': r.process },
