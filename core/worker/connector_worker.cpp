@@ -100,6 +100,11 @@ std::optional<std::string> probe_library(const std::string& path) {
     if (WIFSIGNALED(status))
         return "it crashed while loading (signal " + std::to_string(WTERMSIG(status)) + ", " +
                strsignal(WTERMSIG(status)) + "; tried in a worker process, the host is unharmed)";
+    // The probe exits 0 whatever the loader decided; anything else is a crash that a handler
+    // turned into an exit (a sanitizer build's, say).
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        return "it crashed while loading (the worker process trying it exited with status " +
+               std::to_string(WEXITSTATUS(status)) + "; the host is unharmed)";
     return std::nullopt;
 }
 
