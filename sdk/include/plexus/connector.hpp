@@ -185,13 +185,32 @@ struct Record {
     std::string data_json = {};
 };
 
+// One event that the hub's webhook inbox received for this connection (see docs/sdk.md,
+// "Entities fed by webhooks"). Its signature was verified and its id de-duplicated before it
+// was stored; `seq` orders the connection's events and never repeats.
+struct InboxEvent {
+    int64_t seq = 0;
+    std::string id;           // the sender's event id
+    std::string topic;        // the sender's event type, e.g. "orders/create"
+    std::string received_at;  // ISO 8601, UTC, when the hub stored it
+    json body;                // the event's JSON body as sent
+};
+
 struct ReadRequest {
     std::string entity;
     std::optional<std::string> cursor;  // opaque, as returned in a previous ReadPage; none: start
     std::optional<std::string> since;   // ISO 8601; start at records changed at or after it
     size_t limit = 500;                 // at most this many records in the page
     json filter = json::object();       // the process's source filter, as configured
+    // Only for an entity declared `"inbox": true`: the stored events after the cursor (whose
+    // text is the decimal seq of the last event consumed, see inbox_cursor()), oldest first,
+    // at most `limit`. `events_more`: more are stored after these.
+    std::vector<InboxEvent> events = {};
+    bool events_more = false;
 };
+
+// The cursor of an inbox-fed entity: the seq of the last event consumed, in decimal.
+inline std::string inbox_cursor(int64_t seq) { return std::to_string(seq); }
 
 struct ReadPage {
     std::vector<Record> records;
@@ -452,6 +471,20 @@ struct Trampolines {
             r.since = opt_string(j, "since");
             r.limit = j.value("limit", size_t{500});
             if (j.contains("filter") && j["filter"].is_object()) r.filter = j["filter"];
+            if (auto ev = j.find("events"); ev != j.end() && ev->is_array()) {
+                r.events.reserve(ev->size());
+                for (auto& e : *ev) {
+                    if (!e.is_object()) continue;
+                    InboxEvent x;
+                    x.seq = e.value("seq", int64_t{0});
+                    x.id = e.value("id", "");
+                    x.topic = e.value("topic", "");
+                    x.received_at = e.value("received_at", "");
+                    if (auto b = e.find("body"); b != e.end()) x.body = std::move(*b);
+                    r.events.push_back(std::move(x));
+                }
+                r.events_more = j.value("events_more", false);
+            }
             sink_write(out, page_to_text(self(instance).read(r)));
         });
     }
