@@ -3,6 +3,8 @@
 #include "common/clock.hpp"
 #include "engine/hub.hpp"
 #include "engine/sync_engine.hpp"
+#include "common/redactor.hpp"
+#include "plugin_host/connector_instance.hpp"
 
 #include <unistd.h>
 
@@ -55,19 +57,52 @@ int exit_for(const RunSummary& s) {
     return run_failed;
 }
 
+// Every connection the process reads or writes answers its connector's check() before the
+// run starts: a wrong token then stops the run with one clear line, before anything is read.
+bool connections_answer(Hub& hub, const ProcessConfig& p, const char* command) {
+    std::vector<std::string> ids{p.source.connection};
+    if (p.target.connection != p.source.connection) ids.push_back(p.target.connection);
+    bool ok = true;
+    for (const auto& id : ids) {
+        const ConnectionConfig* conn = hub.config().connection(id);
+        const std::string label =
+            "connection \"" + id + "\"" + (conn ? " (" + conn->connector + ")" : std::string());
+        try {
+            auto instance = hub.open(id, LogTags{p.id, 0, conn ? conn->connector : "", id}, nullptr);
+            CallResult r = instance->check();
+            if (!r.ok()) {
+                std::cerr << "plexus " << command << ": " << label << " failed its check ("
+                          << status_name(r.status) << "): " << global_redactor().redact(r.text)
+                          << "\n";
+                ok = false;
+            }
+        } catch (const std::exception& e) {
+            std::cerr << "plexus " << command << ": " << label
+                      << " cannot be opened: " << global_redactor().redact(e.what()) << "\n";
+            ok = false;
+        }
+    }
+    if (!ok)
+        std::cerr << "plexus " << command << ": nothing was read or written; fix the connection"
+                  << " (plexus run --no-check skips this check)\n";
+    return ok;
+}
+
 int run_or_replay(const std::vector<std::string>& args, bool replay) {
     Common c;
     std::string process_id;
-    bool quiet = false;
+    bool quiet = false, no_check = false;
     const char* name = replay ? "replay" : "run";
     po::options_description opts("options");
     add_common(opts, c, true, true, true);
     opts.add_options()("process", po::value(&process_id)->required(), "process id")(
-        "quiet,q", po::bool_switch(&quiet), "no progress line");
+        "quiet,q", po::bool_switch(&quiet), "no progress line")(
+        "no-check", po::bool_switch(&no_check),
+        "start without first checking the process's connections");
     po::positional_options_description pos;
     pos.add("process", 1);
     po::variables_map vm;
-    if (!parse(name, "PROCESS [--config FILE] [--data DIR]", opts, pos, args, vm)) return ok;
+    if (!parse(name, "PROCESS [--config FILE] [--data DIR] [--no-check]", opts, pos, args, vm)) return ok;
 
     PluginRegistry registry;
     load_plugins(registry, c);
@@ -76,6 +111,8 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
     if (!require_process(config, process_id, name, c.config_file)) return usage;
     auto store = open_store(c, StoreUse::write_checked);
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
+    if (!no_check && !connections_answer(hub, *hub.config().process(process_id), name))
+        return run_failed;
     SyncEngine engine(hub);
 
     std::signal(SIGINT, on_signal);

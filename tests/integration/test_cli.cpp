@@ -170,3 +170,20 @@ TEST_CASE("serve runs processes on their schedule and stops gracefully on SIGTER
     for (const auto& r : runs) CHECK(r.trigger == "schedule");
     CHECK(store->schedule_anchor("customers"));
 }
+
+TEST_CASE("plexus run checks the process's connections before reading anything", "[cli]") {
+    CliWorld w;
+    w.config["connections"]["dst"]["settings"]["directory"] = w.dir.str("no-such-folder");
+    w.save();
+    auto r = w.plexus({"run", "customers"});
+    INFO(r.out);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.out, Catch::Contains("connection \"dst\" (files) failed its check (config)"));
+    CHECK_THAT(r.out, Catch::Contains("no-such-folder does not exist"));
+    CHECK_THAT(r.out, Catch::Contains("nothing was read or written"));
+    // --no-check starts the run anyway, and it is the first run: the check recorded none.
+    auto forced = w.plexus({"run", "customers", "--no-check"});
+    INFO(forced.out);
+    CHECK_THAT(forced.out, !Catch::Contains("failed its check"));
+    CHECK_THAT(forced.out, Catch::Contains("(customers), run 1:"));
+}
