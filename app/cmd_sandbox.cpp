@@ -17,9 +17,9 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_stop_sandbox(int) { g_stop.store(true); }
 
 // Fixed default ports, so configurations (config/demo.json, samples) can name them.
-const std::map<std::string, int> kDefaultPorts{{"shopify", 8081},     {"intacct", 8082},
-                                               {"gomag", 8083},       {"poweroffice", 8084},
-                                               {"opera", 8085},       {"eguma", 8086}};
+const std::map<std::string, int> kDefaultPorts{{"shopify", 8081}, {"intacct", 8082},
+                                               {"eguma", 8083},   {"opera", 8084},
+                                               {"poweroffice_go", 8085}, {"gomag", 8086}};
 
 }  // namespace
 
