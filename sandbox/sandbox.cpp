@@ -86,6 +86,25 @@ bool FaultInjector::intercept(httplib::Response& res,
     return false;
 }
 
+std::string recorded_body(const httplib::Request& req) {
+    // cpp-httplib parses a multipart body into req.files and keeps no text of it: written
+    // again from its parts, with the request's own boundary.
+    if (!req.body.empty() || req.files.empty()) return req.body;
+    const std::string ctype = req.get_header_value("Content-Type");
+    const auto at = ctype.find("boundary=");
+    std::string boundary = at == std::string::npos ? "sandbox" : ctype.substr(at + 9);
+    if (boundary.size() > 1 && boundary.front() == '"') boundary = boundary.substr(1, boundary.size() - 2);
+    std::string body;
+    for (const auto& [name, part] : req.files) {
+        body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"";
+        if (!part.filename.empty()) body += "; filename=\"" + part.filename + "\"";
+        body += "\r\n";
+        if (!part.content_type.empty()) body += "Content-Type: " + part.content_type + "\r\n";
+        body += "\r\n" + part.content + "\r\n";
+    }
+    return body + "--" + boundary + "--\r\n";
+}
+
 SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
     : sandbox_(std::move(sandbox)) {
     server_.Get("/_sandbox/health", [this](const httplib::Request&, httplib::Response& res) {
@@ -126,7 +145,7 @@ SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
                                   {"path", req.path},
                                   {"query", std::move(query)},
                                   {"headers", std::move(headers)},
-                                  {"body", req.body},
+                                  {"body", recorded_body(req)},
                                   {"status", res.status},
                                   {"response_headers", std::move(response_headers)},
                                   {"response_body", res.body}};

@@ -52,6 +52,10 @@ private:
     int burst_left_ = 0;
 };
 
+// The request's body as the client sent it — for a multipart form (which cpp-httplib parses
+// into req.files, leaving req.body empty) written again from its parts. For recorders.
+std::string recorded_body(const httplib::Request& req);
+
 class Sandbox {
 public:
     virtual ~Sandbox() = default;

@@ -84,3 +84,20 @@ TEST_CASE("a sandbox records every exchange for the contract checker", "[sandbox
     CHECK(bad.report.find("transactionNo: '1001' is not of type 'number'") != std::string::npos);
     std::filesystem::remove(file);
 }
+
+TEST_CASE("a recorded multipart form keeps its parts", "[sandbox][contract]") {
+    const std::string file = temp_file("plexus-multipart");
+    std::filesystem::remove(file);
+    plexus::sandbox::SandboxServer server(std::make_unique<FixtureSandbox>());
+    server.record_exchanges(file);
+    httplib::Client client("127.0.0.1", server.port());
+    httplib::MultipartFormDataItems items{{"data", R"({"sku":"A-1"})", "", ""}};
+    client.Post("/csh/v1/hotels/H1/reservations/42/charges", items);
+    std::ifstream in(file);
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    const std::string body = nlohmann::json::parse(line)["body"];
+    CHECK(body.find("Content-Disposition: form-data; name=\"data\"") != std::string::npos);
+    CHECK(body.find(R"({"sku":"A-1"})") != std::string::npos);
+    std::filesystem::remove(file);
+}
