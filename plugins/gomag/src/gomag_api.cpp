@@ -44,6 +44,7 @@ Verdict GomagApi::exchange(const std::string& method, const std::string& path, c
         const auto budget = budget_of(res.headers, write);
         if (budget && budget->burst > 0) host_.rate_observe(budget->burst - budget->remaining, budget->burst);
         Verdict v = judge(res.status, res.body, what);
+        host_.debug(what + ": HTTP " + std::to_string(res.status) + (v.status == PLEXUS_OK ? "" : " (" + v.message + ")"));
         if (!v.throttled || attempt >= kThrottleRetries) return v;
         // The bucket is empty: tell the governor so (the next request waits for a leak), then
         // ask again. A 429 was already retried by the host, honouring Retry-After.

@@ -155,8 +155,9 @@ public:
     ReadPage read(const ReadRequest& r) override {
         if (r.entity == "products") return read_products(r);
         if (r.entity == "orders") return read_orders(r);
-        if (r.entity == "customers") return read_full(r, "customer/read/json", "customers");
-        if (r.entity == "categories") return read_full(r, "category/read/json", "categories");
+        if (r.entity == "customers") return read_full(r, "customer/read/json", "customers", true);
+        // category/read answers every category at once and documents no page parameter
+        if (r.entity == "categories") return read_full(r, "category/read/json", "categories", false);
         throw Error(PLEXUS_ERR_CONFIG, "entity \"" + r.entity + "\" cannot be read (products, orders, customers, categories)");
     }
 
@@ -327,10 +328,10 @@ private:
 
     // A full pass over a list without a change filter; the cursor is the page (and offset)
     // within the pass; a finished pass starts over next run.
-    ReadPage read_full(const ReadRequest& r, const std::string& path, const std::string& plural) {
+    ReadPage read_full(const ReadRequest& r, const std::string& path, const std::string& plural, bool paged) {
         OrderCursor c = OrderCursor::decode(r.cursor.value_or(""));
         if (c.p == 0) c.p = 1;
-        json body = api_.get(path, {{"page", std::to_string(c.p)}});
+        json body = api_.get(path, paged ? Params{{"page", std::to_string(c.p)}} : Params{});
         auto items = collection_items(body.value(plural, json::array()));
         ReadPage out;
         const size_t limit = std::max<size_t>(1, r.limit);
@@ -692,18 +693,17 @@ private:
         for (const auto& item : items) {
             const json& d = item.data;
             const std::string order = d.is_object() && d.contains("order") ? text_of(d["order"]) : item.target_key;
-            const auto order_id = integer_of(json(order));
-            const auto status = d.is_object() && d.contains("status") ? integer_of(d["status"]) : std::nullopt;
+            const int64_t oid = integer_of(json(order)).value_or(0);
+            const int64_t sid = d.is_object() && d.contains("status") ? integer_of(d["status"]).value_or(0) : 0;
             const std::string who = "order " + (order.empty() ? std::string("?") : order);
-            if (!order_id || *order_id <= 0) {
+            if (oid <= 0) {
                 results.push_back(WriteResult::failed(PLEXUS_ERR_VALIDATION, who + ": order is not a Gomag order id"));
                 continue;
             }
-            if (!status || *status <= 0) {
+            if (sid <= 0) {
                 results.push_back(WriteResult::failed(PLEXUS_ERR_VALIDATION, who + ": status is not a status id (order/status/read lists them)"));
                 continue;
             }
-            const int64_t oid = *order_id, sid = *status;
             try {
                 json one = json::object();
                 one["order"] = oid;
