@@ -130,7 +130,7 @@ TEST_CASE("connector: a repeated create is found by SKU and adopted, never dupli
     CHECK(rig.shop().count("products") == products);
 }
 
-TEST_CASE("connector: stock and prices in bulk by SKU; an unknown SKU fails alone", "[connector][stock]") {
+TEST_CASE("connector: stock and prices in bulk by SKU, an unknown SKU fails alone", "[connector][stock]") {
     Rig rig;
     json s = rig.settings();
     s["stock_work_point"] = "Depozit Cluj";

@@ -15,7 +15,7 @@ json body_of(const httplib::Result& r) {
 }
 }  // namespace
 
-TEST_CASE("sandbox: auth headers on every request; errors in HTTP 200 bodies", "[sandbox]") {
+TEST_CASE("sandbox: auth headers on every request, errors in HTTP 200 bodies", "[sandbox]") {
     Rig rig;
     rig.check_contract = false;  // these requests break the rules on purpose
     httplib::Client c(rig.server.base_url());
