@@ -440,8 +440,10 @@ private:
                 docs[i] = product_document(items[i].data, currency_, create);
                 if (!create) {
                     if (items[i].target_key.empty()) throw invalid("update without a target key (the SKU)");
-                    // Gomag patches by SKU: the ledger's SKU is the product's.
-                    if (first_sku(docs[i]).empty()) docs[i]["versions"][0]["sku"] = items[i].target_key;
+                    // Gomag patches by SKU: the ledger's SKU (the one the product was created
+                    // or adopted with) names it, whatever the source maps now.
+                    if (docs[i]["versions"].size() == 1 || first_sku(docs[i]).empty())
+                        docs[i]["versions"][0]["sku"] = items[i].target_key;
                 }
                 skus[i] = first_sku(docs[i]);
                 if (skus[i].empty()) throw invalid("no sku (Gomag identifies products by versions[].sku)");
