@@ -308,6 +308,8 @@ private:
             rec.data = std::move(order);
             out.records.push_back(std::move(rec));
         }
+        std::stable_sort(out.records.begin(), out.records.end(),
+                         [](const Record& a, const Record& b) { return a.cursor < b.cursor; });
         if (i < items.size()) {
             c.o = static_cast<int64_t>(i);
             out.has_more = true;
