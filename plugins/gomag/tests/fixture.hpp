@@ -1,0 +1,174 @@
+// The Gomag connector loaded through the real plugin host (PluginRegistry, ConnectorInstance,
+// HttpClient, RateGovernor) talking to the in-process sandbox, whose exchanges are kept and,
+// when a test ends without failing, checked against Gomag's Postman collection
+// (tests/contract/postman_check.py).
+#pragma once
+
+#include "common/clock.hpp"
+#include "http/http_client.hpp"
+#include "http/rate_governor.hpp"
+#include "plugin_host/connector_instance.hpp"
+#include "plugin_host/plugin_registry.hpp"
+#include "sandbox/gomag_sandbox.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace gomag_test {
+
+using json = nlohmann::json;
+
+inline const char* const kKey = "gk-7c1e9f30a2b84d55-secret";
+inline const char* const kShop = "https://www.magazin-test.ro";
+
+inline std::shared_ptr<const plexus::LoadedConnector> connector() {
+    static plexus::PluginRegistry registry = [] {
+        plexus::PluginRegistry r;
+        r.load_file(std::string(PLEXUS_PLUGIN_DIR) + "/libplexus_gomag.so");
+        return r;
+    }();
+    auto c = registry.find("gomag");
+    REQUIRE(c);
+    return c;
+}
+
+inline plexus::RetryPolicy fast_policy() {
+    plexus::RetryPolicy p;
+    p.base_backoff_ms = 2;
+    p.max_backoff_ms = 20;
+    p.default_retry_after_ms = 20;
+    p.max_retry_after_ms = 30;  // the sandbox's Retry-After: 1, shortened for tests
+    p.default_timeout_ms = 5000;
+    return p;
+}
+
+// Runs the contract checker over exchanges; returns its exit code and report.
+inline std::pair<int, std::string> contract_check(const std::vector<json>& exchanges) {
+    std::random_device rd;
+    const std::string file = (std::filesystem::temp_directory_path() /
+                              ("gomag-exchanges-" + std::to_string(getpid()) + "-" + std::to_string(rd()) + ".jsonl"))
+                                 .string();
+    {
+        std::ofstream out(file);
+        for (const auto& x : exchanges) out << x.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    }
+    const std::string dir = std::string(GOMAG_SOURCE_DIR) + "/tests/contract";
+    const std::string cmd = "/usr/bin/python3 " + dir + "/postman_check.py --collection " + dir +
+                            "/gomag-public-api.postman_collection.json --exchanges " + file + " 2>&1";
+    std::string report;
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) report.append(buf, n);
+    const int rc = pclose(p);
+    std::remove(file.c_str());
+    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, report};
+}
+
+inline plexus::sandbox::GomagSandbox::Options options(int products = 250, int orders = 260, int customers = 140) {
+    plexus::sandbox::GomagSandbox::Options o;
+    o.seed = 7;
+    o.api_key = kKey;
+    o.shop = kShop;
+    o.products = products;
+    o.orders = orders;
+    o.customers = customers;
+    o.rate_limit = false;  // the budget tests turn it on
+    return o;
+}
+
+struct Rig {
+    explicit Rig(plexus::sandbox::GomagSandbox::Options o = options(), double rps = 0, double burst = 0)
+        : server(std::make_unique<plexus::sandbox::GomagSandbox>(o)), governor(rps, burst, clock) {
+        shop().capture(true);
+    }
+    ~Rig() {
+        if (std::uncaught_exceptions() > 0 || !check_contract) return;
+        auto [rc, report] = contract_check(shop().captured());
+        INFO(report);
+        CHECK(rc == 0);
+    }
+    bool check_contract = true;
+
+    plexus::sandbox::SandboxServer server;
+    plexus::SystemClock& clock = plexus::SystemClock::instance();
+    plexus::HttpClient http{clock, fast_policy()};
+    plexus::RateGovernor governor;
+    std::atomic<bool> cancel{false};
+
+    plexus::sandbox::GomagSandbox& shop() { return static_cast<plexus::sandbox::GomagSandbox&>(server.sandbox()); }
+    json settings() const {
+        return {{"api_key", kKey}, {"shop_url", kShop}, {"base_url", server.base_url()}, {"user_agent", "Plexus-Gomag/0.1 (tests)"}};
+    }
+    std::unique_ptr<plexus::ConnectorInstance> instance(const json& s) {
+        plexus::HostServices services{{"test", 1, "gomag", "shop"}, &http, &governor, &clock, &cancel};
+        return std::make_unique<plexus::ConnectorInstance>(connector(), s, services);
+    }
+    std::unique_ptr<plexus::ConnectorInstance> instance() { return instance(settings()); }
+};
+
+inline json ok_json(const plexus::CallResult& r) {
+    INFO(r.text);
+    REQUIRE(r.ok());
+    return json::parse(r.text);
+}
+
+// Reads an entity to its end from `cursor` (updated in place).
+inline std::vector<json> read_all(plexus::ConnectorInstance& c, const std::string& entity, std::string& cursor,
+                                  size_t limit = 100, int* pages = nullptr, const json& since = nullptr) {
+    std::vector<json> out;
+    for (int guard = 0; guard < 200; ++guard) {
+        json req{{"entity", entity}, {"limit", limit}, {"since", cursor.empty() ? since : json(nullptr)}, {"filter", json::object()}};
+        req["cursor"] = cursor.empty() ? json(nullptr) : json(cursor);
+        json page = ok_json(c.read_page(req));
+        REQUIRE(page["records"].size() <= limit);
+        for (auto& r : page["records"]) out.push_back(r);
+        cursor = page["next_cursor"].get<std::string>();
+        if (pages) ++*pages;
+        if (!page["has_more"].get<bool>()) return out;
+    }
+    FAIL("the read did not end");
+    return out;
+}
+
+inline json write(plexus::ConnectorInstance& c, const std::string& entity, const json& records) {
+    // {create(…)} with one record is that record, not an array of it
+    const json list = records.is_object() ? json::array({records}) : records;
+    return ok_json(c.write_batch({{"entity", entity}, {"records", list}}))["results"];
+}
+
+inline json create(const std::string& key, const json& data) {
+    return {{"op", "create"}, {"idempotency_key", key}, {"data", data}};
+}
+inline json update(const std::string& target, const json& data) {
+    return {{"op", "update"}, {"idempotency_key", "u-" + target}, {"target_key", target}, {"data", data}};
+}
+
+// The captured POSTs to `path` (their form field "data", parsed).
+inline std::vector<json> posted(plexus::sandbox::GomagSandbox& shop, const std::string& path) {
+    std::vector<json> out;
+    for (const auto& x : shop.captured()) {
+        if (x["method"] != "POST" || x["path"] != "/api/v1/" + path || x["status"] != 200) continue;
+        const std::string body = x["body"];
+        const auto start = body.find("\r\n\r\n");
+        const auto end = body.rfind("\r\n--");
+        REQUIRE(start != std::string::npos);
+        out.push_back(json::parse(body.substr(start + 4, end - start - 4)));
+    }
+    return out;
+}
+
+}  // namespace gomag_test
