@@ -8,13 +8,15 @@ import { api, apiPath, seg } from '../api.js';
 import { badge, clear, fmtNum, h, put, table, timeEl, withButton } from '../ui.js';
 
 function eventRow(conn, e) {
-  const bodyCell = h('td', { class: 'small' });
+  const bodyCell = h('td', { class: 'small', colspan: 7 });
+  const detail = h('tr', { class: 'detail-row', hidden: true }, bodyCell);
   const show = h('button', { type: 'button', class: 'secondary small', 'data-test': 'show-body' }, 'Body');
   show.setAttribute('aria-label', `Show the body of event ${e.id}`);
   show.addEventListener('click', () => withButton(show, async () => {
     const v = await api.get(`/api/inbox/${seg(conn)}/events/${e.seq}`);
     clear(bodyCell).append(h('pre', { class: 'mono small', 'data-test': 'event-body' },
       JSON.stringify(v.body, null, 2)));
+    detail.hidden = false;
   }));
   const consumed = (e.consumed_by || []).map((r, i) => [i ? ', ' : '',
     h('a', { href: `#/runs/${r.run_id}` }, `${r.process} #${r.run_id}`)]);
@@ -27,7 +29,7 @@ function eventRow(conn, e) {
       h('td', null, badge(e.status, e.status === 'pending' ? 'partial' : e.status === 'consumed' ? 'succeeded' : 'unchanged')),
       h('td', { class: 'small' }, consumed.length ? consumed : h('span', { class: 'muted' }, (e.triggers || []).length ? `triggers ${(e.triggers || []).join(', ')}` : '—')),
       h('td', { class: 'actions' }, show)),
-    h('tr', { class: 'detail-row' }, h('td', { colspan: 7 }, bodyCell)),
+    detail,
   ];
 }
 
