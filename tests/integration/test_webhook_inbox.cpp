@@ -206,6 +206,11 @@ TEST_CASE("webhooks: events are verified, stored once, bounded, shown, and trigg
     CHECK(inbox_item(inbox, "held")["stored"] == 3);
     CHECK(inbox_item(inbox, "eg")["stored"] == 1);
     CHECK(hub.written("held.jsonl").empty());  // disabled: no event run
+    {
+        auto m = hub.client().Get("/metrics", ada.headers());
+        REQUIRE(m);
+        CHECK_THAT(m->body, Catch::Contains("plexus_inbox_events{connection=\"held\",state=\"pending\"} 3"));
+    }
 
     // Still exactly one record written for ev-1, and the secret in no log line.
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
