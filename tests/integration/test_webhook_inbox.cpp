@@ -237,3 +237,47 @@ TEST_CASE("webhooks: an event answered 2xx survives a SIGKILL and is consumed ex
     CHECK(rows[0]["id"] == "ev-kill");
     CHECK(rows[1]["id"] == "ev-next");
 }
+
+TEST_CASE("webhooks: a Shopify order webhook (base64 HMAC of the body) triggers a run of the process reading orders", "[webhooks]") {
+    InboxHub hub;
+    // A Shopify connection whose API is nowhere (the run fails to read): what is checked is
+    // that the event is verified and starts a run, trigger "event".
+    hub.config["connections"]["shop"] = {{"connector", "shopify"},
+                                         {"settings",
+                                          {{"store_domain", "example.myshopify.com"},
+                                           {"access_token", "${HARDENING_TEST_TOKEN}"},
+                                           {"base_url", "http://127.0.0.1:9"},
+                                           {"webhook_secret", "${INBOX_TEST_SECRET}"}}}};
+    hub.config["processes"].push_back({{"id", "shop_orders"},
+                                       {"source", {{"connection", "shop"}, {"entity", "orders"}}},
+                                       {"target", {{"connection", "dst"}, {"entity", "events"}}},
+                                       {"mapping", {{"id", "id"}}}});
+    write_file(hub.dir.path() / "plexus.json", hub.config.dump(2));
+    hub.add_user("ada", "admin");
+    hub.start_inbox();
+    PortalLogin ada = log_in(hub, "ada");
+
+    auto shopify_post = [&](const std::string& id, const std::string& topic, const std::string& secret) {
+        const std::string body = R"({"id":820982911946154508,"email":"jon@example.com","total_price":"10.00"})";
+        httplib::Client c("127.0.0.1", hub.hooks_port);
+        auto r = c.Post("/hooks/shop",
+                        {{"X-Shopify-Hmac-Sha256", plexus::base64_encode(plexus::webhook_hmac("hmac-sha256", secret, body))},
+                         {"X-Shopify-Webhook-Id", id},
+                         {"X-Shopify-Topic", topic}},
+                        body, "application/json");
+        return r ? r->status : -1;
+    };
+    CHECK(shopify_post("w-forged", "orders/create", "not-the-secret") == 401);
+    CHECK(shopify_post("w-customer", "customers/update", k_inbox_secret) == 200);  // stored, triggers nothing
+    CHECK(shopify_post("w-order", "orders/create", k_inbox_secret) == 200);
+    REQUIRE(eventually([&] { return !get_json(hub, ada, "/api/runs?process=shop_orders")["items"].empty(); }));
+    json runs = get_json(hub, ada, "/api/runs?process=shop_orders");
+    CHECK(runs["items"].size() == 1);
+    CHECK(runs["items"][0]["trigger"] == "event");
+    json shop = get_json(hub, ada, "/api/inbox/shop");
+    REQUIRE(shop["items"].size() == 2);
+    CHECK(shop["items"][0]["status"] == "trigger_only");
+    CHECK(shop["items"][0]["triggers"] == json::array({"shop_orders"}));
+    CHECK(shop["items"][1]["triggers"].empty());
+    CHECK(read_file(hub.log).find(k_inbox_secret) == std::string::npos);
+}
