@@ -176,6 +176,20 @@ TEST_CASE("webhooks: events are verified, stored once, bounded, shown, and trigg
     // connection whose connector takes no webhooks: 404.
     Sent big = post_event(hub.hooks_port, "eg", "ev-5", R"({"pad":")" + std::string(5000, 'x') + R"("})");
     CHECK(big.status == 413);
+    {
+        // Chunked, no length to refuse it by: the reader stops at the limit.
+        int fd = connect_loopback(hub.hooks_port);
+        REQUIRE(fd >= 0);
+        std::string chunk(3000, 'x');
+        char size[16];
+        std::snprintf(size, sizeof size, "%zx", chunk.size());
+        send_text(fd, "POST /hooks/eg HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n");
+        for (int i = 0; i < 3; ++i) send_text(fd, std::string(size) + "\r\n" + chunk + "\r\n");
+        send_text(fd, "0\r\n\r\n");
+        CHECK(status_of(receive_until_close(fd, 5000)) == 413);
+        ::close(fd);
+    }
     CHECK(post_event(hub.hooks_port, "nope", "ev-6", "{}").status == 404);
     CHECK(post_event(hub.hooks_port, "dst", "ev-7", "{}").status == 404);
 
