@@ -72,6 +72,26 @@ std::vector<std::string> WebhookInbox::triggered(const Connection& c, const std:
     return out;
 }
 
+void WebhookInbox::log_refusal(const std::string& connection_id, const std::string& reason,
+                               int64_t now_ms) {
+    int64_t unlogged = 0;
+    {
+        std::lock_guard<std::mutex> lock(refusals_mutex_);
+        RefusalLog& r = refusals_[connection_id];
+        if (r.last_ms != 0 && now_ms - r.last_ms < 10'000) {
+            ++r.unlogged;
+            return;
+        }
+        unlogged = r.unlogged;
+        r = RefusalLog{now_ms, 0};
+    }
+    log_line(LogLevel::warn, LogTags{{}, 0, {}, connection_id},
+             "webhook refused: " + reason +
+                 (unlogged > 0 ? " (and " + std::to_string(unlogged) +
+                                     " more refusal(s) not logged in the last 10 s)"
+                               : std::string()));
+}
+
 int64_t WebhookInbox::consumed_through(const std::string& connection_id) const {
     const Connection* c = find(connection_id);
     if (!c || c->readers.empty()) return INT64_MAX;
@@ -95,7 +115,7 @@ WebhookAnswer WebhookInbox::receive(const std::string& connection_id, const Head
     const WebhookCheck check = verify_webhook(c->spec, secret, header, body, now_ms / 1000);
     if (!check.ok) {
         // The reason names what failed, never a value: safe to log, not to answer.
-        log_line(LogLevel::warn, tags, "webhook refused: " + check.reason);
+        log_refusal(connection_id, check.reason, now_ms);
         return {401, "signature not valid"};
     }
     json parsed = json::parse(body, nullptr, false);
@@ -103,7 +123,7 @@ WebhookAnswer WebhookInbox::receive(const std::string& connection_id, const Head
     std::string error;
     auto identity = webhook_identity(c->spec, header, parsed, error);
     if (!identity) {
-        log_line(LogLevel::warn, tags, "webhook refused: " + error);
+        log_refusal(connection_id, error, now_ms);
         return {400, error};
     }
     InboxEventRow row;

@@ -29,6 +29,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,9 +106,19 @@ private:
     const Connection* find(const std::string& connection_id) const;
     std::vector<std::string> triggered(const Connection& c, const std::string& topic) const;
 
+    // Logs a refusal, at most one line per connection per 10 s (a flood of forged events
+    // must not flood the log); the next line says how many were not logged.
+    void log_refusal(const std::string& connection_id, const std::string& reason, int64_t now_ms);
+
     Hub& hub_;
     TriggerFn trigger_;
     std::vector<Connection> connections_;
+    struct RefusalLog {
+        int64_t last_ms = 0;
+        int64_t unlogged = 0;
+    };
+    std::mutex refusals_mutex_;
+    std::map<std::string, RefusalLog> refusals_;  // by connection (only known ones)
 };
 
 }  // namespace plexus
