@@ -4,6 +4,7 @@
 #include "common/time_text.hpp"
 #include "engine/hub.hpp"
 #include "service/operations.hpp"
+#include "web/hook_listener.hpp"
 #include "web/portal.hpp"
 
 #include <atomic>
@@ -77,6 +78,28 @@ int cmd_serve(const std::vector<std::string>& args) {
         log_error("portal: " + error);
         return run_failed;
     }
+    // The webhook listener (docs/design/007-webhook-inbox.md): only when the configuration
+    // asks for it, on an address of its own.
+    std::unique_ptr<web::HookListener> hooks;
+    const HooksConfig& hooks_config = hub.config().hooks;
+    if (!hooks_config.listen.empty()) {
+        web::HookListenerOptions o;
+        if (!parse_listen(hooks_config.listen, o.host, o.port)) {
+            log_error(c.config_file + ": /hooks/listen: \"" + hooks_config.listen +
+                      "\" is not HOST:PORT (e.g. 127.0.0.1:8090)");
+            return run_failed;
+        }
+        o.max_body = static_cast<size_t>(hooks_config.max_body_bytes);
+        hooks = std::make_unique<web::HookListener>(ops.inbox(), o);
+        if (!hooks->bind(error)) {
+            log_error("webhook listener: " + error);
+            return run_failed;
+        }
+        for (const auto& line : ops.inbox().describe()) log_info(line);
+        std::cout << "hooks: http://" << o.host << ":" << hooks->port() << "/hooks/" << std::endl;
+        log_info("webhook listener on http://" + o.host + ":" + std::to_string(hooks->port()) +
+                 "/hooks/{connection}");
+    }
 
     size_t scheduled = 0;
     for (const auto& s : ops.scheduler().statuses()) {
@@ -101,8 +124,31 @@ int cmd_serve(const std::vector<std::string>& args) {
     std::signal(SIGTERM, on_stop);
     ops.start();
     std::thread http([&portal] { portal.serve(); });
-    while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::thread hooks_http;
+    if (hooks) hooks_http = std::thread([&hooks] { hooks->serve(); });
+    // Consumed webhook events past their retention are pruned at start and hourly.
+    auto prune = [&ops] {
+        try {
+            if (int64_t n = ops.inbox().prune(); n > 0)
+                log_info("webhook inbox: pruned " + std::to_string(n) + " consumed event(s)");
+        } catch (const std::exception& e) {
+            log_warn(std::string("webhook inbox: pruning failed: ") + e.what());
+        }
+    };
+    prune();
+    auto next_prune = std::chrono::steady_clock::now() + std::chrono::hours(1);
+    while (!g_stop.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (std::chrono::steady_clock::now() >= next_prune) {
+            prune();
+            next_prune = std::chrono::steady_clock::now() + std::chrono::hours(1);
+        }
+    }
     log_info("stopping: no new runs; waiting for running ones to finish their page");
+    if (hooks) {
+        hooks->stop();
+        hooks_http.join();
+    }
     portal.stop();
     http.join();
     ops.stop();

@@ -86,6 +86,20 @@ std::string metrics_text(Operations& ops) {
     for (const auto& st : ops.scheduler().statuses())
         o << "plexus_process_enabled{process=\"" << label(st.id) << "\"} " << (st.enabled ? 1 : 0)
           << "\n";
+
+    // The webhook inbox: what waits for its readers (an alert when it nears max_pending
+    // means a reader is disabled or failing), and what is kept.
+    const auto inbox = ops.inbox().view();
+    o << "# HELP plexus_inbox_events Webhook events stored per connection: pending (not yet "
+         "consumed by every reader) or stored (all kept).\n"
+         "# TYPE plexus_inbox_events gauge\n";
+    for (const auto& item : inbox["items"]) {
+        const std::string c = label(item.value("connection", ""));
+        o << "plexus_inbox_events{connection=\"" << c << "\",state=\"pending\"} "
+          << item.value("pending", int64_t{0}) << "\n"
+          << "plexus_inbox_events{connection=\"" << c << "\",state=\"stored\"} "
+          << item.value("stored", int64_t{0}) << "\n";
+    }
     return o.str();
 }
 

@@ -807,6 +807,31 @@ struct Portal::Impl {
             send_json(c.res, 200, v);
         });
 
+        // --- webhook inbox (docs/design/007-webhook-inbox.md) ---
+        // Lists carry no bodies. One event's body (it may hold personal data: a customer's
+        // name, an e-mail) is read on its own, with secret values masked, and the reading is
+        // audited — the same rule as a failed record's data (any logged-in role may read it).
+        route("GET", "/api/inbox", support,
+              [this](Ctx& c) { send_json(c.res, 200, ops.inbox().view()); });
+        route("GET", "/api/inbox/" + id, support, [this](Ctx& c) {
+            const std::string cid = c.match[1];
+            const int64_t limit = int_param(c.req, "limit", 50, 1, 500);
+            const int64_t before = int_param(c.req, "before", 0, 0, INT64_MAX);
+            auto v = ops.inbox().connection_view(cid, before, limit);
+            if (!v) throw not_found("connection \"" + cid + "\" takes no webhooks");
+            send_json(c.res, 200, *v);
+        });
+        route("GET", "/api/inbox/" + id + R"(/events/(\d{1,18}))", support, [this](Ctx& c) {
+            const std::string cid = c.match[1];
+            const int64_t seq = std::stoll(c.match[2]);
+            auto v = ops.inbox().event_view(cid, seq);
+            if (!v) throw not_found("no event " + std::to_string(seq) + " of \"" + cid + "\"");
+            redact_json((*v)["body"]);
+            ops.store().audit(AuditEntry{0, ops.hub().clock().now_ms(), c.actor(), "inbox.view_event",
+                                         cid, json{{"seq", seq}}.dump()});
+            send_json(c.res, 200, *v);
+        });
+
         // --- users ---
         route("GET", "/api/users", admin, [this](Ctx& c) {
             json items = json::array();

@@ -68,6 +68,8 @@ int find_connection_socket(const httplib::Request& req) {
 const char* reason(int status) {
     switch (status) {
         case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 404: return "Not Found";
         case 411: return "Length Required";
         case 413: return "Payload Too Large";
         case 415: return "Unsupported Media Type";

@@ -34,7 +34,8 @@ namespace {
 
 constexpr int kMaxPageSize = 10000;  // page_size and batch_size: 1 .. kMaxPageSize
 
-const char* const kTopKeys[] = {"connections", "lookup_tables", "processes"};
+const char* const kTopKeys[] = {"connections", "lookup_tables", "processes", "hooks"};
+const char* const kHooksKeys[] = {"listen", "max_body_bytes", "max_pending", "retention_days"};
 const char* const kConnectionKeys[] = {"connector",      "settings",       "rate_limit",
                                        "isolation",      "call_timeout_s", "memory_limit_mb"};
 const char* const kProcessKeys[] = {"id",      "name",         "source",    "target",
@@ -250,6 +251,50 @@ void parse_connections(const json& doc, Reader& r, Config& cfg) {
                 c.memory_limit_mb = m->get<int64_t>();
         }
         cfg.connections.push_back(std::move(c));
+    }
+}
+
+void parse_hooks(const json& doc, Reader& r, Config& cfg) {
+    auto it = doc.find("hooks");
+    if (it == doc.end()) return;
+    const std::string path = "/hooks";
+    if (!it->is_object()) {
+        r.error(path, "\"hooks\" must be an object {\"listen\": \"127.0.0.1:8090\", …}, got " +
+                          describe_type(*it));
+        return;
+    }
+    r.unknown_keys(*it, path, names(kHooksKeys), "\"hooks\"");
+    HooksConfig& h = cfg.hooks;
+    if (auto l = it->find("listen"); l != it->end()) {
+        const std::string text = l->is_string() ? l->get<std::string>() : std::string();
+        const size_t colon = text.rfind(':');
+        const std::string port = colon == std::string::npos ? text : text.substr(colon + 1);
+        if (!l->is_string() || port.empty() || port.size() > 5 ||
+            port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535)
+            r.error(path + "/listen", "\"listen\" must be HOST:PORT, e.g. \"127.0.0.1:8090\", got " +
+                                          quote_value(*l));
+        else
+            h.listen = text;
+    }
+    auto whole = [&](const char* key, int64_t min, int64_t max, int64_t& out, const char* what) {
+        auto v = it->find(key);
+        if (v == it->end()) return;
+        if (!v->is_number_integer() || v->get<int64_t>() < min || v->get<int64_t>() > max)
+            r.error(path + "/" + key, std::string("\"") + key + "\" must be a whole number " + what +
+                                          " from " + std::to_string(min) + " to " +
+                                          std::to_string(max) + ", got " + quote_value(*v));
+        else
+            out = v->get<int64_t>();
+    };
+    whole("max_body_bytes", 1024, 64LL * 1024 * 1024, h.max_body_bytes, "of bytes");
+    whole("max_pending", 1, 10'000'000, h.max_pending, "of events");
+    if (auto v = it->find("retention_days"); v != it->end()) {
+        if (!v->is_number() || v->get<double>() <= 0 || v->get<double>() > 3650)
+            r.error(path + "/retention_days",
+                    "\"retention_days\" must be a number of days above 0 and at most 3650, got " +
+                        quote_value(*v));
+        else
+            h.retention_days = v->get<double>();
     }
 }
 
@@ -529,6 +574,7 @@ Config parse_config(const std::string& text, const std::string& file_name,
     }
     parse_connections(doc, r, cfg);
     parse_lookup_tables(doc, r, cfg);
+    parse_hooks(doc, r, cfg);
     if (auto it = doc.find("processes"); it != doc.end()) {
         if (!it->is_array()) {
             r.error("/processes",

@@ -75,8 +75,18 @@ struct ProcessConfig {
     std::string json_path;  // "/processes/3"
 };
 
+// The webhook listener of `plexus serve` (docs/configuration.md, "hooks";
+// docs/design/007-webhook-inbox.md). Off while `listen` is empty.
+struct HooksConfig {
+    std::string listen;                     // "127.0.0.1:8090"; "" = no listener
+    int64_t max_body_bytes = 1024 * 1024;   // larger events get 413
+    int64_t max_pending = 10000;            // per connection; more get 503 until consumed
+    double retention_days = 7;              // consumed events are kept this long
+};
+
 struct Config {
     std::string file;
+    HooksConfig hooks;
     std::vector<ConnectionConfig> connections;
     std::vector<ProcessConfig> processes;
     nlohmann::json lookup_tables = nlohmann::json::object();  // table → {value → replacement}

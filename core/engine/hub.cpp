@@ -76,6 +76,14 @@ std::unique_ptr<ConnectorInstance> Hub::open(const std::string& connection_id, L
                                                isolation_for(c, loaded->manifest));
 }
 
+std::string Hub::setting_text(const std::string& connection_id, const std::string& name) const {
+    auto it = settings_.find(connection_id);
+    if (it == settings_.end() || !it->second.is_object()) return {};
+    auto v = it->second.find(name);
+    if (v == it->second.end() || !v->is_string()) return {};
+    return v->get<std::string>();
+}
+
 RateGovernor& Hub::governor(const std::string& connection_id) {
     std::lock_guard lock(governors_mutex_);
     auto& g = governors_[connection_id];

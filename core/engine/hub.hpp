@@ -46,6 +46,10 @@ public:
     std::unique_ptr<ConnectorInstance> open(const std::string& connection_id, LogTags tags,
                                             const std::atomic<bool>* cancel);
 
+    // A resolved setting of a connection as text (a secret included: for the host's own use,
+    // e.g. verifying webhooks; never to be shown); "" when unset or not a string.
+    std::string setting_text(const std::string& connection_id, const std::string& name) const;
+
     // The connection's rate governor (created on first use from the manifest's rate_limit).
     RateGovernor& governor(const std::string& connection_id);
 

@@ -4,6 +4,8 @@
 #include "common/redactor.hpp"
 #include "engine/ledger_decision.hpp"
 #include "engine/payload_hash.hpp"
+#include "common/time_text.hpp"
+#include "inbox/webhook_inbox.hpp"
 #include "worker/connector_worker.hpp"
 
 #include <signal.h>
@@ -375,6 +377,9 @@ private:
     std::map<std::string, std::string> busy_dependencies_;
     RunCounts counts_;
     int64_t pages_ = 0;
+    // The events the current page of an inbox-fed source consumed: committed with the
+    // page's cursor (inbox_reads), then cleared.
+    std::optional<InboxRead> page_inbox_read_;
 };
 
 ProcessRuntime& Run::runtime(const std::string& process_id) {
@@ -884,6 +889,8 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
         report_progress();
     }
     c.cursor = std::move(cursor);
+    c.inbox_read = std::move(page_inbox_read_);
+    page_inbox_read_.reset();
     commit(c);
     report_progress();
 }
@@ -959,6 +966,8 @@ void Run::process_aggregate(std::vector<SourceRecord> records, std::optional<Cur
         write_batch(*main_, batch, c);
     }
     c.cursor = std::move(cursor);
+    c.inbox_read = std::move(page_inbox_read_);
+    page_inbox_read_.reset();
     commit(c);
     report_progress();
 }
@@ -970,6 +979,14 @@ void Run::run_incremental() {
     CursorState state = store_.cursor(cfg.id);
     std::optional<int64_t> lease_renewed_ms;  // renewed before the first page (resolving
                                               // intents may have taken long), then as due
+    // An entity fed by webhooks: its page's records come from the stored events after the
+    // cursor, handed to the connector in the request (docs/sdk.md, "Entities fed by
+    // webhooks"); the cursor is the decimal seq of the last event consumed.
+    bool inbox = false;
+    if (const ConnectionConfig* conn = hub_.config().connection(cfg.source.connection)) {
+        if (const json* m = hub_.registry().manifest(conn->connector))
+            inbox = is_inbox_entity(*m, cfg.source.entity);
+    }
     while (true) {
         if (cancelled()) throw RunAbort(run_status::partial, "cancelled; the next run resumes at the cursor");
         if (const int64_t now = clock_.now_ms();
@@ -982,6 +999,34 @@ void Run::run_incremental() {
                      {"since", state.since ? json(*state.since) : json(nullptr)},
                      {"limit", cfg.page_size},
                      {"filter", cfg.source.filter}};
+        int64_t inbox_after = 0, inbox_last = 0;
+        if (inbox) {
+            const auto after = parse_inbox_cursor(state.cursor);
+            if (!after)
+                throw RunAbort(run_status::failed,
+                               "the stored cursor of " + cfg.source.entity +
+                                   " is not an event seq; rewind the process to read its events "
+                                   "again");
+            inbox_after = *after;
+            int64_t since_ms = 0;
+            if (!state.cursor && state.since) since_ms = parse_time_ms(*state.since).value_or(0);
+            const int64_t limit = std::max(1, cfg.page_size);
+            auto rows = store_.inbox_events_after(cfg.source.connection, inbox_after, since_ms, limit + 1);
+            const bool more = static_cast<int64_t>(rows.size()) > limit;
+            if (more) rows.resize(static_cast<size_t>(limit));
+            json events = json::array();
+            for (auto& e : rows) {
+                json body = json::parse(e.body, nullptr, false);
+                events.push_back({{"seq", e.seq},
+                                  {"id", std::move(e.event_id)},
+                                  {"topic", std::move(e.topic)},
+                                  {"received_at", iso_utc(e.received_ms)},
+                                  {"body", body.is_discarded() ? json(std::move(e.body)) : std::move(body)}});
+                inbox_last = e.seq;
+            }
+            request["events"] = std::move(events);
+            request["events_more"] = more;
+        }
         CallResult r = source.read_page(request);
         if (!r.ok()) {
             std::string what = std::string("reading ") + cfg.source.entity + " failed (" +
@@ -1003,9 +1048,25 @@ void Run::run_incremental() {
             next.cursor = state.cursor;
             next.since = state.since;
         }
+        if (inbox) {
+            // The cursor may only move over events the connector was given: anything else
+            // would skip events it never saw (or re-read a seq it claims to have consumed).
+            const auto through = parse_inbox_cursor(next.cursor);
+            if (!through || *through < inbox_after || *through > std::max(inbox_after, inbox_last))
+                throw RunAbort(run_status::failed,
+                               "the source connector returned the cursor \"" +
+                                   next.cursor.value_or("") + "\" for " + cfg.source.entity +
+                                   ", an inbox entity: it must be the seq of an event of the page (" +
+                                   std::to_string(inbox_after) + " to " + std::to_string(inbox_last) + ")");
+            if (*through > inbox_after)
+                page_inbox_read_ = InboxRead{cfg.source.connection, cfg.id, run_id_, inbox_after, *through, 0};
+            // A page that consumed nothing cannot make progress: stop rather than ask again.
+            if (*through == inbox_after) has_more = false;
+        }
         ++pages_;
         if (cfg.mode == "aggregate") process_aggregate(std::move(records), next);
         else process_records(std::move(records), next);
+        page_inbox_read_.reset();
         state = next;
         if (!has_more) break;
     }

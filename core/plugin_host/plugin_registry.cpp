@@ -24,7 +24,8 @@ namespace {
 constexpr size_t kDescriptorV10Size =
     offsetof(plexus_connector_v1, lookup) + sizeof(plexus_connector_v1::lookup);
 
-std::string check_manifest(const nlohmann::json& m, const std::string& id) {
+std::string check_manifest(const nlohmann::json& m, const std::string& id, bool dynamic_entities,
+                           std::optional<WebhookSpec>& webhooks) {
     if (!m.is_object()) return "manifest is not a JSON object";
     if (m.value("id", std::string()) != id)
         return "manifest id \"" + m.value("id", std::string()) + "\" differs from descriptor id \"" +
@@ -48,6 +49,24 @@ std::string check_manifest(const nlohmann::json& m, const std::string& id) {
             if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
                 return "manifest has an entity without a name";
         }
+    }
+    // Entities fed by webhooks (docs/sdk.md, "Entities fed by webhooks"): "inbox" is a
+    // boolean, and an inbox entity needs the "webhooks" block that lets events in.
+    bool any_inbox = false;
+    const auto entities = m.value("entities", nlohmann::json::array());
+    for (size_t i = 0; i < entities.size(); ++i) {
+        if (!entities[i].contains("inbox")) continue;
+        if (!entities[i]["inbox"].is_boolean())
+            return "manifest /entities/" + std::to_string(i) + "/inbox: must be true or false";
+        any_inbox = any_inbox || entities[i]["inbox"].get<bool>();
+    }
+    if (m.contains("webhooks")) {
+        std::string error;
+        webhooks = parse_webhook_spec(m["webhooks"], m["settings"], entities, dynamic_entities, error);
+        if (!webhooks) return "manifest " + error;
+    } else if (any_inbox) {
+        return "manifest /webhooks: missing; an entity declared \"inbox\": true is fed by webhooks "
+               "and needs the \"webhooks\" block (docs/sdk.md)";
     }
     return {};
 }
@@ -178,8 +197,13 @@ void PluginRegistry::load_file(const std::string& path, bool shadowable) {
         refuse(path, "manifest of \"" + id + "\" is not valid JSON");
         return;
     }
-    if (auto problem = check_manifest(manifest, id); !problem.empty()) {
-        refuse(path, problem);
+    std::optional<WebhookSpec> webhooks;
+    const bool dynamic_entities =
+        d->struct_size >= offsetof(plexus_connector_v1, describe_entities) +
+                              sizeof(plexus_connector_v1::describe_entities) &&
+        d->describe_entities != nullptr;
+    if (auto problem = check_manifest(manifest, id, dynamic_entities, webhooks); !problem.empty()) {
+        refuse(path, "connector \"" + id + "\": " + problem);
         return;
     }
     if (auto existing = find(id); existing && shadowable) {
@@ -201,6 +225,7 @@ void PluginRegistry::load_file(const std::string& path, bool shadowable) {
     c->manifest = std::move(manifest);
     c->library = std::move(lib);
     c->descriptor = d;
+    c->webhooks = std::move(webhooks);
     log_debug("plugin loaded: " + c->path + " (" + id + " " + c->version + ")");
     connectors_.push_back(std::move(c));
 }

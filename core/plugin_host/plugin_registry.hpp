@@ -7,6 +7,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "inbox/webhook_spec.hpp"
 
 #include <plexus/sdk.h>
 
@@ -31,6 +32,9 @@ struct LoadedConnector {
     nlohmann::json manifest;
     std::shared_ptr<boost::dll::shared_library> library;
     const plexus_connector_v1* descriptor = nullptr;
+    // The manifest's "webhooks" block, checked when the library loaded; none when the
+    // connector accepts no webhooks.
+    std::optional<WebhookSpec> webhooks;
 
     // describe_entities is optional and lies beyond v1.0's required prefix only if present.
     bool has_describe() const;

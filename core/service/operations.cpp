@@ -66,7 +66,8 @@ Operations::Operations(Hub& hub, SchedulerOptions options)
           hub.clock(), state_,
           [this](const std::string& id, const std::string& trigger,
                  const std::atomic<bool>* cancel) { return execute(id, trigger, cancel); },
-          log_scheduler, options) {
+          log_scheduler, options),
+      inbox_(hub, [this](const std::vector<std::string>& ids) { request_event_runs(ids); }) {
     for (const auto& p : hub_.config().processes) {
         ScheduleEdit edit{p.schedule.cron, p.schedule.interval, p.schedule.timezone};
         if (auto stored = hub_.store().schedule_override(p.id)) {
@@ -100,10 +101,57 @@ void Operations::start() {
         log_line(LogLevel::error, LogTags{}, std::string("could not close orphaned runs: ") + e.what());
     }
     loop_ = std::thread([this] { scheduler_.run_loop(); });
+    events_ = std::thread([this] { event_loop(); });
+    try {
+        if (auto behind = inbox_.readers_behind(); !behind.empty()) request_event_runs(behind);
+    } catch (const std::exception& e) {
+        log_line(LogLevel::error, LogTags{}, std::string("webhook inbox: ") + e.what());
+    }
+}
+
+void Operations::request_event_runs(const std::vector<std::string>& process_ids) {
+    {
+        std::lock_guard<std::mutex> lock(events_mutex_);
+        for (const auto& id : process_ids)
+            if (has_process(id) && scheduler_.enabled(id).value_or(false)) event_requests_.insert(id);
+    }
+    events_cv_.notify_one();
+}
+
+// Starts the requested event runs; a process whose run is still going (or queued) keeps its
+// request and is tried again shortly, so an event that arrived after that run read its page
+// is read by the next one.
+void Operations::event_loop() {
+    std::unique_lock<std::mutex> lock(events_mutex_);
+    while (!events_stop_) {
+        if (event_requests_.empty())
+            events_cv_.wait(lock, [this] { return events_stop_ || !event_requests_.empty(); });
+        else
+            events_cv_.wait_for(lock, std::chrono::milliseconds(200));
+        if (events_stop_) break;
+        std::vector<std::string> ids(event_requests_.begin(), event_requests_.end());
+        lock.unlock();
+        std::vector<std::string> done;
+        for (const auto& id : ids) {
+            const RunNowResult r = scheduler_.run_now(id, "event");
+            if (r != RunNowResult::already_running) done.push_back(id);
+        }
+        lock.lock();
+        for (const auto& id : done) event_requests_.erase(id);
+    }
 }
 
 void Operations::stop() {
     stopping_.store(true);
+    {
+        std::lock_guard<std::mutex> lock(events_mutex_);
+        events_stop_ = true;
+    }
+    events_cv_.notify_all();
+    {
+        std::lock_guard<std::mutex> lock(loop_mutex_);
+        if (events_.joinable()) events_.join();
+    }
     scheduler_.stop();
     std::vector<std::thread> reconciles;
     {

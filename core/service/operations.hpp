@@ -14,15 +14,18 @@
 #include "engine/hub.hpp"
 #include "engine/store_scheduler_state.hpp"
 #include "engine/sync_engine.hpp"
+#include "inbox/webhook_inbox.hpp"
 #include "scheduler/scheduler.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <thread>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,6 +83,15 @@ public:
     Hub& hub() { return hub_; }
     Store& store() { return hub_.store(); }
     Scheduler& scheduler() { return scheduler_; }
+    // The webhook inbox (docs/design/007-webhook-inbox.md); its accepted events call
+    // request_event_runs().
+    WebhookInbox& inbox() { return inbox_; }
+
+    // Event-triggered runs (trigger "event"): each enabled process among `process_ids` gets
+    // one run soon. Coalesced: a process has at most one event run waiting, however many
+    // events arrive; while a run of it goes, the request waits and starts one run after it
+    // (that run reads what arrived meanwhile). Disabled processes are left to the operator.
+    void request_event_runs(const std::vector<std::string>& process_ids);
 
     // Runs the scheduler loop on its own thread until stop().
     void start();
@@ -150,6 +162,14 @@ private:
 
     std::mutex loop_mutex_;
     std::thread loop_;
+
+    WebhookInbox inbox_;
+    void event_loop();
+    std::mutex events_mutex_;
+    std::condition_variable events_cv_;
+    std::set<std::string> event_requests_;  // processes waiting for an event run
+    bool events_stop_ = false;
+    std::thread events_;
 };
 
 }  // namespace plexus

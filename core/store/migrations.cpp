@@ -260,6 +260,40 @@ INSERT INTO process_record_counts (process_id, action, n)
 SELECT process_id, action, count(*) FROM record_outcomes GROUP BY process_id, action;
 )SQL";
 
+// Migration 6: the webhook inbox (docs/design/007-webhook-inbox.md). Migration 1's
+// webhook_inbox table was never written by any release; it is replaced by inbox_events,
+// whose rowid is the event's `seq`: the order processes read a connection's events in, and
+// (in decimal) the cursor of an inbox-fed entity. AUTOINCREMENT: a seq is never reused, even
+// after the newest events were pruned, so a stored cursor can never point past a new event.
+//
+// inbox_reads: which run consumed which events, one row per committed page of an inbox-fed
+// process, written in commit_page's transaction together with the cursor it moved: events
+// (after_seq, through_seq] of `connection_id`.
+constexpr const char* k_migration_6 = R"SQL(
+DROP TABLE webhook_inbox;
+CREATE TABLE inbox_events (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection_id TEXT    NOT NULL,
+    event_id      TEXT    NOT NULL,              -- the sender's id: de-duplication
+    topic         TEXT    NOT NULL DEFAULT '',
+    body          TEXT    NOT NULL,              -- the raw JSON body as received
+    received_ms   INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX inbox_events_by_event_id ON inbox_events (connection_id, event_id);
+CREATE INDEX inbox_events_by_connection ON inbox_events (connection_id, received_ms);
+
+CREATE TABLE inbox_reads (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection_id TEXT    NOT NULL,
+    process_id    TEXT    NOT NULL,
+    run_id        INTEGER NOT NULL,
+    after_seq     INTEGER NOT NULL,
+    through_seq   INTEGER NOT NULL,
+    at_ms         INTEGER NOT NULL
+);
+CREATE INDEX inbox_reads_by_connection ON inbox_reads (connection_id, through_seq);
+)SQL";
+
 int64_t wall_clock_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -282,6 +316,7 @@ const std::vector<Migration>& all() {
         {3, "schedule edits", k_migration_3},
         {4, "intents stored a batch to a row", k_migration_4},
         {5, "record counts per process", k_migration_5},
+        {6, "webhook inbox", k_migration_6},
     };
     return migrations;
 }

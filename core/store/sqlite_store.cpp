@@ -1313,6 +1313,170 @@ public:
 
     // --- audit ----------------------------------------------------------------------------
 
+    // --- webhook inbox ----------------------------------------------------------------------
+
+    InboxInsert insert_inbox_event(InboxEventRow& e, int64_t consumed_through,
+                                   int64_t max_pending) override {
+        return guarded(about("store a webhook event of", e.connection_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                StatementUse s(stmt(
+                    "SELECT seq FROM inbox_events WHERE connection_id = ?1 AND event_id = ?2"));
+                s->bind(1, e.connection_id);
+                s->bind(2, e.event_id);
+                if (s->executeStep()) {
+                    e.seq = s->getColumn(0).getInt64();
+                    return InboxInsert::duplicate;
+                }
+            }
+            {
+                // Counting stops at the bound: the check costs at most max_pending index steps.
+                StatementUse s(stmt(
+                    "SELECT count(*) FROM (SELECT 1 FROM inbox_events WHERE connection_id = ?1 "
+                    "AND seq > ?2 LIMIT ?3)"));
+                s->bind(1, e.connection_id);
+                s->bind(2, consumed_through);
+                s->bind(3, max_pending);
+                s->executeStep();
+                if (s->getColumn(0).getInt64() >= max_pending) return InboxInsert::full;
+            }
+            StatementUse s(stmt(
+                "INSERT INTO inbox_events (connection_id, event_id, topic, body, received_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)"));
+            s->bind(1, e.connection_id);
+            s->bind(2, e.event_id);
+            s->bind(3, e.topic);
+            s->bind(4, e.body);
+            s->bind(5, e.received_ms);
+            s->exec();
+            e.seq = db_->getLastInsertRowid();
+            tx.commit();
+            return InboxInsert::stored;
+        });
+    }
+
+    std::vector<InboxEventRow> inbox_events_after(const std::string& connection_id,
+                                                  int64_t after_seq, int64_t since_ms,
+                                                  int64_t limit) override {
+        return guarded(about("read the webhook events of", connection_id), [&] {
+            StatementUse s(stmt(
+                "SELECT seq, event_id, topic, body, received_ms FROM inbox_events "
+                "WHERE connection_id = ?1 AND seq > ?2 AND received_ms >= ?3 "
+                "ORDER BY seq LIMIT ?4"));
+            s->bind(1, connection_id);
+            s->bind(2, after_seq);
+            s->bind(3, since_ms);
+            s->bind(4, sql_limit(limit));
+            std::vector<InboxEventRow> out;
+            while (s->executeStep())
+                out.push_back(InboxEventRow{s->getColumn(0).getInt64(), connection_id,
+                                            s->getColumn(1).getString(), s->getColumn(2).getString(),
+                                            s->getColumn(3).getString(), s->getColumn(4).getInt64()});
+            return out;
+        });
+    }
+
+    std::vector<InboxEventRow> inbox_latest(const std::string& connection_id, int64_t before_seq,
+                                            int64_t limit) override {
+        return guarded(about("list the webhook events of", connection_id), [&] {
+            StatementUse s(stmt(
+                "SELECT seq, event_id, topic, received_ms FROM inbox_events "
+                "WHERE connection_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"));
+            s->bind(1, connection_id);
+            s->bind(2, before_seq > 0 ? before_seq : INT64_MAX);
+            s->bind(3, sql_limit(limit));
+            std::vector<InboxEventRow> out;
+            while (s->executeStep())
+                out.push_back(InboxEventRow{s->getColumn(0).getInt64(), connection_id,
+                                            s->getColumn(1).getString(), s->getColumn(2).getString(),
+                                            "", s->getColumn(3).getInt64()});
+            return out;
+        });
+    }
+
+    std::optional<InboxEventRow> inbox_event(const std::string& connection_id,
+                                             int64_t seq) override {
+        return guarded(about("read a webhook event of", connection_id),
+                       [&]() -> std::optional<InboxEventRow> {
+                           StatementUse s(stmt(
+                               "SELECT seq, event_id, topic, body, received_ms FROM inbox_events "
+                               "WHERE connection_id = ?1 AND seq = ?2"));
+                           s->bind(1, connection_id);
+                           s->bind(2, seq);
+                           if (!s->executeStep()) return std::nullopt;
+                           return InboxEventRow{s->getColumn(0).getInt64(), connection_id,
+                                                s->getColumn(1).getString(),
+                                                s->getColumn(2).getString(),
+                                                s->getColumn(3).getString(),
+                                                s->getColumn(4).getInt64()};
+                       });
+    }
+
+    InboxCounts inbox_counts(const std::string& connection_id, int64_t consumed_through) override {
+        return guarded(about("count the webhook events of", connection_id), [&] {
+            InboxCounts c;
+            StatementUse s(stmt(
+                "SELECT count(*), coalesce(sum(seq > ?2), 0), coalesce(max(seq), 0), "
+                "coalesce(max(received_ms), 0) FROM inbox_events WHERE connection_id = ?1"));
+            s->bind(1, connection_id);
+            s->bind(2, consumed_through);
+            if (s->executeStep()) {
+                c.stored = s->getColumn(0).getInt64();
+                c.pending = s->getColumn(1).getInt64();
+                c.last_seq = s->getColumn(2).getInt64();
+                c.last_received_ms = s->getColumn(3).getInt64();
+            }
+            return c;
+        });
+    }
+
+    std::vector<InboxRead> inbox_reads(const std::string& connection_id, int64_t from_seq,
+                                       int64_t to_seq) override {
+        return guarded(about("read the inbox reads of", connection_id), [&] {
+            StatementUse s(stmt(
+                "SELECT process_id, run_id, after_seq, through_seq, at_ms FROM inbox_reads "
+                "WHERE connection_id = ?1 AND through_seq > ?2 AND after_seq < ?3 ORDER BY id"));
+            s->bind(1, connection_id);
+            s->bind(2, from_seq);
+            s->bind(3, to_seq);
+            std::vector<InboxRead> out;
+            while (s->executeStep())
+                out.push_back(InboxRead{connection_id, s->getColumn(0).getString(),
+                                        s->getColumn(1).getInt64(), s->getColumn(2).getInt64(),
+                                        s->getColumn(3).getInt64(), s->getColumn(4).getInt64()});
+            return out;
+        });
+    }
+
+    int64_t prune_inbox(const std::string& connection_id, int64_t consumed_through,
+                        int64_t before_ms) override {
+        return guarded(about("prune the webhook events of", connection_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            int64_t n = 0;
+            {
+                StatementUse s(stmt(
+                    "DELETE FROM inbox_events WHERE connection_id = ?1 AND seq <= ?2 AND "
+                    "received_ms < ?3"));
+                s->bind(1, connection_id);
+                s->bind(2, consumed_through);
+                s->bind(3, before_ms);
+                s->exec();
+                n = db_->getChanges();
+            }
+            {
+                // A read whose events are all gone tells nothing any more.
+                StatementUse s(stmt(
+                    "DELETE FROM inbox_reads WHERE connection_id = ?1 AND through_seq < "
+                    "coalesce((SELECT min(seq) FROM inbox_events WHERE connection_id = ?1), "
+                    "9223372036854775807)"));
+                s->bind(1, connection_id);
+                s->exec();
+            }
+            tx.commit();
+            return n;
+        });
+    }
+
     void audit(const AuditEntry& entry) override {
         guarded("write an audit entry", [&] {
             SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -1672,6 +1836,19 @@ private:
                 u->bindNoCopy(2, key);
                 u->exec();
             }
+        }
+        if (page.inbox_read && page.inbox_read->through_seq > page.inbox_read->after_seq) {
+            const InboxRead& r = *page.inbox_read;
+            StatementUse u(stmt(
+                "INSERT INTO inbox_reads (connection_id, process_id, run_id, after_seq, "
+                "through_seq, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+            u->bindNoCopy(1, r.connection_id);
+            u->bindNoCopy(2, r.process_id.empty() ? page.process_id : r.process_id);
+            u->bind(3, r.run_id != 0 ? r.run_id : page.run_id);
+            u->bind(4, r.after_seq);
+            u->bind(5, r.through_seq);
+            u->bind(6, r.at_ms != 0 ? r.at_ms : page.now_ms);
+            u->exec();
         }
         if (page.cursor) {
             StatementUse u(stmt(k_cursor_upsert));

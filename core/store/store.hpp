@@ -141,6 +141,42 @@ struct LedgerUpsert {
     std::string target_cursor;
 };
 
+// One event of the webhook inbox (docs/design/007-webhook-inbox.md). `seq` orders a
+// connection's events and is never reused; the cursor of an inbox-fed entity is the decimal
+// seq of the last event its process consumed.
+struct InboxEventRow {
+    int64_t seq = 0;  // assigned by the store
+    std::string connection_id;
+    std::string event_id;  // the sender's id, unique per connection
+    std::string topic;
+    std::string body;  // may be left empty by listings that do not need it
+    int64_t received_ms = 0;
+};
+
+// What storing an event did.
+enum class InboxInsert {
+    stored,     // new: committed durably
+    duplicate,  // an event with this id is stored already (nothing written)
+    full,       // the connection has max_pending events waiting (nothing written)
+};
+
+// Events (after_seq, through_seq] of a connection, consumed by a run of a process.
+struct InboxRead {
+    std::string connection_id;
+    std::string process_id;
+    int64_t run_id = 0;
+    int64_t after_seq = 0;
+    int64_t through_seq = 0;
+    int64_t at_ms = 0;
+};
+
+struct InboxCounts {
+    int64_t stored = 0;   // events kept
+    int64_t pending = 0;  // of them, with seq > the consumed_through given
+    int64_t last_seq = 0;
+    int64_t last_received_ms = 0;
+};
+
 // A lease a commit must still hold (fencing): commit_page renews each one in its own
 // transaction and, when one is no longer held by `owner` (expired and taken by another run,
 // or released), rolls everything back and throws LeaseLost. A run that lost its lease
@@ -170,6 +206,8 @@ struct PageCommit {
     std::optional<CursorState> cursor;              // new cursor; none: leave as is (replay)
     RunCounts counts;                               // added to the run's counters
     std::vector<LeaseFence> fences;                 // leases that must still be held
+    // An inbox-fed page: the events it consumed (process and run default to the page's).
+    std::optional<InboxRead> inbox_read;
 };
 
 struct AuditEntry {
@@ -379,6 +417,34 @@ public:
     virtual void delete_session(const std::string& token_hash) = 0;
     // Removes expired sessions; returns how many.
     virtual int64_t purge_sessions(int64_t now_ms) = 0;
+
+    // --- webhook inbox (docs/design/007-webhook-inbox.md) ------------------------------------
+    // Stores the event durably, in one transaction: duplicate when (connection, event id) is
+    // stored already; full when `max_pending` of the connection's events have a seq above
+    // `consumed_through` (the lowest cursor of the processes reading them); else stored, with
+    // `seq` set. A duplicate wins over full (a sender's retry of an accepted event is told so).
+    virtual InboxInsert insert_inbox_event(InboxEventRow& event, int64_t consumed_through,
+                                           int64_t max_pending) = 0;
+    // The connection's events with seq > after_seq (and received at or after since_ms),
+    // oldest first, at most `limit`, with their bodies.
+    virtual std::vector<InboxEventRow> inbox_events_after(const std::string& connection_id,
+                                                          int64_t after_seq, int64_t since_ms,
+                                                          int64_t limit) = 0;
+    // The newest events first (seq < before_seq when before_seq > 0), without bodies.
+    virtual std::vector<InboxEventRow> inbox_latest(const std::string& connection_id,
+                                                    int64_t before_seq, int64_t limit) = 0;
+    // One event with its body.
+    virtual std::optional<InboxEventRow> inbox_event(const std::string& connection_id,
+                                                     int64_t seq) = 0;
+    virtual InboxCounts inbox_counts(const std::string& connection_id,
+                                     int64_t consumed_through) = 0;
+    // The reads of the connection that consumed any event in (from_seq, to_seq].
+    virtual std::vector<InboxRead> inbox_reads(const std::string& connection_id, int64_t from_seq,
+                                               int64_t to_seq) = 0;
+    // Deletes the events with seq <= consumed_through received before `before_ms`, and the
+    // reads that covered only deleted events. Returns how many events.
+    virtual int64_t prune_inbox(const std::string& connection_id, int64_t consumed_through,
+                                int64_t before_ms) = 0;
 
     // --- audit ----------------------------------------------------------------------------
     virtual void audit(const AuditEntry& entry) = 0;

@@ -62,6 +62,18 @@ extern "C" PLEXUS_EXPORT const plexus_connector_v1* plexus_connector_entry_v1(vo
     static plexus_connector_v1 d = make("files", R"({"id": "files", "version": "9.9.9", "settings": [], "entities": []})");
 #elif defined(BROKEN_KIND_badmanifest)
     static plexus_connector_v1 d = make("broken", "{ this is not json");
+#elif defined(BROKEN_KIND_badwebhooks)
+    // A webhooks block whose signature encoding is neither hex nor base64.
+    static plexus_connector_v1 d = make("badwebhooks", R"({"id": "badwebhooks", "version": "0.0.1",
+        "settings": [{"name": "webhook_secret", "type": "string", "secret": true}],
+        "entities": [{"name": "events", "key": "id", "inbox": true, "capabilities": ["read"]}],
+        "webhooks": {"secret_setting": "webhook_secret",
+                     "signature": {"header": "X-Sig", "encoding": "hx"},
+                     "event_id": {"header": "X-Id"}, "topics": {"*": ["events"]}}})");
+#elif defined(BROKEN_KIND_inboxnohooks)
+    // An entity fed by webhooks without the block that lets them in.
+    static plexus_connector_v1 d = make("inboxnohooks", R"({"id": "inboxnohooks", "version": "0.0.1",
+        "settings": [], "entities": [{"name": "events", "key": "id", "inbox": true, "capabilities": ["read"]}]})");
 #elif defined(BROKEN_KIND_smalldesc)
     static plexus_connector_v1 d = [] { auto x = make("broken", kManifest); x.struct_size = 16; return x; }();
 #elif defined(BROKEN_KIND_failcreate)

@@ -472,6 +472,15 @@ async function main() {
       await snap('connections');
     });
 
+    await step('the inbox lists the Shopify connection, which takes no webhooks without its secret', async () => {
+      await page.click('[data-test="nav-inbox"]');
+      const row = page.locator('tr[data-test="inbox-row"][data-connection="webshop"]');
+      await row.waitFor();
+      check(/no secret set/.test(await row.innerText()), `webshop should show "no secret set"; shows "${await row.innerText()}"`);
+      check(!(await page.content()).includes(SECRET_VALUE), 'the secret token must not be anywhere in the inbox page');
+      await snap('inbox');
+    });
+
     await step('plugins list the files connector', async () => {
       await page.click('[data-test="nav-plugins"]');
       await page.locator('tr[data-plugin="files"]').waitFor();

@@ -35,10 +35,15 @@ TEST_CASE("broken plugins are refused with a reason and the rest still load", "[
     CHECK_THAT(reason_for(registry, "libplexus_broken_duplicate.so"), Catch::Contains("duplicate connector id \"files\""));
     CHECK_THAT(reason_for(registry, "libplexus_broken_badmanifest.so"), Catch::Contains("not valid JSON"));
     CHECK_THAT(reason_for(registry, "libplexus_broken_smalldesc.so"), Catch::Contains("smaller than ABI 1.0"));
+    // The webhooks block is checked at load, naming the connector and the JSON path.
+    CHECK_THAT(reason_for(registry, "libplexus_broken_badwebhooks.so"),
+               Catch::Contains("connector \"badwebhooks\": manifest /webhooks/signature/encoding: \"hx\" is not hex or base64"));
+    CHECK_THAT(reason_for(registry, "libplexus_broken_inboxnohooks.so"),
+               Catch::Contains("connector \"inboxnohooks\": manifest /webhooks: missing"));
     CHECK_THAT(reason_for(registry, "libplexus_text.so"), Catch::Contains("not a loadable shared library"));
     // failcreate loads: its create fails only when an instance is made.
     REQUIRE(registry.find("failcreate") != nullptr);
-    CHECK(registry.refused().size() == 8);
+    CHECK(registry.refused().size() == 10);
 }
 
 TEST_CASE("a connector whose create fails gives a clear error and the host goes on", "[plugins]") {
@@ -74,7 +79,7 @@ TEST_CASE("plexus plugins lists connectors and refused files", "[plugins][cli]")
         }
     }
     CHECK(files);
-    CHECK(j["refused"].size() == 8);
+    CHECK(j["refused"].size() == 10);
     auto text = run_plexus({"plugins", "--plugin-dir", PLEXUS_BROKEN_PLUGIN_DIR});
     CHECK(text.exit_code == 0);
     CHECK_THAT(text.out, Catch::Contains("libplexus_text.so: not a loadable shared library"));

@@ -293,6 +293,9 @@ TEST_CASE("portal: authorisation matrix, every endpoint by role", "[portal]") {
         {"GET", "/api/connections", "", 401, 200, 200, 200},
         {"POST", "/api/connections/src/test", "{}", 401, 403, 403, 200},
         {"GET", "/api/plugins", "", 401, 200, 200, 200},
+        {"GET", "/api/inbox", "", 401, 200, 200, 200},
+        {"GET", "/api/inbox/shop", "", 401, 200, 200, 200},
+        {"GET", "/api/inbox/shop/events/1", "", 401, 404, 404, 404},  // nothing stored
         {"GET", "/api/users", "", 401, 403, 403, 200},
         {"POST", "/api/users", R"({"name":"new1","password":"a-long-password","role":"support"})", 401, 403, 403, 201},
         {"PUT", "/api/users/new1", R"({"role":"operator"})", 401, 403, 403, 200},

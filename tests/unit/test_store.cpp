@@ -89,7 +89,7 @@ TEST_CASE("migrations apply on a fresh file and are idempotent on reopen", "[sto
     CHECK(rows.getColumn(1).getInt() == 1);
     for (const char* table : {"runs", "record_outcomes", "ledger", "cursors", "intent_batches",
                               "failed_queue", "process_state", "leases", "audit", "connections",
-                              "webhook_inbox", "users", "sessions"}) {
+                              "inbox_events", "inbox_reads", "users", "sessions"}) {
         INFO(table);
         CHECK(db.tableExists(table));
     }

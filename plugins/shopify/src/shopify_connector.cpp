@@ -75,8 +75,16 @@ public:
     {"name": "access_token", "type": "string", "required": true, "secret": true, "description": "The Admin API access token (shpat_…), sent as X-Shopify-Access-Token. Write it as ${ENV_VAR}."},
     {"name": "base_url", "type": "string", "description": "Overrides https://{store_domain} (scheme, host and port, no path), e.g. the sandbox's http://127.0.0.1:8081."},
     {"name": "location_id", "type": "integer", "description": "The inventory location (GET locations.json lists them) whose stock inventory_levels writes set, unless a record maps its own location_id. check verifies it exists."},
-    {"name": "page_size", "type": "integer", "default": 250, "description": "Records asked per request (limit), 1 to 250."}
+    {"name": "page_size", "type": "integer", "default": 250, "description": "Records asked per request (limit), 1 to 250."},
+    {"name": "webhook_secret", "type": "string", "secret": true, "description": "The app's client secret that signs its webhooks (X-Shopify-Hmac-Sha256). When set, order webhooks posted to the hub's /hooks/{connection} trigger runs of the processes reading orders. Write it as ${ENV_VAR}."}
   ],
+  "webhooks": {
+    "secret_setting": "webhook_secret",
+    "signature": {"header": "X-Shopify-Hmac-Sha256", "algorithm": "hmac-sha256", "encoding": "base64", "signed": "body"},
+    "event_id": {"header": "X-Shopify-Webhook-Id"},
+    "topic": {"header": "X-Shopify-Topic"},
+    "topics": {"orders/*": ["orders"]}
+  },
   "entities": [
     {"name": "customers", "description": "Customers; key id, changes ordered by updated_at.", "key": "id", "cursor": "updated_at",
      "capabilities": ["read", "incremental", "create", "update", "lookup"], "open": true,

@@ -7,7 +7,7 @@
 //   /runs?process=&status=&from=&to=&offset=     run history and chart
 //   /runs/ID?action=&error_class=&text=&after=   one run's record outcomes
 //   /failed/PROCESS?offset=     failed records of a process, replay
-//   /connections  /plugins  /users  /audit?offset=
+//   /connections  /inbox?connection=&before=  /plugins  /users  /audit?offset=
 //
 // A page module exports render(ctx) (may be async) and may return a cleanup function,
 // called when the page is left (pollers stop there).
@@ -20,6 +20,7 @@ import * as runsPage from './pages/runs.js';
 import * as runPage from './pages/run.js';
 import * as failedPage from './pages/failed.js';
 import * as connectionsPage from './pages/connections.js';
+import * as inboxPage from './pages/inbox.js';
 import * as pluginsPage from './pages/plugins.js';
 import * as usersPage from './pages/users.js';
 import * as auditPage from './pages/audit.js';
@@ -31,6 +32,7 @@ const routes = [
   { re: /^\/runs\/(\d+)$/, page: runPage, nav: 'runs', title: 'Run' },
   { re: /^\/failed(?:\/([^/]+))?$/, page: failedPage, nav: 'failed', title: 'Failed records' },
   { re: /^\/connections$/, page: connectionsPage, nav: 'connections', title: 'Connections' },
+  { re: /^\/inbox$/, page: inboxPage, nav: 'inbox', title: 'Inbox' },
   { re: /^\/plugins$/, page: pluginsPage, nav: 'plugins', title: 'Plugins' },
   { re: /^\/users$/, page: usersPage, nav: 'users', title: 'Users', role: 'admin' },
   { re: /^\/audit$/, page: auditPage, nav: 'audit', title: 'Audit log' },
