@@ -86,6 +86,30 @@ bool FaultInjector::intercept(httplib::Response& res,
     return false;
 }
 
+namespace {
+
+// The answer's body as the route set it: httplib compresses it (gzip, brotli) for a client
+// that accepts that before the logger sees it.
+std::string decoded_body(const httplib::Response& res) {
+    const std::string encoding = res.get_header_value("Content-Encoding");
+    std::unique_ptr<httplib::detail::decompressor> d;
+    if (encoding == "gzip" || encoding == "deflate")
+        d = std::make_unique<httplib::detail::gzip_decompressor>();
+    else if (encoding == "br")
+        d = std::make_unique<httplib::detail::brotli_decompressor>();
+    else
+        return res.body;
+    std::string out;
+    const bool ok = d->is_valid() &&
+                    d->decompress(res.body.data(), res.body.size(), [&](const char* p, size_t n) {
+                        out.append(p, n);
+                        return true;
+                    });
+    return ok ? out : res.body;
+}
+
+}  // namespace
+
 std::string recorded_body(const httplib::Request& req) {
     // cpp-httplib parses a multipart body into req.files and keeps no text of it: written
     // again from its parts, with the request's own boundary.
@@ -130,8 +154,14 @@ SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
             for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             return s;
         };
+        // From the request target only: httplib also puts a url-encoded form body's fields
+        // into req.params, and those are the body's, not the query's.
         nlohmann::json query = nlohmann::json::object();
-        for (const auto& [k, v] : req.params) query[k].push_back(v);
+        if (const auto q = req.target.find('?'); q != std::string::npos) {
+            httplib::Params params;
+            httplib::detail::parse_query_text(req.target.substr(q + 1), params);
+            for (const auto& [k, v] : params) query[k].push_back(v);
+        }
         nlohmann::json headers = nlohmann::json::object();
         for (const auto& [k, v] : req.headers) {
             // httplib adds these itself; they are not part of what the client sent.
@@ -140,7 +170,8 @@ SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
             headers[lower(k)] = v;
         }
         nlohmann::json response_headers = nlohmann::json::object();
-        for (const auto& [k, v] : res.headers) response_headers[lower(k)] = v;
+        for (const auto& [k, v] : res.headers)
+            if (lower(k) != "content-encoding") response_headers[lower(k)] = v;  // body decoded
         const nlohmann::json line{{"method", req.method},
                                   {"path", req.path},
                                   {"query", std::move(query)},
@@ -148,11 +179,13 @@ SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
                                   {"body", recorded_body(req)},
                                   {"status", res.status},
                                   {"response_headers", std::move(response_headers)},
-                                  {"response_body", res.body}};
+                                  {"response_body", decoded_body(res)}};
         const std::string text =
             line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         std::fwrite(text.data(), 1, text.size(), record_file_.get());
         std::fflush(record_file_.get());
+        ++recorded_;
+        record_cv_.notify_all();
     });
     // httplib's default socket options add SO_REUSEPORT, with which a second sandbox bound
     // the same port and took half of the connections. SO_REUSEADDR alone refuses a port
@@ -182,6 +215,17 @@ SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
 }
 
 SandboxServer::~SandboxServer() { stop(); }
+
+bool SandboxServer::wait_recorded(uint64_t n, int timeout_ms) {
+    std::unique_lock lock(record_mutex_);
+    return record_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                               [&] { return recorded_ >= n; });
+}
+
+uint64_t SandboxServer::recorded() {
+    std::lock_guard lock(record_mutex_);
+    return recorded_;
+}
 
 void SandboxServer::record_exchanges(const std::string& path) {
     std::lock_guard lock(record_mutex_);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdint>
 #include <memory>
@@ -87,11 +88,19 @@ public:
     // (tests/contract/openapi_check.py). An empty path stops recording. Throws when the file
     // cannot be opened.
     void record_exchanges(const std::string& path);
+    // The server writes an exchange to the file just after sending the answer, so a client
+    // can see the answer before its line is written: wait until `n` exchanges have been
+    // recorded since the server started (false after `timeout_ms`), or stop() the server,
+    // before reading the file.
+    bool wait_recorded(uint64_t n, int timeout_ms = 5000);
+    uint64_t recorded();
 
 private:
     std::unique_ptr<Sandbox> sandbox_;
     std::mutex record_mutex_;
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> record_file_{nullptr, &std::fclose};
+    std::condition_variable record_cv_;
+    uint64_t recorded_ = 0;
     httplib::Server server_;
     std::thread thread_;
     int port_ = 0;

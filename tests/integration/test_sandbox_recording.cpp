@@ -25,6 +25,12 @@ public:
                                             std::string(wrong_type ? "\"1001\"" : "1001") + "}]}",
                                         "application/json;charset=UTF-8");
                     });
+        // Plain application/json: httplib gzips it for a client that accepts gzip.
+        server.Get("/csh/v1/ping", [](const httplib::Request&, httplib::Response& res) {
+            res.set_content(std::string(R"({"ok":true,"padding":")") + std::string(300, 'x') +
+                                "\"}",
+                            "application/json");
+        });
         server.Get(R"(/csh/v1/hotels/([^/]+)/transactions)",
                    [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
     }
@@ -53,6 +59,7 @@ TEST_CASE("a sandbox records every exchange for the contract checker", "[sandbox
     REQUIRE(client.Get("/csh/v1/hotels/H1/transactions?reservationList=42&reservationList=43")
                 ->status == 204);
     REQUIRE(client.Post("/_sandbox/faults", "{}", "application/json")->status == 200);
+    REQUIRE(server.wait_recorded(2));
 
     std::ifstream in(file);
     std::vector<nlohmann::json> lines;
@@ -66,6 +73,7 @@ TEST_CASE("a sandbox records every exchange for the contract checker", "[sandbox
     CHECK(lines[0]["status"] == 201);
     CHECK(lines[0]["response_headers"]["content-type"] == "application/json;charset=UTF-8");
     CHECK(lines[1]["query"]["reservationList"] == nlohmann::json::array({"42", "43"}));
+    CHECK(lines[0]["query"].empty());
     CHECK(lines[1]["status"] == 204);
 
     const std::string spec = std::string(PLEXUS_SOURCE_DIR) + "/tests/contract/fixtures/swagger2.json";
@@ -78,6 +86,7 @@ TEST_CASE("a sandbox records every exchange for the contract checker", "[sandbox
     REQUIRE(client.Post("/csh/v1/hotels/H1/reservations/42/charges", headers, body,
                         "application/json")->status == 201);
     FixtureSandbox::wrong_type = false;
+    REQUIRE(server.wait_recorded(3));
     auto bad = plexus::contract::check({spec}, file);
     CHECK(bad.exit_code == 1);
     CHECK(bad.report.find("exchange 3 POST") != std::string::npos);
@@ -93,11 +102,51 @@ TEST_CASE("a recorded multipart form keeps its parts", "[sandbox][contract]") {
     httplib::Client client("127.0.0.1", server.port());
     httplib::MultipartFormDataItems items{{"data", R"({"sku":"A-1"})", "", ""}};
     client.Post("/csh/v1/hotels/H1/reservations/42/charges", items);
+    REQUIRE(server.wait_recorded(1));
     std::ifstream in(file);
     std::string line;
     REQUIRE(std::getline(in, line));
     const std::string body = nlohmann::json::parse(line)["body"];
     CHECK(body.find("Content-Disposition: form-data; name=\"data\"") != std::string::npos);
     CHECK(body.find(R"({"sku":"A-1"})") != std::string::npos);
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("a recorded answer is the body the route gave, not its gzip", "[sandbox][contract]") {
+    const std::string file = temp_file("plexus-gzip");
+    std::filesystem::remove(file);
+    plexus::sandbox::SandboxServer server(std::make_unique<FixtureSandbox>());
+    server.record_exchanges(file);
+    httplib::Client client("127.0.0.1", server.port());
+    client.set_decompress(false);
+    httplib::Headers headers{{"Accept-Encoding", "gzip, deflate"}};
+    auto res = client.Get("/csh/v1/ping", headers);
+    REQUIRE(res);
+    CHECK(res->get_header_value("Content-Encoding") == "gzip");  // what the client got
+    REQUIRE(server.wait_recorded(1));
+    std::ifstream in(file);
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    const auto j = nlohmann::json::parse(line);
+    CHECK(j["response_body"] == std::string(R"({"ok":true,"padding":")") + std::string(300, 'x') + "\"}");
+    CHECK_FALSE(j["response_headers"].contains("content-encoding"));
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("a recorded form body stays the body, not the query", "[sandbox][contract]") {
+    const std::string file = temp_file("plexus-form");
+    std::filesystem::remove(file);
+    plexus::sandbox::SandboxServer server(std::make_unique<FixtureSandbox>());
+    server.record_exchanges(file);
+    httplib::Client client("127.0.0.1", server.port());
+    client.Post("/csh/v1/hotels/H1/reservations/42/charges?x=1",
+                "grant_type=client_credentials&scope=s", "application/x-www-form-urlencoded");
+    REQUIRE(server.wait_recorded(1));
+    std::ifstream in(file);
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    const auto j = nlohmann::json::parse(line);
+    CHECK(j["query"] == nlohmann::json{{"x", {"1"}}});
+    CHECK(j["body"] == "grant_type=client_credentials&scope=s");
     std::filesystem::remove(file);
 }
