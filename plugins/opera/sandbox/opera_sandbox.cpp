@@ -185,9 +185,19 @@ public:
         std::lock_guard lock(mutex_);
         return tokens_issued_;
     }
+    std::vector<std::string> tokens() const override {
+        std::lock_guard lock(mutex_);
+        std::vector<std::string> out;
+        for (const auto& [t, exp] : tokens_) out.push_back(t);
+        return out;
+    }
     void lose_answers_after_executing(int n) override {
         std::lock_guard lock(mutex_);
         lose_answers_ = n;
+    }
+    void refuse_posts(int n) override {
+        std::lock_guard lock(mutex_);
+        refuse_posts_ = n;
     }
     void set_throttle_limit(int n) override {
         std::lock_guard lock(mutex_);
@@ -246,6 +256,7 @@ public:
             }
             if (j.contains("token_ttl_s")) set_token_ttl_s(j["token_ttl_s"].get<int>());
             if (j.value("expire_tokens", false)) expire_tokens();
+            if (j.contains("refuse_posts")) refuse_posts(j["refuse_posts"].get<int>());
             if (j.contains("lose_answers")) lose_answers_after_executing(j["lose_answers"].get<int>());
             if (j.contains("throttle_limit")) set_throttle_limit(j["throttle_limit"].get<int>());
             if (j.contains("business_date")) set_business_date(j["business_date"].get<std::string>());
@@ -568,11 +579,22 @@ private:
         return true;
     }
 
+    // Before anything is posted: refuse (knob).
+    bool refuse_post(httplib::Response& r) {
+        std::lock_guard lock(mutex_);
+        if (refuse_posts_ <= 0) return false;
+        --refuse_posts_;
+        bodiless(r, 503);
+        r.set_header("Retry-After", "1");
+        return true;
+    }
+
     void location(const httplib::Request& q, httplib::Response& r) {
         r.set_header("Location", "http://" + q.get_header_value("Host") + q.path);
     }
 
     void charges(const httplib::Request& q, httplib::Response& r) {
+        if (refuse_post(r)) return;
         json body = json::parse(q.body, nullptr, false);
         if (!body.is_object() || !body.contains("criteria") || !body["criteria"].is_object())
             return problem(r, 400, "The request body must be a billingCharges object with criteria", "INVALID_BODY");
@@ -647,6 +669,7 @@ private:
     }
 
     void payment(const httplib::Request& q, httplib::Response& r) {
+        if (refuse_post(r)) return;
         json body = json::parse(q.body, nullptr, false);
         if (!body.is_object() || !body.contains("criteria") || !body["criteria"].is_object())
             return problem(r, 400, "The request body must be a billingPayment object with criteria", "INVALID_BODY");
@@ -697,6 +720,7 @@ private:
     }
 
     void reverse_payment(const httplib::Request& q, httplib::Response& r) {
+        if (refuse_post(r)) return;
         json body = json::parse(q.body, nullptr, false);
         if (!body.is_object() || !body.contains("payment") || !body["payment"].is_object())
             return problem(r, 400, "The request body must be a paymentReversalCriteria object with payment", "INVALID_BODY");
@@ -749,6 +773,7 @@ private:
     int token_ttl_s_ = 3600;
     uint64_t tokens_issued_ = 0;
     int lose_answers_ = 0;
+    int refuse_posts_ = 0;
     int throttle_limit_ = 50;
     int64_t window_second_ = 0;
     int window_count_ = 0;

@@ -43,9 +43,14 @@ public:
     virtual void set_token_ttl_s(int seconds) = 0;
     virtual void expire_tokens() = 0;
     virtual uint64_t tokens_issued() const = 0;
+    // Every access token issued so far (tests check none reaches a log or an error).
+    virtual std::vector<std::string> tokens() const = 0;
     // The next n posting requests (charges, payments, reversePayments) are carried out and
     // then answered 502 without a body, as a gateway whose backend timed out would.
     virtual void lose_answers_after_executing(int n) = 0;
+    // The next n posting requests are refused with 503 (and Retry-After: 1) before anything
+    // is posted, as an overloaded gateway would.
+    virtual void refuse_posts(int n) = 0;
     // Requests per second above which OHIP delays (default 50), and how many it delayed.
     virtual void set_throttle_limit(int per_second) = 0;
     virtual uint64_t throttled() const = 0;

@@ -168,6 +168,16 @@ public:
 
     // ---- check ----
     void check() override {
+        try {
+            check_setup();
+        } catch (const Error& e) {
+            // What OPERA refuses here (an unknown reservation, hotel …) is the configuration's fault.
+            if (e.status() == PLEXUS_ERR_VALIDATION) throw Error(PLEXUS_ERR_CONFIG, e.what());
+            throw;
+        }
+    }
+
+    void check_setup() {
         ensure_token();
         // The PM reservation exists and is checked in.
         auto res = get_json("/rsv/v1/hotels/" + url_encode(hotel_) + "/reservations/" + url_encode(reservation_),
@@ -675,6 +685,7 @@ private:
             if (charges) plan_charges(tk, st, want, path, body, what);
             else plan_payment(tk, st, want, path, body, what);
             if (path.empty()) {
+                if (uncertain) host_.info("opera: " + tk.key + ": found in OPERA after the unanswered POST; adopted, not posted again");
                 if (item.op == sdk::WriteOp::Create && tk.date == add_days(today(), -28)) tk.date = today();
                 return encode_target_key(tk);
             }
