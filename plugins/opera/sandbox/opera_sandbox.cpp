@@ -211,6 +211,10 @@ public:
         std::lock_guard lock(mutex_);
         return requests_;
     }
+    void capture_exchanges(const std::string& path) override {
+        std::lock_guard lock(capture_mutex_);
+        capture_path_ = path;
+    }
     void set_business_date(const std::string& d) override {
         std::lock_guard lock(mutex_);
         business_date_ = d;
@@ -308,8 +312,29 @@ private:
             }
         }
         if (delay) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-        if (app_headers && !authorised(q, r)) return;
-        handler();
+        if (!app_headers || authorised(q, r)) handler();
+        capture(q, r);
+    }
+
+    void capture(const httplib::Request& q, const httplib::Response& r) {
+        std::lock_guard lock(capture_mutex_);
+        if (capture_path_.empty()) return;
+        auto lower = [](std::string s) {
+            for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            return s;
+        };
+        json query = json::object(), headers = json::object(), response_headers = json::object();
+        for (const auto& [k, v] : q.params) query[k].push_back(v);
+        for (const auto& [k, v] : q.headers)
+            if (k != "REMOTE_ADDR" && k != "REMOTE_PORT" && k != "LOCAL_ADDR" && k != "LOCAL_PORT") headers[lower(k)] = v;
+        for (const auto& [k, v] : r.headers) response_headers[lower(k)] = v;
+        json line{{"method", q.method}, {"path", q.path}, {"query", query}, {"headers", headers}, {"body", q.body},
+                  {"status", r.status}, {"response_headers", response_headers}, {"response_body", r.body}};
+        if (std::FILE* f = std::fopen(capture_path_.c_str(), "a")) {
+            const std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+            std::fwrite(text.data(), 1, text.size(), f);
+            std::fclose(f);
+        }
     }
     template <typename F>
     void api(const httplib::Request& q, httplib::Response& r, F&& handler) {
@@ -387,8 +412,11 @@ private:
             tokens_[t] = steady_ms() + int64_t{ttl} * 1000;
             ++tokens_issued_;
         }
-        reply(r, 200, {{"access_token", t}, {"expires_in", ttl}, {"token_type", "Bearer"},
-                       {"oracle_tk_context", "user_assertion"}});
+        // oauth.json declares application/json (without charset) for this answer.
+        r.status = 200;
+        r.set_content(json{{"access_token", t}, {"expires_in", ttl}, {"token_type", "Bearer"},
+                           {"oracle_tk_context", "user_assertion"}}.dump(),
+                      "application/json");
     }
 
     // ---- reads ----
@@ -762,6 +790,8 @@ private:
     }
 
     mutable std::mutex mutex_;
+    std::mutex capture_mutex_;
+    std::string capture_path_;
     std::mt19937 rng_;
     long long next_no_;
     std::vector<Reservation> reservations_;

@@ -55,6 +55,11 @@ public:
     virtual void set_throttle_limit(int per_second) = 0;
     virtual uint64_t throttled() const = 0;
     virtual uint64_t requests() const = 0;
+    // Interim exchange recording (until SandboxServer::record_exchanges is on main): every
+    // exchange of an OHIP route served from now on is appended to `path` as one JSON line in
+    // the contract checker's format (method, path, query, headers, body, status,
+    // response_headers, response_body). Empty path: stop.
+    virtual void capture_exchanges(const std::string& path) = 0;
     // The hotel's business date (default: today in UTC).
     virtual void set_business_date(const std::string& date) = 0;
 };
