@@ -48,6 +48,10 @@ public:
     // The next n posting requests (charges, payments, reversePayments) are carried out and
     // then answered 502 without a body, as a gateway whose backend timed out would.
     virtual void lose_answers_after_executing(int n) = 0;
+    // The next n posting requests are answered 502 at once and carried out `ms` later, as a
+    // backend still working after the gateway gave up: a client that looks right away does
+    // not see the posting yet.
+    virtual void delay_postings(int n, int ms) = 0;
     // The next n posting requests are refused with 503 (and Retry-After: 1) before anything
     // is posted, as an overloaded gateway would.
     virtual void refuse_posts(int n) = 0;
@@ -55,11 +59,6 @@ public:
     virtual void set_throttle_limit(int per_second) = 0;
     virtual uint64_t throttled() const = 0;
     virtual uint64_t requests() const = 0;
-    // Interim exchange recording (until SandboxServer::record_exchanges is on main): every
-    // exchange of an OHIP route served from now on is appended to `path` as one JSON line in
-    // the contract checker's format (method, path, query, headers, body, status,
-    // response_headers, response_body). Empty path: stop.
-    virtual void capture_exchanges(const std::string& path) = 0;
     // The hotel's business date (default: today in UTC).
     virtual void set_business_date(const std::string& date) = 0;
 };

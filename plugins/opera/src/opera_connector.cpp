@@ -279,7 +279,7 @@ public:
                 tk = *k;
             } else if (req.idempotency_key && !req.idempotency_key->empty()) {
                 tk.key = *req.idempotency_key;
-                tk.date = add_days(today(), -28);
+                tk.date = recent();
             } else {
                 throw Error(PLEXUS_ERR_VALIDATION, "opera: a lookup of " + req.entity + " needs a key or an idempotency key");
             }
@@ -302,7 +302,7 @@ public:
             if (req.entity == "reversals" && !req.key) ref = reversal_ref(ref);
             if (ref.empty()) throw Error(PLEXUS_ERR_VALIDATION, "opera: a lookup of " + req.entity + " needs a posting reference");
             std::string from = req.data.value("posting_date", "");
-            if (!day_number(from)) from = add_days(today(), -28);
+            if (!day_number(from)) from = recent();
             auto found = find(ref, from);
             if (found.empty()) return out;
             out.found = true;
@@ -330,6 +330,9 @@ public:
 private:
     // ---- HTTP ----
     std::string today() const { return date_of_ms(host_.now_ms()); }
+    // Where a search without a known date starts: with find()'s day before and day after,
+    // [today-28, today+1] is exactly one 30-day window.
+    std::string recent() const { return add_days(today(), -27); }
 
     void pause(int64_t ms) const {
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -668,7 +671,7 @@ private:
         } else {
             if (item.idempotency_key.empty()) throw Error(PLEXUS_ERR_VALIDATION, entity + ": a create needs an idempotency key");
             tk.key = item.idempotency_key;
-            tk.date = add_days(today(), -28);
+            tk.date = recent();
         }
         if (tk.key.size() > 1900) throw Error(PLEXUS_ERR_VALIDATION, entity + ": the idempotency key is too long for a posting reference");
 
@@ -686,7 +689,7 @@ private:
             else plan_payment(tk, st, want, path, body, what);
             if (path.empty()) {
                 if (uncertain) host_.info("opera: " + tk.key + ": found in OPERA after the unanswered POST; adopted, not posted again");
-                if (item.op == sdk::WriteOp::Create && tk.date == add_days(today(), -28)) tk.date = today();
+                if (item.op == sdk::WriteOp::Create && tk.date == recent()) tk.date = today();
                 return encode_target_key(tk);
             }
             if (uncertain)
@@ -830,7 +833,7 @@ private:
         std::string from = data.value("posting_date", "");
         if (!from.empty() && !day_number(from))
             throw Error(PLEXUS_ERR_VALIDATION, "reversals: posting_date must be YYYY-MM-DD");
-        if (from.empty()) from = add_days(today(), -28);
+        if (from.empty()) from = recent();
         std::string last_message;
         bool uncertain = false;
         for (int round = 0;; ++round) {
@@ -893,7 +896,7 @@ private:
         } else if (req.since && req.since->size() >= 10 && day_number(req.since->substr(0, 10))) {
             start = req.since->substr(0, 10);
         } else {
-            start = add_days(today(), -28);
+            start = recent();
         }
         const std::string last = add_days(today(), 1);
         std::string end = add_days(start, 29);

