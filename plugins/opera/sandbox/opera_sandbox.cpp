@@ -700,7 +700,13 @@ private:
         for (const auto& p : made)
             if (seen.insert(p.code).second)
                 trx.push_back({{"transactionCode", p.code}, {"description", p.description}, {"hotelId", kOperaHotel}});
-        reply(r, 201, {{"postings", out}, {"trxCodesInfo", trx}, {"links", json::array()}, {"warnings", json::array()}});
+        // Invented: a negative posting (a correction) comes back with a warning.
+        json warnings = json::array();
+        for (const auto& p : made)
+            if (p.quantity < 0 || p.price < 0)
+                warnings.push_back({{"type", "Warning"}, {"code", "NEGATIVE_POSTING"},
+                                    {"shortText", "Negative posting of " + p.code + " (" + p.reference + ")"}});
+        reply(r, 201, {{"postings", out}, {"trxCodesInfo", trx}, {"links", json::array()}, {"warnings", warnings}});
     }
 
     void payment(const httplib::Request& q, httplib::Response& r) {

@@ -284,7 +284,16 @@ public:
                 throw Error(PLEXUS_ERR_VALIDATION, "opera: a lookup of " + req.entity + " needs a key or an idempotency key");
             }
             State st = charges ? discover_charges(tk, 0) : discover_payments(tk, 0);
-            if (st.generations == 0) return out;
+            if (st.generations == 0) {
+                // A record written while cancelled (or unpaid) posted nothing: its target key
+                // says so ("#0"), and it exists as such.
+                if (req.key && tk.generations == 0) {
+                    out.found = true;
+                    out.record.key = *req.key;
+                    out.record.data = state_json(st, charges);
+                }
+                return out;
+            }
             out.found = true;
             tk.date = st.first_date.empty() ? tk.date : st.first_date;
             tk.generations = st.generations;

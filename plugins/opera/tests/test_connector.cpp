@@ -198,6 +198,7 @@ TEST_CASE("payments: paid posts once, unpaid reverses exactly that payment, paid
     json unpaid = write_one(*inst, "payments", create("px-inv", payment(false)));
     REQUIRE(unpaid["status"] == PLEXUS_OK);
     CHECK(w.control().postings().size() == 3);
+    CHECK(ok_json(inst->lookup({{"entity", "payments"}, {"key", unpaid["target_key"]}}))["found"] == true);
     json paid = write_one(*inst, "payments", update("px-inv", unpaid["target_key"], payment(true, 80)));
     CHECK(paid["status"] == PLEXUS_OK);
     CHECK(count(w, "px-inv-P1") == 1);
@@ -317,4 +318,8 @@ TEST_CASE("secrets and tokens never reach logs or error messages", "[opera][conn
                                          plexus::sandbox::kOperaClientSecret)) == std::string::npos);
     for (const auto& t : w.control().tokens()) CHECK(all.find(t) == std::string::npos);
     CHECK_THAT(logs.text(), Catch::Contains("renewing the token"));
+    // warnings[] of a success answer are logged.
+    json r = write_one(*inst, "reversals", create("px-rev", {{"reference", kKey + "-C1-1"}}));
+    CHECK(r["status"] == PLEXUS_OK);
+    CHECK_THAT(logs.text(), Catch::Contains("OHIP warning") && Catch::Contains("NEGATIVE_POSTING"));
 }
