@@ -276,7 +276,7 @@ TEST_CASE("an expired token is renewed without failing a call", "[opera][connect
     CHECK(w.control().tokens_issued() == before + 1);
 }
 
-TEST_CASE("OHIP's 50 requests per second: the connector stays under it; above it, delays are not errors",
+TEST_CASE("OHIP's 50 requests per second: the connector stays under it, and above it delays are not errors",
           "[opera][connector]") {
     World w;
     {
