@@ -53,9 +53,13 @@ TEST_CASE("check verifies the PM reservation, the cashier and the configured cod
 TEST_CASE("a charge set is posted once, in one call, each line under its own reference", "[opera][connector]") {
     World w;
     auto inst = w.instance();
+    REQUIRE(inst->check().ok());  // the token is fetched here
+    const auto before = w.control().requests();
     json r = write_one(*inst, "charges", create(kKey, sale()));
     INFO(r.dump());
     REQUIRE(r["status"] == PLEXUS_OK);
+    // A new sale costs one search (its first reference, in one 30-day window) and one POST.
+    CHECK(w.control().requests() - before == 2);
     auto tk = decode_target_key(r["target_key"]);
     REQUIRE(tk);
     CHECK(tk->key == kKey);
@@ -68,13 +72,24 @@ TEST_CASE("a charge set is posted once, in one call, each line under its own ref
     json again = write_one(*inst, "charges", create(kKey, sale()));
     CHECK(again["target_key"] == r["target_key"]);
     CHECK(w.control().postings().size() == 2);
+    // Its cancellation: the generation probe (C1-1, C2-1), the lines (C1-2, C1-3), their
+    // reversals (C1-1-R, C1-2-R), then one POST.
+    const auto before_cancel = w.control().requests();
+    json c = write_one(*inst, "charges", update(kKey, r["target_key"], sale(true)));
+    CHECK(c["status"] == PLEXUS_OK);
+    CHECK(w.control().requests() - before_cancel == 7);
+    CHECK(w.control().postings().size() == 4);
+    json restore = write_one(*inst, "charges", update(kKey, c["target_key"], sale()));
+    REQUIRE(restore["status"] == PLEXUS_OK);
+    r = restore;
+    CHECK(w.control().postings().size() == 6);
     // An update that changes the posted lines is refused, nothing posted.
     json changed = sale();
     changed["lines"][0]["price"] = 450.0;
     json refused = write_one(*inst, "charges", update(kKey, r["target_key"], changed));
     CHECK(refused["status"] == PLEXUS_ERR_VALIDATION);
     CHECK_THAT(refused["message"].get<std::string>(), Catch::Contains("differ from those posted"));
-    CHECK(w.control().postings().size() == 2);
+    CHECK(w.control().postings().size() == 6);
     // Bad input: a clear error naming the field, nothing posted.
     json bad = sale();
     bad["lines"][1].erase("price");
@@ -86,7 +101,7 @@ TEST_CASE("a charge set is posted once, in one call, each line under its own ref
     json u = write_one(*inst, "charges", create("px-unknown", unknown));
     CHECK(u["status"] == PLEXUS_ERR_VALIDATION);
     CHECK_THAT(u["message"].get<std::string>(), Catch::Contains("HTTP 400") && Catch::Contains("9999"));
-    CHECK(w.control().postings().size() == 2);
+    CHECK(w.control().postings().size() == 6);
 }
 
 TEST_CASE("a create whose answer was lost, or that a crash interrupted, is adopted, not posted twice",
