@@ -402,7 +402,8 @@ void PowerOfficeGoSandbox::invoice_order(json& order, const json& request) {
                        {"ExternalImportReference", inv.value("ExternalImportReference", json())},
                        {"IsCreatedByCurrentIntegration", inv["IsCreatedByCurrentIntegration"]},
                        {"CreatedDateTimeOffset", ts}, {"LastChangedDateTimeOffset", ts}});
-    invoices_[inv["Id"].get<std::string>()] = std::move(inv);
+    const std::string id = inv["Id"];  // (the right side of = is evaluated first)
+    invoices_[id] = std::move(inv);
 }
 
 void PowerOfficeGoSandbox::mount(httplib::Server& server) {
@@ -1033,7 +1034,8 @@ PowerOfficeGoSandbox::Reply PowerOfficeGoSandbox::sales_orders(const Call& c) {
             const std::string type = l.value("LineType", json("Normal")).is_string() ? l.value("LineType", "Normal") : "Normal";
             line["LineType"] = type;
             if (!line.contains("SortOrder")) line["SortOrder"] = sort;
-            const double allowance = l.value("Allowance", json(0.0)).is_number() ? l["Allowance"].get<double>() : 0.0;
+            const json allowance_value = l.value("Allowance", json(0.0));
+            const double allowance = allowance_value.is_number() ? allowance_value.get<double>() : 0.0;
             if (allowance < -1000 || allowance > 100) return bad(at + ": Allowance must be between -1000 and 100.");
             const double amount = type == "Text" ? 0.0 : round2(line.value("Quantity", json(0.0)).get<double>() *
                                                                    line.value("ProductUnitPrice", json(0.0)).get<double>() *

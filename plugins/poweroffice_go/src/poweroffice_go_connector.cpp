@@ -205,7 +205,11 @@ public:
         const int64_t want = std::clamp<int64_t>(static_cast<int64_t>(request.limit), 1, page_size_);
         const int64_t size = std::min<int64_t>(want + static_cast<int64_t>(cursor.keys.size()), 20000);
         std::string query = "OrderBy=" + std::string(spec.cursor_field);
-        if (cursor.after) query += "&" + std::string(spec.changed_filter) + "=" + url_encode(format_ticks(*cursor.after - 1));
+        // Stock and balance times are null on rows that never had one: a filter from 1970 leaves
+        // those out (they could not advance the cursor).
+        const bool nullable = request.entity == "product_stock" || request.entity == "outgoing_invoices";
+        if (cursor.after || nullable)
+            query += "&" + std::string(spec.changed_filter) + "=" + url_encode(format_ticks(cursor.after ? *cursor.after - 1 : 0));
         if (*spec.fields) query += "&Fields=" + url_encode(spec.fields);
         if (request.entity == "product_stock") query += "&isArchived=false";
         auto rows = api_.list_page(spec.path, query, 1, size);
@@ -370,7 +374,7 @@ private:
             body["Number"] = *no;
         }
         if (item.op == WriteOp::Update) {
-            if (!as_integer(json(item.target_key)).has_value() && item.target_key.empty()) throw invalid("no target key to update");
+            if (item.target_key.empty()) throw invalid("no target key to update");
             json ops = patch_ops(body);
             json row = api_.expect("PATCH", "Customers/" + item.target_key, &ops, "application/json-patch+json");
             return ok(row, "Id", "LastChangedDateTimeOffset");
