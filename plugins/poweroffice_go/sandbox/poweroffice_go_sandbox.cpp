@@ -349,6 +349,17 @@ void PowerOfficeGoSandbox::seed() {
     }
 }
 
+// How the invoice went out: e-mail when asked or when Auto finds an address, else print.
+std::string PowerOfficeGoSandbox::delivery_type(const json& order, const json& request) const {
+    const std::string asked = request.value("DeliveryType", "Auto");
+    if (asked == "PdfByEmail") return "PdfByEmail";
+    if (asked == "PdfPrintForDownload") return "Print";
+    auto c = customers_.find(order.value("CustomerId", int64_t{0}));
+    const bool email = c != customers_.end() && (c->second.value("EmailAddress", json()).is_string() ||
+                                                 c->second.value("InvoiceEmailAddress", json()).is_string());
+    return email ? "PdfByEmail" : "Print";
+}
+
 // Turns an order into a posted outgoing invoice at once (the real API queues it: sentState's
 // IsInvoiceBeingProcessed). Stock items leave the stock.
 void PowerOfficeGoSandbox::invoice_order(json& order, const json& request) {
@@ -381,7 +392,7 @@ void PowerOfficeGoSandbox::invoice_order(json& order, const json& request) {
                 {"TotalAmount", round2(total)}, {"NetPostedAmount", round2(net)}, {"TotalPostedAmount", round2(total)},
                 {"Balance", round2(total)}, {"BalanceLastChangedDateTimeOffset", ts}, {"IsReversed", false},
                 {"Cid", std::to_string(invoice_no) + "0"}, {"SentDateTimeOffset", ts},
-                {"InvoiceDeliveryType", request.value("DeliveryType", "") == "PdfByEmail" ? "PdfByEmail" : "None"},
+                {"InvoiceDeliveryType", delivery_type(order, request)},
                 {"IsCreatedByCurrentIntegration", order.value("IsCreatedByCurrentIntegration", false)},
                 {"CreatedDateTimeOffset", ts}, {"LastChangedDateTimeOffset", ts}, {"_seq", static_cast<int64_t>(invoices_.size())}};
     for (const char* k : {"CustomMatchingReference", "ExternalImportReference", "ImportedOrderNo", "CustomerReference",
@@ -487,6 +498,7 @@ void PowerOfficeGoSandbox::handle_token(const httplib::Request& req, httplib::Re
         tokens_[token] = steady_ms() + options_.token_lifetime_s * 1000LL;
     }
     ++tokens_issued_;
+    res.status = 200;
     res.set_content(json{{"access_token", token}, {"token_type", "bearer"}, {"expires_in", options_.token_lifetime_s}}.dump(),
                     "application/json");
 }

@@ -106,6 +106,7 @@ private:
     double reserved_quantity(int64_t product_id) const;
     nlohmann::json product_view(const nlohmann::json& p) const;
     void invoice_order(nlohmann::json& order, const nlohmann::json& request);
+    std::string delivery_type(const nlohmann::json& order, const nlohmann::json& request) const;
 
     Options options_;
     mutable std::mutex mutex_;
