@@ -212,6 +212,7 @@ public:
             query += "&" + std::string(spec.changed_filter) + "=" + url_encode(format_ticks(cursor.after ? *cursor.after - 1 : 0));
         if (*spec.fields) query += "&Fields=" + url_encode(spec.fields);
         if (request.entity == "product_stock") query += "&isArchived=false";
+        query += filter_query(request.entity, request.filter);
         auto rows = api_.list_page(spec.path, query, 1, size);
         const bool full = static_cast<int64_t>(rows.size()) >= size;
         const std::set<std::string> seen(cursor.keys.begin(), cursor.keys.end());
@@ -325,6 +326,33 @@ private:
         std::string b = base_of(s);
         const auto v2 = b.rfind("/v2");
         return (v2 != std::string::npos && v2 + 3 == b.size() ? b.substr(0, v2) : b) + "/OAuth/Token";
+    }
+
+    // The process's source filter: the list's own query parameters, passed on as given.
+    static std::string filter_query(const std::string& entity, const json& filter) {
+        static const std::map<std::string, std::set<std::string>> allowed = {
+            {"customers", {"customerNos", "contactGroupIds", "externalNos"}},
+            {"products", {"codes", "productGroupCodes", "type", "isArchived"}},
+            {"product_stock", {"codes", "productGroupCodes"}},
+            {"sales_orders", {"customerNos", "orderStatus", "onlyCreatedByCurrentIntegration", "departmentCodes", "projectCodes"}},
+            {"outgoing_invoices", {"customerNos", "customMatchingReferences", "onlyCreatedByCurrentIntegration", "onlyUnpaidInvoices",
+                                   "fromDate", "toDate", "departmentCodes", "projectCodes"}},
+        };
+        std::string q;
+        if (!filter.is_object()) return q;
+        const auto& names = allowed.at(entity);
+        for (auto it = filter.begin(); it != filter.end(); ++it) {
+            if (!it.key().empty() && it.key()[0] == '_') continue;  // a note for people
+            if (!names.count(it.key())) {
+                std::string list;
+                for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+                throw Error(PLEXUS_ERR_CONFIG, "source filter \"" + it.key() + "\" is not a filter of " + entity + " (" + list + ")");
+            }
+            const json& v = it.value();
+            const std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+            q += "&" + it.key() + "=" + url_encode(text);
+        }
+        return q;
     }
 
     static void derive_payment(json& inv) {
