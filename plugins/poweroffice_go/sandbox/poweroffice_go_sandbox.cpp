@@ -422,7 +422,6 @@ void PowerOfficeGoSandbox::mount(httplib::Server& server) {
     server.Post(R"((?:/[Dd][Ee][Mm][Oo])?/[Oo][Aa][Uu][Tt][Hh]/[Tt][Oo][Kk][Ee][Nn])",
                 [this](const httplib::Request& req, httplib::Response& res) {
                     handle_token(req, res);
-                    record(req, res);
                 });
     const std::string api = R"((?:/[Dd][Ee][Mm][Oo])?/v2/.+)";
     server.Get(api, [this](const httplib::Request& q, httplib::Response& r) { handle(q, r, "GET"); });
@@ -432,8 +431,7 @@ void PowerOfficeGoSandbox::mount(httplib::Server& server) {
     server.Post(R"(/_sandbox/poweroffice_go/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
         Reply r = control(req, req.matches[1]);
         res.status = r.status;
-        res.set_content(r.body.dump(), "application/json");
-        record(req, res);
+        res.set_content(r.body.dump(), "application/json; charset=utf-8");
     });
     server.Get(R"(/_sandbox/poweroffice_go/state)", [this](const httplib::Request& req, httplib::Response& res) {
         json s;
@@ -441,8 +439,7 @@ void PowerOfficeGoSandbox::mount(httplib::Server& server) {
             s[c] = count(c);
         s["requests"] = request_count();
         s["tokens_issued"] = token_count();
-        res.set_content(s.dump(), "application/json");
-        record(req, res);
+        res.set_content(s.dump(), "application/json; charset=utf-8");
     });
 }
 
@@ -451,7 +448,7 @@ void PowerOfficeGoSandbox::handle_token(const httplib::Request& req, httplib::Re
         r.status = 429;
         r.set_header("Retry-After", "1");
         r.set_content(R"({"statusCode":"429","message":"Rate limit is exceeded. Try again in 1 seconds."})",
-                      "application/json");
+                      "application/json; charset=utf-8");
     };
     if (faults_.intercept(res, rate_limited)) return;
     std::string key = req.get_header_value("Ocp-Apim-Subscription-Key");
@@ -461,7 +458,7 @@ void PowerOfficeGoSandbox::handle_token(const httplib::Request& req, httplib::Re
         res.status = 401;
         res.set_content(key.empty() ? R"({"statusCode":401,"message":"Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."})"
                                     : R"({"statusCode":401,"message":"Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."})",
-                        "application/json");
+                        "application/json; charset=utf-8");
         return;
     }
     {
@@ -473,7 +470,7 @@ void PowerOfficeGoSandbox::handle_token(const httplib::Request& req, httplib::Re
     }
     auto error = [&](const std::string& code, const std::string& description) {
         res.status = 400;
-        res.set_content(json{{"error", code}, {"error_description", description}}.dump(), "application/json");
+        res.set_content(json{{"error", code}, {"error_description", description}}.dump(), "application/json; charset=utf-8");
     };
     if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) != 0)
         return error("invalid_request", "The content type must be application/x-www-form-urlencoded.");
@@ -500,7 +497,7 @@ void PowerOfficeGoSandbox::handle_token(const httplib::Request& req, httplib::Re
     ++tokens_issued_;
     res.status = 200;
     res.set_content(json{{"access_token", token}, {"token_type", "bearer"}, {"expires_in", options_.token_lifetime_s}}.dump(),
-                    "application/json");
+                    "application/json; charset=utf-8");
 }
 
 // A sliding one-second window per subscription key (the sandbox knows one key). Caller holds mutex_.
@@ -520,18 +517,14 @@ void PowerOfficeGoSandbox::handle(const httplib::Request& req, httplib::Response
         res.status = r.status;
         for (const auto& [k, v] : r.headers) res.set_header(k, v);
         if (!r.body.is_null()) res.set_content(r.body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json; charset=utf-8");
-        record(req, res);
     };
     auto rate_limited = [&](httplib::Response& r) {
         r.status = 429;
         r.set_header("Retry-After", "1");
         r.set_content(R"({"statusCode":"429","message":"Rate limit is exceeded. Try again in 1 seconds."})",
-                      "application/json");
+                      "application/json; charset=utf-8");
     };
-    if (faults_.intercept(res, rate_limited)) {
-        record(req, res);
-        return;
-    }
+    if (faults_.intercept(res, rate_limited)) return;
     std::string key = req.get_header_value("Ocp-Apim-Subscription-Key");
     if (key.empty() && req.has_param("subscription-key")) key = req.get_param_value("subscription-key");
     if (key != options_.subscription_key) {
@@ -1374,47 +1367,6 @@ size_t PowerOfficeGoSandbox::count(const std::string& collection) const {
     if (collection == "vouchers") return vouchers_.size();
     if (collection == "ledger") return ledger_.size();
     return 0;
-}
-
-void PowerOfficeGoSandbox::record_exchanges(const std::string& path) {
-    std::lock_guard lock(record_mutex_);
-    if (record_.is_open()) record_.close();
-    if (!path.empty()) record_.open(path, std::ios::app);
-}
-
-void PowerOfficeGoSandbox::record(const httplib::Request& req, const httplib::Response& res) {
-    std::lock_guard lock(record_mutex_);
-    if (!record_.is_open()) return;
-    json query = json::object();
-    for (const auto& [k, v] : req.params) query[k].push_back(v);
-    json headers = json::object(), response_headers = json::object();
-    for (const auto& [k, v] : req.headers) {
-        std::string lower = k;
-        for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (lower == "remote_addr" || lower == "remote_port" || lower == "local_addr" || lower == "local_port") continue;
-        headers[lower] = v;
-    }
-    for (const auto& [k, v] : res.headers) {
-        std::string lower = k;
-        for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        response_headers[lower] = v;
-    }
-    // A form body's fields land in params too; the recorded query is the URL's.
-    if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
-        query = json::object();
-        const auto q = req.target.find('?');
-        if (q != std::string::npos) {
-            httplib::Params p;
-            httplib::detail::parse_query_text(req.target.substr(q + 1), p);
-            for (const auto& [k, v] : p) query[k].push_back(v);
-        }
-    }
-    record_ << json{{"method", req.method}, {"path", req.path}, {"query", query}, {"headers", headers},
-                    {"body", req.body}, {"status", res.status}, {"response_headers", response_headers},
-                    {"response_body", res.body}}
-                   .dump(-1, ' ', false, json::error_handler_t::replace)
-            << "\n";
-    record_.flush();
 }
 
 std::unique_ptr<Sandbox> make_poweroffice_go_sandbox(uint32_t seed) {

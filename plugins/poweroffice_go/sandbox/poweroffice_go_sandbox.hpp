@@ -16,7 +16,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -44,12 +43,7 @@ public:
     std::string id() const override { return "poweroffice_go"; }
     void mount(httplib::Server& server) override;
 
-    // Appends every exchange served (control routes included) to `path` as JSON Lines, in the
-    // shape of contracts-s4.md ({"method","path","query","headers","body","status",
-    // "response_headers","response_body"}). Empty path: stop.
-    void record_exchanges(const std::string& path);
     void set_rate_limit(bool on);
-    // Lets the next `n` token requests fail with 400 invalid_client (a revoked client key).
     uint64_t request_count() const { return requests_.load(); }
     uint64_t token_count() const { return tokens_issued_.load(); }
     // Makes every token issued so far invalid (as if it had expired).
@@ -83,7 +77,6 @@ private:
     void handle_token(const httplib::Request& req, httplib::Response& res);
     bool over_budget();
     Reply route(const Call& call);
-    void record(const httplib::Request& req, const httplib::Response& res);
     void seed();
 
     Reply customers(const Call& c);
@@ -121,8 +114,6 @@ private:
     int64_t last_us_ = 0;
     uint64_t uuid_state_;
     std::atomic<uint64_t> requests_{0}, tokens_issued_{0};
-    std::mutex record_mutex_;
-    std::ofstream record_;
 };
 
 }  // namespace plexus::sandbox

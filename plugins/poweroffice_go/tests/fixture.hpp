@@ -63,7 +63,7 @@ struct Rig {
         : server(std::make_unique<plexus::sandbox::PowerOfficeGoSandbox>(o)), http(clock, policy()), governor(rps, burst, clock) {
         recording = exchanges_file(Catch::getResultCapture().getCurrentTestName());
         std::filesystem::remove(recording);
-        go().record_exchanges(recording);
+        server.record_exchanges(recording);
     }
     static plexus::RetryPolicy policy() {
         plexus::RetryPolicy p;

@@ -35,7 +35,7 @@ struct Wire {
 
 TEST_CASE("sandbox: the token endpoint grants client credentials and refuses wrong keys in the documented shapes") {
     Wire w;
-    w.rig.go().record_exchanges("");  // refused on purpose: not for the contract check
+    w.rig.server.record_exchanges("");  // refused on purpose: not for the contract check
     w.login();
     auto good = w.token_request("c2FuZGJveC1hcHBsaWNhdGlvbi1rZXk6c2FuZGJveC1jbGllbnQta2V5", "sandbox-subscription-key",
                                 "/demo/oauth/token");
@@ -135,7 +135,7 @@ TEST_CASE("sandbox: more than 10 requests in a second get 429 with Retry-After")
 TEST_CASE("sandbox: unknown request properties are refused with a ProblemDetails naming them") {
     Wire w;
     w.login();
-    w.rig.go().record_exchanges("");  // out of spec on purpose: not for the contract check
+    w.rig.server.record_exchanges("");  // out of spec on purpose: not for the contract check
     auto r = w.cli.Post("/v2/Customers", {{"Authorization", "Bearer " + w.token}, {"Ocp-Apim-Subscription-Key", "sandbox-subscription-key"}},
                         R"({"Name":"Fjordkaffe AS","Nmae":"typo"})", "application/json");
     REQUIRE(r);
