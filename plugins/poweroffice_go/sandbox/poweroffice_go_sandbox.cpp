@@ -446,7 +446,7 @@ void PowerOfficeGoSandbox::mount(httplib::Server& server) {
 void PowerOfficeGoSandbox::handle_token(const httplib::Request& req, httplib::Response& res) {
     auto rate_limited = [&](httplib::Response& r) {
         r.status = 429;
-        r.set_header("Retry-After", "1");
+        r.set_header("Retry-After", options_.retry_after);
         r.set_content(R"({"statusCode":"429","message":"Rate limit is exceeded. Try again in 1 seconds."})",
                       "application/json; charset=utf-8");
     };
@@ -520,7 +520,7 @@ void PowerOfficeGoSandbox::handle(const httplib::Request& req, httplib::Response
     };
     auto rate_limited = [&](httplib::Response& r) {
         r.status = 429;
-        r.set_header("Retry-After", "1");
+        r.set_header("Retry-After", options_.retry_after);
         r.set_content(R"({"statusCode":"429","message":"Rate limit is exceeded. Try again in 1 seconds."})",
                       "application/json; charset=utf-8");
     };
@@ -534,7 +534,7 @@ void PowerOfficeGoSandbox::handle(const httplib::Request& req, httplib::Response
     }
     std::lock_guard lock(mutex_);
     if (over_budget()) {
-        Reply r{429, json{{"statusCode", "429"}, {"message", "Rate limit is exceeded. Try again in 1 seconds."}}, {{"Retry-After", "1"}}};
+        Reply r{429, json{{"statusCode", "429"}, {"message", "Rate limit is exceeded. Try again in 1 seconds."}}, {{"Retry-After", options_.retry_after}}};
         return finish(r);
     }
     const std::string auth = req.get_header_value("Authorization");

@@ -34,6 +34,9 @@ public:
         int token_lifetime_s = 600;  // expires_in (the token spec's example)
         bool rate_limit = true;      // 10 requests per second per subscription key
         int requests_per_second = 10;
+        // The Retry-After of a 429 (seconds). "1" as Go's message says; tests that provoke many
+        // 429s through the real binary shorten it, as they cannot shorten the hub's wait.
+        std::string retry_after = "1";
         // Seed sizes. The connector's default page holds 500 rows, so 1200 customers and 700
         // products cross pages.
         int customers = 1200, products = 700, invoiced_orders = 150;
