@@ -302,7 +302,9 @@ void PowerOfficeGoSandbox::seed() {
         const bool stock = i % 5 != 4;
         char code[32];
         std::snprintf(code, sizeof code, "GO-%04d", i + 1);
-        json p = {{"Id", id}, {"Code", code}, {"Name", std::string(kProducts[i % 10]) + " " + std::to_string(i + 1)},
+        const std::string product_code =
+            static_cast<size_t>(i) < options_.product_codes.size() ? options_.product_codes[static_cast<size_t>(i)] : code;
+        json p = {{"Id", id}, {"Code", product_code}, {"Name", std::string(kProducts[i % 10]) + " " + std::to_string(i + 1)},
                   {"ProductType", stock ? "Product" : "Service"}, {"UnitPrice", 49.0 + 10 * pick(40)},
                   {"UnitCost", 20.0 + 5 * pick(20)}, {"UnitOfMeasureCode", "EA"}, {"IsStockItem", stock},
                   {"IsArchived", false}, {"CreatedDateTimeOffset", ts}, {"LastChangedDateTimeOffset", ts},
@@ -1372,6 +1374,9 @@ size_t PowerOfficeGoSandbox::count(const std::string& collection) const {
 std::unique_ptr<Sandbox> make_poweroffice_go_sandbox(uint32_t seed) {
     PowerOfficeGoSandbox::Options o;
     o.seed = seed;
+    // The demo's Shopify orders sell the Intacct sandbox's items I-1001 … I-1150: Go has them
+    // too, so Orders Shopify→Go can name its lines by product code.
+    for (int i = 1001; i <= 1150; ++i) o.product_codes.push_back("I-" + std::to_string(i));
     return std::make_unique<PowerOfficeGoSandbox>(o);
 }
 

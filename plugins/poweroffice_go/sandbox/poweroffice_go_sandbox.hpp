@@ -40,6 +40,10 @@ public:
         // Seed sizes. The connector's default page holds 500 rows, so 1200 customers and 700
         // products cross pages.
         int customers = 1200, products = 700, invoiced_orders = 150;
+        // When not empty, the first seeded products carry these codes instead of GO-0001 …, so
+        // that another sandbox's orders name products Go has (`plexus sandbox` uses the Intacct
+        // sandbox's I-1001 … I-1150, which the Shopify sandbox's orders sell).
+        std::vector<std::string> product_codes;
     };
     explicit PowerOfficeGoSandbox(Options options);
 
