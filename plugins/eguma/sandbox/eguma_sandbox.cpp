@@ -159,6 +159,11 @@ void EgumaSandbox::hang_redeems_after_effect(int n, int hold_ms) {
     hang_ms_ = hold_ms;
 }
 
+void EgumaSandbox::drop_redeems_before_effect(int n) {
+    std::lock_guard lock(mutex_);
+    drop_left_ = n;
+}
+
 std::vector<std::string> EgumaSandbox::request_lines() const {
     std::lock_guard lock(mutex_);
     return request_lines_;
@@ -233,6 +238,14 @@ void EgumaSandbox::mount(httplib::Server& server) {
         json answer;
         {
             std::lock_guard lock(mutex_);
+            if (drop_left_ > 0) {
+                --drop_left_;
+                // Promise a body, send none, close: the client gets no answer.
+                res.status = 200;
+                res.set_content_provider(1024, "application/json",
+                                         [](size_t, size_t, httplib::DataSink&) { return false; });
+                return;
+            }
             Voucher* vc = find_voucher(req.matches[1]);
             if (!vc) return text(res, 400, "Bad Request: voucher not found");
             if (!vc->paid || vc->proforma || vc->balance <= 0) return text(res, 400, "Bad Request: voucher is not redeemable");
@@ -361,6 +374,8 @@ void EgumaSandbox::mount(httplib::Server& server) {
         if (!j.is_object()) return ok(res, {{"error", "the body must be a JSON object"}});
         if (auto h = j.find("hang_redeems"); h != j.end() && h->is_object())
             hang_redeems_after_effect(h->value("count", 1), h->value("hold_ms", 5000));
+        if (auto h = j.find("drop_redeems"); h != j.end() && h->is_number_integer())
+            drop_redeems_before_effect(h->get<int>());
         ok(res, {{"requests", requests()}, {"redeems", redeems()}, {"cancels", cancels()}});
     });
     server.Get("/_sandbox/eguma/vouchers/([^/]+)", [this](const httplib::Request& req, httplib::Response& res) {

@@ -46,7 +46,10 @@ constexpr const char* kManifest = R"json({
        {"name": "vouchers", "type": "array"}, {"name": "amount_due", "type": "number"},
        {"name": "cancelled", "type": "string"}, {"name": "status", "type": "string"},
        {"name": "voucher_gateway", "type": "string"}, {"name": "gateways", "type": "array"},
-       {"name": "voucher_label", "type": "string"}, {"name": "voucher_code_pattern", "type": "string"}]},
+       {"name": "voucher_label", "type": "string"}, {"name": "voucher_code_pattern", "type": "string"},
+       {"name": "code", "type": "string", "description": "vouchers[].code"},
+       {"name": "amount", "type": "number", "description": "vouchers[].amount"},
+       {"name": "label", "type": "string", "description": "vouchers[].label"}]},
     {"name": "depot_activations", "key": "target",
      "capabilities": ["create", "update", "lookup"],
      "fields": [
