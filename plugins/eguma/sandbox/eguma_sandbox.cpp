@@ -159,9 +159,10 @@ void EgumaSandbox::hang_redeems_after_effect(int n, int hold_ms) {
     hang_ms_ = hold_ms;
 }
 
-void EgumaSandbox::drop_redeems_before_effect(int n) {
+void EgumaSandbox::drop_redeems_before_effect(int n, int after) {
     std::lock_guard lock(mutex_);
     drop_left_ = n;
+    drop_after_ = after;
 }
 
 std::vector<std::string> EgumaSandbox::request_lines() const {
@@ -238,7 +239,9 @@ void EgumaSandbox::mount(httplib::Server& server) {
         json answer;
         {
             std::lock_guard lock(mutex_);
-            if (drop_left_ > 0) {
+            if (drop_left_ > 0 && drop_after_ > 0) {
+                --drop_after_;
+            } else if (drop_left_ > 0) {
                 --drop_left_;
                 // Promise a body, send none, close: the client gets no answer.
                 res.status = 200;
@@ -374,8 +377,8 @@ void EgumaSandbox::mount(httplib::Server& server) {
         if (!j.is_object()) return ok(res, {{"error", "the body must be a JSON object"}});
         if (auto h = j.find("hang_redeems"); h != j.end() && h->is_object())
             hang_redeems_after_effect(h->value("count", 1), h->value("hold_ms", 5000));
-        if (auto h = j.find("drop_redeems"); h != j.end() && h->is_number_integer())
-            drop_redeems_before_effect(h->get<int>());
+        if (auto h = j.find("drop_redeems"); h != j.end() && h->is_object())
+            drop_redeems_before_effect(h->value("count", 1), h->value("after", 0));
         ok(res, {{"requests", requests()}, {"redeems", redeems()}, {"cancels", cancels()}});
     });
     server.Get("/_sandbox/eguma/vouchers/([^/]+)", [this](const httplib::Request& req, httplib::Response& res) {

@@ -78,9 +78,9 @@ public:
     // The next `n` redeems take effect, then their answer is held `hold_ms` before it is sent
     // (a client with a shorter timeout gives up: the answer is lost, the redemption is made).
     void hang_redeems_after_effect(int n, int hold_ms);
-    // The next `n` redeems are dropped before they take effect: the connection closes without
-    // an answer and the voucher is untouched.
-    void drop_redeems_before_effect(int n);
+    // The next `n` redeems (after letting `after` more through) are dropped before they take
+    // effect: the connection closes without an answer and the voucher is untouched.
+    void drop_redeems_before_effect(int n, int after = 0);
     // Every request line (method, path and query, as received) — to prove what reached it.
     std::vector<std::string> request_lines() const;
 
@@ -107,7 +107,7 @@ private:
     std::map<std::string, Depot> depots_;
     nlohmann::json products_ = nlohmann::json::array();
     std::atomic<uint64_t> requests_{0}, redeems_{0}, cancels_{0}, tokens_{0};
-    int hang_left_ = 0, hang_ms_ = 0, drop_left_ = 0;
+    int hang_left_ = 0, hang_ms_ = 0, drop_left_ = 0, drop_after_ = 0;
     std::vector<std::string> request_lines_;
     uint32_t seed_ = 1;
 

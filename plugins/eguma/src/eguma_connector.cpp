@@ -231,6 +231,10 @@ private:
         }
         return s;
     }
+    // A refused key, a spent budget or a cancelled run ends the whole batch, not one record.
+    static void rethrow_if_batch_wide(const Error& e) {
+        if (e.status() == PLEXUS_ERR_AUTH || e.status() == PLEXUS_ERR_RATE_LIMIT || e.status() == PLEXUS_ERR_CANCELLED) throw e;
+    }
     static std::string shown(const std::string& path) { return path; }  // no query string, ever
     std::string snippet(const std::string& body) const {
         std::string s = scrub(body);
@@ -307,6 +311,7 @@ private:
             try {
                 b = balance(v.code);
             } catch (const Error& e) {
+                rethrow_if_batch_wide(e);
                 return sdk::WriteResult::failed(e.status(), what + ": voucher " + v.code + ": " + e.what());
             }
             if (!b.value("is_redeemable", false)) {
@@ -374,7 +379,8 @@ private:
             int64_t now;
             try {
                 now = balance(code)["balance_in_cents"].get<int64_t>();
-            } catch (const Error&) {
+            } catch (const Error& e) {
+                rethrow_if_batch_wide(e);
                 return Resolved::unknown;
             }
             if (now == before + delta) return Resolved::took_effect;
@@ -406,6 +412,7 @@ private:
         try {
             before = balance(r.code)["balance_in_cents"].get<int64_t>();
         } catch (const Error& e) {
+            rethrow_if_batch_wide(e);
             error = e.what();
             return false;
         }
@@ -550,6 +557,7 @@ private:
         try {
             st = expect_json(call("GET", spath, {}, true), "GET", spath);
         } catch (const Error& e) {
+            rethrow_if_batch_wide(e);
             return sdk::WriteResult::failed(e.status(), what + ": " + e.what());
         }
         if (!st.value("can_be_activated", false)) {
@@ -606,6 +614,7 @@ private:
         try {
             st = expect_json(call("GET", spath, {}, true), "GET", spath);
         } catch (const Error& e) {
+            rethrow_if_batch_wide(e);
             return sdk::WriteResult::failed(e.status(), what + ": " + e.what());
         }
         if (!st.value("can_be_deactivated", false)) {
