@@ -10,6 +10,7 @@
 #include <plexus/connector.hpp>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 using plexus::sdk::Error;
@@ -305,6 +306,7 @@ private:
                                                                       " is not the e-guma account's " + currency_);
         // Check every voucher first: nothing is redeemed unless all can be.
         std::vector<Planned> plan;
+        std::map<std::string, int64_t> planned;  // by code
         std::optional<int64_t> still_due = req.total_due;
         for (const auto& v : req.vouchers) {
             json b;
@@ -324,11 +326,14 @@ private:
             if (cur != currency_ || (!req.currency.empty() && cur != req.currency))
                 return sdk::WriteResult::failed(PLEXUS_ERR_VALIDATION, what + ": voucher " + v.code + " is in " + cur +
                                                                           ", the order in " + (req.currency.empty() ? currency_ : req.currency));
-            const int64_t before = b["balance_in_cents"].get<int64_t>();
+            // The same voucher twice in one order: the second use sees what the first leaves.
+            const std::string code = b.value("code", v.code);
+            const int64_t before = b["balance_in_cents"].get<int64_t>() - planned[code];
             const int64_t amount = eg::amount_to_redeem(still_due, v.cap, before);
             if (amount <= 0) continue;
             if (still_due) *still_due -= amount;
-            plan.push_back({b.value("code", v.code), amount, before});
+            planned[code] += amount;
+            plan.push_back({code, amount, before});
         }
         std::vector<eg::Redemption> done;
         for (const auto& p : plan) {

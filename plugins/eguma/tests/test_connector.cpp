@@ -151,6 +151,14 @@ TEST_CASE("redemptions: currency and amount problems fail the record before any 
     CHECK(cents["status"] == PLEXUS_ERR_VALIDATION);
     CHECK_THAT(cents["message"].get<std::string>(), Catch::Contains("amount_due") && Catch::Contains("two decimals"));
     CHECK(w.eguma().redeems() == 0);
+    // The same voucher twice (scanned twice): its balance is used once.
+    json twice = write_one(*inst, "redemptions",
+                           {{"op", "create"}, {"idempotency_key", "k3"},
+                            {"data", {{"reference_number", "#3003"}, {"amount_due", "500.00"},
+                                      {"vouchers", {{{"code", sb::kEgumaVoucher50}}, {{"code", "k7pm-2xq9-wb4d"}}}}}}});
+    CHECK(twice["status"] == PLEXUS_OK);
+    CHECK(w.eguma().redeems() == 1);
+    CHECK(w.eguma().voucher(sb::kEgumaVoucher50)->balance == 0);
 }
 
 TEST_CASE("the API key stays out of every error the connector returns", "[eguma][connector][secrets]") {

@@ -16,7 +16,7 @@ std::string key_q(const char* key = sb::kEgumaKeyOutlet1) { return std::string("
 
 }  // namespace
 
-TEST_CASE("sandbox: the API key in the query string; errors are plain text", "[eguma][sandbox]") {
+TEST_CASE("sandbox: the API key in the query string, errors in plain text", "[eguma][sandbox]") {
     sb::SandboxServer server{sb::make_eguma_sandbox(1)};
     httplib::Client c(server.base_url());
     auto none = c.Get("/v1/vouchers/L4FU5LQTKJR3/balance.json");

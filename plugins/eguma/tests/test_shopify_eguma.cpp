@@ -19,7 +19,7 @@ size_t count_action(const std::vector<plexus::RecordOutcome>& outcomes, const st
 
 }  // namespace
 
-TEST_CASE("an order paid partly by voucher redeems min(due, balance) once; a second run writes nothing",
+TEST_CASE("an order paid partly by voucher redeems min(due, balance) once, and a second run writes nothing",
           "[eguma][e2e]") {
     ShopifyEgumaWorld w;
     // CHF 150, 50 paid by card: 100 due from the voucher (400 left on it) → 100 redeemed.
