@@ -34,8 +34,8 @@ void add_common(po::options_description& opts, Common& c, bool config, bool data
                            "data directory holding the database (plexus.db)");
     if (plugins)
         opts.add_options()("plugin-dir,p", po::value(&c.plugin_dirs)->composing(),
-                           "directory of connector libraries (repeatable; default "
-                           "$PLEXUS_PLUGIN_PATH or <bin>/../plugins)");
+                           "directory of connector libraries, added to the default "
+                           "folders ($PLEXUS_PLUGIN_PATH or <bin>/../plugins); repeatable");
     opts.add_options()("log-level", po::value(&c.log_level)->default_value("warn"),
                        "debug, info, warn or error");
 }
@@ -54,8 +54,7 @@ bool parse(const std::string& command, const std::string& synopsis, po::options_
 }
 
 void load_plugins(PluginRegistry& registry, const Common& c) {
-    auto dirs = c.plugin_dirs.empty() ? PluginRegistry::default_directories() : c.plugin_dirs;
-    for (const auto& d : dirs) registry.load_directory(d);
+    registry.load_with_defaults(c.plugin_dirs);
 }
 
 bool load_valid_config(const Common& c, PluginRegistry& registry, Config& out) {

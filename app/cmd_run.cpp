@@ -3,6 +3,8 @@
 #include "common/clock.hpp"
 #include "engine/hub.hpp"
 #include "engine/sync_engine.hpp"
+#include "common/redactor.hpp"
+#include "plugin_host/connector_instance.hpp"
 
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 namespace plexus::cli {
 namespace {
@@ -55,27 +58,103 @@ int exit_for(const RunSummary& s) {
     return run_failed;
 }
 
+// Every connection the processes read or write answers its connector's check() before a
+// run starts: a wrong token then stops the command with one clear line, before anything is read.
+bool connections_answer(Hub& hub, const std::vector<const ProcessConfig*>& processes,
+                        const char* command) {
+    std::vector<std::pair<std::string, std::string>> ids;  // connection, first process using it
+    for (const ProcessConfig* p : processes)
+        for (const auto& id : {p->source.connection, p->target.connection}) {
+            bool seen = false;
+            for (const auto& [c, _] : ids) seen = seen || c == id;
+            if (!seen) ids.emplace_back(id, p->id);
+        }
+    bool ok = true;
+    for (const auto& [id, process] : ids) {
+        const ConnectionConfig* conn = hub.config().connection(id);
+        const std::string label =
+            "connection \"" + id + "\"" + (conn ? " (" + conn->connector + ")" : std::string());
+        try {
+            auto instance =
+                hub.open(id, LogTags{process, 0, conn ? conn->connector : "", id}, nullptr);
+            CallResult r = instance->check();
+            if (!r.ok()) {
+                std::cerr << "plexus " << command << ": " << label << " failed its check ("
+                          << status_name(r.status) << "): " << global_redactor().redact(r.text)
+                          << "\n";
+                ok = false;
+            }
+        } catch (const std::exception& e) {
+            std::cerr << "plexus " << command << ": " << label
+                      << " cannot be opened: " << global_redactor().redact(e.what()) << "\n";
+            ok = false;
+        }
+    }
+    if (!ok)
+        std::cerr << "plexus " << command << ": nothing was read or written; fix the connection"
+                  << " (plexus " << command << " --no-check skips this check)\n";
+    return ok;
+}
+
+// The worse of two exit statuses, for a command that ran several processes.
+int worse(int a, int b) {
+    auto rank = [](int code) {
+        switch (code) {
+            case ok: return 0;
+            case run_skipped: return 1;
+            case records_failed: return 2;
+            case run_partial: return 3;
+            default: return 4;
+        }
+    };
+    return rank(b) > rank(a) ? b : a;
+}
+
 int run_or_replay(const std::vector<std::string>& args, bool replay) {
     Common c;
     std::string process_id;
-    bool quiet = false;
+    bool quiet = false, no_check = false, all = false;
     const char* name = replay ? "replay" : "run";
     po::options_description opts("options");
     add_common(opts, c, true, true, true);
-    opts.add_options()("process", po::value(&process_id)->required(), "process id")(
-        "quiet,q", po::bool_switch(&quiet), "no progress line");
+    opts.add_options()("process", po::value(&process_id), "process id")(
+        "all", po::bool_switch(&all),
+        "every enabled process once, each after the processes it depends on")(
+        "quiet,q", po::bool_switch(&quiet), "no progress line")(
+        "no-check", po::bool_switch(&no_check),
+        "start without first checking the processes' connections");
     po::positional_options_description pos;
     pos.add("process", 1);
     po::variables_map vm;
-    if (!parse(name, "PROCESS [--config FILE] [--data DIR]", opts, pos, args, vm)) return ok;
+    if (!parse(name, "(PROCESS | --all) [--config FILE] [--data DIR] [--no-check]", opts, pos,
+               args, vm))
+        return ok;
+    if (all == !process_id.empty()) {
+        std::cerr << "plexus " << name << ": name one process, or --all for every enabled one\n";
+        return usage;
+    }
 
     PluginRegistry registry;
     load_plugins(registry, c);
     Config config;
     if (!load_valid_config(c, registry, config)) return run_failed;
-    if (!require_process(config, process_id, name, c.config_file)) return usage;
+    std::vector<std::string> ids;
+    if (all) {
+        for (const auto& id : dependency_order(config))
+            if (config.process(id)->enabled) ids.push_back(id);
+        if (ids.empty()) {
+            std::cerr << "plexus " << name << ": no enabled process in " << c.config_file << "\n";
+            return usage;
+        }
+    } else {
+        if (!require_process(config, process_id, name, c.config_file)) return usage;
+        ids.push_back(process_id);
+    }
     auto store = open_store(c, StoreUse::write_checked);
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
+    std::vector<const ProcessConfig*> processes;
+    for (const auto& id : ids) processes.push_back(hub.config().process(id));
+    if (!no_check && !connections_answer(hub, processes, name)) return run_failed;
     SyncEngine engine(hub);
 
     std::signal(SIGINT, on_signal);
@@ -92,15 +171,38 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
                          static_cast<long long>(p.counts.unchanged), static_cast<long long>(p.counts.failed));
         };
     }
-    RunSummary s = replay ? engine.replay(process_id, options) : engine.run(process_id, options);
-    if (tty) std::fprintf(stderr, "\n");
-    print_summary(hub, process_id, s);
-    return exit_for(s);
+    if (all)
+        std::cout << "Running " << ids.size() << " enabled processes in dependency order\n";
+    int exit_code = ok;
+    std::map<std::string, std::string> not_ok;  // process → why its dependents do not run
+    for (const auto& id : ids) {
+        if (g_cancel.load()) break;
+        std::string blocked;
+        for (const auto& pre : prerequisites(hub.config(), *hub.config().process(id)))
+            if (auto it = not_ok.find(pre); it != not_ok.end() && blocked.empty())
+                blocked = pre + " " + it->second;
+        if (!blocked.empty()) {
+            std::cout << id << ": not run, because " << blocked << "\n";
+            not_ok[id] = "was not run";
+            exit_code = worse(exit_code, run_failed);
+            continue;
+        }
+        RunSummary s = replay ? engine.replay(id, options) : engine.run(id, options);
+        if (tty) std::fprintf(stderr, "\n");
+        print_summary(hub, id, s);
+        exit_code = worse(exit_code, exit_for(s));
+        // Records that failed wait for replay; the process itself ran, so its dependents run
+        // (their records needing a failed one fail as "dependency", replayable). A run that
+        // failed or stopped early holds its dependents back.
+        if (s.status == run_status::failed || s.status == run_status::partial)
+            not_ok[id] = "ended " + s.status;
+    }
+    return exit_code;
 }
 
 }  // namespace
 
-// plexus run PROCESS
+// plexus run PROCESS | --all
 int cmd_run(const std::vector<std::string>& args) { return run_or_replay(args, false); }
 
 // plexus replay PROCESS

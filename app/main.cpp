@@ -27,7 +27,7 @@ commands:
   db check        check the database file for damage (SQLite integrity_check)
 
 Each command takes --help. Common options: --config FILE, --data DIR (default ./var),
---plugin-dir DIR (repeatable), --log-level debug|info|warn|error.
+--plugin-dir DIR (repeatable; added to the default folder), --log-level debug|info|warn|error.
 )";
 
 }  // namespace

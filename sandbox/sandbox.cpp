@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -103,6 +104,37 @@ SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
         res.set_content(sandbox_->faults().get().to_json().dump(), "application/json");
     });
     sandbox_->mount(server_);
+    server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+        std::lock_guard lock(record_mutex_);
+        if (!record_file_ || req.path.rfind("/_sandbox/", 0) == 0) return;
+        auto lower = [](std::string s) {
+            for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            return s;
+        };
+        nlohmann::json query = nlohmann::json::object();
+        for (const auto& [k, v] : req.params) query[k].push_back(v);
+        nlohmann::json headers = nlohmann::json::object();
+        for (const auto& [k, v] : req.headers) {
+            // httplib adds these itself; they are not part of what the client sent.
+            if (k == "REMOTE_ADDR" || k == "REMOTE_PORT" || k == "LOCAL_ADDR" || k == "LOCAL_PORT")
+                continue;
+            headers[lower(k)] = v;
+        }
+        nlohmann::json response_headers = nlohmann::json::object();
+        for (const auto& [k, v] : res.headers) response_headers[lower(k)] = v;
+        const nlohmann::json line{{"method", req.method},
+                                  {"path", req.path},
+                                  {"query", std::move(query)},
+                                  {"headers", std::move(headers)},
+                                  {"body", req.body},
+                                  {"status", res.status},
+                                  {"response_headers", std::move(response_headers)},
+                                  {"response_body", res.body}};
+        const std::string text =
+            line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        std::fwrite(text.data(), 1, text.size(), record_file_.get());
+        std::fflush(record_file_.get());
+    });
     // httplib's default socket options add SO_REUSEPORT, with which a second sandbox bound
     // the same port and took half of the connections. SO_REUSEADDR alone refuses a port
     // that another socket listens on (and still allows a restart over TIME_WAIT).
@@ -131,6 +163,17 @@ SandboxServer::SandboxServer(std::unique_ptr<Sandbox> sandbox, int port)
 }
 
 SandboxServer::~SandboxServer() { stop(); }
+
+void SandboxServer::record_exchanges(const std::string& path) {
+    std::lock_guard lock(record_mutex_);
+    record_file_.reset();
+    if (path.empty()) return;
+    std::FILE* f = std::fopen(path.c_str(), "a");
+    if (!f)
+        throw std::runtime_error("sandbox " + sandbox_->id() + ": cannot record exchanges to " +
+                                 path + ": " + std::strerror(errno));
+    record_file_.reset(f);
+}
 
 void SandboxServer::stop() {
     server_.stop();

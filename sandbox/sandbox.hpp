@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -75,8 +76,18 @@ public:
     Sandbox& sandbox() { return *sandbox_; }
     void stop();
 
+    // Appends every exchange served from now on (the control routes /_sandbox/… excepted)
+    // to the JSON Lines file at `path`, one object per line: method, path, query
+    // {name: [values]}, headers {lower-case name: value}, body, status, response_headers,
+    // response_body. Contract tests validate the file against the vendor's spec
+    // (tests/contract/openapi_check.py). An empty path stops recording. Throws when the file
+    // cannot be opened.
+    void record_exchanges(const std::string& path);
+
 private:
     std::unique_ptr<Sandbox> sandbox_;
+    std::mutex record_mutex_;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> record_file_{nullptr, &std::fclose};
     httplib::Server server_;
     std::thread thread_;
     int port_ = 0;

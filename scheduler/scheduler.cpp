@@ -109,6 +109,7 @@ bool Scheduler::add(const ScheduledProcess& p, std::string& error) {
         e.schedule = std::move(*schedule);
         e.enabled = enabled;
         e.anchor = anchor;
+        e.prerequisites = p.prerequisites;
         std::optional<int64_t> due;
         if (enabled && !e.schedule.manual_only()) {
             if (anchor) {
@@ -137,6 +138,22 @@ bool Scheduler::remove(const std::string& process_id) {
     return entries_.erase(process_id) > 0;  // its heap items are now stale
 }
 
+std::vector<std::string> Scheduler::waiting_for_locked(const Entry& e) const {
+    std::vector<std::string> out;
+    for (const auto& q : e.prerequisites) {
+        if (succeeded_.count(q)) continue;
+        bool yes = true;
+        try {
+            yes = state_.ever_succeeded(q);
+        } catch (const std::exception&) {
+            yes = true;  // a store that cannot answer must not stop the schedule
+        }
+        if (yes) succeeded_.insert(q);
+        else out.push_back(q);
+    }
+    return out;
+}
+
 void Scheduler::start_locked(Entry& e, const std::string& trigger) {
     running_.insert(e.id);
     ++e.started;
@@ -161,13 +178,24 @@ size_t Scheduler::tick() {
             // Every due time up to now is dealt with by this one decision.
             const std::optional<int64_t> following = next_fire_ms(e.schedule, item.due, item.due);
             const bool missed_more = following && *following <= now;
-            if (running_.count(e.id)) {
+            const std::vector<std::string> waiting = waiting_for_locked(e);
+            if (!waiting.empty()) {
+                if (!e.held) {
+                    std::string names;
+                    for (const auto& q : waiting) names += (names.empty() ? "" : ", ") + q;
+                    logs.push_back({"info", e.id,
+                                    "held: waits for the first successful run of " + names +
+                                        " (it runs as soon as that has finished)"});
+                }
+                e.held = true;
+            } else if (running_.count(e.id)) {
                 ++e.skipped;
                 ++skipped_total_;
                 logs.push_back({"warn", e.id,
                                 "skipped the run due at " + iso(item.due) +
                                     ": the previous run is still running"});
             } else {
+                e.held = false;
                 start_locked(e, "schedule");
                 ++started;
                 if (missed_more)
@@ -300,6 +328,7 @@ ScheduleStatus Scheduler::status_locked(const Entry& e) const {
     s.anchor_ms = e.anchor;
     s.started = e.started;
     s.skipped = e.skipped;
+    if (e.held) s.waiting_for = waiting_for_locked(e);
     return s;
 }
 
@@ -426,7 +455,21 @@ void Scheduler::worker() {
                 auto it = entries_.find(job.id);
                 if (it != entries_.end()) ++it->second.skipped;
             }
+            const bool reached_end =
+                result.status == "succeeded" || result.status == "succeeded_with_failures";
+            if (reached_end && succeeded_.insert(job.id).second && !stopping_) {
+                // A first success releases the processes held for it.
+                for (auto& [id, e] : entries_) {
+                    if (!e.held || !e.enabled || running_.count(id)) continue;
+                    if (!waiting_for_locked(e).empty()) continue;
+                    e.held = false;
+                    start_locked(e, "schedule");
+                    logs.push_back({"info", id, "released: " + job.id +
+                                                    " has completed its first successful run"});
+                }
+            }
         }
+        emit(logs);
         idle_cv_.notify_all();
     }
 }

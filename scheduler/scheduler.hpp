@@ -15,6 +15,10 @@
 //   is counted and logged the same way.
 // - After downtime (or any late tick) with several due times missed, the process runs
 //   ONCE (a catch-up, logged), then continues with the next due time after now.
+// - A process with prerequisites does not start on its schedule until each prerequisite
+//   has completed one successful run (ever: SchedulerState::ever_succeeded, or seen here).
+//   A due time meanwhile is held (logged once); when the last prerequisite's first success
+//   arrives, the held process starts at once.
 // - run_now(): a manual run, now, even when the process is disabled; refused while a run
 //   of the process is going. It does not move the schedule.
 // - set_enabled(): persisted; a new Scheduler on the same SchedulerState honours it.
@@ -81,6 +85,10 @@ public:
     // after a restart for the catch-up decision and as the interval anchor.
     virtual std::optional<int64_t> anchor_ms(const std::string& process_id) = 0;
     virtual void set_anchor_ms(const std::string& process_id, int64_t ms) = 0;
+    // Whether the process has ever completed a run that reached its end (succeeded, with or
+    // without failed records), by any host or command. Scheduled runs of its dependents wait
+    // for it. A state that cannot tell says true (no gating).
+    virtual bool ever_succeeded(const std::string& /*process_id*/) { return true; }
 };
 
 // In memory (tests, `plexus run` without a store).
@@ -108,6 +116,9 @@ struct ScheduledProcess {
     // Interval schedules without a persisted anchor count from here (the process's creation
     // time); default: the moment it is added.
     std::optional<int64_t> created_ms;
+    // Processes whose first successful run must come before this one's scheduled runs
+    // (its dependencies and ref() targets). Manual runs are not held.
+    std::vector<std::string> prerequisites;
 };
 
 struct ScheduleStatus {
@@ -119,6 +130,9 @@ struct ScheduleStatus {
     std::optional<int64_t> anchor_ms;    // last scheduled fire / skip / enable
     int64_t started = 0;                 // runs started by this Scheduler (any trigger)
     int64_t skipped = 0;                 // due times skipped by this Scheduler
+    // Not empty while scheduled runs wait for a prerequisite's first successful run: the
+    // prerequisites still waited for.
+    std::vector<std::string> waiting_for;
 };
 
 enum class RunNowResult { started, already_running, unknown_process, stopping };
@@ -181,6 +195,8 @@ private:
         uint64_t generation = 0;  // heap items of older generations are stale
         int64_t started = 0;
         int64_t skipped = 0;
+        std::vector<std::string> prerequisites;
+        bool held = false;  // a due time came while a prerequisite had never succeeded
     };
     struct HeapItem {
         int64_t due;
@@ -197,6 +213,7 @@ private:
     };
 
     void schedule_locked(Entry& e, std::optional<int64_t> due);
+    std::vector<std::string> waiting_for_locked(const Entry& e) const;
     void start_locked(Entry& e, const std::string& trigger);
     void compact_heap_locked();
     ScheduleStatus status_locked(const Entry& e) const;
@@ -217,6 +234,7 @@ private:
     std::priority_queue<HeapItem, std::vector<HeapItem>, std::greater<HeapItem>> heap_;
     std::deque<Job> jobs_;
     std::unordered_set<std::string> running_;  // queued or going
+    mutable std::unordered_set<std::string> succeeded_;  // seen to succeed (or said by state_)
     int64_t skipped_total_ = 0;
     bool wake_ = false;
     bool stopping_ = false;

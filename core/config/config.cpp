@@ -935,4 +935,47 @@ void validate_config(const Config& config, const ConnectorCatalog& catalog, cons
     v.run();
 }
 
+std::vector<std::string> prerequisites(const Config& config, const ProcessConfig& p) {
+    std::vector<std::string> names;
+    for (const auto& d : p.dependencies) names.push_back(d.process);
+    if (!p.mapping.is_null()) {
+        std::vector<ConfigError> ignored;  // a valid configuration compiles; a bad one is
+                                           // reported by validate_config, not here
+        const Mapping m = Mapping::compile(p.mapping, config.lookup_tables, config.file, p.json_path,
+                                           ignored);
+        for (const auto& r : m.referenced_processes()) names.push_back(r);
+    }
+    std::vector<std::string> out;
+    for (const auto& q : config.processes)
+        if (q.id != p.id && std::find(names.begin(), names.end(), q.id) != names.end())
+            out.push_back(q.id);
+    return out;
+}
+
+std::vector<std::string> dependency_order(const Config& config) {
+    const size_t n = config.processes.size();
+    std::vector<std::vector<std::string>> needs(n);
+    for (size_t i = 0; i < n; ++i) needs[i] = prerequisites(config, config.processes[i]);
+    std::vector<std::string> order;
+    std::vector<bool> placed(n, false);
+    auto done = [&](const std::string& id) {
+        return std::find(order.begin(), order.end(), id) != order.end();
+    };
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (size_t i = 0; i < n; ++i) {
+            if (placed[i]) continue;
+            if (std::all_of(needs[i].begin(), needs[i].end(), done)) {
+                order.push_back(config.processes[i].id);
+                placed[i] = true;
+                progress = true;
+                break;  // restart: configuration order among those free to go
+            }
+        }
+    }
+    for (size_t i = 0; i < n; ++i)
+        if (!placed[i]) order.push_back(config.processes[i].id);
+    return order;
+}
+
 }  // namespace plexus

@@ -120,4 +120,13 @@ public:
 void validate_config(const Config& config, const ConnectorCatalog& catalog, const Environment& env,
                      std::vector<ConfigError>& errors);
 
+// The processes a process needs to have run first: its `dependencies` and the processes its
+// mapping names in ref(), each once, in configuration order (unknown names left out).
+std::vector<std::string> prerequisites(const Config& config, const ProcessConfig& process);
+
+// Every process id in an order that runs each one after its prerequisites (categories →
+// products → inventory; customers → orders); among processes free to go, configuration
+// order. A valid configuration has no cycles; any left are appended in configuration order.
+std::vector<std::string> dependency_order(const Config& config);
+
 }  // namespace plexus

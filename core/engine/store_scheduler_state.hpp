@@ -23,6 +23,16 @@ public:
     void set_anchor_ms(const std::string& process_id, int64_t ms) override {
         store_.set_schedule_anchor(process_id, ms);
     }
+    bool ever_succeeded(const std::string& process_id) override {
+        for (const char* status : {run_status::succeeded, run_status::succeeded_with_failures}) {
+            RunQuery q;
+            q.process_id = process_id;
+            q.status = status;
+            q.limit = 1;
+            if (!store_.runs(q).empty()) return true;
+        }
+        return false;
+    }
 
 private:
     Store& store_;

@@ -441,7 +441,8 @@ int64_t HttpClient::backoff_ms(int retry_index) {
 }
 
 HttpResult HttpClient::send(const HttpRequestSpec& request, RateGovernor* governor,
-                            const std::function<bool()>& cancelled) {
+                            const std::function<bool()>& cancelled,
+                            const std::function<void(const std::string&)>& note) {
     HttpResult result;
     const auto is_cancelled = [&cancelled] { return cancelled && cancelled(); };
     const std::string method = is_token(request.method) ? request.method : std::string("?");
@@ -481,7 +482,14 @@ HttpResult HttpClient::send(const HttpRequestSpec& request, RateGovernor* govern
     const int max_attempts = request.no_retry ? 1 : std::max(1, policy_.max_attempts);
     for (;;) {
         if (is_cancelled()) return stop_cancelled();
-        if (governor && !governor->acquire(cancelled)) return stop_cancelled();
+        if (governor) {
+            const int64_t before = clock_.now_ms();
+            if (!governor->acquire(cancelled)) return stop_cancelled();
+            const int64_t waited = clock_.now_ms() - before;
+            if (note && waited >= kSleepSliceMs)
+                note(prefix() + "waited " + std::to_string(waited) +
+                     " ms for the connection's rate budget");
+        }
         if (is_cancelled()) return stop_cancelled();
 
         Attempt attempt = attempt_once(*target, request, request.headers, timeout_ms);
@@ -491,6 +499,7 @@ HttpResult HttpClient::send(const HttpRequestSpec& request, RateGovernor* govern
         result = HttpResult{};
         result.attempts = attempts;
         int64_t wait_ms = 0;
+        std::string reason;
         if (attempt.got_response) {
             result.got_response = true;
             result.status = attempt.status;
@@ -502,6 +511,9 @@ HttpResult HttpClient::send(const HttpRequestSpec& request, RateGovernor* govern
             const std::string* retry_after = find_header(result.headers, "Retry-After");
             std::optional<int64_t> hinted;
             if (retry_after) hinted = parse_retry_after_ms(*retry_after, clock_.now_ms());
+            reason = "HTTP " + std::to_string(status) +
+                     (retry_after ? " with Retry-After \"" + retry_after->substr(0, 40) + "\""
+                                  : std::string());
             if (status == 429) {
                 wait_ms = std::min(hinted.value_or(policy_.default_retry_after_ms),
                                    policy_.max_retry_after_ms);
@@ -521,7 +533,13 @@ HttpResult HttpClient::send(const HttpRequestSpec& request, RateGovernor* govern
                 return result;
             }
             wait_ms = backoff_ms(attempts - 1);
+            reason = attempt.detail;
         }
+        if (note)
+            note(global_redactor().redact(prefix() + reason + ": retrying in " +
+                                          std::to_string(wait_ms) + " ms (attempt " +
+                                          std::to_string(attempts + 1) + " of " +
+                                          std::to_string(max_attempts) + ")"));
         if (!wait(wait_ms, cancelled)) return stop_cancelled();
     }
 }

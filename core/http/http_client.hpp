@@ -86,9 +86,12 @@ public:
     HttpClient(const HttpClient&) = delete;
     HttpClient& operator=(const HttpClient&) = delete;
 
-    // `governor` may be null (no rate limit); `cancelled` may be empty.
+    // `governor` may be null (no rate limit); `cancelled` may be empty. `note`, when given,
+    // hears why the request waits: each retry with its reason and delay, and any wait for
+    // the connection's rate budget (the host logs them at debug). Notes are redacted.
     HttpResult send(const HttpRequestSpec& request, RateGovernor* governor,
-                    const std::function<bool()>& cancelled);
+                    const std::function<bool()>& cancelled,
+                    const std::function<void(const std::string&)>& note = {});
 
     const RetryPolicy& policy() const { return policy_; }
 

@@ -65,11 +65,12 @@ struct Compiler {
                 bool ok = true;
                 for (const auto& [k, v] : s.items()) {
                     (void)v;
-                    if (k != "each" && k != "fields") {
+                    if (k != "each" && k != "fields" && k != "aggregate") {
                         error(fpath + "/" + json_pointer_segment(k),
                               "unknown key \"" + k +
-                                  "\" in an \"each\" entry; it takes \"each\" "
-                                  "and \"fields\"");
+                                  "\" in an \"each\" entry; it takes \"each\", "
+                                  "\"fields\" and optionally \"aggregate\"" +
+                                  suggestion(k, {"each", "fields", "aggregate"}, "keys"));
                         ok = false;
                     }
                 }
@@ -97,6 +98,28 @@ struct Compiler {
                     ok = false;
                 } else {
                     fields(s["fields"], fpath + "/fields", false, f.fields);
+                }
+                if (s.contains("aggregate")) {
+                    const size_t before = errors.size();
+                    auto spec = std::make_shared<AggregateSpec>(AggregateSpec::parse(
+                        s["aggregate"], file, fpath + "/aggregate", errors));
+                    if (errors.size() != before) ok = false;
+                    std::vector<std::string> names;
+                    for (const auto& ef : f.fields) names.push_back(ef.name);
+                    auto check = [&](const std::vector<std::string>& list, const char* key) {
+                        for (size_t i = 0; i < list.size(); ++i)
+                            if (std::find(names.begin(), names.end(), list[i]) == names.end()) {
+                                error(fpath + "/aggregate/" + key + "/" + std::to_string(i),
+                                      "\"" + list[i] + "\" is not a field of this \"each\"" +
+                                          suggestion(list[i], names, "fields"));
+                                ok = false;
+                            }
+                    };
+                    if (ok) {
+                        check(spec->group_by, "group_by");
+                        check(spec->sum, "sum");
+                    }
+                    f.aggregate = std::move(spec);
                 }
                 if (!ok) continue;
             } else if (s.is_object() && s.contains("fields")) {
@@ -193,6 +216,17 @@ void apply_fields(const std::vector<Mapping::Field>& fields, const expr::Context
                         apply_fields(f.fields, inner, obj, &element);
                         list.push_back(std::move(obj));
                     }
+                }
+                if (f.aggregate && !list.empty()) {
+                    std::vector<AggregateGroup> groups;
+                    try {
+                        groups = aggregate(*f.aggregate, list.get_ref<const json::array_t&>());
+                    } catch (const MappingError& e) {
+                        throw MappingError(trail_text(&here) + "." + e.field, e.problem);
+                    }
+                    json grouped = json::array();
+                    for (auto& g : groups) grouped.push_back(std::move(g.record));
+                    list = std::move(grouped);
                 }
                 out[f.name] = std::move(list);
                 break;

@@ -5,7 +5,11 @@
 //   {"const": <any JSON>}                        — a constant
 //   {"each": "<array expression>", "fields": {}} — an array of objects, one per element;
 //                                                  inside, paths resolve against the element
-//                                                  and `$.path` against the root record
+//                                                  and `$.path` against the root record;
+//                                                  with "aggregate": {group_by, sum} the
+//                                                  mapped elements are grouped and summed
+//                                                  (ten CHF 50 voucher lines of one sale →
+//                                                  one line of quantity 10)
 //   {"fields": {…}}                              — a nested object
 // It is compiled once (every expression parsed into a tree); apply() only evaluates.
 //
@@ -51,6 +55,8 @@ public:
         expr::NodePtr expression;   // expression; each: the array expression
         nlohmann::json constant;    // constant
         std::vector<Field> fields;  // each, object
+        // each, optional: group the mapped elements and sum fields within each group.
+        std::shared_ptr<const struct AggregateSpec> aggregate;
     };
 
     Mapping() = default;

@@ -79,7 +79,9 @@ plexus_status serve_http_request(HostServices& s, const plexus_http_request& req
     spec.timeout_ms = request.timeout_ms;
     spec.no_retry = (request.flags & PLEXUS_HTTP_NO_RETRY) != 0;
     auto cancelled = [&s] { return s.cancel && s.cancel->load(); };
-    HttpResult r = s.http->send(spec, s.governor, cancelled);
+    // Retries and waits are the connector's time going somewhere: said at debug, with why.
+    auto note = [&s](const std::string& text) { log_line(LogLevel::debug, s.tags, text); };
+    HttpResult r = s.http->send(spec, s.governor, cancelled, note);
     if (r.invalid_request) {
         error = r.error;
         return PLEXUS_ERR_CONFIG;

@@ -65,7 +65,20 @@ void PluginRegistry::refuse(const std::string& path, const std::string& reason) 
     refused_.push_back({path, reason});
 }
 
-void PluginRegistry::load_directory(const std::string& directory) {
+void PluginRegistry::load_with_defaults(const std::vector<std::string>& named) {
+    auto same = [](const std::string& a, const std::string& b) {
+        std::error_code ec;
+        return fs::equivalent(a, b, ec) || fs::path(a).lexically_normal() == fs::path(b).lexically_normal();
+    };
+    for (const auto& d : named) load_directory(d);
+    for (const auto& d : default_directories()) {
+        bool named_already = false;
+        for (const auto& n : named) named_already = named_already || same(n, d);
+        if (!named_already) load_directory(d, /*shadowable=*/true);
+    }
+}
+
+void PluginRegistry::load_directory(const std::string& directory, bool shadowable) {
     std::error_code ec;
     if (!fs::is_directory(directory, ec)) {
         log_warn("plugin directory " + directory + " does not exist; no connectors loaded from it");
@@ -76,7 +89,7 @@ void PluginRegistry::load_directory(const std::string& directory) {
         if (entry.path().extension() == ".so" && !entry.is_directory()) files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
-    for (const auto& f : files) load_file(f);
+    for (const auto& f : files) load_file(f, shadowable);
 }
 
 namespace {
@@ -88,7 +101,7 @@ PluginRegistry::LoadProbe& load_probe() {
 
 void PluginRegistry::set_load_probe(LoadProbe probe) { load_probe() = std::move(probe); }
 
-void PluginRegistry::load_file(const std::string& path) {
+void PluginRegistry::load_file(const std::string& path, bool shadowable) {
     if (const auto& probe = load_probe()) {
         if (auto why = probe(path)) {
             refuse(path, *why);
@@ -167,6 +180,11 @@ void PluginRegistry::load_file(const std::string& path) {
     }
     if (auto problem = check_manifest(manifest, id); !problem.empty()) {
         refuse(path, problem);
+        return;
+    }
+    if (auto existing = find(id); existing && shadowable) {
+        log_debug("plugin " + path + " (" + id + ") not loaded: " + existing->path +
+                  " provides \"" + id + "\" from a folder named with --plugin-dir");
         return;
     }
     if (auto existing = find(id)) {

@@ -46,9 +46,16 @@ public:
     // Load every "*.so" in `directory` (sorted by name, so the first of two duplicate ids is
     // kept deterministically). Refusals are logged — one line naming the file and reason —
     // and remembered; nothing is thrown.
-    void load_directory(const std::string& directory);
+    // `shadowable`: a connector whose id is already loaded is skipped (logged at debug)
+    // instead of refused as a duplicate — how the default folder sits behind the folders a
+    // user names (see load_with_defaults).
+    void load_directory(const std::string& directory, bool shadowable = false);
     // Load one file (same rules).
-    void load_file(const std::string& path);
+    void load_file(const std::string& path, bool shadowable = false);
+    // The folders a user named first, then the default folders (default_directories()) that
+    // are not among them, shadowable: a partner's --plugin-dir adds to the shipped
+    // connectors, and a connector of theirs with a shipped id takes its place.
+    void load_with_defaults(const std::vector<std::string>& named);
 
     // A check run on each file before it is loaded into this process: the reason to refuse
     // it, or nothing. The plexus host sets one that loads the library in a throw-away worker

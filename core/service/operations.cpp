@@ -86,8 +86,8 @@ Operations::Operations(Hub& hub, SchedulerOptions options)
 Operations::~Operations() { stop(); }
 
 ScheduledProcess Operations::scheduled(const ProcessConfig& p) const {
-    return ScheduledProcess{p.id, p.schedule.cron, p.schedule.interval, p.schedule.timezone,
-                            p.enabled, std::nullopt};
+    return ScheduledProcess{p.id,      p.schedule.cron, p.schedule.interval, p.schedule.timezone,
+                            p.enabled, std::nullopt,    prerequisites(hub_.config(), p)};
 }
 
 void Operations::start() {
@@ -204,6 +204,8 @@ json Operations::process_view(const std::string& process_id) {
         v["running"] = nullptr;
     }
     v["next_run"] = status && status->next_run_ms ? json(iso_utc(*status->next_run_ms)) : json(nullptr);
+    // Scheduled runs held until these processes complete a first successful run.
+    v["waiting_for"] = status ? json(status->waiting_for) : json::array();
     if (auto last = hub_.store().last_run(cfg->id)) {
         v["last_run"] = {{"id", last->id},
                          {"status", last->status},

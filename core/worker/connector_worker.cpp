@@ -68,21 +68,53 @@ std::string worker_executable() {
     return {};
 }
 
-std::optional<std::string> probe_library(const std::string& path) {
-    const std::string exe = worker_executable();
-    if (exe.empty()) return std::nullopt;
-    std::vector<std::string> args{exe, "worker", "--probe", path};
+namespace {
+
+// Starts `exe args…` as a worker: stdin from /dev/null; stdout and stderr to `out_fd` (or
+// /dev/null when -1); `sock_fd`, when given, as worker::kWorkerFd; no other descriptor of the
+// host (the database, the portal's listening socket) reaches it; signals unblocked, SIGTERM
+// and SIGCHLD at their defaults. Returns posix_spawn's result (0: `pid` is set).
+int spawn_worker(const std::string& exe, std::vector<std::string> args, int out_fd, int sock_fd,
+                 pid_t& pid) {
+    args.insert(args.begin(), exe);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+    if (out_fd >= 0) {
+        posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+        posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+    } else {
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    }
+    if (sock_fd >= 0) posix_spawn_file_actions_adddup2(&fa, sock_fd, worker::kWorkerFd);
+    posix_spawn_file_actions_addclosefrom_np(&fa, sock_fd >= 0 ? worker::kWorkerFd + 1 : 3);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGCHLD);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    const int rc = ::posix_spawn(&pid, exe.c_str(), &fa, &attr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+}  // namespace
+
+std::optional<std::string> probe_library(const std::string& path) {
+    const std::string exe = worker_executable();
+    if (exe.empty()) return std::nullopt;
+    pid_t pid = 0;
+    const int rc = spawn_worker(exe, {"worker", "--probe", path}, -1, -1, pid);
     if (rc != 0) return std::nullopt;  // no worker to probe with: the loader decides alone
     int status = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -140,33 +172,11 @@ ConnectorWorker::ConnectorWorker(const LoadedConnector& connector, const Isolati
             ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
     }
 
-    std::vector<std::string> args{exe, "worker", "--lib", connector.path, "--connector", connector.id,
-                                  "--memory-limit-mb", std::to_string(options.memory_limit_mb)};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, child_err, 1);
-    posix_spawn_file_actions_adddup2(&fa, child_err, 2);
-    posix_spawn_file_actions_adddup2(&fa, child_sock, worker::kWorkerFd);
-    // Nothing else of the host (the database, the portal's listening socket) reaches the worker.
-    posix_spawn_file_actions_addclosefrom_np(&fa, worker::kWorkerFd + 1);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGCHLD);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, exe.c_str(), &fa, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    const int rc = spawn_worker(exe,
+                                {"worker", "--lib", connector.path, "--connector", connector.id,
+                                 "--memory-limit-mb", std::to_string(options.memory_limit_mb)},
+                                child_err, child_sock, pid);
     ::close(child_sock);
     ::close(child_err);
     if (rc != 0) {

@@ -170,3 +170,57 @@ TEST_CASE("serve runs processes on their schedule and stops gracefully on SIGTER
     for (const auto& r : runs) CHECK(r.trigger == "schedule");
     CHECK(store->schedule_anchor("customers"));
 }
+
+TEST_CASE("plexus run checks the process's connections before reading anything", "[cli]") {
+    CliWorld w;
+    w.config["connections"]["dst"]["settings"]["directory"] = w.dir.str("no-such-folder");
+    w.save();
+    auto r = w.plexus({"run", "customers"});
+    INFO(r.out);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.out, Catch::Contains("connection \"dst\" (files) failed its check (config)"));
+    CHECK_THAT(r.out, Catch::Contains("no-such-folder does not exist"));
+    CHECK_THAT(r.out, Catch::Contains("nothing was read or written"));
+    // --no-check starts the run anyway, and it is the first run: the check recorded none.
+    auto forced = w.plexus({"run", "customers", "--no-check"});
+    INFO(forced.out);
+    CHECK_THAT(forced.out, !Catch::Contains("failed its check"));
+    CHECK_THAT(forced.out, Catch::Contains("(customers), run 1:"));
+}
+
+TEST_CASE("plexus run --all runs every enabled process after the ones it depends on", "[cli]") {
+    CliWorld w;
+    auto& conns = w.config["connections"];
+    conns["src"]["settings"]["entities"]["orders"] = jsonl_entity("orders.jsonl", "id", "");
+    conns["dst"]["settings"]["entities"]["orders"] = jsonl_entity("orders.jsonl", "id", "");
+    // Listed before the customers process it needs, and a disabled one that must not run.
+    json orders = {{"id", "orders"},
+                   {"source", {{"connection", "src"}, {"entity", "orders"}}},
+                   {"target", {{"connection", "dst"}, {"entity", "orders"}}},
+                   {"mapping", {{"id", "id"}, {"customer", "ref(\"customers\", customer)"}}}};
+    json disabled = orders;
+    disabled["id"] = "orders-copy";
+    disabled["enabled"] = false;
+    auto& procs = w.config["processes"];
+    procs.insert(procs.begin(), orders);
+    procs.push_back(disabled);
+    write_jsonl(w.dir.path() / "src" / "orders.jsonl", {{{"id", "O1"}, {"customer", "A"}}});
+    w.save();
+
+    auto r = w.plexus({"run", "--all"});
+    INFO(r.out);
+    CHECK(r.exit_code == 2);  // customer B has a credit of "n/a": one record failed, kept
+    CHECK_THAT(r.out, Catch::Contains("Running 2 enabled processes in dependency order"));
+    const auto customers = r.out.find("(customers), run 1");
+    const auto orders_run = r.out.find("(orders), run 2");
+    REQUIRE(customers != std::string::npos);
+    REQUIRE(orders_run != std::string::npos);
+    CHECK(customers < orders_run);
+    CHECK(r.out.find("orders-copy") == std::string::npos);
+    // The order found its customer: written with the target key customers wrote for A.
+    CHECK_THAT(read_file(w.dir.path() / "dst" / "orders.jsonl"), Catch::Contains("\"customer\":\"A\""));
+
+    auto both = w.plexus({"run", "customers", "--all"});
+    CHECK(both.exit_code == 64);
+    CHECK_THAT(both.out, Catch::Contains("name one process, or --all"));
+}

@@ -78,6 +78,26 @@ TEST_CASE("plexus plugins lists connectors and refused files", "[plugins][cli]")
     auto text = run_plexus({"plugins", "--plugin-dir", PLEXUS_BROKEN_PLUGIN_DIR});
     CHECK(text.exit_code == 0);
     CHECK_THAT(text.out, Catch::Contains("libplexus_text.so: not a loadable shared library"));
+    // --plugin-dir adds to the default folder (<bin>/../plugins): the shipped connectors stay,
+    // except where a named folder's connector has the same id (broken_duplicate is "files").
+    CHECK_THAT(text.out, Catch::Contains("libplexus_shopify.so"));
+    CHECK_THAT(text.out, !Catch::Contains("libplexus_files.so"));
+    CHECK_THAT(text.out, Catch::Contains("libplexus_broken_duplicate.so"));
+}
+
+TEST_CASE("a named plugin folder shadows the default one instead of clashing with it",
+          "[plugins]") {
+    PluginRegistry registry;
+    registry.load_directory(PLEXUS_PLUGIN_DIR);
+    const size_t shipped = registry.connectors().size();
+    // The same libraries again, as the default folder behind a named one: skipped, not refused.
+    registry.load_directory(PLEXUS_PLUGIN_DIR, /*shadowable=*/true);
+    CHECK(registry.refused().empty());
+    CHECK(registry.connectors().size() == shipped);
+    // Named twice (not shadowable): a real duplicate, refused with where the first came from.
+    registry.load_directory(PLEXUS_PLUGIN_DIR);
+    CHECK(registry.refused().size() == shipped);
+    CHECK_THAT(registry.refused().front().reason, Catch::Contains("duplicate connector id"));
 }
 
 // Conformance: every connector built into build/plugins, through the real loader.

@@ -771,3 +771,31 @@ TEST_CASE("json pointer segments are escaped", "[config]") {
     doc["connections"]["erp"]["settings"]["a/b"] = 1;
     CHECK_THAT(error_at(doc, "/connections/erp/settings/a~1b"), Catch::Contains("unknown setting"));
 }
+
+TEST_CASE("dependency order: each process after its dependencies and ref() targets", "[config]") {
+    // Configuration order is the reverse of what must run first (the demo's first start ran
+    // inventory before products and categories).
+    std::vector<ConfigError> errors;
+    Config cfg = parse_config(R"js({"processes": [
+        {"id": "inventory", "source": {"connection": "erp", "entity": "stock"},
+         "target": {"connection": "shop", "entity": "levels"}, "mapping": {"sku": "sku"},
+         "dependencies": [{"process": "products", "key": "sku"}]},
+        {"id": "orders", "source": {"connection": "shop", "entity": "orders"},
+         "target": {"connection": "erp", "entity": "orders"},
+         "mapping": {"customer": "ref(\"customers\", customer.id)"}},
+        {"id": "products", "source": {"connection": "erp", "entity": "items"},
+         "target": {"connection": "shop", "entity": "products"}, "mapping": {"sku": "sku"},
+         "dependencies": [{"process": "categories", "key": "line"}]},
+        {"id": "customers", "source": {"connection": "shop", "entity": "customers"},
+         "target": {"connection": "erp", "entity": "customers"}, "mapping": {"id": "id"}},
+        {"id": "categories", "source": {"connection": "erp", "entity": "lines"},
+         "target": {"connection": "shop", "entity": "collections"}, "mapping": {"id": "id"}}
+    ]})js", "plexus.json", errors);
+    for (const auto& e : errors) FAIL_CHECK(e.to_string());
+    REQUIRE(errors.empty());
+    CHECK(prerequisites(cfg, *cfg.process("orders")) == std::vector<std::string>{"customers"});
+    CHECK(prerequisites(cfg, *cfg.process("inventory")) == std::vector<std::string>{"products"});
+    CHECK(prerequisites(cfg, *cfg.process("categories")).empty());
+    CHECK(dependency_order(cfg) ==
+          std::vector<std::string>{"customers", "orders", "categories", "products", "inventory"});
+}

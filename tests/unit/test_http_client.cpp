@@ -653,3 +653,43 @@ TEST_CASE("http refuses a certificate that does not name the host", "[http]") {
     CHECK(hits == 0);
     CHECK(r.error.find("not valid for 127.0.0.1") != std::string::npos);
 }
+
+TEST_CASE("http tells why it waits: each retry and its delay, without secrets", "[http]") {
+    TestServer server;
+    std::atomic<int> hits{0};
+    server.routes().Get(R"(/limited/.*)", [&](const httplib::Request&, httplib::Response& res) {
+        const int n = hits++;
+        if (n == 0) {
+            res.status = 429;
+            res.set_header("Retry-After", "1");
+        } else if (n == 1) {
+            res.status = 503;
+        } else {
+            res.set_content("ok", "text/plain");
+        }
+    });
+    server.start();
+    ManualClock clock;
+    HttpClient client(clock, fast_policy(5));
+    std::vector<std::string> notes;
+    const HttpResult r =
+        client.send(get(server.url("/limited/x?apikey=query-secret-4711")), nullptr, kNever,
+                    [&](const std::string& n) { notes.push_back(n); });
+    CHECK(r.status == 200);
+    REQUIRE(notes.size() == 2);
+    CHECK(notes[0].find("HTTP 429 with Retry-After \"1\": retrying in 1000 ms (attempt 2 of 5)") !=
+          std::string::npos);
+    CHECK(notes[0].find("GET http://127.0.0.1:" + std::to_string(server.port()) + "/limited/x") == 0);
+    CHECK(notes[1].find("HTTP 503: retrying in ") != std::string::npos);
+    CHECK(notes[1].find("(attempt 3 of 5)") != std::string::npos);
+    for (const auto& n : notes) CHECK(n.find("query-secret-4711") == std::string::npos);
+
+    SECTION("a refused connection says so") {
+        const int port = closed_port();
+        notes.clear();
+        client.send(get("http://127.0.0.1:" + std::to_string(port) + "/"), nullptr, kNever,
+                    [&](const std::string& n) { notes.push_back(n); });
+        REQUIRE(notes.size() == 4);  // five attempts, four waits
+        CHECK(notes[0].find("could not connect") != std::string::npos);
+    }
+}

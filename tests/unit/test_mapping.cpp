@@ -520,3 +520,66 @@ TEST_CASE("mapping: compiled once, applied fast", "[mapping]") {
     // Generous even for Debug and sanitizer builds; bench/ measures the real rate.
     CHECK(seconds < 5.0);
 }
+
+TEST_CASE("each with aggregate: one sale's voucher lines become one line per item and price",
+          "[mapping]") {
+    // The seed's example inside one record: ten CHF 50 vouchers in a sale → one charge line of
+    // quantity 10 and amount 500.00; the shipping line stays on its own.
+    json sale = {{"id", "S-1"}, {"lines", json::array()}};
+    for (int i = 0; i < 10; ++i)
+        sale["lines"].push_back({{"kind", "voucher"}, {"item", "V50"}, {"price", "50.00"},
+                                 {"quantity", 1}, {"code", "CODE" + std::to_string(i)}});
+    sale["lines"].push_back(
+        {{"kind", "shipping"}, {"item", "POST"}, {"price", "7.50"}, {"quantity", 1}});
+    sale["lines"].push_back(
+        {{"kind", "voucher"}, {"item", "V100"}, {"price", "100.00"}, {"quantity", 2}});
+    Mapping m = compile_ok(json::parse(R"js({
+        "reference": "id",
+        "charges": {"each": "lines",
+                    "fields": {"item": "item", "price": "price", "quantity": "quantity",
+                               "amount": "format_number(mul(price, quantity), 2)",
+                               "first_code": "code"},
+                    "aggregate": {"group_by": ["item", "price"], "sum": ["quantity", "amount"]}}
+    })js"));
+    json out = m.apply(sale, no_refs());
+    REQUIRE(out["charges"].size() == 3);
+    CHECK(out["charges"][0] == json{{"item", "V50"}, {"price", "50.00"}, {"quantity", 10},
+                                    {"amount", "500.00"}, {"first_code", "CODE0"}});
+    CHECK(out["charges"][1]["item"] == "POST");
+    CHECK(out["charges"][1]["amount"] == "7.50");
+    CHECK(out["charges"][2]["quantity"] == 2);
+    CHECK(out["charges"][2]["amount"] == "200.00");
+
+    // An element whose summed field is not a number fails that record, naming the field.
+    sale["lines"][3]["quantity"] = "many";
+    Mapping strict = compile_ok(json::parse(R"js({
+        "charges": {"each": "lines", "fields": {"item": "item", "quantity": "quantity"},
+                    "aggregate": {"group_by": ["item"], "sum": ["quantity"]}}
+    })js"));
+    try {
+        strict.apply(sale, no_refs());
+        FAIL("a non-numeric quantity must fail the record");
+    } catch (const MappingError& e) {
+        CHECK(e.field == "charges.quantity");
+        CHECK(e.problem.find("many") != std::string::npos);
+    }
+}
+
+TEST_CASE("each with aggregate: configuration errors name the field", "[mapping]") {
+    ConfigError e = compile_error(json::parse(R"js({
+        "charges": {"each": "lines", "fields": {"item": "item", "quantity": "quantity"},
+                    "aggregate": {"group_by": ["itme"], "sum": ["quantity"]}}})js"));
+    CHECK(e.json_path == "/processes/0/mapping/charges/aggregate/group_by/0");
+    CHECK(e.message.find("\"itme\" is not a field of this \"each\"") != std::string::npos);
+    CHECK(e.message.find("item") != std::string::npos);
+
+    e = compile_error(json::parse(R"js({
+        "charges": {"each": "lines", "fields": {"item": "item"}, "agregate": {}}})js"));
+    CHECK(e.json_path == "/processes/0/mapping/charges/agregate");
+    CHECK(e.message.find("aggregate") != std::string::npos);
+
+    e = compile_error(json::parse(R"js({
+        "charges": {"each": "lines", "fields": {"item": "item"}, "aggregate": {"group_by": ["item"]}}})js"));
+    CHECK(e.json_path == "/processes/0/mapping/charges/aggregate");
+    CHECK(e.message.find("missing \"sum\"") != std::string::npos);
+}

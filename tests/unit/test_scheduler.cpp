@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -654,4 +655,68 @@ TEST_CASE("runner: 10,000 processes; a tick with nothing due touches nothing", "
     s.wait_idle();
     CHECK(runner.total() == minute_one);
     CHECK(s.tick() == 0);
+}
+
+// A state whose run history the test controls (the store's, in production).
+class HistoryState final : public SchedulerState {
+public:
+    std::optional<bool> enabled(const std::string&) override { return std::nullopt; }
+    void set_enabled(const std::string&, bool, const std::string&, int64_t) override {}
+    std::optional<int64_t> anchor_ms(const std::string&) override { return std::nullopt; }
+    void set_anchor_ms(const std::string&, int64_t) override {}
+    bool ever_succeeded(const std::string& id) override {
+        std::lock_guard lock(m);
+        return succeeded.count(id) > 0;
+    }
+    std::mutex m;
+    std::set<std::string> succeeded;
+};
+
+TEST_CASE("a dependent waits for its prerequisites' first successful run, then starts at once",
+          "[scheduler]") {
+    ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
+    HistoryState state;
+    Runner runner;
+    Logs logs;
+    Scheduler s(clock, state, runner.fn(), logs.fn());
+    // Inventory every minute; products every 5 minutes; inventory needs products.
+    ScheduledProcess inventory = process("inventory", "", "1m");
+    inventory.prerequisites = {"products"};
+    add(s, inventory);
+    add(s, process("products", "", "5m"));
+
+    drive(clock, s, utc(2026_y / 12 / 6, 8, 3));
+    CHECK(runner.count("inventory") == 0);  // held: products never succeeded
+    CHECK(logs.containing("held: waits for the first successful run of products") == 1);
+    CHECK(s.status("inventory")->waiting_for == std::vector<std::string>{"products"});
+
+    SECTION("a failed prerequisite keeps it held") {
+        runner.status = "failed";
+        drive(clock, s, utc(2026_y / 12 / 6, 8, 6));
+        CHECK(runner.count("products") == 1);
+        CHECK(runner.count("inventory") == 0);
+    }
+    SECTION("the first success releases it, and its schedule goes on") {
+        drive(clock, s, utc(2026_y / 12 / 6, 8, 5));
+        s.wait_idle();
+        CHECK(runner.count("products") == 1);
+        CHECK(runner.count("inventory") == 1);  // released at once, not at its next slot
+        CHECK(logs.containing("released: products has completed its first successful run") == 1);
+        CHECK(s.status("inventory")->waiting_for.empty());
+        drive(clock, s, utc(2026_y / 12 / 6, 8, 8));
+        CHECK(runner.count("inventory") == 4);
+    }
+    SECTION("a success in the run history counts (another host, plexus run)") {
+        {
+            std::lock_guard lock(state.m);
+            state.succeeded.insert("products");
+        }
+        drive(clock, s, utc(2026_y / 12 / 6, 8, 4));
+        CHECK(runner.count("inventory") == 1);
+    }
+    SECTION("a manual run is not held") {
+        CHECK(s.run_now("inventory") == RunNowResult::started);
+        s.wait_idle();
+        CHECK(runner.count("inventory") == 1);
+    }
 }
