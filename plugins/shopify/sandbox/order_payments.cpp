@@ -202,6 +202,15 @@ void ShopifySandbox::mount_order_payments(httplib::Server& server, const std::st
     server.Post(v + "orders/(\\d+)/transactions.json", guarded([this](const httplib::Request& req, httplib::Response& res) {
         create_transaction(std::atoll(req.matches[2].str().c_str()), req, res);
     }));
+    server.Post(v + "orders/(\\d+)/cancel.json", guarded([this](const httplib::Request& req, httplib::Response& res) {
+        cancel_order(std::atoll(req.matches[2].str().c_str()), req, res);
+    }));
+    server.Post("/_sandbox/shopify/orders", [this](const httplib::Request& req, httplib::Response& res) {
+        json spec = json::parse(req.body, nullptr, false);
+        if (!spec.is_object()) return reply(res, 400, {{"error", "the body must be a JSON object: {\"total\", \"paid\", \"gateways\", \"note_attributes\", \"discount_codes\"}"}});
+        const int64_t id = add_voucher_order(spec);
+        reply(res, 200, {{"order", object("orders", id)}});
+    });
     server.Get(v + "orders/(\\d+)/metafields.json", guarded([this](const httplib::Request& req, httplib::Response& res) {
         const int64_t id = std::atoll(req.matches[2].str().c_str());
         std::lock_guard lock(mutex_);
@@ -220,6 +229,81 @@ void ShopifySandbox::mount_order_payments(httplib::Server& server, const std::st
     server.Put(v + "orders/(\\d+)/metafields/(\\d+).json", guarded([this](const httplib::Request& req, httplib::Response& res) {
         write_metafield(std::atoll(req.matches[2].str().c_str()), std::atoll(req.matches[3].str().c_str()), req, res);
     }));
+}
+
+}  // namespace plexus::sandbox
+
+namespace plexus::sandbox {
+
+// For processes that settle an order with a voucher system (e-guma): an order paid partly by
+// another gateway and the rest by a manual payment method (a voucher gateway), the voucher
+// code given as a checkout attribute (`note_attributes`) or as a discount code. Shopify's
+// REST orders carry `payment_gateway_names` and `note_attributes`; a manual gateway's
+// payment is a pending `sale` transaction, so the order is `partially_paid` (or `pending`)
+// with the voucher's part outstanding. Reached over HTTP at POST /_sandbox/shopify/orders.
+int64_t ShopifySandbox::add_voucher_order(const json& spec) {
+    std::lock_guard lock(mutex_);
+    const int64_t id = take_id(), now = now_seconds();
+    const std::string currency = spec.value("currency", "CHF");
+    const int64_t total = cents_of(spec.value("total", json("100.00"))).value_or(10000);
+    const int64_t paid = cents_of(spec.value("paid", json("0.00"))).value_or(0);
+    int64_t discount = 0;
+    json codes = spec.value("discount_codes", json::array());
+    for (const auto& c : codes) discount += cents_of(c.value("amount", json("0"))).value_or(0);
+    const int64_t due = std::max<int64_t>(0, total - discount);
+    const int number = static_cast<int>(1001 + orders_.size());
+    json gateways = spec.value("gateways", json::array({"shopify_payments"}));
+    json line{{"id", take_id()}, {"variant_id", nullptr}, {"product_id", nullptr}, {"sku", spec.value("sku", "GIFT-1")},
+              {"title", "Geschenkkorb"}, {"name", "Geschenkkorb"}, {"quantity", 1}, {"price", money(total)},
+              {"total_discount", "0.00"}, {"taxable", true}, {"requires_shipping", false}, {"fulfillable_quantity", 1},
+              {"tax_lines", json::array()}, {"discount_allocations", json::array()}};
+    json o{{"id", id}, {"name", "#" + std::to_string(number)}, {"order_number", number}, {"email", "gast@example.ch"},
+           {"created_at", format_time(now)}, {"updated_at", format_time(now)}, {"processed_at", format_time(now)},
+           {"currency", currency}, {"presentment_currency", currency},
+           {"financial_status", paid >= due ? "paid" : paid > 0 ? "partially_paid" : "pending"},
+           {"fulfillment_status", nullptr}, {"customer", nullptr}, {"line_items", json::array({line})},
+           {"taxes_included", true}, {"tax_lines", json::array()}, {"shipping_lines", json::array()},
+           {"discount_codes", codes}, {"discount_applications", json::array()},
+           {"payment_gateway_names", gateways}, {"note_attributes", spec.value("note_attributes", json::array())},
+           {"subtotal_price", money(due)}, {"total_discounts", money(discount)}, {"total_tax", "0.00"},
+           {"total_price", money(due)}, {"total_outstanding", money(due - paid)}, {"refunds", json::array()},
+           {"cancelled_at", nullptr}, {"cancel_reason", nullptr}, {"closed_at", nullptr}, {"test", false},
+           {"tags", ""}, {"note", nullptr}, {"admin_graphql_api_id", "gid://shopify/Order/" + std::to_string(id)}};
+    auto& txs = transactions_[id];
+    const auto add = [&](const std::string& gateway, int64_t amount, const char* status) {
+        const int64_t tid = take_id();
+        txs.push_back({{"id", tid}, {"order_id", id}, {"kind", "sale"}, {"gateway", gateway}, {"status", status},
+                       {"message", nullptr}, {"created_at", format_time(now)}, {"processed_at", format_time(now)},
+                       {"test", false}, {"authorization", nullptr}, {"parent_id", nullptr}, {"source_name", "web"},
+                       {"amount", money(amount)}, {"currency", currency},
+                       {"admin_graphql_api_id", "gid://shopify/OrderTransaction/" + std::to_string(tid)}});
+    };
+    if (paid > 0) add(gateways.empty() ? "shopify_payments" : gateways[0].get<std::string>(), paid, "success");
+    if (due - paid > 0 && gateways.size() > 1) add(gateways.back().get<std::string>(), due - paid, "pending");
+    orders_[id] = Stored{std::move(o), now, now};
+    return id;
+}
+
+// POST orders/{id}/cancel.json (Admin REST): the order gets cancelled_at, cancel_reason
+// (`reason`, default "other") and closed_at; a paid part is marked refunded when `refund` is
+// true (the sandbox does not build Refund objects), what was never paid is voided.
+void ShopifySandbox::cancel_order(int64_t id, const httplib::Request& req, httplib::Response& res) {
+    json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return reply(res, 400, {{"errors", "the body must be a JSON object"}});
+    std::lock_guard lock(mutex_);
+    auto it = orders_.find(id);
+    if (it == orders_.end()) return reply(res, 404, {{"errors", "Not Found"}});
+    json& o = it->second.data;
+    if (!o["cancelled_at"].is_null()) return reply(res, 422, {{"errors", {{"order", {"is already cancelled"}}}}});
+    const int64_t now = now_seconds();
+    o["cancelled_at"] = format_time(now);
+    o["closed_at"] = format_time(now);
+    o["cancel_reason"] = body.value("reason", "other");
+    const std::string status = o.value("financial_status", "");
+    if (status == "pending" || status == "authorized") o["financial_status"] = "voided";
+    else if (body.value("refund", false)) o["financial_status"] = "refunded";
+    touch(it->second, now);
+    reply(res, 200, {{"order", o}});
 }
 
 }  // namespace plexus::sandbox

@@ -72,6 +72,10 @@ public:
     nlohmann::json inventory_level(int64_t inventory_item_id, int64_t location_id) const;
     nlohmann::json order_transactions(int64_t order_id) const;
     nlohmann::json order_metafields(int64_t order_id) const;
+    // An order paid partly by a voucher (order_payments.cpp; POST /_sandbox/shopify/orders):
+    // {"total", "currency", "paid" (by the first gateway), "gateways": [...], "note_attributes":
+    // [{name, value}], "discount_codes": [{code, amount, type}]}. Returns its id.
+    int64_t add_voucher_order(const nlohmann::json& spec);
     // The seeded locations: two active ones, then an inactive one.
     static constexpr int64_t kMainLocation = 655'441'491;
     static constexpr int64_t kShopLocation = 655'441'492;
@@ -122,7 +126,8 @@ private:
     void mount_order_payments(httplib::Server& server, const std::string& v);
     void create_transaction(int64_t order_id, const httplib::Request& req, httplib::Response& res);
     void write_metafield(int64_t order_id, int64_t metafield_id, const httplib::Request& req, httplib::Response& res);
-    void settle(Stored& order);  // financial_status and total_outstanding from the transactions
+    void settle(Stored& order);
+    void cancel_order(int64_t id, const httplib::Request& req, httplib::Response& res);  // financial_status and total_outstanding from the transactions
     std::optional<nlohmann::json> validate_customer(const nlohmann::json& c, int64_t self_id) const;
     void touch(Stored& s, int64_t now);
     std::string call_limit_header();
