@@ -33,6 +33,10 @@ void print_summary(Hub& hub, const std::string& process_id, const RunSummary& s)
                     static_cast<long long>(s.counts.read), static_cast<long long>(s.counts.created),
                     static_cast<long long>(s.counts.updated), static_cast<long long>(s.counts.unchanged),
                     static_cast<long long>(s.counts.failed));
+        if (s.counts.recovered > 0)
+            std::printf("  recovered %10lld from the interrupted run (the target had them; "
+                        "not created again)\n",
+                        static_cast<long long>(s.counts.recovered));
         std::fflush(stdout);
     }
     if (!s.message.empty()) std::cout << "  " << s.message << "\n";

@@ -270,6 +270,7 @@ struct Pending {
     std::vector<SourceRecord> member_records;  // aggregate mode: those records (for replay)
     int64_t started_ms = 0;
     std::string conflict_message;  // why the target refused a create as a conflict
+    bool recovered = false;  // adopted from an interrupted run's open intent: counted apart
 };
 
 // The live parts of one process within a run (the process itself or a dependency).
@@ -451,7 +452,8 @@ void Run::add_success(PageCommit& commit, const std::string& process_id, const P
         if (act != action::unchanged) commit.ledger.push_back({key, target_key, p.hash, target_cursor});
         if (has_failed_queue_[process_id]) commit.failed_resolved.push_back(key);
         if (process_id == main_->compiled->config->id) {
-            if (act == action::created) commit.counts.created++;
+            if (act == action::created && p.recovered) commit.counts.recovered++;
+            else if (act == action::created) commit.counts.created++;
             else if (act == action::updated) commit.counts.updated++;
             else commit.counts.unchanged++;
         }
@@ -469,6 +471,7 @@ std::vector<int64_t> Run::commit(PageCommit& c) {
     counts_.updated += c.counts.updated;
     counts_.unchanged += c.counts.unchanged;
     counts_.failed += c.counts.failed;
+    counts_.recovered += c.counts.recovered;
     c = PageCommit{};
     return opened;
 }
@@ -536,6 +539,7 @@ void Run::resolve_intents_of(const std::string& pid) {
                 Pending pend;
                 pend.hash = intent.payload_hash;
                 pend.started_ms = clock_.now_ms();
+                pend.recovered = true;
                 // Aggregate intents carry every member key, one per line.
                 std::string keys = intent.source_key;
                 size_t pos = 0;
@@ -1377,7 +1381,12 @@ RunSummary SyncEngine::execute(const std::string& process_id, const RunOptions& 
                  std::to_string(summary.counts.created) + ", updated " +
                  std::to_string(summary.counts.updated) + ", unchanged " +
                  std::to_string(summary.counts.unchanged) + ", failed " +
-                 std::to_string(summary.counts.failed) + (message.empty() ? "" : ": " + message));
+                 std::to_string(summary.counts.failed) +
+                 (summary.counts.recovered > 0
+                      ? ", recovered " + std::to_string(summary.counts.recovered) +
+                            " from the interrupted run"
+                      : "") +
+                 (message.empty() ? "" : ": " + message));
     return summary;
 }
 

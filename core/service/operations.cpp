@@ -39,7 +39,8 @@ json counts_json(const RunCounts& c) {
             {"created", c.created},
             {"updated", c.updated},
             {"unchanged", c.unchanged},
-            {"failed", c.failed}};
+            {"failed", c.failed},
+            {"recovered", c.recovered}};
 }
 
 json time_or_null(int64_t ms) { return ms > 0 ? json(iso_utc(ms)) : json(nullptr); }

@@ -299,6 +299,13 @@ int64_t wall_clock_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// Records a run adopted from an interrupted run's open intents (found in the target by
+// idempotency key): counted apart from the records it created itself, so a run's counters
+// add up to what it read.
+constexpr const char* k_migration_7 = R"sql(
+ALTER TABLE runs ADD COLUMN recovered_count INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 int read_version(SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     q.executeStep();
@@ -317,6 +324,7 @@ const std::vector<Migration>& all() {
         {4, "intents stored a batch to a row", k_migration_4},
         {5, "record counts per process", k_migration_5},
         {6, "webhook inbox", k_migration_6},
+        {7, "records recovered from an interrupted run", k_migration_7},
     };
     return migrations;
 }

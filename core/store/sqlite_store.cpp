@@ -132,7 +132,7 @@ auto about(const char* what, int64_t id) {
 
 constexpr const char* k_run_columns =
     "id, process_id, trigger, status, message, read_count, created_count, updated_count, "
-    "unchanged_count, failed_count, started_ms, finished_ms";
+    "unchanged_count, failed_count, started_ms, finished_ms, recovered_count";
 
 constexpr const char* k_outcome_columns =
     "id, run_id, process_id, source_key, target_key, action, error_class, message, attempts, "
@@ -197,7 +197,7 @@ constexpr const char* k_cursor_upsert =
 constexpr const char* k_run_add_counts =
     "UPDATE runs SET read_count = read_count + ?2, created_count = created_count + ?3, "
     "updated_count = updated_count + ?4, unchanged_count = unchanged_count + ?5, "
-    "failed_count = failed_count + ?6 WHERE id = ?1";
+    "failed_count = failed_count + ?6, recovered_count = recovered_count + ?7 WHERE id = ?1";
 
 constexpr const char* k_audit_insert =
     "INSERT INTO audit (at_ms, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -232,6 +232,7 @@ RunRecord read_run(SQLite::Statement& s) {
     r.counts.failed = s.getColumn(9).getInt64();
     r.started_ms = s.getColumn(10).getInt64();
     r.finished_ms = s.getColumn(11).getInt64();
+    r.counts.recovered = s.getColumn(12).getInt64();
     return r;
 }
 
@@ -1866,6 +1867,7 @@ private:
             u->bind(4, page.counts.updated);
             u->bind(5, page.counts.unchanged);
             u->bind(6, page.counts.failed);
+            u->bind(7, page.counts.recovered);
             u->exec();
             if (db_->getChanges() == 0)
                 throw StoreError(path_ + ": commit a page of " + page.process_id + ": run " +

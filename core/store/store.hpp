@@ -110,6 +110,9 @@ struct RunCounts {
     int64_t updated = 0;
     int64_t unchanged = 0;
     int64_t failed = 0;
+    // Adopted from an interrupted run's open intents: the target already had them (written
+    // before the crash). Not in `created`, and not part of `read`.
+    int64_t recovered = 0;
 };
 
 // Run status values.

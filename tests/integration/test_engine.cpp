@@ -301,6 +301,12 @@ TEST_CASE("an open intent whose create did happen is adopted, not created again"
     CHECK(t.size() == 2);
     CHECK(creates["C1"] == 1);
     CHECK(read_jsonl(w.dir.path() / "dst" / "customers.jsonl").size() == 2);  // C1 not written again
+    // Counted once: C1 recovered (not created), then read again as unchanged; C2 created.
+    CHECK(run.counts.read == 2);
+    CHECK(run.counts.created == 1);
+    CHECK(run.counts.unchanged == 1);
+    CHECK(run.counts.recovered == 1);
+    CHECK(w.store->run(run.run_id)->counts.recovered == 1);
     OutcomeQuery q;
     q.process_id = "customers";
     q.text = "adopted";
@@ -347,6 +353,10 @@ TEST_CASE("a batch's open intents are resolved one by one: adopted if written, e
         CHECK(n == 1);
     }
     CHECK(read_jsonl(w.dir.path() / "dst" / "customers.jsonl").size() == 4);  // C2 not written again
+    CHECK(run.counts.read == 4);
+    CHECK(run.counts.created == 3);
+    CHECK(run.counts.unchanged == 1);
+    CHECK(run.counts.recovered == 1);
     OutcomeQuery q;
     q.process_id = "customers";
     q.text = "adopted";
