@@ -123,6 +123,15 @@ int cmd_serve(const std::vector<std::string>& args) {
     std::signal(SIGINT, on_stop);
     std::signal(SIGTERM, on_stop);
     ops.start();
+    // A first sync at start, in dependency order (config "serve": {"run_at_start": …}).
+    if (const std::string& mode = hub.config().serve.run_at_start; mode != "none") {
+        std::vector<std::string> order;
+        const OpResult r = ops.run_all("start", mode == "new", "", &order);
+        if (r.status != OpStatus::ok)
+            log_warn("run at start: " + r.message);
+        else if (order.empty())
+            log_info("run at start (" + mode + "): " + r.message);
+    }
     std::thread http([&portal] { portal.serve(); });
     std::thread hooks_http;
     if (hooks) hooks_http = std::thread([&hooks] { hooks->serve(); });

@@ -284,6 +284,109 @@ RunNowResult Scheduler::run_now(const std::string& process_id, const std::string
     return result;
 }
 
+std::vector<std::string> Scheduler::batch_prerequisites_locked(const std::string& id) const {
+    std::vector<std::string> out;
+    auto it = entries_.find(id);
+    if (it == entries_.end() || !run_all_) return out;
+    const auto& order = run_all_->order;
+    for (const auto& q : it->second.prerequisites)
+        if (std::find(order.begin(), order.end(), q) != order.end()) out.push_back(q);
+    return out;
+}
+
+void Scheduler::advance_run_all_locked(std::vector<LogLine>& logs) {
+    if (!run_all_ || !run_all_->active) return;
+    RunAllStatus& b = *run_all_;
+    for (auto it = run_all_pending_.begin(); it != run_all_pending_.end();) {
+        const std::string id = *it;
+        std::string blocked;
+        bool ready = true;
+        for (const auto& q : batch_prerequisites_locked(id)) {
+            if (auto nb = b.not_succeeded.find(q); nb != b.not_succeeded.end()) {
+                blocked = q;
+                break;
+            }
+            if (std::find(b.succeeded.begin(), b.succeeded.end(), q) == b.succeeded.end())
+                ready = false;
+        }
+        if (!blocked.empty()) {
+            b.not_succeeded[id] = "not run: " + blocked + " did not complete";
+            logs.push_back({"warn", id, "run all: not run, because " + blocked +
+                                            " did not complete its run"});
+            it = run_all_pending_.erase(it);
+            continue;
+        }
+        if (!ready || running_.count(id) || stopping_) {
+            ++it;
+            continue;
+        }
+        auto e = entries_.find(id);
+        if (e == entries_.end()) {  // removed meanwhile
+            b.not_succeeded[id] = "not run: the process was removed";
+            it = run_all_pending_.erase(it);
+            continue;
+        }
+        start_locked(e->second, b.trigger);
+        run_all_started_.insert(id);
+        it = run_all_pending_.erase(it);
+    }
+    if (run_all_pending_.empty() && run_all_started_.empty()) {
+        b.active = false;
+        b.finished_ms = clock_.now_ms();
+        logs.push_back({"info", "",
+                        "run all (" + b.trigger + ") finished: " +
+                            std::to_string(b.succeeded.size()) + " of " +
+                            std::to_string(b.order.size()) + " process(es) completed" +
+                            (b.not_succeeded.empty()
+                                 ? ""
+                                 : "; " + std::to_string(b.not_succeeded.size()) +
+                                       " did not (see each one's log)")});
+    }
+}
+
+bool Scheduler::run_all(const std::vector<std::string>& order, const std::string& trigger,
+                        std::string& error) {
+    std::vector<LogLine> logs;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            error = "the scheduler is stopping";
+            return false;
+        }
+        if (run_all_ && run_all_->active) {
+            error = "a run of all processes (" + run_all_->trigger + ") is still going";
+            return false;
+        }
+        if (order.empty()) {
+            error = "no process to run";
+            return false;
+        }
+        for (const auto& id : order)
+            if (!entries_.count(id)) {
+                error = "unknown process \"" + id + "\"";
+                return false;
+            }
+        run_all_ = RunAllStatus{};
+        run_all_->active = true;
+        run_all_->trigger = trigger;
+        run_all_->started_ms = clock_.now_ms();
+        run_all_->order = order;
+        run_all_pending_ = order;
+        run_all_started_.clear();
+        std::string names;
+        for (const auto& id : order) names += (names.empty() ? "" : ", ") + id;
+        logs.push_back({"info", "", "run all (" + trigger + "): " + names});
+        advance_run_all_locked(logs);
+    }
+    emit(logs);
+    return true;
+}
+
+std::optional<RunAllStatus> Scheduler::run_all_status() const {
+    std::lock_guard lock(mutex_);
+    return run_all_;
+}
+
 bool Scheduler::set_enabled(const std::string& process_id, bool enabled, const std::string& actor) {
     const int64_t now = clock_.now_ms();
     std::vector<LogLine> logs;
@@ -329,6 +432,19 @@ ScheduleStatus Scheduler::status_locked(const Entry& e) const {
     s.started = e.started;
     s.skipped = e.skipped;
     if (e.held) s.waiting_for = waiting_for_locked(e);
+    if (run_all_ && run_all_->active) {
+        if (run_all_started_.count(e.id)) {
+            s.run_all = "running";
+        } else if (std::find(run_all_pending_.begin(), run_all_pending_.end(), e.id) !=
+                   run_all_pending_.end()) {
+            std::string waits;
+            for (const auto& q : batch_prerequisites_locked(e.id))
+                if (std::find(run_all_->succeeded.begin(), run_all_->succeeded.end(), q) ==
+                    run_all_->succeeded.end())
+                    waits += (waits.empty() ? "" : ", ") + q;
+            s.run_all = waits.empty() ? "queued" : "waiting for " + waits;
+        }
+    }
     return s;
 }
 
@@ -402,6 +518,13 @@ void Scheduler::stop() {
             logs.push_back({"info", job.id, "not started: the scheduler is stopping"});
         }
         jobs_.clear();
+        if (run_all_ && run_all_->active) {
+            for (const auto& id : run_all_pending_) run_all_->not_succeeded[id] = "not run: stopping";
+            run_all_pending_.clear();
+            run_all_started_.clear();
+            run_all_->active = false;
+            run_all_->finished_ms = clock_.now_ms();
+        }
         quit_workers_ = true;
         size_t going = running_.size();
         if (going)
@@ -457,17 +580,27 @@ void Scheduler::worker() {
             }
             const bool reached_end =
                 result.status == "succeeded" || result.status == "succeeded_with_failures";
+            if (run_all_ && run_all_->active && run_all_started_.erase(job.id)) {
+                if (reached_end) run_all_->succeeded.push_back(job.id);
+                else
+                    run_all_->not_succeeded[job.id] =
+                        result.status.empty() ? "failed" : result.status;
+            }
             if (reached_end && succeeded_.insert(job.id).second && !stopping_) {
                 // A first success releases the processes held for it.
                 for (auto& [id, e] : entries_) {
                     if (!e.held || !e.enabled || running_.count(id)) continue;
                     if (!waiting_for_locked(e).empty()) continue;
+                    if (std::find(run_all_pending_.begin(), run_all_pending_.end(), id) !=
+                        run_all_pending_.end())
+                        continue;  // the run-all starts it (once)
                     e.held = false;
                     start_locked(e, "schedule");
                     logs.push_back({"info", id, "released: " + job.id +
                                                     " has completed its first successful run"});
                 }
             }
+            advance_run_all_locked(logs);
         }
         emit(logs);
         idle_cv_.notify_all();

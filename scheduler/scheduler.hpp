@@ -21,6 +21,11 @@
 //   arrives, the held process starts at once.
 // - run_now(): a manual run, now, even when the process is disabled; refused while a run
 //   of the process is going. It does not move the schedule.
+// - run_all(): one run of each given process, each started once its prerequisites among
+//   them have reached their end (in parallel where the order allows, up to `workers`). A
+//   process whose prerequisite failed or was not run is not run (logged, reported). A
+//   member already running when its turn comes waits for that run to end, then runs. One
+//   run-all at a time; `plexus serve` starts one at start (docs/scheduling.md).
 // - set_enabled(): persisted; a new Scheduler on the same SchedulerState honours it.
 //   Enabling starts the schedule afresh from now (no catch-up for the disabled period).
 // - stop(): no new runs start (queued ones are dropped), the cancel flag every RunFn got is
@@ -133,6 +138,19 @@ struct ScheduleStatus {
     // Not empty while scheduled runs wait for a prerequisite's first successful run: the
     // prerequisites still waited for.
     std::vector<std::string> waiting_for;
+    // While a run-all holds this process: "queued", "waiting for X, Y" or "running".
+    std::string run_all;
+};
+
+// A run-all in progress or the last one (RunAllStatus::active false once every member ended).
+struct RunAllStatus {
+    bool active = false;
+    std::string trigger;
+    int64_t started_ms = 0;
+    std::optional<int64_t> finished_ms;
+    std::vector<std::string> order;                    // as given
+    std::vector<std::string> succeeded;                // reached their end
+    std::map<std::string, std::string> not_succeeded;  // id → run status or why not run
 };
 
 enum class RunNowResult { started, already_running, unknown_process, stopping };
@@ -166,6 +184,12 @@ public:
     void wake();
 
     RunNowResult run_now(const std::string& process_id, const std::string& trigger = "manual");
+    // Starts a run-all of `order` (ids in an order that puts prerequisites first, e.g.
+    // config's dependency_order). False with `error` set when one is going, the scheduler
+    // is stopping, an id is unknown or the list is empty.
+    bool run_all(const std::vector<std::string>& order, const std::string& trigger,
+                 std::string& error);
+    std::optional<RunAllStatus> run_all_status() const;
     // Persists the flag (with actor) and (un)schedules. False for an unknown process.
     bool set_enabled(const std::string& process_id, bool enabled, const std::string& actor = "");
     std::optional<bool> enabled(const std::string& process_id) const;
@@ -216,6 +240,8 @@ private:
     std::vector<std::string> waiting_for_locked(const Entry& e) const;
     void start_locked(Entry& e, const std::string& trigger);
     void compact_heap_locked();
+    void advance_run_all_locked(std::vector<LogLine>& logs);
+    std::vector<std::string> batch_prerequisites_locked(const std::string& id) const;
     ScheduleStatus status_locked(const Entry& e) const;
     void emit(std::vector<LogLine>& lines);
     void worker();
@@ -236,6 +262,10 @@ private:
     std::unordered_set<std::string> running_;  // queued or going
     mutable std::unordered_set<std::string> succeeded_;  // seen to succeed (or said by state_)
     int64_t skipped_total_ = 0;
+    // The run-all: members not yet started (in order), and those it started, still going.
+    std::optional<RunAllStatus> run_all_;
+    std::vector<std::string> run_all_pending_;
+    std::unordered_set<std::string> run_all_started_;
     bool wake_ = false;
     bool stopping_ = false;
     bool quit_workers_ = false;

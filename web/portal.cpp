@@ -668,6 +668,38 @@ struct Portal::Impl {
             send_op(c, ops.set_schedule(pid, e, c.actor()),
                     [&] { send_json(c.res, 200, ops.process_view(pid)); });
         });
+        // A first sync: every enabled process once, in dependency order (docs/api.md).
+        route("POST", "/api/run-all", operator_, [this](Ctx& c) {
+            std::vector<std::string> order;
+            const OpResult r = ops.run_all("run-all", false, c.actor(), &order);
+            send_op(c, r, [&] {
+                send_json(c.res, order.empty() ? 200 : 202,
+                          {{"accepted", !order.empty()}, {"order", order},
+                           {"message", r.message}});
+            });
+        });
+        // Groups: a panel per group of processes (docs/api.md, "Groups").
+        route("GET", "/api/groups", support,
+              [this](Ctx& c) { send_json(c.res, 200, ops.groups_view()); });
+        for (bool enable : {true, false}) {
+            route("POST", "/api/groups/" + id + (enable ? "/enable" : "/disable"), operator_,
+                  [this, enable](Ctx& c) {
+                      send_op(c, ops.set_group_enabled(c.match[1], enable, c.actor()),
+                              [&] { send_json(c.res, 200, ops.groups_view()); });
+                  });
+        }
+        route("POST", "/api/groups/" + id + "/actions/" + id, operator_, [this](Ctx& c) {
+            json& b = c.body;
+            for (auto it = b.begin(); it != b.end(); ++it)
+                if (it.key() != "from")
+                    throw bad_request("unknown field \"" + it.key() + "\"; an action takes only \"from\"");
+            std::vector<std::string> started;
+            send_op(c, ops.run_group_action(c.match[1], c.match[2], string_field(b, "from", false),
+                                            c.actor(), &started),
+                    [&] { send_json(c.res, 202, {{"accepted", true}, {"started", started}}); });
+        });
+        route("GET", "/api/run-all", support,
+              [this](Ctx& c) { send_json(c.res, 200, {{"run_all", ops.run_all_view()}}); });
         route("POST", "/api/processes/" + id + "/run", operator_, [this](Ctx& c) {
             send_op(c, ops.run_now(c.match[1], c.actor()),
                     [&] { send_json(c.res, 202, {{"accepted", true}}); });

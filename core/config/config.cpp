@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -24,6 +25,12 @@ const ConnectionConfig* Config::connection(const std::string& id) const {
     return nullptr;
 }
 
+const GroupConfig* Config::group(const std::string& id) const {
+    for (const auto& g : groups)
+        if (g.id == id) return &g;
+    return nullptr;
+}
+
 const ProcessConfig* Config::process(const std::string& id) const {
     for (const auto& p : processes)
         if (p.id == id) return &p;
@@ -34,7 +41,11 @@ namespace {
 
 constexpr int kMaxPageSize = 10000;  // page_size and batch_size: 1 .. kMaxPageSize
 
-const char* const kTopKeys[] = {"connections", "lookup_tables", "processes", "hooks"};
+const char* const kTopKeys[] = {"connections", "lookup_tables", "processes", "hooks", "serve",
+                                "groups"};
+const char* const kGroupKeys[] = {"id", "name", "description", "processes", "actions"};
+const char* const kActionKeys[] = {"id", "label", "run", "run_all", "from", "from_default"};
+const char* const kServeKeys[] = {"run_at_start"};
 const char* const kHooksKeys[] = {"listen", "max_body_bytes", "max_pending", "retention_days"};
 const char* const kConnectionKeys[] = {"connector",      "settings",       "rate_limit",
                                        "isolation",      "call_timeout_s", "memory_limit_mb"};
@@ -251,6 +262,151 @@ void parse_connections(const json& doc, Reader& r, Config& cfg) {
                 c.memory_limit_mb = m->get<int64_t>();
         }
         cfg.connections.push_back(std::move(c));
+    }
+}
+
+void parse_serve(const json& doc, Reader& r, Config& cfg) {
+    auto it = doc.find("serve");
+    if (it == doc.end()) return;
+    if (!it->is_object()) {
+        r.error("/serve", "\"serve\" must be an object {\"run_at_start\": \"new\"}, got " +
+                              describe_type(*it));
+        return;
+    }
+    r.unknown_keys(*it, "/serve", names(kServeKeys), "\"serve\"");
+    if (auto v = it->find("run_at_start"); v != it->end()) {
+        const std::string text = v->is_string() ? v->get<std::string>() : std::string();
+        if (text != "new" && text != "all" && text != "none")
+            r.error("/serve/run_at_start",
+                    "\"run_at_start\" must be \"new\" (processes never run yet), \"all\" or "
+                    "\"none\", got " + quote_value(*v));
+        else
+            cfg.serve.run_at_start = text;
+    }
+}
+
+// A list of known process ids at `path`; false (errors added) when not.
+bool process_list(const json& v, const std::string& path, Reader& r, const Config& cfg,
+                  std::vector<std::string>& out, const std::string& what) {
+    if (!v.is_array() || v.empty()) {
+        r.error(path, what + " must be a non-empty array of process ids, got " + describe_type(v));
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < v.size(); ++i) {
+        const std::string ipath = path + "/" + std::to_string(i);
+        if (!v[i].is_string()) {
+            r.error(ipath, "a process id must be a string, got " + describe_type(v[i]));
+            ok = false;
+        } else if (!cfg.process(v[i].get<std::string>())) {
+            r.error(ipath, "unknown process \"" + v[i].get<std::string>() + "\"");
+            ok = false;
+        } else if (std::find(out.begin(), out.end(), v[i].get<std::string>()) != out.end()) {
+            r.error(ipath, "process \"" + v[i].get<std::string>() + "\" is listed twice");
+            ok = false;
+        } else {
+            out.push_back(v[i].get<std::string>());
+        }
+    }
+    return ok;
+}
+
+bool time_text(const std::string& t) {
+    static const std::regex re(R"(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)");
+    return std::regex_match(t, re);
+}
+
+void parse_action(const json& a, const std::string& path, Reader& r, const Config& cfg,
+                  GroupConfig& g, std::set<std::string>& ids) {
+    if (!a.is_object()) {
+        r.error(path, "an action must be an object {\"id\", \"label\", \"run\" or \"run_all\"}, got " +
+                          describe_type(a));
+        return;
+    }
+    r.unknown_keys(a, path, names(kActionKeys), "an action");
+    GroupAction act;
+    act.json_path = path;
+    if (!r.string(a, "id", path, act.id, true, "an action id such as \"import-orders\""))
+        return;
+    if (!valid_id(act.id))
+        r.error(path + "/id", "action id \"" + act.id +
+                                  "\" may hold only letters, digits, \"-\", \"_\" and \".\"");
+    if (!ids.insert(act.id).second) r.error(path + "/id", "duplicate action id \"" + act.id + "\"");
+    r.string(a, "label", path, act.label, true, "the button's text, e.g. \"Import all orders now\"");
+    const bool has_run = a.contains("run"), has_all = a.contains("run_all");
+    if (has_run == has_all) {
+        r.error(path, "an action has either \"run\" (one process) or \"run_all\" (several, in "
+                      "dependency order)");
+        return;
+    }
+    if (has_run) {
+        if (r.string(a, "run", path, act.run, true, "the process to run") && !cfg.process(act.run))
+            r.error(path + "/run", "unknown process \"" + act.run + "\"");
+    } else {
+        process_list(a["run_all"], path + "/run_all", r, cfg, act.run_all, "\"run_all\"");
+    }
+    if (a.contains("from")) {
+        if (!has_run)
+            r.error(path + "/from", "\"from\" goes with \"run\" (one process read again from a time)");
+        else if (r.string(a, "from", path, act.from, false, "\"ask\" or a time") &&
+                 act.from != "ask" && !time_text(act.from))
+            r.error(path + "/from", "\"from\" must be \"ask\" or a time such as \"2024-05-01\" or "
+                                    "\"2024-05-01T00:00:00Z\", got " + quote_value(a["from"]));
+    }
+    if (a.contains("from_default")) {
+        if (act.from != "ask")
+            r.error(path + "/from_default", "\"from_default\" goes with \"from\": \"ask\"");
+        else if (r.string(a, "from_default", path, act.from_default, false, "a time") &&
+                 !time_text(act.from_default))
+            r.error(path + "/from_default", "\"from_default\" must be a time such as \"2024-05-01\", got " +
+                                                quote_value(a["from_default"]));
+    }
+    g.actions.push_back(std::move(act));
+}
+
+void parse_groups(const json& doc, Reader& r, Config& cfg) {
+    auto it = doc.find("groups");
+    if (it == doc.end()) return;
+    if (!it->is_array()) {
+        r.error("/groups", "\"groups\" must be an array of group objects, got " + describe_type(*it));
+        return;
+    }
+    std::set<std::string> seen;
+    for (size_t i = 0; i < it->size(); ++i) {
+        const json& g = (*it)[i];
+        const std::string path = "/groups/" + std::to_string(i);
+        if (!g.is_object()) {
+            r.error(path, "a group must be an object with id, name and processes, got " + describe_type(g));
+            continue;
+        }
+        r.unknown_keys(g, path, names(kGroupKeys), "a group");
+        GroupConfig gc;
+        gc.json_path = path;
+        if (!r.string(g, "id", path, gc.id, true, "a unique group id such as \"gomag\"")) continue;
+        if (!valid_id(gc.id))
+            r.error(path + "/id", "group id \"" + gc.id +
+                                      "\" may hold only letters, digits, \"-\", \"_\" and \".\"");
+        if (!seen.insert(gc.id).second) {
+            r.error(path + "/id", "duplicate group id \"" + gc.id + "\"");
+            continue;
+        }
+        gc.name = gc.id;
+        r.string(g, "name", path, gc.name, false, "a display name");
+        r.string(g, "description", path, gc.description, false, "a sentence for the panel");
+        if (auto p = g.find("processes"); p == g.end())
+            r.error(path, "missing \"processes\": the processes of the group");
+        else
+            process_list(*p, path + "/processes", r, cfg, gc.processes, "\"processes\"");
+        if (auto a = g.find("actions"); a != g.end()) {
+            if (!a->is_array()) {
+                r.error(path + "/actions", "\"actions\" must be an array, got " + describe_type(*a));
+            } else {
+                std::set<std::string> ids;
+                for (size_t k = 0; k < a->size(); ++k)
+                    parse_action((*a)[k], path + "/actions/" + std::to_string(k), r, cfg, gc, ids);
+            }
+        }
+        cfg.groups.push_back(std::move(gc));
     }
 }
 
@@ -575,6 +731,7 @@ Config parse_config(const std::string& text, const std::string& file_name,
     parse_connections(doc, r, cfg);
     parse_lookup_tables(doc, r, cfg);
     parse_hooks(doc, r, cfg);
+    parse_serve(doc, r, cfg);
     if (auto it = doc.find("processes"); it != doc.end()) {
         if (!it->is_array()) {
             r.error("/processes",
@@ -584,6 +741,7 @@ Config parse_config(const std::string& text, const std::string& file_name,
             for (size_t i = 0; i < it->size(); ++i) parse_process((*it)[i], i, r, cfg, seen_ids);
         }
     }
+    parse_groups(doc, r, cfg);  // after the processes it names
     return cfg;
 }
 

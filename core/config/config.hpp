@@ -84,15 +84,52 @@ struct HooksConfig {
     double retention_days = 7;              // consumed events are kept this long
 };
 
+// A button on a group's panel in the portal (docs/configuration.md, "groups"): run one
+// process now — first reading again from a time when `from` is set — or run several in
+// dependency order.
+struct GroupAction {
+    std::string id;
+    std::string label;
+    std::vector<std::string> run_all;  // several processes, in dependency order; or
+    std::string run;                   // one process
+    // With `run`: "" (the cursor as it is), "ask" (the operator gives the time; `from_default`
+    // pre-filled) or a fixed time "2024-05-01" / "2024-05-01T00:00:00Z": the run reads
+    // again from there (an audited rewind first).
+    std::string from;
+    std::string from_default;
+    std::string json_path;
+};
+
+// Processes an operator handles together, e.g. everything of one shop: one panel with an
+// "active sync" switch (enables or disables them all) and the group's action buttons.
+struct GroupConfig {
+    std::string id;
+    std::string name;
+    std::string description;
+    std::vector<std::string> processes;
+    std::vector<GroupAction> actions;
+    std::string json_path;
+};
+
+// What `plexus serve` does at start (docs/configuration.md, "serve").
+struct ServeConfig {
+    // "new": run, in dependency order, every enabled process that has never completed a run
+    // (a fresh hub's first sync); "all": every enabled process; "none": wait for schedules.
+    std::string run_at_start = "new";
+};
+
 struct Config {
     std::string file;
     HooksConfig hooks;
+    ServeConfig serve;
+    std::vector<GroupConfig> groups;
     std::vector<ConnectionConfig> connections;
     std::vector<ProcessConfig> processes;
     nlohmann::json lookup_tables = nlohmann::json::object();  // table → {value → replacement}
 
     const ConnectionConfig* connection(const std::string& id) const;
     const ProcessConfig* process(const std::string& id) const;
+    const GroupConfig* group(const std::string& id) const;
 };
 
 // Read and parse a configuration file. Never throws for bad content: problems (unreadable

@@ -4,6 +4,7 @@
 #include "common/redactor.hpp"
 #include "common/time_text.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -255,6 +256,8 @@ json Operations::process_view(const std::string& process_id) {
     v["next_run"] = status && status->next_run_ms ? json(iso_utc(*status->next_run_ms)) : json(nullptr);
     // Scheduled runs held until these processes complete a first successful run.
     v["waiting_for"] = status ? json(status->waiting_for) : json::array();
+    // Its place in a run-all going now: "queued", "waiting for …", "running"; or null.
+    v["run_all"] = status && !status->run_all.empty() ? json(status->run_all) : json(nullptr);
     if (auto last = hub_.store().last_run(cfg->id)) {
         v["last_run"] = {{"id", last->id},
                          {"status", last->status},
@@ -279,7 +282,7 @@ json Operations::processes_view() {
     for (const auto& p : hub_.config().processes) ids.push_back(p.id);
     std::sort(ids.begin(), ids.end());
     for (const auto& id : ids) items.push_back(process_view(id));
-    return {{"items", items}};
+    return {{"items", items}, {"run_all", run_all_view()}};
 }
 
 OpResult Operations::set_enabled(const std::string& process_id, bool enabled,
@@ -324,6 +327,140 @@ OpResult Operations::run_now(const std::string& process_id, const std::string& a
         return {OpStatus::not_found, "no process \"" + process_id + "\""};
     hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor, "process.run", process_id, "{}"});
     return OpResult::ok();
+}
+
+OpResult Operations::run_all(const std::string& trigger, bool only_new, const std::string& actor,
+                             std::vector<std::string>* order_out,
+                             const std::vector<std::string>* subset) {
+    if (stopping_.load()) return {OpStatus::conflict, "the hub is shutting down"};
+    std::vector<std::string> order;
+    for (const auto& id : dependency_order(hub_.config())) {
+        if (subset) {
+            if (std::find(subset->begin(), subset->end(), id) == subset->end()) continue;
+        } else if (!scheduler_.enabled(id).value_or(false)) {
+            continue;
+        }
+        if (only_new) {
+            bool done = true;
+            try {
+                done = state_.ever_succeeded(id);
+            } catch (const std::exception&) {
+                done = true;
+            }
+            if (done) continue;
+        }
+        order.push_back(id);
+    }
+    if (order_out) *order_out = order;
+    if (order.empty())
+        return {OpStatus::ok, only_new ? "every enabled process has completed a run already"
+                                       : "no enabled process"};
+    std::string error;
+    if (!scheduler_.run_all(order, trigger, error)) return {OpStatus::conflict, error};
+    if (!actor.empty())
+        hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor, "process.run_all", "",
+                                      json{{"order", order}}.dump()});
+    return OpResult::ok();
+}
+
+json Operations::groups_view() {
+    json items = json::array();
+    for (const auto& g : hub_.config().groups) {
+        int64_t enabled = 0;
+        json running = json::array();
+        for (const auto& id : g.processes) {
+            if (auto st = scheduler_.status(id)) {
+                enabled += st->enabled ? 1 : 0;
+                if (st->running) running.push_back(id);
+            }
+        }
+        json actions = json::array();
+        for (const auto& a : g.actions) {
+            json v = {{"id", a.id}, {"label", a.label}};
+            if (!a.run.empty()) {
+                v["run"] = a.run;
+                v["from"] = a.from.empty() ? json(nullptr) : json(a.from);
+                v["from_default"] = a.from_default.empty() ? json(nullptr) : json(a.from_default);
+            } else {
+                v["run_all"] = a.run_all;
+            }
+            actions.push_back(v);
+        }
+        items.push_back({{"id", g.id},
+                         {"name", g.name},
+                         {"description", g.description},
+                         {"processes", g.processes},
+                         {"active", enabled == static_cast<int64_t>(g.processes.size())},
+                         {"enabled_count", enabled},
+                         {"running", running},
+                         {"actions", actions}});
+    }
+    return {{"items", items}};
+}
+
+OpResult Operations::set_group_enabled(const std::string& group_id, bool enabled,
+                                       const std::string& actor) {
+    const GroupConfig* g = hub_.config().group(group_id);
+    if (!g) return {OpStatus::not_found, "no group \"" + group_id + "\""};
+    hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor,
+                                  enabled ? "group.enable" : "group.disable", group_id,
+                                  json{{"processes", g->processes}}.dump()});
+    for (const auto& id : g->processes) scheduler_.set_enabled(id, enabled, actor);
+    return OpResult::ok();
+}
+
+OpResult Operations::run_group_action(const std::string& group_id, const std::string& action_id,
+                                      const std::string& from_text, const std::string& actor,
+                                      std::vector<std::string>* started) {
+    const GroupConfig* g = hub_.config().group(group_id);
+    if (!g) return {OpStatus::not_found, "no group \"" + group_id + "\""};
+    const GroupAction* a = nullptr;
+    for (const auto& x : g->actions)
+        if (x.id == action_id) a = &x;
+    if (!a) return {OpStatus::not_found, "group " + group_id + " has no action \"" + action_id + "\""};
+    if (stopping_.load()) return {OpStatus::conflict, "the hub is shutting down"};
+    if (!a->run_all.empty()) {
+        std::vector<std::string> order;
+        OpResult r = run_all("action:" + a->id, false, "", &order, &a->run_all);
+        if (r.status != OpStatus::ok) return r;
+        if (started) *started = order;
+        hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor, "group.action", group_id,
+                                      json{{"action", a->id}, {"order", order}}.dump()});
+        return r;
+    }
+    std::string from = a->from == "ask" ? from_text : a->from;
+    if (a->from == "ask" && from.empty())
+        return {OpStatus::invalid, "\"" + a->label + "\" needs the time to read again from, "
+                                   "e.g. {\"from\": \"2024-05-01\"}"};
+    if (scheduler_.running(a->run))
+        return {OpStatus::conflict, "process " + a->run + " is already running"};
+    if (!from.empty()) {
+        OpResult r = rewind(a->run, from, actor);
+        if (r.status != OpStatus::ok) return r;
+    }
+    RunNowResult r = scheduler_.run_now(a->run, "action:" + a->id);
+    if (r == RunNowResult::already_running)
+        return {OpStatus::conflict, "process " + a->run + " is already running"};
+    if (r != RunNowResult::started) return {OpStatus::conflict, "the hub is shutting down"};
+    if (started) *started = {a->run};
+    hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor, "group.action", group_id,
+                                  json{{"action", a->id}, {"process", a->run},
+                                       {"from", from.empty() ? json(nullptr) : json(from)}}.dump()});
+    return OpResult::ok();
+}
+
+json Operations::run_all_view() const {
+    auto st = scheduler_.run_all_status();
+    if (!st) return nullptr;
+    json ns = json::object();
+    for (const auto& [id, why] : st->not_succeeded) ns[id] = why;
+    return {{"active", st->active},
+            {"trigger", st->trigger},
+            {"started", iso_utc(st->started_ms)},
+            {"finished", st->finished_ms ? json(iso_utc(*st->finished_ms)) : json(nullptr)},
+            {"order", st->order},
+            {"succeeded", st->succeeded},
+            {"not_succeeded", ns}};
 }
 
 OpResult Operations::start_reconcile(const std::string& process_id, bool adopt,

@@ -112,6 +112,31 @@ public:
                           const std::string& actor);
     // Starts a run now (trigger "manual"); conflict while one is going.
     OpResult run_now(const std::string& process_id, const std::string& actor);
+    // Runs every enabled process once in dependency order (Scheduler::run_all), or with
+    // `only_new` those that have never completed a run. trigger: "run-all" (portal, audited
+    // with actor) or "start" (serve). Conflict while a run-all is going; ok with nothing to
+    // run (`message` says so). `order` receives what it runs.
+    // With `subset`: exactly those processes (enabled or not), in dependency order.
+    OpResult run_all(const std::string& trigger, bool only_new, const std::string& actor,
+                     std::vector<std::string>* order = nullptr,
+                     const std::vector<std::string>* subset = nullptr);
+
+    // Groups (docs/configuration.md, "groups"): {"items": [{"id", "name", "description",
+    // "processes", "active" (every process enabled), "enabled_count", "running": [id…],
+    // "actions": [{"id", "label", "run" or "run_all", "from", "from_default"}]}]}.
+    nlohmann::json groups_view();
+    // The group's "active sync" switch: enables or disables each of its processes (audited
+    // group.enable / group.disable, and each process's switch with the actor).
+    OpResult set_group_enabled(const std::string& group_id, bool enabled, const std::string& actor);
+    // Runs a group's action. `from`: the operator's time for an action with "from": "ask"
+    // (ignored otherwise). `started`: the processes it started (one for "run"). Audited
+    // group.action with the action id and time.
+    OpResult run_group_action(const std::string& group_id, const std::string& action_id,
+                              const std::string& from, const std::string& actor,
+                              std::vector<std::string>* started = nullptr);
+    // The current or last run-all: {"active", "trigger", "started", "finished", "order",
+    // "succeeded", "not_succeeded": {id: why}} or null.
+    nlohmann::json run_all_view() const;
     // Replays the failed queue (or only `keys`, each of which must be in it).
     OpResult replay(const std::string& process_id,
                     const std::optional<std::vector<std::string>>& keys,

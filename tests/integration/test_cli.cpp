@@ -137,6 +137,7 @@ TEST_CASE("serve runs processes on their schedule and stops gracefully on SIGTER
     CliWorld w;
     w.config["processes"][0]["mapping"]["credit"] = "default(credit, \"\")";
     w.config["processes"][0]["schedule"] = {{"interval", "1s"}};
+    w.config["serve"] = {{"run_at_start", "none"}};  // only the schedule runs it
     w.save();
     std::string log = w.dir.str("serve.log");
     pid_t pid = spawn_plexus({"serve", "--config", w.dir.str("plexus.json"), "--data", w.dir.str("var"),
@@ -223,4 +224,89 @@ TEST_CASE("plexus run --all runs every enabled process after the ones it depends
     auto both = w.plexus({"run", "customers", "--all"});
     CHECK(both.exit_code == 64);
     CHECK_THAT(both.out, Catch::Contains("name one process, or --all"));
+}
+
+namespace {
+// SIGTERM and wait; true when serve exited 0.
+bool stop_serve(pid_t pid) {
+    kill(pid, SIGTERM);
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 150 && (done = waitpid(pid, &status, WNOHANG)) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (done == 0) kill(pid, SIGKILL), waitpid(pid, &status, 0);
+    return done == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool wait_for_text(const std::string& file, const std::string& text, int seconds) {
+    for (int i = 0; i < seconds * 10; ++i) {
+        if (read_file(file).find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+}
+}  // namespace
+
+TEST_CASE("serve runs the processes that never ran once at start, prerequisites first",
+          "[cli][serve]") {
+    CliWorld w;
+    auto& conns = w.config["connections"];
+    conns["src"]["settings"]["entities"]["orders"] = jsonl_entity("orders.jsonl", "id", "");
+    conns["dst"]["settings"]["entities"]["orders"] = jsonl_entity("orders.jsonl", "id", "");
+    // Orders (listed first) need customers; neither has a schedule: only the start runs them.
+    json orders = {{"id", "orders"},
+                   {"source", {{"connection", "src"}, {"entity", "orders"}}},
+                   {"target", {{"connection", "dst"}, {"entity", "orders"}}},
+                   {"mapping", {{"id", "id"}, {"customer", "ref(\"customers\", customer)"}}}};
+    auto& procs = w.config["processes"];
+    procs.insert(procs.begin(), orders);
+    write_jsonl(w.dir.path() / "src" / "orders.jsonl", {{{"id", "O1"}, {"customer", "A"}}});
+    w.save();
+    auto serve = [&](const std::string& log) {
+        return spawn_plexus({"serve", "--config", w.dir.str("plexus.json"), "--data", w.dir.str("var"),
+                             "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
+                            log);
+    };
+    auto runs_of = [&](const std::string& id) {
+        auto store = plexus::open_sqlite_store(w.dir.str("var/plexus.db"));
+        plexus::RunQuery q;
+        q.process_id = id;
+        return store->runs(q);
+    };
+
+    const std::string log1 = w.dir.str("serve1.log");
+    pid_t pid = serve(log1);
+    REQUIRE(pid > 0);
+    CHECK(wait_for_text(log1, "run all (start) finished: 2 of 2 process(es) completed", 30));
+    INFO(read_file(log1));
+    CHECK(stop_serve(pid));
+    auto customers = runs_of("customers");
+    auto order_runs = runs_of("orders");
+    REQUIRE(customers.size() == 1);
+    REQUIRE(order_runs.size() == 1);
+    CHECK(customers[0].trigger == "start");
+    CHECK(order_runs[0].trigger == "start");
+    // Orders started only after customers had finished, so the order found its customer.
+    CHECK(order_runs[0].started_ms >= customers[0].finished_ms);
+    CHECK(order_runs[0].counts.created == 1);
+    CHECK_THAT(read_file(w.dir.path() / "dst" / "orders.jsonl"), Catch::Contains("\"customer\":\"A\""));
+
+    // A restart runs nothing: each has completed a run (customers with a failed record).
+    const std::string log2 = w.dir.str("serve2.log");
+    pid = serve(log2);
+    REQUIRE(pid > 0);
+    CHECK(wait_for_text(log2, "run at start (new): every enabled process has completed a run already", 30));
+    CHECK(stop_serve(pid));
+    CHECK(runs_of("customers").size() == 1);
+
+    // "all" runs both again at every start, in the same order.
+    w.config["serve"] = {{"run_at_start", "all"}};
+    w.save();
+    const std::string log3 = w.dir.str("serve3.log");
+    pid = serve(log3);
+    REQUIRE(pid > 0);
+    CHECK(wait_for_text(log3, "run all (start) finished: 2 of 2 process(es) completed", 30));
+    CHECK(stop_serve(pid));
+    CHECK(runs_of("customers").size() == 2);
+    CHECK(runs_of("orders").size() == 2);
 }

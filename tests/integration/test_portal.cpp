@@ -50,7 +50,17 @@ struct Portal {
                            {"name", "Customers src→dst"},
                            {"source", {{"connection", "src"}, {"entity", "customers"}}},
                            {"target", {{"connection", "dst"}, {"entity", "customers"}}},
-                           {"mapping", {{"id", "id"}, {"credit", "number(credit)"}}}}})}};
+                           {"mapping", {{"id", "id"}, {"credit", "number(credit)"}}}}})},
+            // Runs come from the tests (a run at start would race their first "run now").
+            {"serve", {{"run_at_start", "none"}}},
+            {"groups",
+             json::array({{{"id", "shop"},
+                           {"name", "The shop"},
+                           {"processes", {"customers"}},
+                           {"actions",
+                            json::array({{{"id", "again"}, {"label", "Import again"}, {"run", "customers"},
+                                          {"from", "ask"}, {"from_default", "2024-05-01"}},
+                                         {{"id", "all"}, {"label", "Everything"}, {"run_all", {"customers"}}}})}}})}};
         std::vector<json> records;
         for (int i = 0; i < 20; ++i)
             records.push_back({{"id", "C" + std::to_string(i)},
@@ -301,6 +311,10 @@ TEST_CASE("portal: authorisation matrix, every endpoint by role", "[portal]") {
         {"PUT", "/api/users/new1", R"({"role":"operator"})", 401, 403, 403, 200},
         {"DELETE", "/api/users/new1", "", 401, 403, 403, 204},
         {"GET", "/metrics", "", 401, 200, 200, 200},
+        {"GET", "/api/groups", "", 401, 200, 200, 200},
+        {"POST", "/api/groups/shop/disable", "{}", 401, 403, 200, 200},
+        {"POST", "/api/groups/shop/enable", "{}", 401, 403, 200, 200},
+        {"GET", "/api/run-all", "", 401, 200, 200, 200},
     };
     for (const auto& row : rows) {
         const std::pair<const Caller*, int> callers[] = {
@@ -328,6 +342,14 @@ TEST_CASE("portal: authorisation matrix, every endpoint by role", "[portal]") {
     CHECK(otto.status("POST", "/api/processes/customers/replay", replay) == 202);
     wait_idle(otto, "customers");
     CHECK(ada.status("POST", "/api/processes/customers/replay", replay) == 202);
+    wait_idle(ada, "customers");
+    // Run all and group actions: operator and admin.
+    CHECK(anon.status("POST", "/api/run-all") == 401);
+    CHECK(sue.status("POST", "/api/run-all") == 403);
+    CHECK(otto.status("POST", "/api/run-all") == 202);
+    wait_idle(otto, "customers");
+    CHECK(sue.status("POST", "/api/groups/shop/actions/all") == 403);
+    CHECK(ada.status("POST", "/api/groups/shop/actions/all") == 202);
     wait_idle(ada, "customers");
     // Export: support and up.
     CHECK(anon.status("GET", "/api/export?format=csv&run=" + run) == 401);
@@ -537,4 +559,78 @@ TEST_CASE("portal: operator flow — disable, enable, run, outcomes, replay, sch
     for (const char* a : {"process.enable", "process.disable", "process.run", "process.replay",
                           "process.schedule", "user.login"})
         CHECK(actions.count(a) == 1);
+}
+
+TEST_CASE("portal: groups — the active sync switch, actions that read again, run all in order",
+          "[portal]") {
+    Portal p;
+    Caller otto = login(p, "otto");
+    Caller sue = login(p, "sue");
+    json groups = sue.get_json("/api/groups");
+    REQUIRE(groups["items"].size() == 1);
+    const json& g = groups["items"][0];
+    CHECK(g["name"] == "The shop");
+    CHECK(g["active"] == true);
+    CHECK(g["actions"][0]["from"] == "ask");
+    CHECK(g["actions"][0]["from_default"] == "2024-05-01");
+    CHECK(g["actions"][1]["run_all"] == json::array({"customers"}));
+
+    // Active sync off: every process of the group disabled, and back on.
+    auto off = otto.call("POST", "/api/groups/shop/disable");
+    REQUIRE(off);
+    CHECK(off->status == 200);
+    CHECK(json::parse(off->body)["items"][0]["active"] == false);
+    CHECK(sue.get_json("/api/processes/customers")["enabled"] == false);
+    REQUIRE(otto.status("POST", "/api/groups/shop/enable") == 200);
+    CHECK(sue.get_json("/api/processes/customers")["enabled"] == true);
+
+    // An action that asks for a time refuses to start without one; nothing runs.
+    auto no_from = otto.call("POST", "/api/groups/shop/actions/again");
+    REQUIRE(no_from);
+    CHECK(no_from->status == 400);
+    CHECK_THAT(no_from->body, Catch::Contains("needs the time to read again from"));
+    CHECK(otto.status("POST", "/api/groups/shop/actions/again", R"({"from":"yesterday"})") == 400);
+    CHECK(otto.status("POST", "/api/groups/shop/actions/nope") == 404);
+    CHECK(otto.status("POST", "/api/groups/nope/actions/again") == 404);
+    CHECK(sue.get_json("/api/processes/customers")["last_run"].is_null());
+
+    // The first press runs it; the second reads every record again (rewound), writing nothing new.
+    auto first = otto.call("POST", "/api/groups/shop/actions/again", R"({"from":"2024-05-01"})");
+    REQUIRE(first);
+    CHECK(first->status == 202);
+    CHECK(json::parse(first->body)["started"] == json::array({"customers"}));
+    json v = wait_idle(otto, "customers");
+    CHECK(v["last_run"]["counts"]["created"] == 16);
+    REQUIRE(otto.status("POST", "/api/groups/shop/actions/again", R"({"from":"2024-05-01"})") == 202);
+    v = wait_idle(otto, "customers");
+    CHECK(v["last_run"]["counts"]["read"] == 20);  // read again from the start …
+    CHECK(v["last_run"]["counts"]["created"] == 0);  // … and nothing written twice
+    auto runs = sue.get_json("/api/runs?process=customers")["items"];
+    REQUIRE(runs.size() == 2);
+    CHECK(runs[0]["trigger"] == "action:again");
+    bool audited = false;
+    const json audit = sue.get_json("/api/audit?limit=100")["items"];
+    INFO(audit.dump());
+    for (const auto& a : audit)
+        if (a["action"] == "group.action" && a["subject"] == "shop" &&
+            a["detail"].dump().find("2024-05-01") != std::string::npos)
+            audited = true;
+    CHECK(audited);
+
+    // Run all in order, from the portal.
+    auto all = otto.call("POST", "/api/run-all");
+    REQUIRE(all);
+    CHECK(all->status == 202);
+    CHECK(json::parse(all->body)["order"] == json::array({"customers"}));
+    wait_idle(otto, "customers");
+    json ra;
+    for (int i = 0; i < 100; ++i) {
+        ra = sue.get_json("/api/run-all")["run_all"];
+        if (!ra.is_null() && ra["active"] == false) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(ra["active"] == false);
+    CHECK(ra["trigger"] == "run-all");
+    CHECK(ra["succeeded"] == json::array({"customers"}));
+    CHECK(sue.get_json("/api/processes")["run_all"]["order"] == json::array({"customers"}));
 }

@@ -25,6 +25,8 @@ struct InboxHub : ServedHub {
         fs::create_directories(dir.path() / "out");
         config = json{
             {"hooks", {{"listen", "127.0.0.1:0"}, {"max_body_bytes", 4096}, {"max_pending", 3}}},
+            // Runs here come from events only (no first sync at start).
+            {"serve", {{"run_at_start", "none"}}},
             {"connections",
              {{"eg", {{"connector", "inbox_test"}, {"settings", {{"webhook_secret", "${INBOX_TEST_SECRET}"}}}}},
               {"held", {{"connector", "inbox_test"}, {"settings", {{"webhook_secret", "${INBOX_TEST_SECRET}"}}}}},

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "config/config.hpp"
 #include "config/settings.hpp"
@@ -798,4 +799,62 @@ TEST_CASE("dependency order: each process after its dependencies and ref() targe
     CHECK(prerequisites(cfg, *cfg.process("categories")).empty());
     CHECK(dependency_order(cfg) ==
           std::vector<std::string>{"customers", "orders", "categories", "products", "inventory"});
+}
+
+TEST_CASE("config: the serve block chooses what runs at start", "[config]") {
+    std::vector<ConfigError> errors;
+    CHECK(parse_config("{}", "c.json", errors).serve.run_at_start == "new");  // the default
+    CHECK(parse_config(R"({"serve": {"run_at_start": "none"}})", "c.json", errors).serve.run_at_start ==
+          "none");
+    CHECK(parse_config(R"({"serve": {"run_at_start": "all"}})", "c.json", errors).serve.run_at_start ==
+          "all");
+    CHECK(errors.empty());
+    parse_config(R"({"serve": {"run_at_start": "yes", "port": 1}})", "c.json", errors);
+    std::set<std::string> paths;
+    for (const auto& e : errors) paths.insert(e.json_path);
+    CHECK(paths == std::set<std::string>{"/serve/run_at_start", "/serve/port"});
+    errors.clear();
+    parse_config(R"({"serve": true})", "c.json", errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message.find("\"serve\" must be an object") != std::string::npos);
+}
+
+TEST_CASE("config: groups name known processes and well-formed actions", "[config]") {
+    const std::string processes = R"("processes": [
+        {"id": "p1", "source": {"connection": "a", "entity": "x"}, "target": {"connection": "b", "entity": "x"}, "mapping": {}},
+        {"id": "p2", "source": {"connection": "a", "entity": "y"}, "target": {"connection": "b", "entity": "y"}, "mapping": {}}])";
+    std::vector<ConfigError> errors;
+    Config ok = parse_config("{" + processes + R"(, "groups": [{"id": "shop", "name": "Shop",
+        "processes": ["p1", "p2"],
+        "actions": [{"id": "all", "label": "Initial sync", "run_all": ["p2", "p1"]},
+                    {"id": "orders", "label": "Import all orders now", "run": "p1", "from": "ask", "from_default": "2024-05-01"},
+                    {"id": "fixed", "label": "Since May", "run": "p2", "from": "2024-05-01T00:00:00Z"}]}]})",
+                             "c.json", errors);
+    INFO((errors.empty() ? "" : errors[0].json_path + ": " + errors[0].message));
+    CHECK(errors.empty());
+    REQUIRE(ok.group("shop"));
+    CHECK(ok.group("shop")->processes == std::vector<std::string>{"p1", "p2"});
+    REQUIRE(ok.group("shop")->actions.size() == 3);
+    CHECK(ok.group("shop")->actions[0].run_all == std::vector<std::string>{"p2", "p1"});
+    CHECK(ok.group("shop")->actions[1].from == "ask");
+    CHECK(ok.group("shop")->actions[1].from_default == "2024-05-01");
+
+    errors.clear();
+    parse_config("{" + processes + R"(, "groups": [
+        {"id": "g", "processes": ["p1", "nope", "p1"],
+         "actions": [{"id": "a", "label": "A", "run": "p1", "run_all": ["p2"]},
+                     {"id": "b", "label": "B", "run": "ghost"},
+                     {"id": "c", "label": "C", "run": "p1", "from": "last week"},
+                     {"id": "c", "label": "D", "run_all": ["p1"], "from": "2024-05-01"},
+                     {"id": "e", "label": "E", "run": "p1", "from_default": "2024-05-01", "colour": "red"}]},
+        {"id": "g", "processes": ["p2"]},
+        {"id": "h"}]})",
+                 "c.json", errors);
+    std::set<std::string> paths;
+    for (const auto& e : errors) paths.insert(e.json_path);
+    CHECK(paths == std::set<std::string>{
+                       "/groups/0/processes/1", "/groups/0/processes/2", "/groups/0/actions/0",
+                       "/groups/0/actions/1/run", "/groups/0/actions/2/from", "/groups/0/actions/3/id",
+                       "/groups/0/actions/3/from", "/groups/0/actions/4/from_default",
+                       "/groups/0/actions/4/colour", "/groups/1/id", "/groups/2"});
 }

@@ -720,3 +720,160 @@ TEST_CASE("a dependent waits for its prerequisites' first successful run, then s
         CHECK(runner.count("inventory") == 1);
     }
 }
+
+// --- run all in dependency order -------------------------------------------------------------
+
+namespace {
+// Records "start X" / "end X"; runs of ids in `gate` block until released; statuses per id.
+struct OrderRunner {
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::string> events;
+    std::map<std::string, std::string> status;  // default "succeeded"
+    std::set<std::string> gate;
+    RunFn fn() {
+        return [this](const std::string& id, const std::string& trigger, const std::atomic<bool>*) {
+            std::unique_lock lock(m);
+            events.push_back("start " + id + " " + trigger);
+            cv.notify_all();
+            cv.wait(lock, [&] { return !gate.count(id); });
+            events.push_back("end " + id);
+            cv.notify_all();
+            auto it = status.find(id);
+            return RunResult{it == status.end() ? "succeeded" : it->second, "", 1};
+        };
+    }
+    long index(const std::string& event) {
+        std::lock_guard lock(m);
+        for (size_t i = 0; i < events.size(); ++i)
+            if (events[i].rfind(event, 0) == 0) return static_cast<long>(i);
+        return -1;
+    }
+    size_t count(const std::string& prefix) {
+        std::lock_guard lock(m);
+        size_t n = 0;
+        for (const auto& e : events) n += e.rfind(prefix, 0) == 0;
+        return n;
+    }
+    void open(const std::string& id) {
+        std::lock_guard lock(m);
+        gate.erase(id);
+        cv.notify_all();
+    }
+    void wait_for(const std::string& event) {
+        std::unique_lock lock(m);
+        REQUIRE(cv.wait_for(lock, seconds{10}, [&] {
+            for (const auto& e : events)
+                if (e.rfind(event, 0) == 0) return true;
+            return false;
+        }));
+    }
+};
+
+void add_shop(Scheduler& s) {
+    // categories → products → inventory; customers → orders (manual-only schedules).
+    add(s, process("categories", ""));
+    ScheduledProcess products = process("products", "");
+    products.prerequisites = {"categories"};
+    add(s, products);
+    ScheduledProcess inventory = process("inventory", "");
+    inventory.prerequisites = {"products"};
+    add(s, inventory);
+    add(s, process("customers", ""));
+    ScheduledProcess orders = process("orders", "");
+    orders.prerequisites = {"customers", "products"};
+    add(s, orders);
+}
+const std::vector<std::string> kShopOrder{"categories", "customers", "products", "inventory",
+                                          "orders"};
+}  // namespace
+
+TEST_CASE("run all: every process once, each after its prerequisites ended", "[scheduler]") {
+    ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
+    MemorySchedulerState state;
+    OrderRunner runner;
+    Logs logs;
+    Scheduler s(clock, state, runner.fn(), logs.fn(), SchedulerOptions{4, 60000});
+    add_shop(s);
+    {
+        std::lock_guard lock(runner.m);
+        runner.gate = {"categories"};
+    }
+    std::string error;
+    REQUIRE(s.run_all(kShopOrder, "run-all", error));
+    runner.wait_for("start categories");
+    runner.wait_for("start customers");  // no prerequisite: runs beside categories
+    CHECK(s.status("products")->run_all == "waiting for categories");
+    CHECK(s.status("orders")->run_all == "waiting for products");
+    CHECK(s.status("categories")->run_all == "running");
+    std::string again;
+    CHECK_FALSE(s.run_all(kShopOrder, "run-all", again));
+    CHECK(again.find("still going") != std::string::npos);
+    runner.open("categories");
+    s.wait_idle();
+    for (const auto& id : kShopOrder) CHECK(runner.count("start " + id + " run-all") == 1);
+    CHECK(runner.index("start products") > runner.index("end categories"));
+    CHECK(runner.index("start inventory") > runner.index("end products"));
+    CHECK(runner.index("start orders") > runner.index("end products"));
+    CHECK(runner.index("start orders") > runner.index("end customers"));
+    auto st = s.run_all_status();
+    REQUIRE(st);
+    CHECK_FALSE(st->active);
+    CHECK(st->succeeded.size() == 5);
+    CHECK(st->not_succeeded.empty());
+    CHECK(logs.containing("run all (run-all) finished: 5 of 5 process(es) completed") == 1);
+    CHECK(s.status("orders")->run_all.empty());
+    CHECK(s.run_all(kShopOrder, "run-all", error));  // a finished one does not block the next
+    s.wait_idle();
+    CHECK(runner.count("start orders") == 2);
+}
+
+TEST_CASE("run all: a failed prerequisite stops its dependents, not the others", "[scheduler]") {
+    ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
+    MemorySchedulerState state;
+    OrderRunner runner;
+    Logs logs;
+    Scheduler s(clock, state, runner.fn(), logs.fn());
+    add_shop(s);
+    runner.status["products"] = "failed";
+    std::string error;
+    REQUIRE(s.run_all(kShopOrder, "start", error));
+    s.wait_idle();
+    CHECK(runner.count("start categories") == 1);
+    CHECK(runner.count("start customers") == 1);
+    CHECK(runner.count("start products") == 1);
+    CHECK(runner.count("start inventory") == 0);
+    CHECK(runner.count("start orders") == 0);
+    auto st = s.run_all_status();
+    REQUIRE(st);
+    CHECK(st->not_succeeded.at("products") == "failed");
+    CHECK(st->not_succeeded.at("inventory") == "not run: products did not complete");
+    CHECK(st->not_succeeded.at("orders") == "not run: products did not complete");
+    CHECK(logs.containing("inventory: run all: not run, because products did not complete") == 1);
+    CHECK(logs.containing("finished: 2 of 5 process(es) completed; 3 did not") == 1);
+}
+
+TEST_CASE("run all: a member already running is run again after that run ends", "[scheduler]") {
+    ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
+    MemorySchedulerState state;
+    OrderRunner runner;
+    Scheduler s(clock, state, runner.fn());
+    add_shop(s);
+    {
+        std::lock_guard lock(runner.m);
+        runner.gate = {"categories"};
+    }
+    REQUIRE(s.run_now("categories") == RunNowResult::started);
+    runner.wait_for("start categories manual");
+    std::string error;
+    REQUIRE(s.run_all({"categories", "products"}, "run-all", error));
+    CHECK(s.status("categories")->run_all == "queued");
+    CHECK(s.status("products")->run_all == "waiting for categories");
+    runner.open("categories");
+    s.wait_idle();
+    CHECK(runner.count("start categories") == 2);
+    CHECK(runner.index("start products") > runner.index("start categories run-all"));
+    CHECK_FALSE(s.run_all({"nope"}, "run-all", error));
+    CHECK(error == "unknown process \"nope\"");
+    CHECK_FALSE(s.run_all({}, "run-all", error));
+}

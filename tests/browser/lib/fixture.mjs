@@ -99,6 +99,8 @@ export function writeConfig(dir) {
         },
       },
     },
+    // The test starts every run itself (a first sync at start would race its "Run now" clicks).
+    serve: { run_at_start: 'none' },
     processes: [
       {
         id: PROCESS_CUSTOMERS,

@@ -11,7 +11,7 @@ const POLL_MS = 1000;
 
 export async function render(ctx) {
   const canOperate = roleAtLeast(ctx.user, 'operator');
-  const data = await api.get('/api/processes');
+  const [data, groupData] = await Promise.all([api.get('/api/processes'), api.get('/api/groups')]);
   if (!ctx.alive()) return undefined;
 
   const rows = new Map(); // id → row controller
@@ -19,17 +19,52 @@ export async function render(ctx) {
   const summary = h('p', { class: 'subtitle', 'aria-live': 'polite', 'data-test': 'processes-summary' });
   const scheduleDialog = makeScheduleDialog(ctx, (p) => update(p));
   const rewindDialog = makeRewindDialog(ctx, (p) => update(p));
+  const fromDialog = makeFromDialog();
+  const groupsBox = h('section', { class: 'groups', 'data-test': 'groups', 'aria-label': 'Groups' });
+  const groupPanels = new Map(); // id → panel controller
+
+  // "Run all in order": every enabled process once, prerequisites first (POST /api/run-all).
+  let runAll = null;
+  const runAllState = h('p', { class: 'small', 'aria-live': 'polite', 'data-test': 'run-all-state' });
+  if (canOperate) {
+    runAll = h('button', { type: 'button', 'data-test': 'run-all' }, 'Run all in order');
+    runAll.addEventListener('click', () => withButton(runAll, async () => {
+      const r = await api.post('/api/run-all');
+      showInfo(r.accepted ? `Running ${r.order.length} processes in order: ${r.order.join(' → ')}.` : r.message);
+      await poll();
+    }));
+  }
 
   const columns = ['Process', 'Schedule', 'Last run', 'Now', 'Failed', 'Enabled', ...(canOperate ? ['Actions'] : [])];
   put(ctx.main, 
-    h('h1', null, 'Processes'),
+    h('div', { class: 'page-head' }, h('h1', null, 'Processes'), runAll),
     summary,
+    runAllState,
+    groupsBox,
     h('div', { class: 'table-scroll' },
       h('table', { class: 'cards-on-phone', 'data-test': 'processes-table' },
         h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col' }, c)))),
         tbody)),
     scheduleDialog.el,
-    rewindDialog.el);
+    rewindDialog.el,
+    fromDialog.el);
+
+  function showGroups(items) {
+    const ids = items.map((g) => g.id).join('\n');
+    if (ids !== [...groupPanels.keys()].join('\n')) {
+      groupPanels.clear();
+      clear(groupsBox);
+      for (const g of items) {
+        const panel = groupPanel(g, { canOperate, refresh: poll, fromDialog });
+        groupPanels.set(g.id, panel);
+        groupsBox.append(panel.el);
+      }
+    } else {
+      for (const g of items) groupPanels.get(g.id).update(g);
+    }
+    groupsBox.hidden = !items.length;
+  }
+  showGroups(groupData.items || []);
 
   function update(p) {
     const row = rows.get(p.id);
@@ -58,7 +93,25 @@ export async function render(ctx) {
     summary.textContent = `${items.length} processes, ${enabled} enabled, ${running} running.`;
   }
 
+  function showRunAll(ra) {
+    clear(runAllState);
+    if (!ra) { runAllState.hidden = true; return; }
+    runAllState.hidden = false;
+    const failed = Object.entries(ra.not_succeeded || {});
+    if (ra.active) {
+      runAllState.append(badge('running'), ` Run all in order (${ra.trigger === 'start' ? 'at start' : 'by hand'}): `
+        + `${ra.succeeded.length} of ${ra.order.length} done.`);
+    } else {
+      runAllState.append(badge(failed.length ? 'partial' : 'succeeded'),
+        ` Last run all in order (${ra.trigger === 'start' ? 'at start' : 'by hand'}) finished `, timeEl(ra.finished),
+        `: ${ra.succeeded.length} of ${ra.order.length} completed.`);
+    }
+    for (const [pid, why] of failed) runAllState.append(h('br'), h('span', { class: 'mono' }, pid), `: ${why}`);
+    if (runAll && !runAll.hasAttribute('aria-busy')) runAll.disabled = !!ra.active;
+  }
+
   show(data.items || []);
+  showRunAll(data.run_all);
 
   // Poll every second; one request at a time; an error is shown once until it clears.
   let timer = null;
@@ -67,10 +120,12 @@ export async function render(ctx) {
   async function poll() {
     clearTimeout(timer);
     try {
-      const fresh = await api.get('/api/processes');
+      const [fresh, groups] = await Promise.all([api.get('/api/processes'), api.get('/api/groups')]);
       if (stopped) return;
       failing = false;
       show(fresh.items || []);
+      showRunAll(fresh.run_all);
+      showGroups(groups.items || []);
     } catch (e) {
       if (stopped) return;
       if (!failing) showError(e);
@@ -80,6 +135,93 @@ export async function render(ctx) {
   }
   timer = setTimeout(poll, POLL_MS);
   return () => { stopped = true; clearTimeout(timer); };
+}
+
+// A group's panel: its "Active sync" switch (every process of the group on or off) and the
+// action buttons the configuration gives it (POST /api/groups/{id}/actions/{action}).
+function groupPanel(g, { canOperate, refresh, fromDialog }) {
+  let current = g;
+  const title = h('h2', null);
+  const desc = h('p', { class: 'small muted' });
+  const state = h('p', { class: 'small', 'data-test': 'group-state' });
+  const el = h('div', { class: 'group-panel', 'data-test': 'group', 'data-group': g.id }, title, desc, state);
+  let toggle = null;
+  if (canOperate) {
+    toggle = h('button', { type: 'button', role: 'switch', class: 'switch', 'data-test': 'group-active' });
+    toggle.addEventListener('click', () => withButton(toggle, async () => {
+      const action = current.active ? 'disable' : 'enable';
+      await api.post(`/api/groups/${seg(g.id)}/${action}`);
+      showInfo(`${current.name}: sync ${action === 'enable' ? 'active' : 'stopped'} for its ${current.processes.length} processes.`);
+      await refresh();
+    }));
+    const buttons = g.actions.map((a) => {
+      const b = h('button', { type: 'button', class: 'secondary small', 'data-test': 'group-action', 'data-action': a.id },
+        a.from === 'ask' ? `${a.label}…` : a.label);
+      b.addEventListener('click', async () => {
+        let body = {};
+        if (a.from === 'ask') {
+          const from = await fromDialog.ask(`${a.label}`, a.from_default, b);
+          if (!from) return;
+          body = { from };
+        }
+        await withButton(b, async () => {
+          const r = await api.post(`/api/groups/${seg(g.id)}/actions/${seg(a.id)}`, body);
+          showInfo(`${a.label}: started ${r.started.join(' → ')}.`);
+          await refresh();
+        });
+      });
+      return b;
+    });
+    el.append(h('div', { class: 'button-row' }, h('label', { class: 'switch-row' }, toggle, h('span', null, 'Active sync')), ...buttons));
+  }
+  function update(fresh) {
+    current = fresh;
+    title.textContent = fresh.name;
+    desc.textContent = fresh.description || '';
+    desc.hidden = !fresh.description;
+    const n = fresh.processes.length;
+    state.textContent = `${fresh.enabled_count} of ${n} processes enabled`
+      + (fresh.running.length ? ` · running: ${fresh.running.join(', ')}` : '');
+    if (toggle) {
+      toggle.setAttribute('aria-checked', String(!!fresh.active));
+      toggle.setAttribute('aria-label', `${fresh.name}: active sync`);
+    }
+  }
+  update(g);
+  return { el, update };
+}
+
+// Asks for the time an action reads again from; resolves to an ISO time, or null.
+function makeFromDialog() {
+  const date = h('input', { type: 'date', required: true, 'data-test': 'action-from' });
+  const title = h('h2');
+  const ok = h('button', { type: 'submit', 'data-test': 'action-from-ok' }, 'Start');
+  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const form = h('form', { method: 'dialog' }, title,
+    h('p', { class: 'small muted' }, 'Records changed on or after this day (UTC) are read again. Those already written come out unchanged or updated, never created twice.'),
+    field('Read again from', date), h('div', { class: 'button-row' }, ok, cancel));
+  const el = h('dialog', { 'data-test': 'action-from-dialog', 'aria-label': 'Read again from' }, form);
+  let resolve = null;
+  let opener = null;
+  const finish = (v) => { if (resolve) { resolve(v); resolve = null; } };
+  cancel.addEventListener('click', () => { el.close(); });
+  el.addEventListener('close', () => { finish(null); if (opener) opener.focus(); });
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!date.value) return;
+    finish(date.value);
+    el.close();
+  });
+  return {
+    el,
+    ask(label, initial, from) {
+      opener = from;
+      title.textContent = label;
+      date.value = initial ? initial.slice(0, 10) : '';
+      el.showModal();
+      return new Promise((r) => { resolve = r; });
+    },
+  };
 }
 
 function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog }) {
@@ -144,7 +286,7 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
   const counter = h('div', { class: 'counter', 'data-test': 'progress-counter' });
   const runLink = h('a', { class: 'small' });
   const nowBox = h('div', { 'data-test': 'running' }, bar, counter, runLink);
-  const idle = h('span', { class: 'muted small' }, 'idle');
+  const idle = h('span', { class: 'muted small', 'data-test': 'idle' }, 'idle');
 
   function update(fresh) {
     current = fresh;
@@ -160,6 +302,10 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
     clear(next);
     if (pr.next_run) next.append('next ', timeEl(pr.next_run), ' ', h('span', { class: 'muted' }, `(${fmtRelative(pr.next_run)})`));
     else next.append(h('span', { class: 'muted' }, pr.enabled ? 'no next run' : 'disabled: no next run'));
+    if (pr.waiting_for && pr.waiting_for.length) {
+      next.append(h('div', { class: 'small warn-text', 'data-test': 'held' },
+        `held until ${pr.waiting_for.join(', ')} ${pr.waiting_for.length > 1 ? 'have' : 'has'} completed a first run`));
+    }
 
     clear(cells.last);
     const lr = pr.last_run;
@@ -194,9 +340,9 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
         runLink.textContent = 'starting…';
       }
       if (!nowBox.isConnected) { clear(cells.now); cells.now.append(nowBox); }
-    } else if (!idle.isConnected) {
-      clear(cells.now);
-      cells.now.append(idle);
+    } else {
+      idle.textContent = pr.run_all ? `run all: ${pr.run_all}` : 'idle';
+      if (!idle.isConnected) { clear(cells.now); cells.now.append(idle); }
     }
 
     clear(cells.failed);
