@@ -746,6 +746,25 @@ struct Portal::Impl {
                 send_json(c.res, 202, {{"accepted", true}, {"records", n}});
             });
         });
+        route("POST", "/api/processes/" + id + "/dismiss", operator_, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            process_or_404(pid);
+            json& b = c.body;
+            for (auto it = b.begin(); it != b.end(); ++it)
+                if (it.key() != "source_keys" && it.key() != "reason")
+                    throw bad_request("unknown field \"" + it.key() + "\"; send source_keys and reason");
+            if (!b.contains("source_keys") || !b["source_keys"].is_array())
+                throw bad_request("\"source_keys\" must be an array of strings");
+            std::vector<std::string> keys;
+            for (const auto& k : b["source_keys"]) {
+                if (!k.is_string()) throw bad_request("\"source_keys\" must be an array of strings");
+                keys.push_back(k.get<std::string>());
+            }
+            if (keys.size() > 10000) throw bad_request("at most 10000 source_keys at once");
+            int64_t n = 0;
+            send_op(c, ops.dismiss_failed(pid, keys, string_field(b, "reason", true), c.actor(), &n),
+                    [&] { send_json(c.res, 200, {{"dismissed", n}}); });
+        });
         route("POST", "/api/processes/" + id + "/reconcile", operator_, [this](Ctx& c) {
             const std::string pid = c.match[1];
             process_or_404(pid);

@@ -552,6 +552,30 @@ OpResult Operations::replay(const std::string& process_id,
     return OpResult::ok();
 }
 
+OpResult Operations::dismiss_failed(const std::string& process_id,
+                                    const std::vector<std::string>& keys, const std::string& reason,
+                                    const std::string& actor, int64_t* dismissed) {
+    if (!has_process(process_id)) return {OpStatus::not_found, "no process \"" + process_id + "\""};
+    if (keys.empty()) return {OpStatus::invalid, "source_keys is empty: name the records to dismiss"};
+    if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
+        return {OpStatus::invalid, "give a reason: it is kept in the audit log for whoever looks next"};
+    if (reason.size() > 1000) return {OpStatus::invalid, "the reason is longer than 1000 characters"};
+    Store& store = hub_.store();
+    for (const auto& k : keys)
+        if (!store.failed_record(process_id, k))
+            return {OpStatus::invalid,
+                    "source key \"" + k + "\" is not in the failed queue of " + process_id};
+    if (scheduler_.running(process_id))
+        return {OpStatus::conflict, "process " + process_id +
+                                        " is running; dismiss its records when the run has ended"};
+    const int64_t n = store.dismiss_failed(
+        process_id, keys,
+        AuditEntry{0, hub_.clock().now_ms(), actor, "failed.dismiss", process_id,
+                   json{{"records", keys.size()}, {"source_keys", keys}, {"reason", reason}}.dump()});
+    if (dismissed) *dismissed = n;
+    return OpResult::ok();
+}
+
 OpResult Operations::rewind(const std::string& process_id, const std::string& to_text,
                             const std::string& actor) {
     if (!has_process(process_id)) return {OpStatus::not_found, "no process \"" + process_id + "\""};

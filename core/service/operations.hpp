@@ -143,6 +143,13 @@ public:
                     const std::string& actor, int64_t* records = nullptr);
     OpResult rewind(const std::string& process_id, const std::string& to_text,
                     const std::string& actor);
+    // Takes records out of the failed queue without syncing them (support decided they need
+    // none), with the reason, audited failed.dismiss. Each key must be in the queue; refused
+    // (conflict) while a run of the process is going. A dismissed record syncs again when
+    // its source changes.
+    OpResult dismiss_failed(const std::string& process_id, const std::vector<std::string>& keys,
+                            const std::string& reason, const std::string& actor,
+                            int64_t* dismissed = nullptr);
 
     // Reconciliation (docs/operations.md): started in the background, one at a time per
     // process; conflict while one is going. reconcile_view: {"running", "checked",

@@ -1010,6 +1010,24 @@ public:
                        });
     }
 
+    int64_t dismiss_failed(const std::string& process_id,
+                           const std::vector<std::string>& source_keys,
+                           const AuditEntry& entry) override {
+        return guarded(about("dismiss failed records of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            int64_t n = 0;
+            for (const auto& key : source_keys) {
+                StatementUse s(stmt(k_failed_delete));
+                s->bind(1, process_id);
+                s->bind(2, key);
+                n += s->exec();
+            }
+            insert_audit(entry);
+            tx.commit();
+            return n;
+        });
+    }
+
     // --- outcomes -------------------------------------------------------------------------
 
     // In id order. limit <= 0: no limit.

@@ -371,6 +371,12 @@ public:
     virtual int64_t failed_count(const std::string& process_id) = 0;
     virtual std::optional<FailedRecord> failed_record(const std::string& process_id,
                                                       const std::string& source_key) = 0;
+    // Takes the given records out of the failed queue without running them again (support
+    // staff decided they need no sync), writing `audit` in the same transaction. Returns how
+    // many were in the queue.
+    virtual int64_t dismiss_failed(const std::string& process_id,
+                                   const std::vector<std::string>& source_keys,
+                                   const AuditEntry& audit) = 0;
 
     // --- outcomes -------------------------------------------------------------------------
     virtual std::vector<RecordOutcome> outcomes(const OutcomeQuery& q) = 0;

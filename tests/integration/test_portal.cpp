@@ -476,6 +476,7 @@ TEST_CASE("portal: secrets appear in no response", "[portal]") {
 TEST_CASE("portal: operator flow — disable, enable, run, outcomes, replay, schedule survives restart", "[portal]") {
     Portal p;
     Caller otto = login(p, "otto");
+    Caller sue = login(p, "sue");
     CHECK(otto.status("POST", "/api/processes/customers/disable") == 200);
     CHECK(otto.get_json("/api/processes/customers")["enabled"] == false);
     CHECK(otto.status("POST", "/api/processes/customers/enable") == 200);
@@ -532,6 +533,32 @@ TEST_CASE("portal: operator flow — disable, enable, run, outcomes, replay, sch
     auto runs = otto.get_json("/api/runs?process=customers&limit=1");
     CHECK(runs["total"] == 2);
     CHECK(runs["items"][0]["trigger"] == "replay");
+
+    // Dismiss one with a reason: it leaves the queue unsynced; the reason is audited.
+    CHECK(otto.status("POST", "/api/processes/customers/dismiss", R"({"source_keys":["C4"]})") == 400);
+    CHECK(otto.status("POST", "/api/processes/customers/dismiss", R"({"source_keys":["C4"],"reason":"  "})") == 400);
+    CHECK(otto.status("POST", "/api/processes/customers/dismiss", R"({"source_keys":["C1"],"reason":"x"})") == 400);
+    CHECK(sue.status("POST", "/api/processes/customers/dismiss", R"({"source_keys":["C4"],"reason":"x"})") == 403);
+    CHECK(otto.get_json("/api/processes/customers")["failed_count"] == 4);  // refused ones changed nothing
+    auto dismissed = otto.call("POST", "/api/processes/customers/dismiss",
+                               R"({"source_keys":["C4"],"reason":"a test customer, never to be synced"})");
+    REQUIRE(dismissed);
+    CHECK(dismissed->status == 200);
+    CHECK(json::parse(dismissed->body)["dismissed"] == 1);
+    CHECK(otto.get_json("/api/processes/customers")["failed_count"] == 3);
+    bool dismiss_audited = false;
+    json dismiss_audit;
+    for (int i = 0; i < 30 && !dismiss_audited; ++i) {
+        if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        dismiss_audit = otto.get_json("/api/audit?limit=50")["items"];
+        for (const auto& a : dismiss_audit)
+            if (a["action"] == "failed.dismiss" && a["actor"] == "otto" &&
+                a["detail"]["reason"] == "a test customer, never to be synced" &&
+                a["detail"]["source_keys"] == json::array({"C4"}))
+                dismiss_audited = true;
+    }
+    INFO(dismiss_audit.dump());
+    CHECK(dismiss_audited);
 
     // Schedule edits and enable flags are kept across a restart.
     auto r = otto.call("PUT", "/api/processes/customers/schedule", R"({"cron":"30 2 * * *","timezone":"Europe/Zurich"})");
@@ -609,12 +636,16 @@ TEST_CASE("portal: groups — the active sync switch, actions that read again, r
     REQUIRE(runs.size() == 2);
     CHECK(runs[0]["trigger"] == "action:again");
     bool audited = false;
-    const json audit = sue.get_json("/api/audit?limit=100")["items"];
+    json audit;
+    for (int i = 0; i < 30 && !audited; ++i) {
+        if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        audit = sue.get_json("/api/audit?limit=100")["items"];
+        for (const auto& a : audit)
+            if (a["action"] == "group.action" && a["subject"] == "shop" &&
+                a["detail"].dump().find("2024-05-01") != std::string::npos)
+                audited = true;
+    }
     INFO(audit.dump());
-    for (const auto& a : audit)
-        if (a["action"] == "group.action" && a["subject"] == "shop" &&
-            a["detail"].dump().find("2024-05-01") != std::string::npos)
-            audited = true;
     CHECK(audited);
 
     // Run all in order, from the portal.

@@ -46,10 +46,15 @@ export async function render(ctx) {
   const replayAll = h('button', { type: 'button', class: 'secondary', disabled: total === 0, 'data-test': 'replay-all' },
     `Replay all ${fmtNum(total)}`);
   const selectAll = h('input', { type: 'checkbox', 'aria-label': 'Select every record on this page', 'data-test': 'select-all', disabled: !items.length });
+  const dismissSelected = h('button', { type: 'button', class: 'secondary', disabled: true, 'data-test': 'dismiss-selected' }, 'Dismiss selected…');
+  const confirmDialog = makeConfirmDialog();
+  const dismissDialog = makeDismissDialog();
 
   const refreshSelection = () => {
     replaySelected.disabled = selected.size === 0 || following;
     replaySelected.textContent = selected.size ? `Replay ${fmtNum(selected.size)} selected` : 'Replay selected';
+    dismissSelected.disabled = selected.size === 0 || following;
+    dismissSelected.textContent = selected.size ? `Dismiss ${fmtNum(selected.size)} selected…` : 'Dismiss selected…';
     selectAll.checked = items.length > 0 && selected.size === items.length;
     selectAll.indeterminate = selected.size > 0 && selected.size < items.length;
   };
@@ -109,7 +114,26 @@ export async function render(ctx) {
     }
   };
   replaySelected.addEventListener('click', () => replay(replaySelected, { source_keys: [...selected] }, selected.size));
-  replayAll.addEventListener('click', () => replay(replayAll, {}, total));
+  replayAll.addEventListener('click', async () => {
+    const yes = await confirmDialog.ask(`Replay all ${fmtNum(total)} failed records of ${chosen.name || chosen.id}?`,
+      'Each runs again from its stored source record; those that succeed leave the queue, the others stay with their new reason.',
+      `Replay ${fmtNum(total)}`, replayAll);
+    if (yes) replay(replayAll, {}, total);
+  });
+  dismissSelected.addEventListener('click', async () => {
+    const keys = [...selected];
+    const reason = await dismissDialog.ask(keys.length, chosen.name || chosen.id, dismissSelected);
+    if (!reason) return;
+    dismissSelected.disabled = true;
+    try {
+      const r = await api.post(`/api/processes/${seg(chosen.id)}/dismiss`, { source_keys: keys, reason });
+      ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { offset: offset || '' },
+        `${fmtNum(r.dismissed)} records dismissed (kept in the audit log with your reason).`);
+    } catch (e) {
+      showError(e);
+      refreshSelection();
+    }
+  });
 
   // ---- table ----
   const rows = items.map((f) => {
@@ -128,8 +152,8 @@ export async function render(ctx) {
       h('td', { class: 'small nowrap' }, timeEl(f.first_failed)),
       h('td', { class: 'small nowrap' }, timeEl(f.last_failed)),
       h('td', null, f.record !== undefined && f.record !== null
-        ? h('details', null, h('summary', null, 'record'), h('pre', { class: 'record' }, JSON.stringify(f.record, null, 2)))
-        : ''));
+        ? h('details', null, h('summary', null, 'record'), h('pre', { class: 'record' }, JSON.stringify(f.record.data !== undefined ? f.record.data : f.record, null, 2)))
+        : '', attemptsDetails(chosen.id, f.source_key)));
   });
 
   const headCheck = canOperate ? [{ label: '' }] : [];
@@ -144,15 +168,128 @@ export async function render(ctx) {
   // ---- reconciliation: the ledger compared with the target (GET/POST …/reconcile) ----
   const recon = reconcilePanel(chosen, canOperate, () => ctx.alive());
 
+  const exportHref = (format) => `/api/export?${new URLSearchParams({ format, process: chosen.id, action: 'failed' })}`;
+  const exports = h('p', { class: 'small' }, 'Export every failed attempt of this process: ',
+    h('a', { href: exportHref('xlsx'), 'data-test': 'failed-export-xlsx', download: '' }, 'Excel'), ' · ',
+    h('a', { href: exportHref('csv'), 'data-test': 'failed-export-csv', download: '' }, 'CSV'));
+
+  // The queue changes while runs go on: reload when nothing is selected, else say so.
+  const changed = h('p', { class: 'small warn-text', hidden: true, 'aria-live': 'polite', 'data-test': 'failed-changed' });
+  const watch = async () => {
+    if (stopped) return;
+    try {
+      const pr = await api.get(`/api/processes/${seg(chosen.id)}`);
+      if (stopped) return;
+      if (!following && pr.failed_count !== total) {
+        if (selected.size === 0 && !document.querySelector('dialog[open]')) {
+          ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { offset: offset || '' });
+          return;
+        }
+        changed.hidden = false;
+        changed.textContent = `The queue has changed: ${fmtNum(pr.failed_count)} records wait now. Reload the page to see them.`;
+      }
+    } catch { /* shown by the next action */ }
+    watchTimer = setTimeout(watch, 5000);
+  };
+  let watchTimer = setTimeout(watch, 5000);
+
   put(ctx.main, 
-    h('p', { class: 'subtitle' }, `${fmtNum(total)} records of ${chosen.name || chosen.id} failed and wait for a replay. A replay runs them again from the stored source record; the ones that succeed leave the queue.`),
-    canOperate ? h('div', { class: 'button-row' }, replaySelected, replayAll) : null,
+    h('p', { class: 'subtitle' }, `${fmtNum(total)} records of ${chosen.name || chosen.id} failed and wait for a replay. A replay runs them again from the stored source record; the ones that succeed leave the queue. Dismiss takes a record out without syncing it (with a reason, kept in the audit log).`),
+    canOperate ? h('div', { class: 'button-row' }, replaySelected, replayAll, dismissSelected) : null,
     status,
+    changed,
+    exports,
     t,
     offsetPager({ total, limit: LIMIT, offset, count: items.length },
       (o) => ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { offset: o }), 'failed-pager'),
-    recon.el);
-  return () => { stopped = true; clearTimeout(timer); recon.stop(); };
+    recon.el,
+    confirmDialog.el,
+    dismissDialog.el);
+  return () => { stopped = true; clearTimeout(timer); clearTimeout(watchTimer); recon.stop(); };
+}
+
+// Every attempt of one record (GET /api/outcomes?process=…&text=key): when, which run, what
+// the target answered. Loaded when opened.
+function attemptsDetails(processId, key) {
+  const body = h('div', { class: 'small' }, 'Loading…');
+  const d = h('details', { 'data-test': 'attempts-details' }, h('summary', null, 'attempts'), body);
+  let loaded = false;
+  d.addEventListener('toggle', async () => {
+    if (!d.open || loaded) return;
+    loaded = true;
+    try {
+      const r = await api.get('/api/outcomes', { process: processId, text: key, limit: 50 });
+      const mine = (r.items || []).filter((o) => o.source_key === key);
+      body.replaceChildren(mine.length
+        ? h('ol', { class: 'attempts' }, mine.map((o) => h('li', null,
+          timeEl(o.started), ' ', h('a', { href: `#/runs/${o.run_id}` }, `run ${o.run_id}`), ' ', badge(o.action),
+          o.error_class ? [' ', badge(o.error_class, 'failed')] : '', o.message ? h('div', { class: 'message' }, o.message) : '')))
+        : 'No attempts found in the kept outcomes.');
+    } catch (e) {
+      body.textContent = e.message;
+    }
+  });
+  return d;
+}
+
+// A yes/no question in a dialog; resolves true or false.
+function makeConfirmDialog() {
+  const title = h('h2');
+  const text = h('p', { class: 'small' });
+  const yes = h('button', { type: 'submit', 'data-test': 'confirm-yes' }, 'OK');
+  const no = h('button', { type: 'button', class: 'secondary', 'data-test': 'confirm-no' }, 'Cancel');
+  const form = h('form', { method: 'dialog' }, title, text, h('div', { class: 'button-row' }, yes, no));
+  const el = h('dialog', { 'data-test': 'confirm-dialog' }, form);
+  let resolve = null;
+  let opener = null;
+  const finish = (v) => { if (resolve) { resolve(v); resolve = null; } };
+  no.addEventListener('click', () => el.close());
+  el.addEventListener('close', () => { finish(false); if (opener) opener.focus(); });
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); finish(true); el.close(); });
+  return {
+    el,
+    ask(question, detail, yesLabel, from) {
+      opener = from;
+      title.textContent = question;
+      text.textContent = detail;
+      yes.textContent = yesLabel;
+      el.showModal();
+      return new Promise((r) => { resolve = r; });
+    },
+  };
+}
+
+// Asks why records are dismissed; resolves to the reason, or null.
+function makeDismissDialog() {
+  const title = h('h2');
+  const reason = h('textarea', { required: true, rows: 3, maxlength: 1000, 'data-test': 'dismiss-reason' });
+  const ok = h('button', { type: 'submit', 'data-test': 'dismiss-ok' }, 'Dismiss');
+  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const form = h('form', { method: 'dialog' }, title,
+    h('p', { class: 'small muted' }, 'They leave the failed queue without being synced. The reason is kept in the audit log. A record syncs again when it changes in the source.'),
+    field('Reason', reason), h('div', { class: 'button-row' }, ok, cancel));
+  const el = h('dialog', { 'data-test': 'dismiss-dialog' }, form);
+  let resolve = null;
+  let opener = null;
+  const finish = (v) => { if (resolve) { resolve(v); resolve = null; } };
+  cancel.addEventListener('click', () => el.close());
+  el.addEventListener('close', () => { finish(null); if (opener) opener.focus(); });
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!reason.value.trim()) return;
+    finish(reason.value.trim());
+    el.close();
+  });
+  return {
+    el,
+    ask(n, processName, from) {
+      opener = from;
+      title.textContent = `Dismiss ${fmtNum(n)} failed record${n === 1 ? '' : 's'} of ${processName}`;
+      reason.value = '';
+      el.showModal();
+      return new Promise((r) => { resolve = r; });
+    },
+  };
 }
 
 const FINDING_WORDS = {
