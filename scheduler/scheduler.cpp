@@ -297,40 +297,55 @@ std::vector<std::string> Scheduler::batch_prerequisites_locked(const std::string
 void Scheduler::advance_run_all_locked(std::vector<LogLine>& logs) {
     if (!run_all_ || !run_all_->active) return;
     RunAllStatus& b = *run_all_;
-    for (auto it = run_all_pending_.begin(); it != run_all_pending_.end();) {
-        const std::string id = *it;
-        std::string blocked;
-        bool ready = true;
-        for (const auto& q : batch_prerequisites_locked(id)) {
-            if (auto nb = b.not_succeeded.find(q); nb != b.not_succeeded.end()) {
-                blocked = q;
-                break;
+    // Starts the members whose prerequisites completed; drops those whose did not.
+    auto pass = [&] {
+        for (auto it = run_all_pending_.begin(); it != run_all_pending_.end();) {
+            const std::string id = *it;
+            std::string blocked;
+            bool ready = true;
+            for (const auto& q : batch_prerequisites_locked(id)) {
+                if (auto nb = b.not_succeeded.find(q); nb != b.not_succeeded.end()) {
+                    blocked = q;
+                    break;
+                }
+                if (std::find(b.succeeded.begin(), b.succeeded.end(), q) == b.succeeded.end())
+                    ready = false;
             }
-            if (std::find(b.succeeded.begin(), b.succeeded.end(), q) == b.succeeded.end())
-                ready = false;
-        }
-        if (!blocked.empty()) {
-            b.not_succeeded[id] = "not run: " + blocked + " did not complete";
-            logs.push_back({"warn", id, "run all: not run, because " + blocked +
-                                            " did not complete its run"});
+            if (!blocked.empty()) {
+                b.not_succeeded[id] = "not run: " + blocked + " did not complete";
+                logs.push_back({"warn", id, "run all: not run, because " + blocked +
+                                                " did not complete its run"});
+                it = run_all_pending_.erase(it);
+                continue;
+            }
+            if (!ready || running_.count(id) || stopping_) {
+                ++it;
+                continue;
+            }
+            auto e = entries_.find(id);
+            if (e == entries_.end()) {  // removed meanwhile
+                b.not_succeeded[id] = "not run: the process was removed";
+                it = run_all_pending_.erase(it);
+                continue;
+            }
+            start_locked(e->second, b.trigger);
+            run_all_started_.insert(id);
             it = run_all_pending_.erase(it);
-            continue;
         }
-        if (!ready || running_.count(id) || stopping_) {
-            ++it;
-            continue;
+    };
+    pass();
+    if (!run_all_retry_.empty() && run_all_started_.empty() && running_.empty()) {
+        // Skipped members wait for a run here to end; none is going, so another host holds
+        // their leases: give up on them, and on what depends on them.
+        for (const auto& id : run_all_retry_) {
+            b.not_succeeded[id] = "skipped: another run of it, or of a process it shares "
+                                  "records with, was going";
+            logs.push_back({"warn", id, "run all: not run, because it was " + b.not_succeeded[id]});
         }
-        auto e = entries_.find(id);
-        if (e == entries_.end()) {  // removed meanwhile
-            b.not_succeeded[id] = "not run: the process was removed";
-            it = run_all_pending_.erase(it);
-            continue;
-        }
-        start_locked(e->second, b.trigger);
-        run_all_started_.insert(id);
-        it = run_all_pending_.erase(it);
+        run_all_retry_.clear();
+        pass();
     }
-    if (run_all_pending_.empty() && run_all_started_.empty()) {
+    if (run_all_pending_.empty() && run_all_started_.empty() && run_all_retry_.empty()) {
         b.active = false;
         b.finished_ms = clock_.now_ms();
         logs.push_back({"info", "",
@@ -373,6 +388,7 @@ bool Scheduler::run_all(const std::vector<std::string>& order, const std::string
         run_all_->order = order;
         run_all_pending_ = order;
         run_all_started_.clear();
+        run_all_retry_.clear();
         std::string names;
         for (const auto& id : order) names += (names.empty() ? "" : ", ") + id;
         logs.push_back({"info", "", "run all (" + trigger + "): " + names});
@@ -520,8 +536,10 @@ void Scheduler::stop() {
         jobs_.clear();
         if (run_all_ && run_all_->active) {
             for (const auto& id : run_all_pending_) run_all_->not_succeeded[id] = "not run: stopping";
+            for (const auto& id : run_all_retry_) run_all_->not_succeeded[id] = "not run: stopping";
             run_all_pending_.clear();
             run_all_started_.clear();
+            run_all_retry_.clear();
             run_all_->active = false;
             run_all_->finished_ms = clock_.now_ms();
         }
@@ -580,11 +598,20 @@ void Scheduler::worker() {
             }
             const bool reached_end =
                 result.status == "succeeded" || result.status == "succeeded_with_failures";
-            if (run_all_ && run_all_->active && run_all_started_.erase(job.id)) {
-                if (reached_end) run_all_->succeeded.push_back(job.id);
-                else
-                    run_all_->not_succeeded[job.id] =
-                        result.status.empty() ? "failed" : result.status;
+            if (run_all_ && run_all_->active) {
+                // Another run ended: members skipped earlier may run now.
+                if (!skipped && !run_all_retry_.empty()) {
+                    run_all_pending_.insert(run_all_pending_.begin(), run_all_retry_.begin(),
+                                            run_all_retry_.end());
+                    run_all_retry_.clear();
+                }
+                if (run_all_started_.erase(job.id)) {
+                    if (reached_end) run_all_->succeeded.push_back(job.id);
+                    else if (skipped) run_all_retry_.push_back(job.id);
+                    else
+                        run_all_->not_succeeded[job.id] =
+                            result.status.empty() ? "failed" : result.status;
+                }
             }
             if (reached_end && succeeded_.insert(job.id).second && !stopping_) {
                 // A first success releases the processes held for it.

@@ -24,7 +24,9 @@
 // - run_all(): one run of each given process, each started once its prerequisites among
 //   them have reached their end (in parallel where the order allows, up to `workers`). A
 //   process whose prerequisite failed or was not run is not run (logged, reported). A
-//   member already running when its turn comes waits for that run to end, then runs. One
+//   member already running when its turn comes waits for that run to end, then runs; one
+//   whose run was skipped (a conflicting run held its lease) runs again after the next run
+//   ends (not run when none is going any more). One
 //   run-all at a time; `plexus serve` starts one at start (docs/scheduling.md).
 // - set_enabled(): persisted; a new Scheduler on the same SchedulerState honours it.
 //   Enabling starts the schedule afresh from now (no catch-up for the disabled period).
@@ -266,6 +268,9 @@ private:
     std::optional<RunAllStatus> run_all_;
     std::vector<std::string> run_all_pending_;
     std::unordered_set<std::string> run_all_started_;
+    // Started, but the run was skipped (a run it conflicts with — e.g. the other direction of
+    // a two-way sync — was going): tried again when another run ends.
+    std::vector<std::string> run_all_retry_;
     bool wake_ = false;
     bool stopping_ = false;
     bool quit_workers_ = false;

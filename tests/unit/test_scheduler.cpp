@@ -877,3 +877,82 @@ TEST_CASE("run all: a member already running is run again after that run ends", 
     CHECK(error == "unknown process \"nope\"");
     CHECK_FALSE(s.run_all({}, "run-all", error));
 }
+
+TEST_CASE("run all: a member skipped for a conflicting run runs once that run has ended",
+          "[scheduler]") {
+    ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
+    MemorySchedulerState state;
+    Logs logs;
+    // Two directions of one two-way sync share a lease: while one runs, the other is skipped.
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::string> events;
+    bool a_running = false, release_a = false;
+    RunFn fn = [&](const std::string& id, const std::string&, const std::atomic<bool>*) {
+        std::unique_lock lock(m);
+        if (id == "b" && a_running) {
+            events.push_back("skip b");
+            return RunResult{"skipped", "a holds the lease", 0};
+        }
+        events.push_back("start " + id);
+        if (id == "a") {
+            a_running = true;
+            cv.notify_all();
+            cv.wait(lock, [&] { return release_a; });
+            a_running = false;
+        }
+        events.push_back("end " + id);
+        return RunResult{"succeeded", "", 1};
+    };
+    Scheduler s(clock, state, fn, logs.fn(), SchedulerOptions{4, 60000});
+    add(s, process("a", ""));
+    add(s, process("b", ""));
+    ScheduledProcess c = process("c", "");
+    c.prerequisites = {"b"};
+    add(s, c);
+    std::string error;
+    REQUIRE(s.run_all({"a", "b", "c"}, "start", error));
+    {
+        std::unique_lock lock(m);
+        REQUIRE(cv.wait_for(lock, seconds{10}, [&] {
+            return std::find(events.begin(), events.end(), "skip b") != events.end();
+        }));
+        release_a = true;
+        cv.notify_all();
+    }
+    s.wait_idle();
+    auto st = s.run_all_status();
+    REQUIRE(st);
+    CHECK_FALSE(st->active);
+    CHECK(st->not_succeeded.empty());
+    CHECK(st->succeeded.size() == 3);
+    std::lock_guard lock(m);
+    auto pos = [&](const std::string& e) { return std::find(events.begin(), events.end(), e) - events.begin(); };
+    CHECK(pos("start b") > pos("end a"));
+    CHECK(pos("start c") > pos("end b"));
+}
+
+TEST_CASE("run all: a member skipped with nothing going here is given up, with its dependents",
+          "[scheduler]") {
+    ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
+    MemorySchedulerState state;
+    Logs logs;
+    RunFn fn = [](const std::string& id, const std::string&, const std::atomic<bool>*) {
+        // "b" is always held by another host.
+        return RunResult{id == "b" ? "skipped" : "succeeded", "", 1};
+    };
+    Scheduler s(clock, state, fn, logs.fn(), SchedulerOptions{1, 60000});
+    add(s, process("b", ""));
+    ScheduledProcess c = process("c", "");
+    c.prerequisites = {"b"};
+    add(s, c);
+    std::string error;
+    REQUIRE(s.run_all({"b", "c"}, "start", error));
+    s.wait_idle();
+    auto st = s.run_all_status();
+    REQUIRE(st);
+    CHECK_FALSE(st->active);
+    CHECK(st->not_succeeded.at("b").rfind("skipped", 0) == 0);
+    CHECK(st->not_succeeded.at("c") == "not run: b did not complete");
+    CHECK(logs.containing("finished: 0 of 2") == 1);
+}
