@@ -70,7 +70,7 @@ struct Hub {
                 {{"id", "customers"},
                  {"source", {{"connection", "shop"}, {"entity", "customers"}}},
                  {"target", {{"connection", "dst"}, {"entity", "customers"}}},
-                 {"mapping", {{"id", "string(id)"}, {"email", "email"}}}});
+                 {"mapping", {{"id", "id"}, {"email", "email"}}}});
         write_file(dir.path() / "plexus.json", config.dump(2));
     }
     std::vector<std::string> common() const {
