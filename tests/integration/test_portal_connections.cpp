@@ -172,7 +172,7 @@ std::set<std::string> error_fields(const json& body) {
 
 }  // namespace
 
-TEST_CASE("portal: connections — create, test, edit without the secret, use, delete; the token never shown",
+TEST_CASE("portal: connections created in the portal work end to end and never show their token",
           "[portal][connections]") {
     Hub hub;
     hub.start();
