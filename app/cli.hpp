@@ -3,6 +3,7 @@
 
 #include "config/config.hpp"
 #include "plugin_host/plugin_registry.hpp"
+#include "secrets/secret_box.hpp"
 #include "store/store.hpp"
 
 #include <boost/program_options.hpp>
@@ -98,6 +99,18 @@ bool parse(const std::string& command, const std::string& synopsis, po::options_
            const po::positional_options_description& pos, const std::vector<std::string>& args,
            po::variables_map& vm);
 
+// The hub's secret key (docs/configuration.md, "Secret key"): PLEXUS_SECRET_KEY, else
+// `key_file` ("" = <data dir>/secret.key); generated there (mode 0600) when absent and
+// `create`. Null when absent and not `create`. Throws SecretError saying what is wrong.
+std::shared_ptr<const SecretKey> load_hub_key(const Common& c, const std::string& key_file,
+                                              bool create);
+
+// load_valid_config with the connections created in the portal added (their secrets opened
+// with `key`; null: the database must hold none): prints every problem, false on any.
+bool load_valid_config_with_store(const Common& c, PluginRegistry& registry, Store& store,
+                                  const SecretKey* key, Config& out);
+
+int cmd_secrets(const std::vector<std::string>& args);
 int cmd_serve(const std::vector<std::string>& args);
 int cmd_run(const std::vector<std::string>& args);
 int cmd_replay(const std::vector<std::string>& args);

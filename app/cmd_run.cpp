@@ -141,7 +141,18 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
     PluginRegistry registry;
     load_plugins(registry, c);
     Config config;
-    if (!load_valid_config(c, registry, config)) return run_failed;
+    // The connections created in the portal are the hub's too (their secrets open with the
+    // key serve created; none needed while the database holds none).
+    auto store = open_store(c, StoreUse::write_checked);
+    std::shared_ptr<const SecretKey> secret_key;
+    try {
+        secret_key = load_hub_key(c, "", false);
+    } catch (const SecretError& e) {
+        std::cerr << e.what() << "\n";
+        return run_failed;
+    }
+    if (!load_valid_config_with_store(c, registry, *store, secret_key.get(), config))
+        return run_failed;
     std::vector<std::string> ids;
     if (all) {
         for (const auto& id : dependency_order(config))
@@ -154,7 +165,6 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
         if (!require_process(config, process_id, name, c.config_file)) return usage;
         ids.push_back(process_id);
     }
-    auto store = open_store(c, StoreUse::write_checked);
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
     std::vector<const ProcessConfig*> processes;
     for (const auto& id : ids) processes.push_back(hub.config().process(id));

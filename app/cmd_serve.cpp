@@ -45,12 +45,16 @@ int cmd_serve(const std::vector<std::string>& args) {
     Common c;
     std::string listen = "127.0.0.1:8080";
     bool secure_cookie = false;
+    std::string secret_key_file;
     po::options_description opts("options");
     add_common(opts, c, true, true, true);
     opts.add_options()("listen,l", po::value(&listen)->default_value(listen),
                        "portal address HOST:PORT (port 0: any free port)")(
         "secure-cookie", po::bool_switch(&secure_cookie),
-        "mark the session cookie Secure (when a TLS proxy fronts the portal)");
+        "mark the session cookie Secure (when a TLS proxy fronts the portal)")(
+        "secret-key-file", po::value(&secret_key_file),
+        "the key sealing the secrets of connections created in the portal (default: "
+        "DATA/secret.key, created on first start; PLEXUS_SECRET_KEY wins)");
     po::variables_map vm;
     if (!parse("serve", "[--config FILE] [--data DIR] [--listen HOST:PORT]", opts, {}, args, vm))
         return ok;
@@ -64,12 +68,23 @@ int cmd_serve(const std::vector<std::string>& args) {
 
     PluginRegistry registry;
     load_plugins(registry, c);
-    Config config;
-    if (!load_valid_config(c, registry, config)) return run_failed;
     // One hub per data directory: a second serve would run every schedule twice.
     require_writable_data_dir(c);
     DataDirLock data_lock(c.data_dir);
     auto store = open_store(c, StoreUse::write_checked);
+    // Connections created in the portal join the file's (docs/configuration.md,
+    // "Connections created in the portal"): their secrets open with the hub's key.
+    std::shared_ptr<const SecretKey> secret_key;
+    try {
+        secret_key = load_hub_key(c, secret_key_file, true);
+    } catch (const SecretError& e) {
+        log_error(e.what());
+        return run_failed;
+    }
+    portal_options.secret_key = secret_key;
+    Config config;
+    if (!load_valid_config_with_store(c, registry, *store, secret_key.get(), config))
+        return run_failed;
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
     Operations ops(hub);
     web::Portal portal(ops, portal_options);

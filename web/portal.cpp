@@ -3,6 +3,7 @@
 #include "common/logging.hpp"
 #include "common/redactor.hpp"
 #include "common/time_text.hpp"
+#include "service/connection_admin.hpp"
 #include "web/assets.hpp"
 #include "web/auth.hpp"
 #include "web/connection_threads.hpp"
@@ -295,6 +296,29 @@ bool basic_credentials(const httplib::Request& req, std::string& name, std::stri
     return true;
 }
 
+// 400 with the problems by field (docs/api.md, "Connections"), or the status of the write.
+void send_connection_write(Ctx& c, const ConnectionWrite& w, int ok_status) {
+    if (w.status == OpStatus::ok) {
+        send_json(c.res, ok_status, w.view);
+        return;
+    }
+    const int status = w.status == OpStatus::not_found ? 404
+                       : w.status == OpStatus::conflict ? 409
+                                                        : 400;
+    const char* code = status == 404 ? "not_found" : status == 409 ? "conflict" : "bad_request";
+    std::string message = w.message;
+    json errors = json::array();
+    for (const auto& e : w.errors) {
+        errors.push_back({{"field", e.field}, {"message", global_redactor().redact(e.message)}});
+        if (message.empty()) message = e.field + ": " + e.message;
+        else if (w.message.empty()) message += "; " + e.field + ": " + e.message;
+    }
+    send_json(c.res, status,
+              {{"error", {{"status", status}, {"code", code},
+                          {"message", global_redactor().redact(message)}}},
+               {"errors", errors}});
+}
+
 }  // namespace
 
 struct Portal::Impl {
@@ -308,6 +332,7 @@ struct Portal::Impl {
 
     Operations& ops;
     PortalOptions options;
+    ConnectionAdmin connections;
     httplib::Server server;
     std::vector<Route> routes;
     int bound_port = 0;
@@ -354,7 +379,8 @@ struct Portal::Impl {
         login_failures.erase(name);
     }
 
-    Impl(Operations& o, PortalOptions opt) : ops(o), options(std::move(opt)) {
+    Impl(Operations& o, PortalOptions opt)
+        : ops(o), options(std::move(opt)), connections(o, options.secret_key) {
         export_dir = options.data_dir + "/exports";
         // Connections and their timeouts (docs/design/005-bounded-portal.md): a thread per
         // connection up to max_connections; a connection that says nothing for
@@ -842,12 +868,35 @@ struct Portal::Impl {
             }
             send_json(c.res, 200, {{"items", items}, {"limit", limit}, {"offset", offset}});
         });
+        // Connections: the file's (read-only) and the portal's (secrets sealed in the store,
+        // write-only: core/service/connection_admin.hpp).
         route("GET", "/api/connections", support,
-              [this](Ctx& c) { send_json(c.res, 200, ops.connections_view()); });
+              [this](Ctx& c) { send_json(c.res, 200, connections.connections_view()); });
+        route("POST", "/api/connections", admin, [this](Ctx& c) {
+            send_connection_write(c, connections.create(c.body, c.actor()), 201);
+        });
+        route("GET", "/api/connections/" + id, support, [this](Ctx& c) {
+            const std::string cid = c.match[1];
+            auto v = connections.connection_view(cid);
+            if (!v) throw not_found("no connection \"" + cid + "\"");
+            send_json(c.res, 200, *v);
+        });
+        route("PUT", "/api/connections/" + id, admin, [this](Ctx& c) {
+            send_connection_write(c, connections.update(c.match[1], c.body, c.actor()), 200);
+        });
+        route("DELETE", "/api/connections/" + id, admin, [this](Ctx& c) {
+            send_op(c, connections.remove(c.match[1], c.actor()), [&] { c.res.status = 204; });
+        });
+        route("GET", "/api/plugins/" + id + "/settings-schema", support, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            auto v = connections.settings_schema(pid);
+            if (!v) throw not_found("no installed connector \"" + pid + "\"");
+            send_json(c.res, 200, *v);
+        });
         route("POST", "/api/connections/" + id + "/test", admin, [this](Ctx& c) {
             const std::string cid = c.match[1];
-            if (!ops.has_connection(cid)) throw not_found("no connection \"" + cid + "\"");
-            ConnectionTest t = ops.test_connection(cid, c.actor());
+            if (!connections.exists(cid)) throw not_found("no connection \"" + cid + "\"");
+            ConnectionTest t = connections.test(cid, c.actor());
             json j = {{"ok", t.ok}, {"message", t.message}, {"duration_ms", t.duration_ms}};
             if (!t.ok) j["error_class"] = t.error_class;
             send_json(c.res, 200, j);

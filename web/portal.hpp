@@ -7,6 +7,7 @@
 // SQL or plugins.
 #pragma once
 
+#include "secrets/secret_box.hpp"
 #include "service/operations.hpp"
 
 #include <cstdint>
@@ -28,6 +29,9 @@ struct PortalOptions {
     bool secure_cookie = false;    // add "Secure" (behind a TLS-terminating proxy)
     int64_t session_ttl_ms = 12LL * 3600 * 1000;
     int64_t session_idle_ms = 2LL * 3600 * 1000;
+    // Seals the secrets of connections created in the portal (core/secrets); null: such
+    // connections cannot be created or opened (the API says so).
+    std::shared_ptr<const SecretKey> secret_key;
 };
 
 class Portal {

@@ -24,6 +24,9 @@ struct ConnectionConfig {
     std::string connector;
     nlohmann::json settings = nlohmann::json::object();  // as written: may hold "${ENV}"
     std::string json_path;                               // "/connections/shop"
+    // Created in the portal and kept in the database (core/secrets/stored_connections.hpp),
+    // not written in the configuration file.
+    bool stored = false;
     // Overrides the connector's declared request budget (its manifest's "rate_limit"), e.g.
     // for a Shopify Plus store: {"requests_per_second": 20, "burst": 400}; 0 = no limit.
     // Null: the manifest's.

@@ -71,12 +71,63 @@ std::unique_ptr<ConnectorInstance> Hub::open(const std::string& connection_id, L
     services.governor = &governor(connection_id);
     services.clock = &clock_;
     services.cancel = cancel;
-    return std::make_unique<ConnectorInstance>(loaded, settings_.at(connection_id),
-                                               std::move(services),
+    nlohmann::json settings;
+    {
+        std::lock_guard lock(settings_mutex_);
+        settings = settings_.at(connection_id);
+    }
+    return std::make_unique<ConnectorInstance>(loaded, settings, std::move(services),
                                                isolation_for(c, loaded->manifest));
 }
 
+namespace {
+nlohmann::json resolve_or_throw(const ConnectionConfig& c, const nlohmann::json& manifest,
+                                const Environment& env) {
+    std::vector<ConfigError> errors;
+    ResolvedSettings r = resolve_settings(manifest, c.settings, env, "connection \"" + c.id + "\"",
+                                          "/settings", errors);
+    if (!errors.empty()) {
+        std::string text = "the settings are not valid:";
+        for (const auto& e : errors) text += "\n  " + e.to_string();
+        throw std::runtime_error(text);
+    }
+    for (const auto& s : r.secret_values) global_redactor().add(s);
+    return std::move(r.values);
+}
+}  // namespace
+
+std::unique_ptr<ConnectorInstance> Hub::open_connection(const ConnectionConfig& c, LogTags tags,
+                                                        const std::atomic<bool>* cancel) {
+    auto loaded = registry_.find(c.connector);
+    if (!loaded)
+        throw std::runtime_error("connection \"" + c.id + "\": connector \"" + c.connector +
+                                 "\" is not loaded");
+    nlohmann::json settings = resolve_or_throw(c, loaded->manifest, env_);
+    tags.connection = c.id;
+    tags.connector = c.connector;
+    HostServices services;
+    services.tags = std::move(tags);
+    services.http = &http_;
+    services.governor = &governor(c.id);
+    services.clock = &clock_;
+    services.cancel = cancel;
+    return std::make_unique<ConnectorInstance>(loaded, settings, std::move(services),
+                                               isolation_for(&c, loaded->manifest));
+}
+
+bool Hub::replace_connection_settings(const ConnectionConfig& c) {
+    const ConnectionConfig* known = config_.connection(c.id);
+    if (!known || !known->stored) return false;
+    const nlohmann::json* manifest = registry_.manifest(c.connector);
+    if (!manifest) throw std::runtime_error("connector \"" + c.connector + "\" is not loaded");
+    nlohmann::json settings = resolve_or_throw(c, *manifest, env_);
+    std::lock_guard lock(settings_mutex_);
+    settings_[c.id] = std::move(settings);
+    return true;
+}
+
 std::string Hub::setting_text(const std::string& connection_id, const std::string& name) const {
+    std::lock_guard lock(settings_mutex_);
     auto it = settings_.find(connection_id);
     if (it == settings_.end() || !it->second.is_object()) return {};
     auto v = it->second.find(name);

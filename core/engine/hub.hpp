@@ -46,6 +46,19 @@ public:
     std::unique_ptr<ConnectorInstance> open(const std::string& connection_id, LogTags tags,
                                             const std::atomic<bool>* cancel);
 
+    // A new instance for a connection that is not (or not yet) part of the configuration the
+    // hub started with: a connection created in the portal, being tested. `c.settings` as
+    // written (resolved here); throws std::runtime_error listing what is wrong with them.
+    std::unique_ptr<ConnectorInstance> open_connection(const ConnectionConfig& c, LogTags tags,
+                                                       const std::atomic<bool>* cancel);
+
+    // Takes new settings for a connection created in the portal and edited there
+    // (`c.settings` as written, resolved here; throws std::runtime_error when they do not
+    // resolve). Runs that start afterwards use them; running ones keep the instance they
+    // opened. False when the hub does not know the connection (no process of this hub uses
+    // it; nothing to do).
+    bool replace_connection_settings(const ConnectionConfig& c);
+
     // A resolved setting of a connection as text (a secret included: for the host's own use,
     // e.g. verifying webhooks; never to be shown); "" when unset or not a string.
     std::string setting_text(const std::string& connection_id, const std::string& name) const;
@@ -60,6 +73,7 @@ private:
     Clock& clock_;
     Environment env_;
     HttpClient http_;
+    mutable std::mutex settings_mutex_;  // guards settings_ (portal edits replace entries)
     std::map<std::string, nlohmann::json> settings_;  // resolved, per connection
     std::map<std::string, CompiledProcess> processes_;
     std::mutex governors_mutex_;

@@ -306,6 +306,21 @@ constexpr const char* k_migration_7 = R"sql(
 ALTER TABLE runs ADD COLUMN recovered_count INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Connections created in the portal: their secret settings, sealed with the hub's secret
+// key (core/secrets/secret_box.hpp: "sb1:" text), one row per setting, apart from the other
+// settings (connections.settings_json, migration 1) so that a key rotation rewrites exactly
+// these rows. key_id names the key that sealed the value, so a wrong key is named at start.
+constexpr const char* k_migration_8 = R"sql(
+CREATE TABLE connection_secrets (
+    connection_id TEXT    NOT NULL,
+    name          TEXT    NOT NULL,
+    sealed        TEXT    NOT NULL,
+    key_id        TEXT    NOT NULL,
+    updated_ms    INTEGER NOT NULL,
+    PRIMARY KEY (connection_id, name)
+) WITHOUT ROWID;
+)sql";
+
 int read_version(SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     q.executeStep();
@@ -325,6 +340,7 @@ const std::vector<Migration>& all() {
         {5, "record counts per process", k_migration_5},
         {6, "webhook inbox", k_migration_6},
         {7, "records recovered from an interrupted run", k_migration_7},
+        {8, "sealed secrets of portal connections", k_migration_8},
     };
     return migrations;
 }

@@ -1496,6 +1496,181 @@ public:
         });
     }
 
+    // --- connections created in the portal ---------------------------------------------------
+
+    std::vector<SealedSecret> read_secrets(const std::string& connection_id) {
+        StatementUse s(stmt("SELECT name, sealed, key_id FROM connection_secrets "
+                            "WHERE connection_id = ?1 ORDER BY name"));
+        s->bind(1, connection_id);
+        std::vector<SealedSecret> out;
+        while (s->executeStep())
+            out.push_back(SealedSecret{s->getColumn(0).getString(), s->getColumn(1).getString(),
+                                       s->getColumn(2).getString()});
+        return out;
+    }
+
+    void write_secrets(const StoredConnection& c, int64_t now_ms) {
+        {
+            StatementUse d(stmt("DELETE FROM connection_secrets WHERE connection_id = ?1"));
+            d->bind(1, c.id);
+            d->exec();
+        }
+        for (const auto& x : c.secrets) {
+            StatementUse s(stmt("INSERT INTO connection_secrets (connection_id, name, sealed, "
+                                "key_id, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
+            s->bind(1, c.id);
+            s->bind(2, x.name);
+            s->bind(3, x.sealed);
+            s->bind(4, x.key_id);
+            s->bind(5, now_ms);
+            s->exec();
+        }
+    }
+
+    static constexpr const char* k_connection_columns =
+        "id, connector, display_name, settings_json, created_ms, updated_ms";
+
+    StoredConnection read_connection(SQLite::Statement& st) {
+        SQLite::Statement* s = &st;
+        StoredConnection c;
+        c.id = s->getColumn(0).getString();
+        c.connector = s->getColumn(1).getString();
+        c.display_name = s->getColumn(2).getString();
+        c.settings_json = s->getColumn(3).getString();
+        c.created_ms = s->getColumn(4).getInt64();
+        c.updated_ms = s->getColumn(5).getInt64();
+        return c;
+    }
+
+    std::vector<StoredConnection> stored_connections() override {
+        return guarded("list connections", [&] {
+            SQLite::Transaction tx(*db_);  // one snapshot for connections and secrets
+            std::vector<StoredConnection> out;
+            {
+                StatementUse s(stmt(std::string("SELECT ") + k_connection_columns +
+                                    " FROM connections ORDER BY id"));
+                while (s->executeStep()) out.push_back(read_connection(s.get()));
+            }
+            for (auto& c : out) c.secrets = read_secrets(c.id);
+            tx.commit();
+            return out;
+        });
+    }
+
+    std::optional<StoredConnection> stored_connection(const std::string& id) override {
+        return guarded(about("read the connection", id), [&]() -> std::optional<StoredConnection> {
+            SQLite::Transaction tx(*db_);
+            std::optional<StoredConnection> c;
+            {
+                StatementUse s(stmt(std::string("SELECT ") + k_connection_columns +
+                                    " FROM connections WHERE id = ?1"));
+                s->bind(1, id);
+                if (s->executeStep()) c = read_connection(s.get());
+            }
+            if (c) c->secrets = read_secrets(id);
+            tx.commit();
+            return c;
+        });
+    }
+
+    bool create_connection(const StoredConnection& c, const std::string& actor, int64_t now_ms,
+                           const std::string& audit_detail) override {
+        return guarded(about("create the connection", c.id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                StatementUse s(stmt(
+                    "INSERT INTO connections (id, connector, display_name, settings_json, "
+                    "created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5) "
+                    "ON CONFLICT (id) DO NOTHING"));
+                s->bind(1, c.id);
+                s->bind(2, c.connector);
+                s->bind(3, c.display_name);
+                s->bind(4, c.settings_json);
+                s->bind(5, now_ms);
+                s->exec();
+            }
+            if (db_->getChanges() == 0) return false;
+            write_secrets(c, now_ms);
+            insert_audit(AuditEntry{0, now_ms, actor, "connection.create", c.id, audit_detail});
+            tx.commit();
+            return true;
+        });
+    }
+
+    bool update_connection(const StoredConnection& c, const std::string& actor, int64_t now_ms,
+                           const std::string& audit_detail) override {
+        return guarded(about("update the connection", c.id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                StatementUse s(stmt("UPDATE connections SET display_name = ?2, settings_json = ?3, "
+                                    "updated_ms = ?4 WHERE id = ?1"));
+                s->bind(1, c.id);
+                s->bind(2, c.display_name);
+                s->bind(3, c.settings_json);
+                s->bind(4, now_ms);
+                s->exec();
+            }
+            if (db_->getChanges() == 0) return false;
+            write_secrets(c, now_ms);
+            insert_audit(AuditEntry{0, now_ms, actor, "connection.update", c.id, audit_detail});
+            tx.commit();
+            return true;
+        });
+    }
+
+    bool delete_connection(const std::string& id, const std::string& actor,
+                           int64_t now_ms) override {
+        return guarded(about("delete the connection", id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                StatementUse s(stmt("DELETE FROM connections WHERE id = ?1"));
+                s->bind(1, id);
+                s->exec();
+            }
+            if (db_->getChanges() == 0) return false;
+            {
+                StatementUse s(stmt("DELETE FROM connection_secrets WHERE connection_id = ?1"));
+                s->bind(1, id);
+                s->exec();
+            }
+            insert_audit(AuditEntry{0, now_ms, actor, "connection.delete", id, "{}"});
+            tx.commit();
+            return true;
+        });
+    }
+
+    int64_t reseal_secrets(const std::function<SealedSecret(const SealedSecretRow&)>& reseal,
+                           const std::string& actor, int64_t now_ms,
+                           const std::string& audit_detail) override {
+        // Not guarded(): an exception of `reseal` (a secret that does not open) must reach
+        // the caller as it is, after the rollback.
+        SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        std::vector<SealedSecretRow> rows;
+        {
+            StatementUse s(stmt("SELECT connection_id, name, sealed, key_id FROM "
+                                "connection_secrets ORDER BY connection_id, name"));
+            while (s->executeStep())
+                rows.push_back(SealedSecretRow{
+                    s->getColumn(0).getString(),
+                    SealedSecret{s->getColumn(1).getString(), s->getColumn(2).getString(),
+                                 s->getColumn(3).getString()}});
+        }
+        for (const auto& row : rows) {
+            SealedSecret next = reseal(row);
+            StatementUse s(stmt("UPDATE connection_secrets SET sealed = ?3, key_id = ?4, "
+                                "updated_ms = ?5 WHERE connection_id = ?1 AND name = ?2"));
+            s->bind(1, row.connection_id);
+            s->bind(2, row.secret.name);
+            s->bind(3, next.sealed);
+            s->bind(4, next.key_id);
+            s->bind(5, now_ms);
+            s->exec();
+        }
+        insert_audit(AuditEntry{0, now_ms, actor, "secrets.rotate", "", audit_detail});
+        tx.commit();
+        return static_cast<int64_t>(rows.size());
+    }
+
     void audit(const AuditEntry& entry) override {
         guarded("write an audit entry", [&] {
             SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);

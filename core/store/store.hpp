@@ -273,6 +273,32 @@ struct Session {
     int64_t expires_ms = 0;
 };
 
+// A secret setting of a stored connection, sealed (core/secrets: "sb1:…"); the store never
+// sees it in clear. `key_id` names the key that sealed it (SecretKey::id()).
+struct SealedSecret {
+    std::string name;
+    std::string sealed;
+    std::string key_id;
+};
+
+// A connection created in the portal (docs/api.md, "Connections"). `settings_json` holds the
+// settings that are not secret, as a JSON object; every secret setting is in `secrets`.
+struct StoredConnection {
+    std::string id;
+    std::string connector;
+    std::string display_name;
+    std::string settings_json = "{}";
+    std::vector<SealedSecret> secrets;
+    int64_t created_ms = 0;
+    int64_t updated_ms = 0;
+};
+
+// One sealed secret of any stored connection (rotation walks them all).
+struct SealedSecretRow {
+    std::string connection_id;
+    SealedSecret secret;
+};
+
 // Totals over finished runs of one process (Prometheus /metrics).
 struct RunStats {
     std::string process_id;
@@ -454,6 +480,27 @@ public:
     // reads that covered only deleted events. Returns how many events.
     virtual int64_t prune_inbox(const std::string& connection_id, int64_t consumed_through,
                                 int64_t before_ms) = 0;
+
+    // --- connections created in the portal (migration 8) ------------------------------------
+    virtual std::vector<StoredConnection> stored_connections() = 0;
+    virtual std::optional<StoredConnection> stored_connection(const std::string& id) = 0;
+    // Each writes the connection with its secrets (the full set: secrets not listed are
+    // removed) and an audit entry (`audit_detail`, JSON text without secret values) in one
+    // transaction. create: false (nothing written) when the id is taken; update and delete:
+    // false for an unknown id.
+    virtual bool create_connection(const StoredConnection& c, const std::string& actor,
+                                   int64_t now_ms, const std::string& audit_detail) = 0;
+    virtual bool update_connection(const StoredConnection& c, const std::string& actor,
+                                   int64_t now_ms, const std::string& audit_detail) = 0;
+    virtual bool delete_connection(const std::string& id, const std::string& actor,
+                                   int64_t now_ms) = 0;
+    // Key rotation: every sealed secret is passed to `reseal`, which returns it sealed with
+    // the new key (and that key's id); all are written back, with an audit entry
+    // "secrets.rotate", in one transaction. When `reseal` throws nothing is written and the
+    // exception propagates. Returns how many secrets were re-sealed.
+    virtual int64_t reseal_secrets(const std::function<SealedSecret(const SealedSecretRow&)>& reseal,
+                                   const std::string& actor, int64_t now_ms,
+                                   const std::string& audit_detail) = 0;
 
     // --- audit ----------------------------------------------------------------------------
     virtual void audit(const AuditEntry& entry) = 0;

@@ -7,6 +7,7 @@
 // screenshot FAILED-*.png, the tail of the server's log, and the script exits 1. Screenshots
 // of every step at 1280 px and at phone width go to the artifacts directory.
 
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -470,6 +471,71 @@ async function main() {
       check((await bad.getAttribute('data-ok')) === 'false' && /Failed/.test(badText), `testing webshop (nothing listens) should fail with a message; shows "${badText}"`);
       check(!badText.includes(SECRET_VALUE), 'the failed test must not show the token');
       await snap('connections');
+    });
+
+    await step('an admin creates a Shopify connection in the form, tests it, and its token never comes back', async () => {
+      // The Shopify sandbox on a free port; it accepts the token "shpat_sandbox".
+      const TOKEN = 'shpat_sandbox';
+      const shopPort = await freePort();
+      const sandbox = spawn(opts.plexus, ['sandbox', '--only', 'shopify', '--port', `shopify=${shopPort}`], { stdio: 'ignore' });
+      try {
+        await until('the Shopify sandbox', async () => {
+          const r = await fetch(`http://127.0.0.1:${shopPort}/admin/api/2024-04/shop.json`).catch(() => null);
+          return r && r.status === 401;
+        });
+        await page.click('[data-test="nav-connections"]');
+        await page.click('[data-test="new-connection"]');
+        await page.fill('[data-test="connection-id"]', 'shop-portal');
+        await page.selectOption('[data-test="connection-connector"]', 'shopify');
+        const token = page.locator('[data-setting-input="access_token"]');
+        await token.waitFor();
+        check((await token.getAttribute('type')) === 'password', 'a secret setting should be a password field');
+        await page.fill('[data-setting-input="store_domain"]', 'plexus-sandbox.myshopify.com');
+        await page.fill('[data-setting-input="base_url"]', `http://127.0.0.1:${shopPort}`);
+        await page.fill('[data-setting-input="location_id"]', '');
+        // Without the token: the error is shown at the field.
+        await page.click('[data-test="connection-save"]');
+        const fieldError = page.locator('[data-error-field="settings.access_token"]');
+        await fieldError.waitFor();
+        await snap('connection-form-error');
+        await token.fill(TOKEN);
+        await page.click('[data-test="connection-save"]');
+        const row = page.locator('tr[data-connection="shop-portal"]');
+        await row.waitFor();
+        const shown = await row.locator('[data-setting="access_token"]').innerText();
+        check(shown.trim() === '••••••', `the stored token should show as ••••••; shows "${shown}"`);
+        await row.locator('[data-test="test-connection"]').click();
+        const result = row.locator('[data-test="test-result"]');
+        await until('a test result for shop-portal', async () => (await result.getAttribute('data-ok')) !== null);
+        check((await result.getAttribute('data-ok')) === 'true', `testing shop-portal should succeed; shows "${await result.innerText()}"`);
+        // Edit: the token field comes back empty (write-only) and saving keeps the stored one.
+        await row.locator('[data-test="edit-connection"]').click();
+        const again = page.locator('[data-setting-input="access_token"]');
+        await again.waitFor();
+        check((await again.inputValue()) === '', 'the token must not come back into the edit form');
+        check(/stored/.test(await again.getAttribute('placeholder') || ''), 'the empty token field should say the stored one is kept');
+        await page.fill('[data-test="connection-display-name"]', 'Shop from the portal');
+        await page.click('[data-test="connection-save"]');
+        await page.locator('tr[data-connection="shop-portal"]', { hasText: 'Shop from the portal' }).waitFor();
+        const row2 = page.locator('tr[data-connection="shop-portal"]');
+        await row2.locator('[data-test="test-connection"]').click();
+        const result2 = row2.locator('[data-test="test-result"]');
+        await until('a second test result', async () => (await result2.getAttribute('data-ok')) !== null);
+        check((await result2.getAttribute('data-ok')) === 'true', 'after an edit without the token the test should still pass');
+        check(!(await page.content()).includes(TOKEN), 'the token must not be anywhere in the page');
+        const raw = await (await page.request.get(`${base}/api/connections`)).text();
+        check(!raw.includes(TOKEN), 'GET /api/connections must not contain the token');
+        const audit = await (await page.request.get(`${base}/api/audit?limit=500`)).text();
+        check(audit.includes('connection.create') && !audit.includes(TOKEN), 'the creation is audited without the token');
+        // Nor the database, in clear.
+        let bytes = fs.readFileSync(path.join(dataDir, 'plexus.db'));
+        const wal = path.join(dataDir, 'plexus.db-wal');
+        if (fs.existsSync(wal)) bytes = Buffer.concat([bytes, fs.readFileSync(wal)]);
+        check(!bytes.includes(Buffer.from(TOKEN)), 'the database file must not hold the token in clear');
+        await snap('connection-created');
+      } finally {
+        sandbox.kill('SIGTERM');
+      }
     });
 
     await step('the inbox lists the Shopify connection, which takes no webhooks without its secret', async () => {

@@ -7,10 +7,12 @@ let csrfToken = null;
 let unauthenticatedHandler = null;
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  // errors: a 400's problems by field, [{field, message}] (docs/api.md, "Connections").
+  constructor(status, code, message, errors = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.errors = errors;
   }
 }
 
@@ -65,7 +67,7 @@ export async function request(method, path, body) {
     const err = (data && data.error) || {};
     const message = err.message || `${method} ${path}: HTTP ${res.status} ${res.statusText}`.trim();
     if (res.status === 401 && path !== '/api/login' && unauthenticatedHandler) unauthenticatedHandler();
-    throw new ApiError(res.status, err.code || `http_${res.status}`, message);
+    throw new ApiError(res.status, err.code || `http_${res.status}`, message, (data && Array.isArray(data.errors)) ? data.errors : null);
   }
   return data;
 }

@@ -1,0 +1,417 @@
+#include "service/connection_admin.hpp"
+
+#include "common/redactor.hpp"
+#include "secrets/stored_connections.hpp"
+
+#include <chrono>
+#include <regex>
+#include <set>
+
+namespace plexus {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* k_mask = "\u2022\u2022\u2022\u2022\u2022\u2022";
+
+const json& settings_list(const json* manifest) {
+    static const json empty = json::array();
+    if (!manifest || !manifest->contains("settings") || !(*manifest)["settings"].is_array())
+        return empty;
+    return (*manifest)["settings"];
+}
+
+bool flag(const json& spec, const char* name) {
+    return spec.contains(name) && spec[name].is_boolean() && spec[name].get<bool>();
+}
+
+std::string text_of(const json& spec, const char* name, const std::string& def = "") {
+    return spec.contains(name) && spec[name].is_string() ? spec[name].get<std::string>() : def;
+}
+
+// A value an admin left empty in the form.
+bool blank(const json& v) { return v.is_null() || (v.is_string() && v.get<std::string>().empty()); }
+
+bool valid_id(const std::string& id) {
+    static const std::regex re(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
+    return std::regex_match(id, re);
+}
+
+}  // namespace
+
+ConnectionAdmin::ConnectionAdmin(Operations& ops, std::shared_ptr<const SecretKey> key)
+    : ops_(ops), key_(std::move(key)) {}
+
+const ConnectionConfig* ConnectionAdmin::file_connection(const std::string& id) const {
+    const ConnectionConfig* c = ops_.hub().config().connection(id);
+    return c && !c->stored ? c : nullptr;
+}
+
+std::vector<std::string> ConnectionAdmin::processes_using(const std::string& id) const {
+    std::vector<std::string> out;
+    for (const auto& p : ops_.hub().config().processes)
+        if (p.source.connection == id || p.target.connection == id) out.push_back(p.id);
+    return out;
+}
+
+json ConnectionAdmin::stored_view(const StoredConnection& c) {
+    const json* manifest = ops_.hub().registry().manifest(c.connector);
+    json settings = json::object();
+    json given = json::parse(c.settings_json, nullptr, false);
+    if (given.is_object())
+        for (auto it = given.begin(); it != given.end(); ++it)
+            settings[it.key()] = it->is_string() ? json(global_redactor().redact(it->get<std::string>()))
+                                                 : *it;
+    for (const auto& s : c.secrets) settings[s.name] = {{"set", true}};
+    // Secret settings of the schema not set: {"set": false}, so the form knows the field.
+    for (const auto& spec : settings_list(manifest))
+        if (flag(spec, "secret") && !settings.contains(text_of(spec, "name")))
+            settings[text_of(spec, "name")] = {{"set", false}};
+    return {{"id", c.id},
+            {"connector", c.connector},
+            {"display_name", c.display_name},
+            {"settings", settings},
+            {"processes", processes_using(c.id)},
+            {"origin", "portal"},
+            {"read_only", false},
+            {"connector_loaded", manifest != nullptr},
+            {"created", time_or_null(c.created_ms)},
+            {"updated", time_or_null(c.updated_ms)}};
+}
+
+json ConnectionAdmin::connections_view() {
+    std::map<std::string, json> items;
+    json file_items = ops_.connections_view()["items"];
+    const std::string file = ops_.hub().config().file;
+    for (auto& item : file_items) {
+        const std::string id = item["id"];
+        if (!file_connection(id)) continue;  // merged from the store: shown from there
+        item["origin"] = "file";
+        item["file"] = file;
+        item["read_only"] = true;
+        items[id] = std::move(item);
+    }
+    for (const auto& c : ops_.store().stored_connections())
+        if (!items.count(c.id)) items[c.id] = stored_view(c);
+    json out = json::array();
+    for (auto& [id, item] : items) out.push_back(std::move(item));
+    return {{"items", out}};
+}
+
+std::optional<json> ConnectionAdmin::connection_view(const std::string& id) {
+    if (file_connection(id)) {
+        for (auto& item : connections_view()["items"])
+            if (item["id"] == id) return item;
+    }
+    if (auto c = ops_.store().stored_connection(id)) return stored_view(*c);
+    return std::nullopt;
+}
+
+bool ConnectionAdmin::exists(const std::string& id) {
+    return file_connection(id) || ops_.store().stored_connection(id).has_value();
+}
+
+std::optional<json> ConnectionAdmin::settings_schema(const std::string& connector_id) const {
+    const json* manifest = ops_.hub().registry().manifest(connector_id);
+    if (!manifest) return std::nullopt;
+    json settings = json::array();
+    for (const auto& spec : settings_list(manifest)) {
+        if (!spec.is_object() || !spec.contains("name") || !spec["name"].is_string()) continue;
+        json s = {{"name", spec["name"]},
+                  {"type", text_of(spec, "type", "string")},
+                  {"required", flag(spec, "required")},
+                  {"secret", flag(spec, "secret")},
+                  {"description", text_of(spec, "description")}};
+        // A secret's default is not shown either (it is a value like any other).
+        s["default"] = spec.contains("default") && !flag(spec, "secret") ? spec["default"] : json();
+        settings.push_back(std::move(s));
+    }
+    return json{{"connector", connector_id},
+                {"name", manifest->value("name", connector_id)},
+                {"version", manifest->value("version", "")},
+                {"settings", settings}};
+}
+
+ConnectionWrite ConnectionAdmin::create(const json& body, const std::string& actor) {
+    ConnectionWrite w;
+    w.status = OpStatus::invalid;
+    for (auto it = body.begin(); it != body.end(); ++it)
+        if (it.key() != "id" && it.key() != "connector" && it.key() != "display_name" &&
+            it.key() != "settings")
+            w.errors.push_back({it.key(), "unknown field; a connection has id, connector, "
+                                          "display_name and settings"});
+    const json id_value = body.value("id", json());
+    if (!id_value.is_string() || id_value.get<std::string>().empty()) {
+        w.errors.push_back({"id", "required: a name for the connection, e.g. shop-eu"});
+    } else if (!valid_id(id_value.get<std::string>())) {
+        w.errors.push_back({"id", "use 1 to 64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)"});
+    }
+    const json connector = body.value("connector", json());
+    if (!connector.is_string() || connector.get<std::string>().empty())
+        w.errors.push_back({"connector", "required: one of the installed connectors"});
+    else if (!ops_.hub().registry().manifest(connector.get<std::string>()))
+        w.errors.push_back({"connector", "no installed connector \"" + connector.get<std::string>() +
+                                             "\"; see the Plugins page"});
+    if (!w.errors.empty()) return w;
+    const std::string id = id_value.get<std::string>();
+    if (const ConnectionConfig* f = file_connection(id)) {
+        w.status = OpStatus::conflict;
+        w.message = "connection \"" + id + "\" is defined in the configuration file " +
+                    ops_.hub().config().file + " (" + f->json_path +
+                    "); choose another id, or edit it in the file";
+        w.errors.push_back({"id", w.message});
+        return w;
+    }
+    if (ops_.store().stored_connection(id)) {
+        w.status = OpStatus::conflict;
+        w.message = "a connection \"" + id + "\" exists already; choose another id";
+        w.errors.push_back({"id", w.message});
+        return w;
+    }
+    return write(id, body, std::nullopt, actor);
+}
+
+ConnectionWrite ConnectionAdmin::update(const std::string& id, const json& body,
+                                        const std::string& actor) {
+    ConnectionWrite w;
+    if (file_connection(id)) {
+        w.status = OpStatus::conflict;
+        w.message = "connection \"" + id + "\" comes from the configuration file " +
+                    ops_.hub().config().file + "; edit it there";
+        return w;
+    }
+    auto existing = ops_.store().stored_connection(id);
+    if (!existing) {
+        w.status = OpStatus::not_found;
+        w.message = "no connection \"" + id + "\"";
+        return w;
+    }
+    w.status = OpStatus::invalid;
+    for (auto it = body.begin(); it != body.end(); ++it)
+        if (it.key() != "id" && it.key() != "connector" && it.key() != "display_name" &&
+            it.key() != "settings" && it.key() != "clear_secrets")
+            w.errors.push_back({it.key(), "unknown field; an edit has display_name, settings "
+                                          "and clear_secrets"});
+    if (body.contains("id") && body["id"] != id)
+        w.errors.push_back({"id", "a connection cannot be renamed; create a new one"});
+    if (body.contains("connector") && body["connector"] != existing->connector)
+        w.errors.push_back({"connector", "the connector of a connection cannot change; create a "
+                                         "new connection"});
+    if (!w.errors.empty()) return w;
+    json full = body;
+    full["connector"] = existing->connector;
+    return write(id, full, existing, actor);
+}
+
+ConnectionWrite ConnectionAdmin::write(const std::string& id, const json& body,
+                                       const std::optional<StoredConnection>& existing,
+                                       const std::string& actor) {
+    ConnectionWrite w;
+    w.status = OpStatus::invalid;
+    if (!key_) {
+        w.message = "no secret key is loaded, so connections cannot be stored; start plexus "
+                    "serve with --secret-key-file or PLEXUS_SECRET_KEY";
+        w.status = OpStatus::conflict;
+        return w;
+    }
+    const std::string connector = body["connector"].get<std::string>();
+    const json* manifest = ops_.hub().registry().manifest(connector);
+    if (!manifest) {
+        w.status = OpStatus::conflict;
+        w.message = "connector \"" + connector + "\" is not loaded; install it first";
+        return w;
+    }
+    std::string display_name = existing ? existing->display_name : "";
+    if (body.contains("display_name")) {
+        if (!body["display_name"].is_string() || body["display_name"].get<std::string>().size() > 200)
+            w.errors.push_back({"display_name", "text of at most 200 characters"});
+        else
+            display_name = body["display_name"].get<std::string>();
+    }
+    const json given = body.value("settings", json::object());
+    if (!given.is_object()) {
+        w.errors.push_back({"settings", "an object of setting name → value"});
+        return w;
+    }
+    std::set<std::string> clear;
+    if (body.contains("clear_secrets")) {
+        if (!body["clear_secrets"].is_array()) w.errors.push_back({"clear_secrets", "a list of setting names"});
+        else
+            for (const auto& n : body["clear_secrets"])
+                if (n.is_string()) clear.insert(n.get<std::string>());
+    }
+
+    std::map<std::string, const json*> specs;
+    for (const auto& spec : settings_list(manifest))
+        if (spec.is_object() && spec.contains("name") && spec["name"].is_string())
+            specs[spec["name"].get<std::string>()] = &spec;
+    for (auto it = given.begin(); it != given.end(); ++it)
+        if (!specs.count(it.key()))
+            w.errors.push_back({"settings." + it.key(),
+                                "connector \"" + connector + "\" has no setting \"" + it.key() + "\""});
+    for (const auto& n : clear)
+        if (!specs.count(n) || !flag(*specs[n], "secret"))
+            w.errors.push_back({"clear_secrets", "\"" + n + "\" is not a secret setting of \"" + connector + "\""});
+
+    std::map<std::string, SealedSecret> kept;  // existing sealed secrets, by name
+    if (existing)
+        for (const auto& s : existing->secrets) kept[s.name] = s;
+
+    json plain = json::object();    // stored as it is
+    json resolved_in = json::object();  // plain + secrets in clear: checked like the file's
+    std::map<std::string, std::string> fresh;  // new secret values, by name
+    std::vector<std::string> secrets_set, secrets_cleared;
+    for (const auto& [name, spec] : specs) {
+        const bool secret = flag(*spec, "secret");
+        const bool required = flag(*spec, "required");
+        const bool has_default = spec->contains("default") && !(*spec)["default"].is_null();
+        const json v = given.contains(name) ? given[name] : json();
+        const std::string field = "settings." + name;
+        if (secret) {
+            if (!blank(v) && !v.is_string()) {
+                w.errors.push_back({field, "a secret is entered as text"});
+                continue;
+            }
+            if (!blank(v)) {
+                fresh[name] = v.get<std::string>();
+                resolved_in[name] = v;
+                secrets_set.push_back(name);
+            } else if (clear.count(name)) {
+                secrets_cleared.push_back(name);
+                if (required && !has_default) w.errors.push_back({field, "required; it cannot be cleared"});
+            } else if (kept.count(name)) {
+                resolved_in[name] = "kept";  // placeholder: type string, checked when sealed
+            } else if (required && !has_default) {
+                w.errors.push_back({field, "required"});
+            }
+            continue;
+        }
+        if (blank(v)) {  // left empty: the default (if any) applies
+            if (required && !has_default) w.errors.push_back({field, "required"});
+            continue;
+        }
+        plain[name] = v;
+        resolved_in[name] = v;
+    }
+    if (!w.errors.empty()) return w;
+
+    // Types and ${ENV} references, checked as the configuration file's are.
+    std::vector<ConfigError> errors;
+    resolve_settings(*manifest, resolved_in, system_environment(), "", "/settings", errors);
+    for (const auto& e : errors) {
+        std::string field = "settings";
+        if (e.json_path.rfind("/settings/", 0) == 0) field += "." + e.json_path.substr(10);
+        w.errors.push_back({field, global_redactor().redact(e.message)});
+    }
+    if (!w.errors.empty()) return w;
+
+    StoredConnection c;
+    c.id = id;
+    c.connector = connector;
+    c.display_name = display_name;
+    c.settings_json = plain.dump();
+    for (const auto& [name, spec] : specs) {
+        (void)spec;
+        if (fresh.count(name)) {
+            c.secrets.push_back(SealedSecret{name, key_->seal(secret_context(id, name), fresh[name]),
+                                             key_->id()});
+            global_redactor().add(fresh[name]);
+        } else if (kept.count(name) && !clear.count(name)) {
+            c.secrets.push_back(kept[name]);
+        }
+    }
+    json names = json::array();
+    for (auto it = plain.begin(); it != plain.end(); ++it) names.push_back(it.key());
+    json detail = {{"connector", connector}, {"settings", names}, {"secrets_set", secrets_set}};
+    if (!secrets_cleared.empty()) detail["secrets_cleared"] = secrets_cleared;
+    const int64_t now = ops_.hub().clock().now_ms();
+    const bool ok = existing ? ops_.store().update_connection(c, actor, now, detail.dump())
+                             : ops_.store().create_connection(c, actor, now, detail.dump());
+    if (!ok) {
+        w.status = existing ? OpStatus::not_found : OpStatus::conflict;
+        w.message = existing ? "no connection \"" + id + "\"" : "a connection \"" + id + "\" exists already";
+        return w;
+    }
+    // A process of this hub using it takes the new settings at its next run.
+    if (existing) {
+        auto stored = ops_.store().stored_connection(id);
+        if (stored) {
+            ConnectionConfig cc;
+            cc.id = id;
+            cc.connector = connector;
+            cc.stored = true;
+            try {
+                cc.settings = open_connection_settings(*stored, *key_);
+                ops_.hub().replace_connection_settings(cc);
+            } catch (const std::exception& e) {
+                w.status = OpStatus::conflict;
+                w.message = std::string("saved, but the running hub could not take the new settings: ") +
+                            global_redactor().redact(e.what());
+                return w;
+            }
+        }
+    }
+    w.status = OpStatus::ok;
+    w.view = *connection_view(id);
+    return w;
+}
+
+OpResult ConnectionAdmin::remove(const std::string& id, const std::string& actor) {
+    if (file_connection(id))
+        return {OpStatus::conflict, "connection \"" + id + "\" comes from the configuration file " +
+                                        ops_.hub().config().file + "; remove it there"};
+    if (!ops_.store().stored_connection(id)) return {OpStatus::not_found, "no connection \"" + id + "\""};
+    auto users = processes_using(id);
+    if (!users.empty()) {
+        std::string list;
+        for (const auto& p : users) list += (list.empty() ? "" : ", ") + p;
+        return {OpStatus::conflict, "connection \"" + id + "\" is used by process(es) " + list +
+                                        "; remove them from the configuration file first"};
+    }
+    if (!ops_.store().delete_connection(id, actor, ops_.hub().clock().now_ms()))
+        return {OpStatus::not_found, "no connection \"" + id + "\""};
+    return OpResult::ok();
+}
+
+ConnectionTest ConnectionAdmin::test(const std::string& id, const std::string& actor) {
+    if (file_connection(id)) return ops_.test_connection(id, actor);
+    ConnectionTest t;
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        auto stored = ops_.store().stored_connection(id);
+        if (!stored) throw std::runtime_error("no connection \"" + id + "\"");
+        if (!key_) throw std::runtime_error("no secret key is loaded; the connection's secrets cannot be opened");
+        ConnectionConfig cc;
+        cc.id = id;
+        cc.connector = stored->connector;
+        cc.stored = true;
+        cc.settings = open_connection_settings(*stored, *key_);
+        auto instance = ops_.hub().open_connection(cc, LogTags{{}, 0, {}, id}, nullptr);
+        CallResult r = instance->check();
+        t.ok = r.ok();
+        if (t.ok) {
+            json j = json::parse(r.text, nullptr, false);
+            t.message = j.is_object() && j.contains("message") && j["message"].is_string()
+                            ? j["message"].get<std::string>()
+                            : "connected";
+        } else {
+            t.error_class = status_name(r.status);
+            t.message = r.text;
+        }
+    } catch (const std::exception& e) {
+        t.ok = false;
+        t.error_class = "plugin";
+        t.message = e.what();
+    }
+    t.message = global_redactor().redact(t.message);
+    t.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    json detail = {{"ok", t.ok}};
+    if (!t.ok) detail["error_class"] = t.error_class;
+    ops_.store().audit(AuditEntry{0, ops_.hub().clock().now_ms(), actor, "connection.test", id,
+                                  detail.dump()});
+    return t;
+}
+
+}  // namespace plexus
