@@ -186,6 +186,14 @@ public:
         std::lock_guard lock(mutex_);
         for (auto& [t, exp] : tokens_) exp = 0;
     }
+    void expire_tokens_after(int requests) override {
+        std::lock_guard lock(mutex_);
+        expire_after_ = std::max(0, requests);
+    }
+    uint64_t unauthorised() const override {
+        std::lock_guard lock(mutex_);
+        return unauthorised_;
+    }
     uint64_t tokens_issued() const override {
         std::lock_guard lock(mutex_);
         return tokens_issued_;
@@ -254,6 +262,7 @@ public:
         s.Get("/_sandbox/opera/stats", [this](const httplib::Request&, httplib::Response& r) {
             std::lock_guard lock(mutex_);
             r.set_content(json{{"requests", requests_}, {"throttled", throttled_}, {"tokens_issued", tokens_issued_},
+                               {"unauthorised", unauthorised_},
                                {"postings", postings_.size()}, {"business_date", business_date()}}.dump(),
                           "application/json");
         });
@@ -266,6 +275,7 @@ public:
             }
             if (j.contains("token_ttl_s")) set_token_ttl_s(j["token_ttl_s"].get<int>());
             if (j.value("expire_tokens", false)) expire_tokens();
+            if (j.contains("expire_tokens_after")) expire_tokens_after(j["expire_tokens_after"].get<int>());
             if (j.contains("delay_postings")) delay_postings(j["delay_postings"].get<int>(), j.value("delay_ms", 2000));
             if (j.contains("refuse_posts")) refuse_posts(j["refuse_posts"].get<int>());
             if (j.contains("lose_answers")) lose_answers_after_executing(j["lose_answers"].get<int>());
@@ -359,9 +369,12 @@ private:
             std::lock_guard lock(mutex_);
             auto it = tokens_.find(auth.substr(7));
             if (it == tokens_.end() || it->second <= steady_ms()) {
+                ++unauthorised_;
                 bodiless(r, 401);
                 return false;
             }
+            if (expire_after_ > 0 && --expire_after_ == 0)
+                for (auto& [t, exp] : tokens_) exp = 0;  // this request still passes
         }
         return app_key_ok(q, r);
     }
@@ -814,6 +827,8 @@ private:
     std::map<std::string, int64_t> tokens_;  // token → steady ms it expires
     int token_ttl_s_ = 3600;
     uint64_t tokens_issued_ = 0;
+    int expire_after_ = 0;
+    uint64_t unauthorised_ = 0;
     int lose_answers_ = 0;
     int refuse_posts_ = 0;
     int delay_postings_ = 0;

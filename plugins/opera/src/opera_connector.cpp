@@ -589,6 +589,16 @@ private:
         const std::string currency = d.value("currency", "");
         const std::string remark = d.contains("remark") && d["remark"].is_string() ? d["remark"].get<std::string>() : "";
         auto lines = d.find("lines");
+        // A cancelled sale reverses what OPERA holds (code, price and quantity copied from the
+        // postings): its lines are not posted, so they are not checked. e-guma's record of a
+        // cancelled sale says quantity 0 for every line (nothing sold any more); refusing that
+        // would leave the original posting unreversed.
+        if (cancelled) {
+            ChargeLine c;  // only its currency is used: a reversal copies the rest from OPERA
+            c.currency = currency;
+            want.lines.push_back(std::move(c));
+            return want;
+        }
         if (lines == d.end() || !lines->is_array() || lines->empty())
             throw Error(PLEXUS_ERR_VALIDATION, "charges: lines must be a non-empty array");
         if (lines->size() > 999) throw Error(PLEXUS_ERR_VALIDATION, "charges: at most 999 lines per record");
