@@ -186,9 +186,10 @@ public:
         std::lock_guard lock(mutex_);
         for (auto& [t, exp] : tokens_) exp = 0;
     }
-    void expire_tokens_after(int requests) override {
+    void set_token_max_requests(int requests) override {
         std::lock_guard lock(mutex_);
-        expire_after_ = std::max(0, requests);
+        token_max_requests_ = std::max(0, requests);
+        token_uses_.clear();
     }
     uint64_t unauthorised() const override {
         std::lock_guard lock(mutex_);
@@ -275,7 +276,7 @@ public:
             }
             if (j.contains("token_ttl_s")) set_token_ttl_s(j["token_ttl_s"].get<int>());
             if (j.value("expire_tokens", false)) expire_tokens();
-            if (j.contains("expire_tokens_after")) expire_tokens_after(j["expire_tokens_after"].get<int>());
+            if (j.contains("token_max_requests")) set_token_max_requests(j["token_max_requests"].get<int>());
             if (j.contains("delay_postings")) delay_postings(j["delay_postings"].get<int>(), j.value("delay_ms", 2000));
             if (j.contains("refuse_posts")) refuse_posts(j["refuse_posts"].get<int>());
             if (j.contains("lose_answers")) lose_answers_after_executing(j["lose_answers"].get<int>());
@@ -373,8 +374,12 @@ private:
                 bodiless(r, 401);
                 return false;
             }
-            if (expire_after_ > 0 && --expire_after_ == 0)
-                for (auto& [t, exp] : tokens_) exp = 0;  // this request still passes
+            if (token_max_requests_ > 0 && ++token_uses_[it->first] > token_max_requests_) {
+                it->second = 0;  // used up: expired from now on
+                ++unauthorised_;
+                bodiless(r, 401);
+                return false;
+            }
         }
         return app_key_ok(q, r);
     }
@@ -827,7 +832,8 @@ private:
     std::map<std::string, int64_t> tokens_;  // token → steady ms it expires
     int token_ttl_s_ = 3600;
     uint64_t tokens_issued_ = 0;
-    int expire_after_ = 0;
+    int token_max_requests_ = 0;
+    std::map<std::string, int> token_uses_;  // API requests each token let through (knob)
     uint64_t unauthorised_ = 0;
     int lose_answers_ = 0;
     int refuse_posts_ = 0;

@@ -42,10 +42,10 @@ public:
     // Lifetime of tokens issued from now on (expires_in), and the end of every token issued.
     virtual void set_token_ttl_s(int seconds) = 0;
     virtual void expire_tokens() = 0;
-    // After `requests` more API requests were let through on a token, every token issued so
-    // far expires (a token running out in the middle of a run: the next call made with it
-    // gets OHIP's bodiless 401). 0 turns it off.
-    virtual void expire_tokens_after(int requests) = 0;
+    // Every token (those issued already, counted from now, and new ones) expires once it has
+    // let `requests` API requests through: a token running out in the middle of a run, the
+    // next call made with it gets OHIP's bodiless 401. 0 turns it off.
+    virtual void set_token_max_requests(int requests) = 0;
     // API requests answered 401 because their token was unknown or expired.
     virtual uint64_t unauthorised() const = 0;
     virtual uint64_t tokens_issued() const = 0;
