@@ -254,26 +254,45 @@ bool books_match(const EgumaOperaHub& h, const Book& b, std::string& why) {
         const bool cancelled = sale["status"] == "cancelled";
         const int64_t net = sum_cents(charges);
         if (net != sale_total(sale)) out << id << ": charges net " << net << " cents, sale " << sale_total(sale) << "; ";
-        if (!cancelled) {
-            // Generation 1 holds the summarised lines, nothing reversed.
-            std::map<std::string, std::pair<int64_t, int64_t>> got;
-            for (const auto& p : charges) {
-                const std::string ref = p["reference"];
-                if (ref.find("-C1-") == std::string::npos || ref.substr(ref.size() - 2) == "-R")
-                    out << id << ": unexpected posting " << ref << "; ";
-                const int64_t unit = cents(p["price"]["amount"].get<double>());
-                const std::string name = p.value("remark", "");
-                got[p["transactionCode"].get<std::string>() + "|" + std::to_string(unit) + "|" + name] = {
-                    unit, p["quantity"].get<int64_t>()};
+        // Generations (-C<g>-<i>): a sale cancelled and made valid again (e-guma lets an
+        // invoice be paid after a cancellation) is posted anew as generation g+1. Every line of
+        // an earlier generation is reversed (-R) once; the newest holds the summarised lines,
+        // unreversed — or, cancelled, reversed too.
+        std::map<int, std::vector<json>> gens;
+        std::set<std::string> refs;
+        for (const auto& p : charges) refs.insert(p["reference"].get<std::string>());
+        for (const auto& p : charges) {
+            const std::string ref = p["reference"];
+            std::smatch m;
+            static const std::regex shape("-C(\\d+)-(\\d+)(-R)?$");
+            if (!std::regex_search(ref, m, shape)) {
+                out << id << ": unexpected posting " << ref << "; ";
+                continue;
             }
-            if (got != expected_lines(sale)) out << id << ": lines differ from the summarised sale; ";
-        } else {
-            for (const auto& p : charges) {
-                const std::string ref = p["reference"];
-                if (ref.substr(ref.size() - 2) == "-R") continue;
-                if (b.with(ref + "-R").size() != 1) out << id << ": " << ref << " not reversed exactly once; ";
+            if (m[3].matched) {
+                if (!refs.count(ref.substr(0, ref.size() - 2))) out << id << ": " << ref << " reverses nothing; ";
+                continue;
+            }
+            gens[std::stoi(m[1])].push_back(p);
+        }
+        for (const auto& [g, posted] : gens) {
+            const bool newest = g == gens.rbegin()->first;
+            for (const auto& p : posted) {
+                const bool reversed = refs.count(p["reference"].get<std::string>() + "-R") > 0;
+                if (reversed != (cancelled || !newest))
+                    out << id << ": " << p["reference"].get<std::string>() << (reversed ? " reversed" : " not reversed") << "; ";
+            }
+            if (newest && !cancelled) {
+                std::map<std::string, std::pair<int64_t, int64_t>> got;
+                for (const auto& p : posted) {
+                    const int64_t unit = cents(p["price"]["amount"].get<double>());
+                    got[p["transactionCode"].get<std::string>() + "|" + std::to_string(unit) + "|" + p.value("remark", "")] = {
+                        unit, p["quantity"].get<int64_t>()};
+                }
+                if (got != expected_lines(sale)) out << id << ": lines differ from the summarised sale; ";
             }
         }
+        if (!cancelled && gens.empty()) out << id << ": no charges posted; ";
         // Payments: each reference carries one payment and at most one reversal of it.
         std::map<std::string, std::pair<int, int>> pay;
         for (const auto& p : payments) {
