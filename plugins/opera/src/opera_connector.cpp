@@ -612,8 +612,10 @@ private:
             want.lines.push_back(std::move(c));
             return want;
         }
-        if (lines == d.end() || !lines->is_array() || lines->empty())
-            throw Error(PLEXUS_ERR_VALIDATION, "charges: lines must be a non-empty array");
+        // No lines: nothing to post (e-guma's record of a Maison redemption that belongs to no
+        // order has none); the target key says so (#0).
+        if (lines == d.end() || !lines->is_array())
+            throw Error(PLEXUS_ERR_VALIDATION, "charges: lines must be an array");
         if (lines->size() > 999) throw Error(PLEXUS_ERR_VALIDATION, "charges: at most 999 lines per record");
         if (currency.size() < 3 || currency.size() > 20)
             throw Error(PLEXUS_ERR_VALIDATION, "charges: currency must be a currency code such as CHF");
@@ -657,8 +659,11 @@ private:
             throw Error(PLEXUS_ERR_VALIDATION, "payments: payment_method must be 1..20 characters");
         if (want.active && (want.payment.currency.size() < 3 || want.payment.currency.size() > 20))
             throw Error(PLEXUS_ERR_VALIDATION, "payments: currency must be a currency code such as CHF");
-        if (want.active && cents(want.payment.amount) <= 0)
-            throw Error(PLEXUS_ERR_VALIDATION, "payments: amount must be positive");
+        if (want.active && cents(want.payment.amount) < 0)
+            throw Error(PLEXUS_ERR_VALIDATION, "payments: amount must not be negative");
+        // Paid, amount 0: nothing is paid (a record without lines, or every line cancelled):
+        // no payment, and one posted earlier is reversed.
+        if (want.active && cents(want.payment.amount) == 0) want.active = false;
         return want;
     }
 
