@@ -186,6 +186,15 @@ public:
         std::lock_guard lock(mutex_);
         for (auto& [t, exp] : tokens_) exp = 0;
     }
+    void set_token_max_requests(int requests) override {
+        std::lock_guard lock(mutex_);
+        token_max_requests_ = std::max(0, requests);
+        token_uses_.clear();
+    }
+    uint64_t unauthorised() const override {
+        std::lock_guard lock(mutex_);
+        return unauthorised_;
+    }
     uint64_t tokens_issued() const override {
         std::lock_guard lock(mutex_);
         return tokens_issued_;
@@ -254,6 +263,7 @@ public:
         s.Get("/_sandbox/opera/stats", [this](const httplib::Request&, httplib::Response& r) {
             std::lock_guard lock(mutex_);
             r.set_content(json{{"requests", requests_}, {"throttled", throttled_}, {"tokens_issued", tokens_issued_},
+                               {"unauthorised", unauthorised_},
                                {"postings", postings_.size()}, {"business_date", business_date()}}.dump(),
                           "application/json");
         });
@@ -266,6 +276,7 @@ public:
             }
             if (j.contains("token_ttl_s")) set_token_ttl_s(j["token_ttl_s"].get<int>());
             if (j.value("expire_tokens", false)) expire_tokens();
+            if (j.contains("token_max_requests")) set_token_max_requests(j["token_max_requests"].get<int>());
             if (j.contains("delay_postings")) delay_postings(j["delay_postings"].get<int>(), j.value("delay_ms", 2000));
             if (j.contains("refuse_posts")) refuse_posts(j["refuse_posts"].get<int>());
             if (j.contains("lose_answers")) lose_answers_after_executing(j["lose_answers"].get<int>());
@@ -359,6 +370,13 @@ private:
             std::lock_guard lock(mutex_);
             auto it = tokens_.find(auth.substr(7));
             if (it == tokens_.end() || it->second <= steady_ms()) {
+                ++unauthorised_;
+                bodiless(r, 401);
+                return false;
+            }
+            if (token_max_requests_ > 0 && ++token_uses_[it->first] > token_max_requests_) {
+                it->second = 0;  // used up: expired from now on
+                ++unauthorised_;
                 bodiless(r, 401);
                 return false;
             }
@@ -814,6 +832,9 @@ private:
     std::map<std::string, int64_t> tokens_;  // token → steady ms it expires
     int token_ttl_s_ = 3600;
     uint64_t tokens_issued_ = 0;
+    int token_max_requests_ = 0;
+    std::map<std::string, int> token_uses_;  // API requests each token let through (knob)
+    uint64_t unauthorised_ = 0;
     int lose_answers_ = 0;
     int refuse_posts_ = 0;
     int delay_postings_ = 0;

@@ -42,6 +42,12 @@ public:
     // Lifetime of tokens issued from now on (expires_in), and the end of every token issued.
     virtual void set_token_ttl_s(int seconds) = 0;
     virtual void expire_tokens() = 0;
+    // Every token (those issued already, counted from now, and new ones) expires once it has
+    // let `requests` API requests through: a token running out in the middle of a run, the
+    // next call made with it gets OHIP's bodiless 401. 0 turns it off.
+    virtual void set_token_max_requests(int requests) = 0;
+    // API requests answered 401 because their token was unknown or expired.
+    virtual uint64_t unauthorised() const = 0;
     virtual uint64_t tokens_issued() const = 0;
     // Every access token issued so far (tests check none reaches a log or an error).
     virtual std::vector<std::string> tokens() const = 0;

@@ -44,7 +44,8 @@ constexpr const char* kManifest = R"json({
     {"name": "reversal_reason_code", "type": "string", "default": "", "description": "Reason code sent with a payment reversal (postReversePayment), when the hotel requires one."},
     {"name": "transaction_codes", "type": "array", "default": [], "description": "Transaction codes the mappings post (e.g. vouchers, products, tickets, shipping); check verifies each exists in OPERA."},
     {"name": "payment_methods", "type": "array", "default": [], "description": "Payment method codes the mappings post; check verifies each exists and is active in OPERA."},
-    {"name": "max_attempts", "type": "integer", "default": 4, "description": "Posting rounds per record when OPERA answers 429/503 or the token expires (each round looks the postings up first)."}
+    {"name": "max_attempts", "type": "integer", "default": 4, "description": "Posting rounds per record when OPERA answers 429/503 or the token expires (each round looks the postings up first)."},
+    {"name": "in_doubt_ms", "type": "integer", "default": 2500, "description": "How long a lookup for an interrupted create (the hub or run died after sending a posting) waits and looks once more before answering that nothing was posted: OHIP delays requests above its rate limit by a second, so a posting can still take effect after its sender is gone."}
   ],
   "entities": [
     {"name": "charges", "description": "One sale: charge lines posted in one call to the PM reservation, each with its own posting reference; cancelled=true reverses exactly the lines posted, once. Target key <idempotency key>@<date>#<generations>.",
@@ -146,6 +147,7 @@ public:
         cashier_ = s.value("cashier_id", 0LL);
         folio_window_ = static_cast<int>(s.value("folio_window_no", 1));
         max_attempts_ = std::clamp(static_cast<int>(s.value("max_attempts", 4)), 1, 10);
+        in_doubt_ms_ = std::clamp<int64_t>(s.value("in_doubt_ms", int64_t{2500}), 0, 60000);
         codes_ = string_list(s, "transaction_codes");
         methods_ = string_list(s, "payment_methods");
         if (gateway_.rfind("http://", 0) != 0 && gateway_.rfind("https://", 0) != 0)
@@ -284,6 +286,17 @@ public:
                 throw Error(PLEXUS_ERR_VALIDATION, "opera: a lookup of " + req.entity + " needs a key or an idempotency key");
             }
             State st = charges ? discover_charges(tk, 0) : discover_payments(tk, 0);
+            if (st.generations == 0 && !req.key && in_doubt_ms_ > 0 && !req.data.empty()) {
+                // An interrupted create: the host asks after its writer died. That writer's
+                // POST may still be in flight at OHIP (held there a second when over the rate
+                // limit), so "nothing found" right now does not prove nothing will be posted:
+                // answering it would make the host post the record again beside the late one.
+                // Wait and look once more. (A reconcile of a failed record sends no data.)
+                host_.info("opera: nothing posted yet for the interrupted " + req.entity + " of " + tk.key +
+                           "; looking again in " + std::to_string(in_doubt_ms_) + " ms (a posting may still be in flight)");
+                pause(in_doubt_ms_);
+                st = charges ? discover_charges(tk, 0) : discover_payments(tk, 0);
+            }
             if (st.generations == 0) {
                 // A record written while cancelled (or unpaid) posted nothing: its target key
                 // says so ("#0"), and it exists as such.
@@ -589,8 +602,20 @@ private:
         const std::string currency = d.value("currency", "");
         const std::string remark = d.contains("remark") && d["remark"].is_string() ? d["remark"].get<std::string>() : "";
         auto lines = d.find("lines");
-        if (lines == d.end() || !lines->is_array() || lines->empty())
-            throw Error(PLEXUS_ERR_VALIDATION, "charges: lines must be a non-empty array");
+        // A cancelled sale reverses what OPERA holds (code, price and quantity copied from the
+        // postings): its lines are not posted, so they are not checked. e-guma's record of a
+        // cancelled sale says quantity 0 for every line (nothing sold any more); refusing that
+        // would leave the original posting unreversed.
+        if (cancelled) {
+            ChargeLine c;  // only its currency is used: a reversal copies the rest from OPERA
+            c.currency = currency;
+            want.lines.push_back(std::move(c));
+            return want;
+        }
+        // No lines: nothing to post (e-guma's record of a Maison redemption that belongs to no
+        // order has none); the target key says so (#0).
+        if (lines == d.end() || !lines->is_array())
+            throw Error(PLEXUS_ERR_VALIDATION, "charges: lines must be an array");
         if (lines->size() > 999) throw Error(PLEXUS_ERR_VALIDATION, "charges: at most 999 lines per record");
         if (currency.size() < 3 || currency.size() > 20)
             throw Error(PLEXUS_ERR_VALIDATION, "charges: currency must be a currency code such as CHF");
@@ -634,8 +659,11 @@ private:
             throw Error(PLEXUS_ERR_VALIDATION, "payments: payment_method must be 1..20 characters");
         if (want.active && (want.payment.currency.size() < 3 || want.payment.currency.size() > 20))
             throw Error(PLEXUS_ERR_VALIDATION, "payments: currency must be a currency code such as CHF");
-        if (want.active && cents(want.payment.amount) <= 0)
-            throw Error(PLEXUS_ERR_VALIDATION, "payments: amount must be positive");
+        if (want.active && cents(want.payment.amount) < 0)
+            throw Error(PLEXUS_ERR_VALIDATION, "payments: amount must not be negative");
+        // Paid, amount 0: nothing is paid (a record without lines, or every line cancelled):
+        // no payment, and one posted earlier is reversed.
+        if (want.active && cents(want.payment.amount) == 0) want.active = false;
         return want;
     }
 
@@ -951,6 +979,7 @@ private:
     int folio_window_ = 1;
     int max_attempts_ = 4;
     int64_t recheck_ms_ = 1000;
+    int64_t in_doubt_ms_ = 2500;
     std::vector<std::string> codes_, methods_;
     std::string token_;
     int64_t token_renew_ms_ = 0;
