@@ -186,6 +186,21 @@ public:
             return out;
         }
         if (r.entity == "categories") return lookup_category(r);
+        if (r.entity == "customers") {
+            // By Gomag's customer id (an order's billing.customerId): how a process that syncs
+            // an order's customer first (a dependency) reads that one customer.
+            std::string id = r.key.value_or("");
+            if (id.empty() && r.data.is_object() && r.data.contains("id")) id = text_of(r.data["id"]);
+            if (id.empty() || id == "0") return {};  // 0: a guest order, no customer account
+            auto c = customer_by_id(id);
+            if (!c) return {};
+            LookupResult out;
+            out.found = true;
+            out.matches = 1;
+            out.record.key = id;
+            out.record.data = std::move(*c);
+            return out;
+        }
         if (r.entity == "order_status") {
             const std::string number = r.data.is_object() && r.data.contains("number") ? text_of(r.data["number"]) : "";
             if (number.empty()) return {};  // setting a status again is harmless: the host sets it
@@ -371,6 +386,17 @@ private:
                 if (!p.contains("id")) p["id"] = k;
                 return p;
             }
+        return std::nullopt;
+    }
+
+    std::optional<json> customer_by_id(const std::string& id) {
+        json body = api_.get("customer/read/json", {{"customer", id}});
+        for (auto& [k, c] : collection_items(body.value("customers", json::array()))) {
+            const std::string key = c.contains("id") ? text_of(c["id"]) : k;
+            if (key != id) continue;
+            c["id"] = key;
+            return c;
+        }
         return std::nullopt;
     }
 
