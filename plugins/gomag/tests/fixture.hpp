@@ -113,7 +113,9 @@ struct Rig {
     }
     ~Rig() {
         if (std::uncaught_exceptions() > 0 || !check_contract) return;
-        server.stop();  // every exchange written
+        // Every exchange written (stopping the server instead would wait for the connector's
+        // keep-alive connection to time out).
+        server.wait_recorded(shop().requests(), 2000);
         auto [rc, report] = contract_check(recording);
         INFO(report);
         CHECK(rc == 0);
