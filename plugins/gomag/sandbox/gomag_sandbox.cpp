@@ -706,6 +706,9 @@ size_t GomagSandbox::count(const std::string& what) const {
 std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed) {
     GomagSandbox::Options o;
     o.seed = seed;
+    // The Go sandbox's products 151 … 700 are GO-0151 …: the shop sells 250 of them.
+    o.sku_format = "GO-%04d";
+    o.first_sku = 151;
     return std::make_unique<GomagSandbox>(o);
 }
 

@@ -31,6 +31,11 @@ public:
         std::string shop = "https://sandbox.gomag.ro";
         // Seed sizes: 100 products, orders or customers fill one page, so these cross pages.
         int products = 250, orders = 260, customers = 140;
+        // Seeded SKUs: printf format (one int) and the first number, GM-1001 …; `plexus sandbox`
+        // uses GO-0151 … GO-0400, products the PowerOffice Go sandbox has, so that the demo's
+        // Gomag orders name products Go knows (the shop's catalogue came from Go).
+        std::string sku_format = "GM-%04d";
+        int first_sku = 1001;
         // The leaky buckets (requests per second, capacity); also POST /_sandbox/gomag/rate.
         bool rate_limit = true;
         double read_rate = 1, read_burst = 40, write_rate = 1, write_burst = 10;
