@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <set>
 
 namespace plexus::sandbox {
@@ -14,11 +13,6 @@ using nlohmann::json;
 namespace {
 
 const char* const kJson = "application/json";
-
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
 
 int64_t now_ms() {
     using namespace std::chrono;
@@ -103,23 +97,12 @@ void GomagSandbox::set_rate(bool on, double read_rate, double read_burst, double
     read_bucket_ = write_bucket_ = Bucket{};
 }
 
-void GomagSandbox::capture(bool on) {
-    std::lock_guard lock(mutex_);
-    capture_ = on;
-    captured_.clear();
-}
-
-std::vector<json> GomagSandbox::captured() const {
-    std::lock_guard lock(mutex_);
-    return captured_;
-}
-
 bool GomagSandbox::admit(const httplib::Request& req, httplib::Response& res, bool write) {
     ++requests_;
     const auto too_many = [this](httplib::Response& r) {
         ++throttled_;
         r.status = 429;
-        r.set_header("Retry-After", "1");
+        r.set_header("Retry-After", options_.retry_after.empty() ? "1" : options_.retry_after);
         r.set_content(R"j({"error":"429","status":"429","message":["TOO_MANY_REQUESTS"]})j", kJson);
     };
     if (faults_.intercept(res, too_many)) return false;
@@ -147,7 +130,9 @@ bool GomagSandbox::admit(const httplib::Request& req, httplib::Response& res, bo
             res.set_header(name + "-Remaining", "0");
             ++throttled_;
             res.status = 429;
-            res.set_header("Retry-After", std::to_string(static_cast<int>(std::ceil(1.0 / std::max(rate, 0.001)))));
+            res.set_header("Retry-After", options_.retry_after.empty()
+                                              ? std::to_string(static_cast<int>(std::ceil(1.0 / std::max(rate, 0.001))))
+                                              : options_.retry_after);
             res.set_content(R"j({"error":"429","status":"429","message":["TOO_MANY_REQUESTS"]})j", kJson);
             return false;
         }
@@ -157,40 +142,6 @@ bool GomagSandbox::admit(const httplib::Request& req, httplib::Response& res, bo
     res.set_header(name + "-Burst", fixed(burst, 0));
     res.set_header(name + "-Remaining", fixed(std::floor(std::max(0.0, burst - b.level)), 0));
     return true;
-}
-
-void GomagSandbox::record(const httplib::Request& req, const httplib::Response& res) {
-    if (!capture_ && options_.record_path.empty()) return;
-    json query = json::object();
-    for (const auto& [k, v] : req.params) query[k].push_back(v);
-    json headers = json::object(), rheaders = json::object();
-    for (const auto& [k, v] : req.headers) headers[lower(k)] = v;
-    for (const auto& [k, v] : res.headers) rheaders[lower(k)] = v;
-    // cpp-httplib parses a multipart body into req.files and keeps no text of it: the body is
-    // written again from its parts, with the request's own boundary.
-    std::string body = req.body;
-    if (body.empty() && !req.files.empty()) {
-        const std::string ctype = req.get_header_value("Content-Type");
-        const auto at = ctype.find("boundary=");
-        std::string boundary = at == std::string::npos ? "sandbox" : ctype.substr(at + 9);
-        if (boundary.size() > 1 && boundary.front() == '"') boundary = boundary.substr(1, boundary.size() - 2);
-        for (const auto& [name, part] : req.files) {
-            body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"";
-            if (!part.filename.empty()) body += "; filename=\"" + part.filename + "\"";
-            body += "\r\n";
-            if (!part.content_type.empty()) body += "Content-Type: " + part.content_type + "\r\n";
-            body += "\r\n" + part.content + "\r\n";
-        }
-        body += "--" + boundary + "--\r\n";
-    }
-    json x{{"method", req.method}, {"path", req.path}, {"query", query}, {"headers", headers}, {"body", body},
-           {"status", res.status}, {"response_headers", rheaders}, {"response_body", res.body}};
-    std::lock_guard lock(mutex_);
-    if (capture_) captured_.push_back(x);
-    if (!options_.record_path.empty()) {
-        std::ofstream out(options_.record_path, std::ios::app);
-        out << x.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-    }
 }
 
 httplib::Server::Handler GomagSandbox::route(bool write, std::function<void(const httplib::Request&, httplib::Response&)> fn) {
@@ -204,7 +155,6 @@ httplib::Server::Handler GomagSandbox::route(bool write, std::function<void(cons
                 res.set_content(std::string("{\"error\":\"500\",\"message\":\"sandbox: ") + e.what() + "\"}", kJson);
             }
         }
-        record(req, res);
     };
 }
 
@@ -396,7 +346,8 @@ void GomagSandbox::product_write(const httplib::Request& req, httplib::Response&
             if (!patch || replace || d["categories"].empty()) d["categories"] = product_categories(leaves);
             else {
                 json merged = d["categories"];
-                for (const auto& [branch, path] : product_categories(leaves).items()) merged[branch] = path;
+                const json added = product_categories(leaves);  // kept alive: items() refers to it
+                for (const auto& [branch, path] : added.items()) merged[branch] = path;
                 d["categories"] = merged;
             }
             stored.updated = now;
@@ -443,6 +394,10 @@ void GomagSandbox::product_inventory(const httplib::Request& req, httplib::Respo
         if (it.contains("vat")) d["vat"] = txt(it["vat"]);
         if (it.contains("currency")) d["currency"] = txt(it["currency"]);
         if (it.contains("stockManagement")) d["stockManagement"] = txt(it["stockManagement"]);
+        // Automatic stock management ("Gestionare automata a stocului"): a stock without a
+        // status gets the status its quantity implies (invented: the collection does not say).
+        if (!it.contains("stockStatus") && (it.contains("stock") || it.contains("addStock")) && txt(d["stockManagement"]) == "1")
+            d["stock_status"] = num(d["stock"]).value_or(0) > 0 ? "instock" : "notinstock";
         p->updated = now;
         d["updated"] = shop_time(now);
         marks.push_back(mark);
@@ -695,6 +650,19 @@ json GomagSandbox::add_order(const json& partial) {
     return o;
 }
 
+int64_t GomagSandbox::add_customer(const json& partial) {
+    std::lock_guard lock(mutex_);
+    const int64_t id = next_customer_++;
+    json c{{"type", "client"}, {"firstname", ""}, {"lastname", ""}, {"active", "1"}, {"password", nullptr},
+           {"phone", ""}, {"fax", nullptr}, {"email", ""}, {"registration", shop_time(now_seconds())},
+           {"countOrderAll", nullptr}, {"totalOrderAll", nullptr}, {"countOrdersAll", nullptr},
+           {"totalOrdersAll", nullptr}, {"tagsNames", nullptr}};
+    for (const auto& [k, v] : partial.items())
+        if (k != "id") c[k] = v;
+    customers_[id] = c;
+    return id;
+}
+
 bool GomagSandbox::touch_product(const std::string& sku, const json& changes) {
     std::lock_guard lock(mutex_);
     auto f = sku_index_.find(sku);
@@ -738,6 +706,9 @@ size_t GomagSandbox::count(const std::string& what) const {
 std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed) {
     GomagSandbox::Options o;
     o.seed = seed;
+    // The Go sandbox's products 151 … 700 are GO-0151 …: the shop sells 250 of them.
+    o.sku_format = "GO-%04d";
+    o.first_sku = 151;
     return std::make_unique<GomagSandbox>(o);
 }
 

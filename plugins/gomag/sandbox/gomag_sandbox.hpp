@@ -31,13 +31,18 @@ public:
         std::string shop = "https://sandbox.gomag.ro";
         // Seed sizes: 100 products, orders or customers fill one page, so these cross pages.
         int products = 250, orders = 260, customers = 140;
+        // Seeded SKUs: printf format (one int) and the first number, GM-1001 …; `plexus sandbox`
+        // uses GO-0151 … GO-0400, products the PowerOffice Go sandbox has, so that the demo's
+        // Gomag orders name products Go knows (the shop's catalogue came from Go).
+        std::string sku_format = "GM-%04d";
+        int first_sku = 1001;
         // The leaky buckets (requests per second, capacity); also POST /_sandbox/gomag/rate.
         bool rate_limit = true;
         double read_rate = 1, read_burst = 40, write_rate = 1, write_burst = 10;
-        // When set, every exchange on /api/… is appended to this file as one JSON line in the
-        // contract checkers' format (method, path, query, headers, body, status,
-        // response_headers, response_body).
-        std::string record_path;
+        // The Retry-After of a 429 (seconds). Empty: what the emptied bucket needs (1 s at the
+        // observed rate). Tests that provoke many 429s through the real binary shorten it, as
+        // they cannot shorten the hub's wait.
+        std::string retry_after;
     };
     explicit GomagSandbox(Options options);
 
@@ -47,6 +52,7 @@ public:
     // For tests and the control routes.
     void set_rate(bool on, double read_rate, double read_burst, double write_rate, double write_burst);
     nlohmann::json add_order(const nlohmann::json& partial);  // the stored order
+    int64_t add_customer(const nlohmann::json& partial);      // as if registered in the shop; its id
     bool set_order_status(int64_t order_id, int64_t status_id);  // as if changed in the admin
     bool touch_product(const std::string& sku, const nlohmann::json& changes);  // likewise
     nlohmann::json product(const std::string& sku) const;      // null when absent
@@ -56,9 +62,8 @@ public:
     uint64_t requests() const { return requests_.load(); }  // /api/… requests, refused ones too
     uint64_t writes() const { return writes_.load(); }      // POST /api/… requests served (not refused)
     uint64_t throttled() const { return throttled_.load(); }  // 429s from the buckets
-    // The exchanges kept in memory since capture(true) (the record_path format, parsed).
-    void capture(bool on);
-    std::vector<nlohmann::json> captured() const;
+    // Exchanges are recorded by SandboxServer::record_exchanges (sandbox/sandbox.hpp), which
+    // writes a multipart body again from its parts.
 
     static std::string shop_time(int64_t unix_seconds);  // "2024-05-01 10:12:00", UTC+2
     static int64_t now_seconds();
@@ -77,7 +82,6 @@ private:
     void seed();
     // auth, user agent, faults, bucket: false when the request was answered already
     bool admit(const httplib::Request& req, httplib::Response& res, bool write);
-    void record(const httplib::Request& req, const httplib::Response& res);
     httplib::Server::Handler route(bool write, std::function<void(const httplib::Request&, httplib::Response&)> fn);
     std::optional<nlohmann::json> form_json(const httplib::Request& req, httplib::Response& res, const std::string& field);
 
@@ -118,8 +122,6 @@ private:
         double level = 0;
         int64_t at_ms = 0;
     } read_bucket_, write_bucket_;
-    bool capture_ = false;
-    std::vector<nlohmann::json> captured_;
 };
 
 // `plexus sandbox` serves this one: key "gomag-sandbox-key", shop https://sandbox.gomag.ro,

@@ -44,7 +44,7 @@ void GomagSandbox::seed() {
     for (int i = 0; i < options_.products; ++i) {
         const int64_t id = next_product_++;
         char sku[32];
-        std::snprintf(sku, sizeof sku, "GM-%04d", 1001 + i);
+        std::snprintf(sku, sizeof sku, options_.sku_format.c_str(), options_.first_sku + i);
         const std::string name = std::string(kKinds[pick(n_of(kKinds))]) + " " + kBrands[pick(n_of(kBrands))] + " " +
                                  kColours[pick(n_of(kColours))];
         const double price = 19.99 + static_cast<double>(pick(400));

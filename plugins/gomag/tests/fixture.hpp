@@ -1,7 +1,8 @@
 // The Gomag connector loaded through the real plugin host (PluginRegistry, ConnectorInstance,
-// HttpClient, RateGovernor) talking to the in-process sandbox, whose exchanges are kept and,
-// when a test ends without failing, checked against Gomag's Postman collection
-// (tests/contract/postman_check.py).
+// HttpClient, RateGovernor) talking to the in-process sandbox, whose exchanges are recorded by
+// the shared recorder (SandboxServer::record_exchanges, JSON Lines in the build tree:
+// exchanges/<test>.jsonl) and, when a test ends without failing, checked against Gomag's
+// Postman collection (tests/contract/postman_check.py).
 #pragma once
 
 #include "common/clock.hpp"
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -54,16 +56,17 @@ inline plexus::RetryPolicy fast_policy() {
     return p;
 }
 
-// Runs the contract checker over exchanges; returns its exit code and report.
-inline std::pair<int, std::string> contract_check(const std::vector<json>& exchanges) {
-    std::random_device rd;
-    const std::string file = (std::filesystem::temp_directory_path() /
-                              ("gomag-exchanges-" + std::to_string(getpid()) + "-" + std::to_string(rd()) + ".jsonl"))
-                                 .string();
-    {
-        std::ofstream out(file);
-        for (const auto& x : exchanges) out << x.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-    }
+// Where a test's exchanges go: one file per test name (emptied when the rig starts), kept in
+// the build tree for a look after a failure.
+inline std::string exchanges_file(const std::string& name) {
+    std::filesystem::create_directories("exchanges");
+    std::string file;
+    for (char c : name) file += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    return "exchanges/" + file + ".jsonl";
+}
+
+// Runs the contract checker over a file of exchanges; returns its exit code and report.
+inline std::pair<int, std::string> contract_check(const std::string& file) {
     const std::string dir = std::string(GOMAG_SOURCE_DIR) + "/tests/contract";
     const std::string cmd = "/usr/bin/python3 " + dir + "/postman_check.py --collection " + dir +
                             "/gomag-public-api.postman_collection.json --exchanges " + file + " 2>&1";
@@ -74,8 +77,19 @@ inline std::pair<int, std::string> contract_check(const std::vector<json>& excha
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, p)) > 0) report.append(buf, n);
     const int rc = pclose(p);
-    std::remove(file.c_str());
     return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, report};
+}
+
+// The exchanges a server has recorded to `file` so far: waits until each request the sandbox
+// counted has its line (the recorder writes just after the answer is sent).
+inline std::vector<json> recorded_exchanges(plexus::sandbox::SandboxServer& server, const std::string& file, uint64_t requests) {
+    server.wait_recorded(requests, 2000);
+    std::vector<json> out;
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) out.push_back(json::parse(line));
+    return out;
 }
 
 inline plexus::sandbox::GomagSandbox::Options options(int products = 250, int orders = 260, int customers = 140) {
@@ -93,15 +107,21 @@ inline plexus::sandbox::GomagSandbox::Options options(int products = 250, int or
 struct Rig {
     explicit Rig(plexus::sandbox::GomagSandbox::Options o = options(), double rps = 0, double burst = 0)
         : server(std::make_unique<plexus::sandbox::GomagSandbox>(o)), governor(rps, burst, clock) {
-        shop().capture(true);
+        recording = exchanges_file(Catch::getResultCapture().getCurrentTestName());
+        std::filesystem::remove(recording);
+        server.record_exchanges(recording);
     }
     ~Rig() {
         if (std::uncaught_exceptions() > 0 || !check_contract) return;
-        auto [rc, report] = contract_check(shop().captured());
+        // Every exchange written (stopping the server instead would wait for the connector's
+        // keep-alive connection to time out).
+        server.wait_recorded(shop().requests(), 2000);
+        auto [rc, report] = contract_check(recording);
         INFO(report);
         CHECK(rc == 0);
     }
     bool check_contract = true;
+    std::string recording;
 
     plexus::sandbox::SandboxServer server;
     plexus::SystemClock& clock = plexus::SystemClock::instance();
@@ -110,6 +130,7 @@ struct Rig {
     std::atomic<bool> cancel{false};
 
     plexus::sandbox::GomagSandbox& shop() { return static_cast<plexus::sandbox::GomagSandbox&>(server.sandbox()); }
+    std::vector<json> exchanges() { return recorded_exchanges(server, recording, shop().requests()); }
     json settings() const {
         return {{"api_key", kKey}, {"shop_url", kShop}, {"base_url", server.base_url()}, {"user_agent", "Plexus-Gomag/0.1 (tests)"}};
     }
@@ -157,10 +178,10 @@ inline json update(const std::string& target, const json& data) {
     return {{"op", "update"}, {"idempotency_key", "u-" + target}, {"target_key", target}, {"data", data}};
 }
 
-// The captured POSTs to `path` (their form field "data", parsed).
-inline std::vector<json> posted(plexus::sandbox::GomagSandbox& shop, const std::string& path) {
+// The recorded POSTs to `path` that were served (their form field "data", parsed).
+inline std::vector<json> posted(const std::vector<json>& exchanges, const std::string& path) {
     std::vector<json> out;
-    for (const auto& x : shop.captured()) {
+    for (const auto& x : exchanges) {
         if (x["method"] != "POST" || x["path"] != "/api/v1/" + path || x["status"] != 200) continue;
         const std::string body = x["body"];
         const auto start = body.find("\r\n\r\n");

@@ -100,7 +100,7 @@ TEST_CASE("connector: products created and updated by SKU in requests of at most
     CHECK(rig.shop().count("products") == 250 + 59);
     CHECK(rig.shop().product("GO-137").is_null());
     CHECK(rig.shop().product("GO-100")["stock_status"] == "notinstock");  // stock comes by stock_prices
-    auto writes = posted(rig.shop(), "product/write/json");
+    auto writes = posted(rig.exchanges(), "product/write/json");
     for (const auto& data : writes) CHECK(data.size() <= 25);
     // 25 + 25 + 10, the refused product's request of 25 halved down to it: 1 + 1 + 7 requests.
     CHECK(writes.size() == 11);
@@ -162,7 +162,7 @@ TEST_CASE("connector: stock and prices in bulk by SKU, an unknown SKU fails alon
     CHECK(rig.shop().product("GM-1030")["stock"] == "34.000");
     CHECK(rig.shop().product("GM-1101")["stock"] == "4.000");
     CHECK(rig.shop().product("GM-1100")["stock"] != "3.000");
-    CHECK(posted(rig.shop(), "product/inventory/json").size() == 1);  // one request for the batch
+    CHECK(posted(rig.exchanges(), "product/inventory/json").size() == 1);  // one request for the batch
 }
 
 TEST_CASE("connector: order status change, invoices once, categories by name", "[connector][orders]") {
@@ -176,7 +176,7 @@ TEST_CASE("connector: order status change, invoices once, categories by name", "
     CHECK(st[1]["status"] == PLEXUS_ERR_VALIDATION);
     CHECK_THAT(st[1]["message"].get<std::string>(), Catch::Contains("INVALID_ORDER_ID"));
     CHECK(st[2]["status"] == PLEXUS_ERR_VALIDATION);
-    CHECK(posted(rig.shop(), "order/status/json").size() == 3);  // one order per request
+    CHECK(posted(rig.exchanges(), "order/status/json").size() == 3);  // one order per request
 
     // Invoice: generated once; a repeat (after a crash) finds it and generates nothing.
     json o = rig.shop().add_order({{"items", {{{"sku", "GM-1004"}}}}});

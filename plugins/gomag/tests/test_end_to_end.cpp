@@ -137,7 +137,7 @@ TEST_CASE("end to end: products files→Gomag create once, then nothing, then on
     CHECK(first.counts.created == 30);
     CHECK(rig.shop().count("products") == 50);
     CHECK(rig.shop().product("ERP-1029")["name"] == "Articol 29");
-    auto writes = posted(rig.shop(), "product/write/json");
+    auto writes = posted(rig.exchanges(), "product/write/json");
     CHECK(writes.size() == 2);  // 25 + 5
     for (const auto& w : writes) CHECK(w.size() <= 25);
 

@@ -47,7 +47,7 @@ const std::map<std::string, ReadSpec>& read_specs() {
         // Stock changes leave LastChangedDateTimeOffset alone: stock has its own filter.
         {"product_stock",
          {"Products", "Id", "StockOnHandLastChangedDatetimeOffset", "stockOnHandLastChangedDatetimeOffsetGreaterThan",
-          "Id,Code,Name,IsStockItem,StockOnHand,StockAvailable,StockOnHandLastChangedDatetimeOffset"}},
+          "Id,Code,Name,IsStockItem,StockOnHand,StockAvailable,StockOnHandLastChangedDatetimeOffset,UnitPrice"}},
         {"sales_orders", {"SalesOrders", "Id", "LastChangedDateTimeOffset", "lastChangedDateTimeOffsetGreaterThan", ""}},
         {"outgoing_invoices",
          {"OutgoingInvoices", "Id", "BalanceLastChangedDateTimeOffset", "balanceLastChangedDateTimeOffsetGreaterThan", ""}},
@@ -133,6 +133,7 @@ public:
      "fields": [{"name": "Id", "type": "integer"}, {"name": "Code", "type": "string"}, {"name": "Name", "type": "string", "description": "Read only."},
                 {"name": "StockOnHand", "type": "number", "required": true}, {"name": "StockAvailable", "type": "number", "description": "Read only."},
                 {"name": "IsStockItem", "type": "boolean", "description": "Read only."},
+                {"name": "UnitPrice", "type": "number", "description": "Read only: the product's sales price, for processes that send stock and price together (Stock and prices Go→Gomag)."},
                 {"name": "StockOnHandLastChangedDatetimeOffset", "type": "datetime", "description": "Read only."}]},
     {"name": "sales_orders", "description": "Sales orders, created complete with their lines (SalesOrderCompletePostDto; CustomerNo or CustomerId required; lines name products by ProductCode) and then invoiced in Go when invoice_orders is on. ExternalImportReference is the idempotency key unless mapped; lookup lists the integration's own orders (of the customer when CustomerNo is mapped) and matches it. Key: the order's Id (a uuid). Orders are not updated.", "key": "Id", "cursor": "LastChangedDateTimeOffset",
      "capabilities": ["read", "incremental", "create", "lookup"], "open": true,
