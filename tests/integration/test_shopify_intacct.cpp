@@ -173,9 +173,10 @@ TEST_CASE("the templates and the demo configuration pass check-config and agree"
         "SHOPIFY_STORE_DOMAIN=acme.myshopify.com SHOPIFY_TOKEN=t SHOPIFY_LOCATION_ID=1 INTACCT_SENDER_ID=s "
         "INTACCT_SENDER_PASSWORD=p INTACCT_COMPANY_ID=c INTACCT_USER_ID=u INTACCT_USER_PASSWORD=p "
         "SHOPIFY_WEBHOOK_SECRET=w EGUMA_API_KEY=k EGUMA_WEBHOOK_SECRET=w OPERA_CLIENT_SECRET=o "
-        "GO_APPLICATION_KEY=a GO_CLIENT_KEY=c GO_SUBSCRIPTION_KEY=s GOMAG_API_KEY=g";
+        "GO_APPLICATION_KEY=a GO_CLIENT_KEY=c GO_SUBSCRIPTION_KEY=s GOMAG_API_KEY=g GOMAG_SHOP_URL=https://x.ro";
     const std::vector<std::string> templates{"config/shopify-intacct.json", "config/shopify-poweroffice.json",
-                                             "config/shopify-eguma.json"};
+                                             "config/shopify-eguma.json", "config/eguma-opera.json",
+                                             "config/gomag-poweroffice.json"};
     std::vector<std::string> files = templates;
     files.push_back("config/demo.json");
     for (const auto& file : files) {
