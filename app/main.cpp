@@ -25,6 +25,8 @@ commands:
   users           portal users: add NAME --role ROLE, list, delete, password, role
   logs export     export the record outcomes of a run or a process to .xlsx or .csv
   db check        check the database file for damage (SQLite integrity_check)
+  connector       for connector authors: check DIR (conformance report), read, lookup,
+                  check-connection, entities — one call with given settings, as JSON
 
 Each command takes --help. Common options: --config FILE, --data DIR (default ./var),
 --plugin-dir DIR (repeatable; added to the default folder), --log-level debug|info|warn|error.
@@ -57,7 +59,8 @@ int main(int argc, char** argv) {
         {"serve", cmd_serve},     {"run", cmd_run},       {"replay", cmd_replay},
         {"plugins", cmd_plugins}, {"cursor", cmd_cursor}, {"check-config", cmd_check_config},
         {"sandbox", cmd_sandbox}, {"users", cmd_users},        {"logs", cmd_logs},
-        {"reconcile", cmd_reconcile}, {"db", cmd_db}};
+        {"reconcile", cmd_reconcile}, {"db", cmd_db},
+        {"connector", cmd_connector}};
     auto it = commands.find(args[0]);
     if (it == commands.end()) {
         std::cerr << "plexus: unknown command \"" << args[0] << "\"\n\n" << kUsage;
