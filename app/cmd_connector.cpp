@@ -139,7 +139,7 @@ int sub_check(const std::vector<std::string>& args) {
     opts.add_options()("connector", po::value(&path), "DIR (the connector's folder), LIB (its .so) or ID")(
         "folder", po::value(&folder), "the folder with README.md and sample.json, when not found from LIB")(
         "settings", po::value(&settings_file),
-        "settings for the behavioural rules: the settings object, or {\"settings\": {…}, \"samples\": {entity: record}}")(
+        "settings for the behavioural rules: the settings object, or {\"settings\": {…}, \"samples\": {entity: record}, \"filters\": {entity: filter}}")(
         "sandbox", po::value(&sandboxes)->composing(),
         "a base URL the connector may reach besides loopback (repeatable); anything else is refused")(
         "entity", po::value(&entities)->composing(), "check only this entity (repeatable)")(

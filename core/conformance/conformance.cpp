@@ -472,6 +472,12 @@ void read_rules(Harness& h, ConnectorInstance& inst, const json& entity, Report&
     const char* t_pages = "read pages until the end without repeating keys";
     const char* t_forward = "the cursor moves forward";
     const char* t_empty = "an empty page's next_cursor is never \"\"";
+    const json filter = h.options.filters.is_object() && h.options.filters.contains(name)
+                            ? h.options.filters[name]
+                            : json::object();
+    // Only an incremental entity resumes where it stopped; any other is read whole each run
+    // (its pages still have to move forward while has_more).
+    const bool incremental = has(caps_of(entity), "incremental");
     std::set<std::string> seen;
     std::optional<std::string> cursor;
     std::vector<std::string> page_fail, forward_fail;
@@ -479,7 +485,7 @@ void read_rules(Harness& h, ConnectorInstance& inst, const json& entity, Report&
     size_t pages = 0;
     std::string failure;
     while (seen.size() < h.options.max_records) {
-        json req{{"entity", name}, {"limit", h.options.page_size}, {"filter", json::object()}};
+        json req{{"entity", name}, {"limit", h.options.page_size}, {"filter", filter}};
         req["cursor"] = cursor ? json(*cursor) : json(nullptr);
         CallResult r = inst.read_page(req);
         if (!r.ok()) {
@@ -508,7 +514,7 @@ void read_rules(Harness& h, ConnectorInstance& inst, const json& entity, Report&
         }
         const std::string next = page.value("next_cursor", "");
         const bool more = page.value("has_more", false);
-        if (!records.empty() && (next.empty() || (cursor && next == *cursor)))
+        if (!records.empty() && (more || incremental) && (next.empty() || (cursor && next == *cursor)))
             forward_fail.push_back("page " + std::to_string(pages) + " had " + std::to_string(records.size()) +
                                    " records but next_cursor " +
                                    (next.empty() ? "is empty" : "is the cursor it was asked with") +
@@ -533,9 +539,17 @@ void read_rules(Harness& h, ConnectorInstance& inst, const json& entity, Report&
     for (size_t i = 0; i < page_fail.size() && i < 5; ++i) join += (join.empty() ? "" : "; ") + page_fail[i];
     report.add("read.pages", t_pages, name, page_fail.empty() ? Verdict::pass : Verdict::fail,
                page_fail.empty() ? std::to_string(seen.size()) + " records in " + std::to_string(pages) +
-                                       " pages of at most " + std::to_string(h.options.page_size) +
+                                       (pages == 1 ? " page" : " pages") + " of at most " + std::to_string(h.options.page_size) +
                                        (reached_end ? "" : " (stopped at the record limit)")
                                  : join);
+    if (reached_end && !incremental) {
+        report.add("read.cursor_forward", t_forward, name, forward_fail.empty() ? Verdict::pass : Verdict::fail,
+                   forward_fail.empty() ? "not incremental: the pages moved forward; the entity is read whole each run"
+                                        : forward_fail.front());
+        report.add("read.empty_page_cursor", t_empty, name, Verdict::skip,
+                   "not incremental (no \"incremental\" capability): read whole each run");
+        return;
+    }
     if (!reached_end) {
         if (forward_fail.empty())
             report.add("read.cursor_forward", t_forward, name, Verdict::skip,
@@ -560,7 +574,7 @@ void read_rules(Harness& h, ConnectorInstance& inst, const json& entity, Report&
                    "no cursor to resume from (an empty entity read from the start)");
         return;
     }
-    json req{{"entity", name}, {"limit", h.options.page_size}, {"cursor", *cursor}, {"filter", json::object()}};
+    json req{{"entity", name}, {"limit", h.options.page_size}, {"cursor", *cursor}, {"filter", filter}};
     CallResult r = inst.read_page(req);
     json page = r.ok() ? json::parse(r.text, nullptr, false) : json();
     if (!r.ok() || !page.is_object() || !page.contains("records") || !page["records"].is_array()) {
@@ -690,6 +704,7 @@ void write_rules(Harness& h, std::unique_ptr<ConnectorInstance>& inst, const jso
         return;
     }
     const std::string key = created["target_key"].get<std::string>();
+    bool lookup_works = false;  // the update rule looks up only when that is known to work
     if (!can_lookup) {
         report.add("write.create_lookup", t_create, name, Verdict::skip,
                    "no lookup capability (created " + key +
@@ -710,6 +725,7 @@ void write_rules(Harness& h, std::unique_ptr<ConnectorInstance>& inst, const jso
         error.clear();
         std::string fails;
         for (const auto& f : fail) fails += (fails.empty() ? "" : "; ") + f;
+        lookup_works = fail.empty();
         report.add("write.create_lookup", t_create, name, fail.empty() ? Verdict::pass : Verdict::fail,
                    fail.empty() ? "created " + key : fails);
         // The simulated crash: the instance goes away before the host recorded the create;
@@ -752,7 +768,7 @@ void write_rules(Harness& h, std::unique_ptr<ConnectorInstance>& inst, const jso
         if (!k.empty() && k != key) fail.push_back("update " + std::to_string(i + 1) + " returned key " + k + ", not " + key);
     }
     error.clear();
-    if (fail.empty() && can_lookup) {
+    if (fail.empty() && lookup_works) {
         json after = lookup_one(*inst, json{{"entity", name}, {"idempotency_key", idem}, {"data", json::object()}}, error);
         if (!error.empty()) fail.push_back("lookup after the updates: " + error);
         else if (!after.value("found", false)) fail.push_back("after two updates, lookup by idempotency key no longer finds " + key);
@@ -780,13 +796,18 @@ void read_settings_file(const std::string& path, const json& manifest, Behaviour
         declares_settings = declares_settings || str_or(st, "name") == "settings";
     if (j.contains("settings") && j["settings"].is_object() && !declares_settings) {
         options.settings = j["settings"];
+        if (j.contains("filters")) {
+            if (!j["filters"].is_object()) throw std::runtime_error(path + ": /filters: not an object ({entity: filter})");
+            options.filters = j["filters"];
+        }
         if (j.contains("samples")) {
             if (!j["samples"].is_object()) throw std::runtime_error(path + ": /samples: not an object ({entity: record})");
             options.samples = j["samples"];
         }
         for (auto it = j.begin(); it != j.end(); ++it)
-            if (it.key() != "settings" && it.key() != "samples" && !is_comment_key(it.key()))
-                throw std::runtime_error(path + ": /" + it.key() + ": unknown; the file holds \"settings\" and \"samples\"");
+            if (it.key() != "settings" && it.key() != "samples" && it.key() != "filters" && !is_comment_key(it.key()))
+                throw std::runtime_error(path + ": /" + it.key() +
+                                         ": unknown; the file holds \"settings\", \"samples\" and \"filters\"");
     } else {
         options.settings = j;
     }

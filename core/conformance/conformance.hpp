@@ -86,6 +86,9 @@ struct BehaviourOptions {
     // A record to create, per entity: {"tickets": {"subject": "…"}}. Entities without one get
     // a record made up from their declared fields.
     nlohmann::json samples = nlohmann::json::object();
+    // The source filter to read an entity with, per entity (as a process's "filter"), for
+    // entities that read nothing without one: {"voucher_balance": {"codes": […]}}.
+    nlohmann::json filters = nlohmann::json::object();
     // Base URLs the connector may reach besides loopback (127.0.0.1, localhost, [::1]).
     std::vector<std::string> sandbox_urls;
     std::vector<std::string> entities;  // only these; empty: every entity
@@ -98,7 +101,7 @@ struct BehaviourOptions {
 void check_behaviour(const Subject& subject, const BehaviourOptions& options, Report& report);
 
 // Reads a settings file for the kit: either the settings object itself, or
-// {"settings": {…}, "samples": {entity: record}} (told apart by a "settings" member that the
+// {"settings": {…}, "samples": {entity: record}, "filters": {entity: filter}} (told apart by a "settings" member that the
 // manifest does not declare as a setting). Throws std::runtime_error naming the file and
 // what is wrong.
 void read_settings_file(const std::string& path, const nlohmann::json& manifest,
