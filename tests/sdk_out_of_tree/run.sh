@@ -52,6 +52,11 @@ grep -q '"text":"Grüezi, Zoë!"' "$work/out/greetings.jsonl"
 test "$(wc -l < "$work/out/greetings.jsonl")" -eq 3
 # A second run finds nothing new.
 "$plexus" run greet --config "$work/plexus.json" --data "$work/var" "${dirs[@]}" | grep -Eq "created +0"
+# The kit passes it (it only reads: the write rules are skipped, not passed).
+echo '{"names": ["Ada", "Zoë", "Linus"]}' > "$work/hello-settings.json"
+"$plexus" connector check "$work/hello" --settings "$work/hello-settings.json" --page-size 2 > "$work/hello.txt" || {
+  cat "$work/hello.txt"; echo "the hello example should conform"; exit 1; }
+grep -q 'skipped write.create_lookup \[greetings\].*(no create capability)' "$work/hello.txt"
 echo "sdk out-of-tree: hello ok"
 
 # --- The helpdesk example: a REST connector, its unit tests against the fake host
