@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <regex>
 #include <set>
@@ -436,6 +437,19 @@ std::optional<json> record_for(const json& entity, const BehaviourOptions& o, co
             why = "samples." + name + " in the settings file is not an object";
             return std::nullopt;
         }
+        // "{nonce}" in a string becomes this check's own value, so a sample can be unique
+        // (an e-mail, a SKU) however often the kit runs against the same sandbox.
+        std::function<void(json&)> fill = [&](json& v) {
+            if (v.is_string()) {
+                std::string t = v.get<std::string>();
+                for (size_t at = t.find("{nonce}"); at != std::string::npos; at = t.find("{nonce}", at))
+                    t.replace(at, 7, nonce);
+                v = t;
+            } else if (v.is_structured()) {
+                for (auto& x : v) fill(x);
+            }
+        };
+        fill(r);
         return r;
     }
     const std::string key = str_or(entity, "key");

@@ -83,8 +83,9 @@ struct BehaviourOptions {
     // The connection's settings as written (may hold "${ENV}"), checked against the manifest.
     nlohmann::json settings = nlohmann::json::object();
     Environment env = system_environment();
-    // A record to create, per entity: {"tickets": {"subject": "…"}}. Entities without one get
-    // a record made up from their declared fields.
+    // A record to create, per entity: {"tickets": {"subject": "…"}}; "{nonce}" in its strings
+    // becomes a fresh value per check. Entities without one get a record made up from their
+    // declared fields.
     nlohmann::json samples = nlohmann::json::object();
     // The source filter to read an entity with, per entity (as a process's "filter"), for
     // entities that read nothing without one: {"voucher_balance": {"codes": […]}}.

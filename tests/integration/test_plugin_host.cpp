@@ -3,6 +3,7 @@
 #include "support.hpp"
 
 #include "config/config.hpp"
+#include "conformance/conformance.hpp"
 #include "plugin_host/connector_instance.hpp"
 #include "plugin_host/plugin_registry.hpp"
 
@@ -105,42 +106,80 @@ TEST_CASE("a named plugin folder shadows the default one instead of clashing wit
     CHECK_THAT(registry.refused().front().reason, Catch::Contains("duplicate connector id"));
 }
 
-// Conformance: every connector built into build/plugins, through the real loader.
+// Conformance: every connector built into build/plugins, through the real loader, checked by
+// the same rules as `plexus connector check` (core/conformance).
 TEST_CASE("every built connector conforms", "[plugins][conformance]") {
-    PluginRegistry registry;
-    registry.load_directory(PLEXUS_PLUGIN_DIR);
-    CHECK(registry.refused().empty());
-    REQUIRE(!registry.connectors().empty());
-    for (const auto& c : registry.connectors()) {
-        INFO("connector " << c->id);
-        // Handshake and manifest.
-        CHECK(c->abi_major == PLEXUS_ABI_MAJOR);
-        CHECK(c->abi_minor <= PLEXUS_ABI_MINOR);
-        CHECK(c->manifest["id"] == c->id);
-        CHECK(c->manifest.value("version", "") == c->version);
-        CHECK(c->manifest.contains("name"));
-        CHECK(c->manifest.contains("description"));
-        for (const auto& s : c->manifest["settings"]) {
-            CHECK(s.contains("type"));
-            CHECK(s.contains("description"));
-        }
-        for (const auto& e : c->manifest.value("entities", json::array())) {
-            CHECK(e.contains("key"));
-            CHECK(e.contains("capabilities"));
-        }
-        CHECK_THAT(c->path, Catch::EndsWith("libplexus_" + c->id + ".so"));
-        // The folder: README and a sample configuration that validates.
+    PluginRegistry shipped;
+    shipped.load_directory(PLEXUS_PLUGIN_DIR);
+    CHECK(shipped.refused().empty());
+    REQUIRE(!shipped.connectors().empty());
+    for (const auto& c : shipped.connectors()) {
+        PluginRegistry registry;
         fs::path folder = fs::path(PLEXUS_SOURCE_DIR) / "plugins" / c->id;
-        REQUIRE(fs::exists(folder / "README.md"));
-        REQUIRE(fs::exists(folder / "sample.json"));
-        std::string readme = read_file(folder / "README.md");
-        for (const auto& s : c->manifest["settings"])
-            CHECK_THAT(readme, Catch::Contains(s["name"].get<std::string>()));
-        std::vector<ConfigError> errors;
-        Config config = load_config((folder / "sample.json").string(), errors);
-        validate_config(config, registry, [](const std::string&) { return std::optional<std::string>("sample-secret-value"); },
-                        errors);
-        for (const auto& e : errors) FAIL_CHECK(e.to_string());
-        CHECK(!config.processes.empty());
+        auto subject = conformance::locate(c->path, folder.string(), {PLEXUS_PLUGIN_DIR}, registry);
+        conformance::Report report;
+        conformance::check_static(subject, registry, report);
+        INFO(report.text());
+        CHECK(report.passed());
+        CHECK(report.count(conformance::Verdict::skip) == 0);
+        CHECK(report.results.size() == 8);
     }
+}
+
+TEST_CASE("the conformance kit says what a connector's folder lacks", "[plugins][conformance]") {
+    TempDir dir;
+    // A README that forgets a setting, and a sample whose connection is wrong and has no process.
+    std::ofstream(dir.path() / "README.md") << "# files\nSettings: directory.\n";
+    std::ofstream(dir.path() / "sample.json")
+        << R"({"connections": {"in": {"connector": "files", "settings": {"directory": 7}}}, "processes": []})";
+    PluginRegistry registry;
+    auto subject = conformance::locate((fs::path(PLEXUS_PLUGIN_DIR) / "libplexus_files.so").string(),
+                                       dir.path().string(), {}, registry);
+    conformance::Report report;
+    conformance::check_static(subject, registry, report);
+    INFO(report.text());
+    CHECK(!report.passed());
+    auto verdict = [&](const std::string& rule) {
+        for (const auto& r : report.results)
+            if (r.rule == rule) return std::make_pair(r.verdict, r.reason);
+        return std::make_pair(conformance::Verdict::skip, std::string("(no such rule)"));
+    };
+    CHECK(verdict("manifest.version").first == conformance::Verdict::pass);
+    CHECK(verdict("readme.settings").first == conformance::Verdict::fail);
+    CHECK_THAT(verdict("readme.settings").second, Catch::Contains("does not mention: entities"));
+    CHECK(verdict("sample.validates").first == conformance::Verdict::fail);
+    CHECK_THAT(verdict("sample.validates").second, Catch::Contains("/connections/in/settings/directory"));
+    CHECK(verdict("sample.process").first == conformance::Verdict::fail);
+    CHECK_THAT(report.text(), Catch::Contains("DOES NOT CONFORM"));
+}
+
+// The behavioural rules against the files connector (no sandbox needed: a directory).
+TEST_CASE("the files connector passes the behavioural conformance rules", "[plugins][conformance]") {
+    TempDir dir;
+    {
+        std::ofstream out(dir.path() / "customers.jsonl");
+        for (int i = 1; i <= 7; ++i)
+            out << "{\"id\":\"c" << i << "\",\"name\":\"Customer " << i
+                << "\",\"updated_at\":\"2024-05-0" << i << "T10:00:00Z\"}\n";
+    }
+    PluginRegistry registry;
+    auto subject = conformance::locate((fs::path(PLEXUS_PLUGIN_DIR) / "libplexus_files.so").string(),
+                                       (fs::path(PLEXUS_SOURCE_DIR) / "plugins" / "files").string(), {}, registry);
+    conformance::BehaviourOptions o;
+    o.settings = json{{"directory", dir.path().string()},
+                      {"entities", {{"customers", {{"path", "customers.jsonl"}, {"key", "id"}, {"cursor", "updated_at"}}}}}};
+    o.page_size = 3;
+    conformance::Report report;
+    report.settings_file = "(test)";
+    conformance::check_behaviour(subject, o, report);
+    INFO(report.text());
+    CHECK(report.passed());
+    for (const char* rule : {"check", "read.pages", "read.cursor_forward", "read.empty_page_cursor",
+                             "write.create_lookup", "write.crash_adopt", "write.update_idempotent",
+                             "errors.status"}) {
+        bool passed = false;
+        for (const auto& r : report.results) passed = passed || (r.rule == rule && r.verdict == conformance::Verdict::pass);
+        if (!passed) FAIL_CHECK("rule " << rule << " did not pass");
+    }
+    CHECK_THAT(report.text(), Catch::Contains("7 records in 3 pages of at most 3"));
 }
