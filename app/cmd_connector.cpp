@@ -146,6 +146,7 @@ int sub_check(const std::vector<std::string>& args) {
         "page-size", po::value(&page_size)->default_value(10), "records per page in the read rules")(
         "max-records", po::value(&max_records)->default_value(500), "read at most this many records per entity")(
         "isolation", po::value<std::string>()->default_value("process"), "process (as the host runs it) or none")(
+        "no-rate-limit", "do not pace requests by the manifest's rate_limit (a sandbox without a budget)")(
         "format", po::value(&format)->default_value("text"), "text or json");
     po::positional_options_description pos;
     pos.add("connector", 1);
@@ -172,6 +173,7 @@ int sub_check(const std::vector<std::string>& args) {
         o.page_size = page_size;
         o.max_records = max_records;
         o.isolate = !in_process;
+        o.rate_limit = vm.count("no-rate-limit") == 0;
         report.settings_file = settings_file;
         conformance::check_behaviour(subject, o, report);
     } else {

@@ -90,19 +90,24 @@ struct BehaviourOptions {
     // The source filter to read an entity with, per entity (as a process's "filter"), for
     // entities that read nothing without one: {"voucher_balance": {"codes": […]}}.
     nlohmann::json filters = nlohmann::json::object();
-    // Base URLs the connector may reach besides loopback (127.0.0.1, localhost, [::1]).
+    // Base URLs the connector may reach besides loopback (127.0.0.1, localhost, [::1]). The
+    // first one also replaces "{sandbox}" in the settings' strings.
     std::vector<std::string> sandbox_urls;
     std::vector<std::string> entities;  // only these; empty: every entity
     size_t page_size = 10;              // the read rules' page size (small: pages get exercised)
     size_t max_records = 500;           // read at most this many per entity
     bool isolate = true;                // run the connector in a worker process, as the host does
+    // Pace requests by the manifest's rate_limit, as the host does. Off for a sandbox that
+    // enforces no budget (the shipped ones' tests: seconds instead of a minute).
+    bool rate_limit = true;
 };
 
 // The behavioural rules, appended to `report`. Never throws for the connector's behaviour.
 void check_behaviour(const Subject& subject, const BehaviourOptions& options, Report& report);
 
 // Reads a settings file for the kit: either the settings object itself, or
-// {"settings": {…}, "samples": {entity: record}, "filters": {entity: filter}} (told apart by a "settings" member that the
+// {"settings": {…}, "samples": {entity: record}, "filters": {entity: filter}} — keys starting
+// with "_" are notes, skipped — (told apart by a "settings" member that the
 // manifest does not declare as a setting). Throws std::runtime_error naming the file and
 // what is wrong.
 void read_settings_file(const std::string& path, const nlohmann::json& manifest,

@@ -6,11 +6,23 @@
 #include "conformance/conformance.hpp"
 #include "plugin_host/connector_instance.hpp"
 #include "plugin_host/plugin_registry.hpp"
+#include "sandbox/sandbox.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace plexus;
 using namespace plexus::test;
+
+namespace plexus::sandbox {
+// The simulators' factories (each plugins/<id>/sandbox defines one; app/sandbox_table.cpp.in
+// declares them the same way).
+std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_eguma_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_opera_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_poweroffice_go_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed);
+}  // namespace plexus::sandbox
 
 namespace {
 
@@ -182,4 +194,68 @@ TEST_CASE("the files connector passes the behavioural conformance rules", "[plug
         if (!passed) FAIL_CHECK("rule " << rule << " did not pass");
     }
     CHECK_THAT(report.text(), Catch::Contains("7 records in 3 pages of at most 3"));
+}
+
+// Every shipped connector against its own sandbox, with the settings, samples and filters of
+// tests/conformance/<id>.json — the file a partner would pass to `plexus connector check
+// --settings … --sandbox URL`. A rule may fail only when the file lists it under
+// _known_failures (with why); a listed rule that passes fails the test, so the list shrinks
+// as connectors are fixed. _skip_entities leaves out an entity whose check would crash the
+// sandbox in this process (said why).
+TEST_CASE("every shipped connector passes the behavioural conformance rules against its sandbox",
+          "[plugins][conformance][sandbox]") {
+    namespace sb = plexus::sandbox;
+    const std::vector<std::pair<std::string, std::unique_ptr<sb::Sandbox> (*)(uint32_t)>> systems{
+        {"shopify", &sb::make_shopify_sandbox},   {"intacct", &sb::make_intacct_sandbox},
+        {"eguma", &sb::make_eguma_sandbox},       {"opera", &sb::make_opera_sandbox},
+        {"poweroffice_go", &sb::make_poweroffice_go_sandbox}, {"gomag", &sb::make_gomag_sandbox}};
+    for (const auto& [id, make] : systems) {
+        const fs::path fixture = fs::path(PLEXUS_SOURCE_DIR) / "tests" / "conformance" / (id + ".json");
+        INFO("connector " << id << ", " << fixture.string());
+        REQUIRE(fs::exists(fixture));
+        const json notes = json::parse(read_file(fixture));
+        sb::SandboxServer server(make(1));
+        PluginRegistry registry;
+        auto subject = conformance::locate((fs::path(PLEXUS_PLUGIN_DIR) / ("libplexus_" + id + ".so")).string(),
+                                           (fs::path(PLEXUS_SOURCE_DIR) / "plugins" / id).string(), {}, registry);
+        conformance::BehaviourOptions o;
+        conformance::read_settings_file(fixture.string(), subject.connector->manifest, o);
+        o.sandbox_urls = {server.base_url()};
+        // Few requests: the sandboxes answer a burst with 429 and Retry-After as their vendors
+        // do, and each wait costs a second or two. The host's pacing is off for the same reason.
+        o.page_size = 25;
+        o.max_records = 100;
+        o.rate_limit = false;
+        const json skip = notes.value("_skip_entities", json::object());
+        if (!skip.empty())
+            for (const auto& e : subject.connector->manifest["entities"])
+                if (!skip.contains(e["name"].get<std::string>())) o.entities.push_back(e["name"]);
+        conformance::Report report;
+        report.settings_file = fixture.string();
+        conformance::check_behaviour(subject, o, report);
+        INFO(report.text());
+        const json known = notes.value("_known_failures", json::array());
+        auto is_known = [&](const conformance::RuleResult& r) {
+            for (const auto& k : known)
+                if (k["rule"] == r.rule && k.value("entity", "") == r.entity) return true;
+            return false;
+        };
+        for (const auto& r : report.results)
+            if (r.verdict == conformance::Verdict::fail && !is_known(r))
+                FAIL_CHECK(id << ": " << r.rule << " [" << r.entity << "] failed: " << r.reason);
+        for (const auto& k : known) {
+            bool failed = false;
+            for (const auto& r : report.results)
+                failed = failed || (r.rule == k["rule"] && r.entity == k.value("entity", "") &&
+                                    r.verdict == conformance::Verdict::fail);
+            if (!failed)
+                FAIL_CHECK(id << ": " << k["rule"].get<std::string>() << " [" << k.value("entity", "")
+                              << "] is listed as a known failure but did not fail: remove it from " << fixture.string());
+        }
+        // The write rules ran, not only the reads.
+        size_t writes = 0;
+        for (const auto& r : report.results)
+            writes += r.rule.rfind("write.", 0) == 0 && r.verdict == conformance::Verdict::pass;
+        CHECK(writes >= 2);
+    }
 }
