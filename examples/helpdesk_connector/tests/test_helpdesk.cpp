@@ -101,7 +101,9 @@ static void maps_statuses() {
         EXPECT(e.status() == PLEXUS_ERR_RATE_LIMIT);
     }
     try {
-        c.read(sdk::ReadRequest{"invoices"});
+        sdk::ReadRequest invoices;
+        invoices.entity = "invoices";
+        c.read(invoices);
         EXPECT(!"an unknown entity should have been refused");
     } catch (const sdk::Error& e) {
         EXPECT(e.status() == PLEXUS_ERR_CONFIG);
