@@ -269,8 +269,18 @@ int cmd_connector(const std::vector<std::string>& args) {
     }
     const std::string sub = args[0];
     std::vector<std::string> rest(args.begin() + 1, args.end());
-    if (sub == "check") return sub_check(rest);
-    if (sub == "check-connection" || sub == "read" || sub == "lookup" || sub == "entities") return sub_call(sub, rest);
+    try {
+        if (sub == "check") return sub_check(rest);
+        if (sub == "check-connection" || sub == "read" || sub == "lookup" || sub == "entities")
+            return sub_call(sub, rest);
+    } catch (const po::error&) {
+        throw;  // usage: main prints it with the exit status for bad usage
+    } catch (const std::exception& e) {
+        // A connector's own message (create failed, its worker was lost) may quote a setting:
+        // redacted like every other message.
+        std::cerr << "plexus connector " << sub << ": " << global_redactor().redact(e.what()) << "\n";
+        return run_failed;
+    }
     std::cerr << "plexus connector: unknown subcommand \"" << sub << "\"\n\n" << kConnectorUsage;
     return usage;
 }

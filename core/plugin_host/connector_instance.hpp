@@ -61,7 +61,7 @@ struct HostServices {
     const std::atomic<bool>* cancel = nullptr;
     // Optional: refuses an HTTP request by its URL before anything is sent (the reason, or
     // nothing to allow it). `plexus connector check` keeps a connector on its sandbox this way.
-    std::function<std::optional<std::string>(const std::string& url)> url_guard;
+    std::function<std::optional<std::string>(const std::string& url)> url_guard = {};
 };
 
 // The outcome of one call into a connector.
