@@ -122,5 +122,6 @@ int cmd_users(const std::vector<std::string>& args);
 int cmd_logs(const std::vector<std::string>& args);
 int cmd_reconcile(const std::vector<std::string>& args);
 int cmd_db(const std::vector<std::string>& args);
+int cmd_connector(const std::vector<std::string>& args);
 
 }  // namespace plexus::cli

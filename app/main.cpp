@@ -26,6 +26,8 @@ commands:
   logs export     export the record outcomes of a run or a process to .xlsx or .csv
   db check        check the database file for damage (SQLite integrity_check)
   secrets rotate  re-encrypt the stored connection secrets with a new key (--new-key-file)
+  connector       for connector authors: check DIR (conformance report), read, lookup,
+                  check-connection, entities — one call with given settings, as JSON
 
 Each command takes --help. Common options: --config FILE, --data DIR (default ./var),
 --plugin-dir DIR (repeatable; added to the default folder), --log-level debug|info|warn|error.
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
         {"sandbox", cmd_sandbox}, {"users", cmd_users},        {"logs", cmd_logs},
         {"reconcile", cmd_reconcile}, {"db", cmd_db},
         {"secrets", cmd_secrets}};
+        {"connector", cmd_connector}};
     auto it = commands.find(args[0]);
     if (it == commands.end()) {
         std::cerr << "plexus: unknown command \"" << args[0] << "\"\n\n" << kUsage;

@@ -74,6 +74,12 @@ plexus_status serve_http_request(HostServices& s, const plexus_http_request& req
     HttpRequestSpec spec;
     spec.method = std::string(sdk::from_str(request.method));
     spec.url = std::string(sdk::from_str(request.url));
+    if (s.url_guard) {
+        if (auto refused = s.url_guard(spec.url)) {
+            error = *refused;
+            return PLEXUS_ERR_CONFIG;
+        }
+    }
     sdk::Host::parse_headers(sdk::from_str(request.headers), spec.headers);
     spec.body = std::string(sdk::from_str(request.body));
     spec.timeout_ms = request.timeout_ms;

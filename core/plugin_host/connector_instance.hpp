@@ -22,6 +22,8 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -57,6 +59,9 @@ struct HostServices {
     RateGovernor* governor = nullptr;     // the connection's governor, shared; may be null
     Clock* clock = nullptr;               // defaults to the system clock
     const std::atomic<bool>* cancel = nullptr;
+    // Optional: refuses an HTTP request by its URL before anything is sent (the reason, or
+    // nothing to allow it). `plexus connector check` keeps a connector on its sandbox this way.
+    std::function<std::optional<std::string>(const std::string& url)> url_guard = {};
 };
 
 // The outcome of one call into a connector.

@@ -55,6 +55,7 @@ public:
     }
 
     plexus::sdk::LookupResult lookup(const plexus::sdk::LookupRequest& request) override {
+        if (request.entity != "greetings") throw Error(PLEXUS_ERR_CONFIG, "unknown entity " + request.entity);
         plexus::sdk::LookupResult result;
         for (size_t i = 0; i < names_.size(); ++i) {
             if (request.key && *request.key == names_[i]) {

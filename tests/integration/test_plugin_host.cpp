@@ -3,13 +3,26 @@
 #include "support.hpp"
 
 #include "config/config.hpp"
+#include "conformance/conformance.hpp"
 #include "plugin_host/connector_instance.hpp"
 #include "plugin_host/plugin_registry.hpp"
+#include "sandbox/sandbox.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace plexus;
 using namespace plexus::test;
+
+namespace plexus::sandbox {
+// The simulators' factories (each plugins/<id>/sandbox defines one; app/sandbox_table.cpp.in
+// declares them the same way).
+std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_eguma_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_opera_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_poweroffice_go_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed);
+}  // namespace plexus::sandbox
 
 namespace {
 
@@ -105,42 +118,144 @@ TEST_CASE("a named plugin folder shadows the default one instead of clashing wit
     CHECK_THAT(registry.refused().front().reason, Catch::Contains("duplicate connector id"));
 }
 
-// Conformance: every connector built into build/plugins, through the real loader.
+// Conformance: every connector built into build/plugins, through the real loader, checked by
+// the same rules as `plexus connector check` (core/conformance).
 TEST_CASE("every built connector conforms", "[plugins][conformance]") {
-    PluginRegistry registry;
-    registry.load_directory(PLEXUS_PLUGIN_DIR);
-    CHECK(registry.refused().empty());
-    REQUIRE(!registry.connectors().empty());
-    for (const auto& c : registry.connectors()) {
-        INFO("connector " << c->id);
-        // Handshake and manifest.
-        CHECK(c->abi_major == PLEXUS_ABI_MAJOR);
-        CHECK(c->abi_minor <= PLEXUS_ABI_MINOR);
-        CHECK(c->manifest["id"] == c->id);
-        CHECK(c->manifest.value("version", "") == c->version);
-        CHECK(c->manifest.contains("name"));
-        CHECK(c->manifest.contains("description"));
-        for (const auto& s : c->manifest["settings"]) {
-            CHECK(s.contains("type"));
-            CHECK(s.contains("description"));
-        }
-        for (const auto& e : c->manifest.value("entities", json::array())) {
-            CHECK(e.contains("key"));
-            CHECK(e.contains("capabilities"));
-        }
-        CHECK_THAT(c->path, Catch::EndsWith("libplexus_" + c->id + ".so"));
-        // The folder: README and a sample configuration that validates.
+    PluginRegistry shipped;
+    shipped.load_directory(PLEXUS_PLUGIN_DIR);
+    CHECK(shipped.refused().empty());
+    REQUIRE(!shipped.connectors().empty());
+    for (const auto& c : shipped.connectors()) {
+        PluginRegistry registry;
         fs::path folder = fs::path(PLEXUS_SOURCE_DIR) / "plugins" / c->id;
-        REQUIRE(fs::exists(folder / "README.md"));
-        REQUIRE(fs::exists(folder / "sample.json"));
-        std::string readme = read_file(folder / "README.md");
-        for (const auto& s : c->manifest["settings"])
-            CHECK_THAT(readme, Catch::Contains(s["name"].get<std::string>()));
-        std::vector<ConfigError> errors;
-        Config config = load_config((folder / "sample.json").string(), errors);
-        validate_config(config, registry, [](const std::string&) { return std::optional<std::string>("sample-secret-value"); },
-                        errors);
-        for (const auto& e : errors) FAIL_CHECK(e.to_string());
-        CHECK(!config.processes.empty());
+        auto subject = conformance::locate(c->path, folder.string(), {PLEXUS_PLUGIN_DIR}, registry);
+        conformance::Report report;
+        conformance::check_static(subject, registry, report);
+        INFO(report.text());
+        CHECK(report.passed());
+        CHECK(report.count(conformance::Verdict::skip) == 0);
+        CHECK(report.results.size() == 8);
+    }
+}
+
+TEST_CASE("the conformance kit says what a connector's folder lacks", "[plugins][conformance]") {
+    TempDir dir;
+    // A README that forgets a setting, and a sample whose connection is wrong and has no process.
+    std::ofstream(dir.path() / "README.md") << "# files\nSettings: directory.\n";
+    std::ofstream(dir.path() / "sample.json")
+        << R"({"connections": {"in": {"connector": "files", "settings": {"directory": 7}}}, "processes": []})";
+    PluginRegistry registry;
+    auto subject = conformance::locate((fs::path(PLEXUS_PLUGIN_DIR) / "libplexus_files.so").string(),
+                                       dir.path().string(), {}, registry);
+    conformance::Report report;
+    conformance::check_static(subject, registry, report);
+    INFO(report.text());
+    CHECK(!report.passed());
+    auto verdict = [&](const std::string& rule) {
+        for (const auto& r : report.results)
+            if (r.rule == rule) return std::make_pair(r.verdict, r.reason);
+        return std::make_pair(conformance::Verdict::skip, std::string("(no such rule)"));
+    };
+    CHECK(verdict("manifest.version").first == conformance::Verdict::pass);
+    CHECK(verdict("readme.settings").first == conformance::Verdict::fail);
+    CHECK_THAT(verdict("readme.settings").second, Catch::Contains("does not mention: entities"));
+    CHECK(verdict("sample.validates").first == conformance::Verdict::fail);
+    CHECK_THAT(verdict("sample.validates").second, Catch::Contains("/connections/in/settings/directory"));
+    CHECK(verdict("sample.process").first == conformance::Verdict::fail);
+    CHECK_THAT(report.text(), Catch::Contains("DOES NOT CONFORM"));
+}
+
+// The behavioural rules against the files connector (no sandbox needed: a directory).
+TEST_CASE("the files connector passes the behavioural conformance rules", "[plugins][conformance]") {
+    TempDir dir;
+    {
+        std::ofstream out(dir.path() / "customers.jsonl");
+        for (int i = 1; i <= 7; ++i)
+            out << "{\"id\":\"c" << i << "\",\"name\":\"Customer " << i
+                << "\",\"updated_at\":\"2024-05-0" << i << "T10:00:00Z\"}\n";
+    }
+    PluginRegistry registry;
+    auto subject = conformance::locate((fs::path(PLEXUS_PLUGIN_DIR) / "libplexus_files.so").string(),
+                                       (fs::path(PLEXUS_SOURCE_DIR) / "plugins" / "files").string(), {}, registry);
+    conformance::BehaviourOptions o;
+    o.settings = json{{"directory", dir.path().string()},
+                      {"entities", {{"customers", {{"path", "customers.jsonl"}, {"key", "id"}, {"cursor", "updated_at"}}}}}};
+    o.page_size = 3;
+    conformance::Report report;
+    report.settings_file = "(test)";
+    conformance::check_behaviour(subject, o, report);
+    INFO(report.text());
+    CHECK(report.passed());
+    for (const char* rule : {"check", "read.pages", "read.cursor_forward", "read.empty_page_cursor",
+                             "write.create_lookup", "write.crash_adopt", "write.update_idempotent",
+                             "errors.status"}) {
+        bool passed = false;
+        for (const auto& r : report.results) passed = passed || (r.rule == rule && r.verdict == conformance::Verdict::pass);
+        if (!passed) FAIL_CHECK("rule " << rule << " did not pass");
+    }
+    CHECK_THAT(report.text(), Catch::Contains("7 records in 3 pages of at most 3"));
+}
+
+// Every shipped connector against its own sandbox, with the settings, samples and filters of
+// tests/conformance/<id>.json — the file a partner would pass to `plexus connector check
+// --settings … --sandbox URL`. A rule may fail only when the file lists it under
+// _known_failures (with why); a listed rule that passes fails the test, so the list shrinks
+// as connectors are fixed. _skip_entities leaves out an entity whose check would crash the
+// sandbox in this process (said why).
+TEST_CASE("every shipped connector passes the behavioural conformance rules against its sandbox",
+          "[plugins][conformance][sandbox]") {
+    namespace sb = plexus::sandbox;
+    const std::vector<std::pair<std::string, std::unique_ptr<sb::Sandbox> (*)(uint32_t)>> systems{
+        {"shopify", &sb::make_shopify_sandbox},   {"intacct", &sb::make_intacct_sandbox},
+        {"eguma", &sb::make_eguma_sandbox},       {"opera", &sb::make_opera_sandbox},
+        {"poweroffice_go", &sb::make_poweroffice_go_sandbox}, {"gomag", &sb::make_gomag_sandbox}};
+    for (const auto& [id, make] : systems) {
+        const fs::path fixture = fs::path(PLEXUS_SOURCE_DIR) / "tests" / "conformance" / (id + ".json");
+        INFO("connector " << id << ", " << fixture.string());
+        REQUIRE(fs::exists(fixture));
+        const json notes = json::parse(read_file(fixture));
+        sb::SandboxServer server(make(1));
+        PluginRegistry registry;
+        auto subject = conformance::locate((fs::path(PLEXUS_PLUGIN_DIR) / ("libplexus_" + id + ".so")).string(),
+                                           (fs::path(PLEXUS_SOURCE_DIR) / "plugins" / id).string(), {}, registry);
+        conformance::BehaviourOptions o;
+        conformance::read_settings_file(fixture.string(), subject.connector->manifest, o);
+        o.sandbox_urls = {server.base_url()};
+        // Few requests: the sandboxes answer a burst with 429 and Retry-After as their vendors
+        // do, and each wait costs a second or two. The host's pacing is off for the same reason.
+        o.page_size = 25;
+        o.max_records = 100;
+        o.rate_limit = false;
+        const json skip = notes.value("_skip_entities", json::object());
+        if (!skip.empty())
+            for (const auto& e : subject.connector->manifest["entities"])
+                if (!skip.contains(e["name"].get<std::string>())) o.entities.push_back(e["name"]);
+        conformance::Report report;
+        report.settings_file = fixture.string();
+        conformance::check_behaviour(subject, o, report);
+        INFO(report.text());
+        const json known = notes.value("_known_failures", json::array());
+        auto is_known = [&](const conformance::RuleResult& r) {
+            for (const auto& k : known)
+                if (k["rule"] == r.rule && k.value("entity", "") == r.entity) return true;
+            return false;
+        };
+        for (const auto& r : report.results)
+            if (r.verdict == conformance::Verdict::fail && !is_known(r))
+                FAIL_CHECK(id << ": " << r.rule << " [" << r.entity << "] failed: " << r.reason);
+        for (const auto& k : known) {
+            bool failed = false;
+            for (const auto& r : report.results)
+                failed = failed || (r.rule == k["rule"] && r.entity == k.value("entity", "") &&
+                                    r.verdict == conformance::Verdict::fail);
+            if (!failed)
+                FAIL_CHECK(id << ": " << k["rule"].get<std::string>() << " [" << k.value("entity", "")
+                              << "] is listed as a known failure but did not fail: remove it from " << fixture.string());
+        }
+        // The write rules ran, not only the reads.
+        size_t writes = 0;
+        for (const auto& r : report.results)
+            writes += r.rule.rfind("write.", 0) == 0 && r.verdict == conformance::Verdict::pass;
+        CHECK(writes >= 2);
     }
 }
