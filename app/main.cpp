@@ -61,8 +61,7 @@ int main(int argc, char** argv) {
         {"plugins", cmd_plugins}, {"cursor", cmd_cursor}, {"check-config", cmd_check_config},
         {"sandbox", cmd_sandbox}, {"users", cmd_users},        {"logs", cmd_logs},
         {"reconcile", cmd_reconcile}, {"db", cmd_db},
-        {"secrets", cmd_secrets}};
-        {"connector", cmd_connector}};
+        {"secrets", cmd_secrets}, {"connector", cmd_connector}};
     auto it = commands.find(args[0]);
     if (it == commands.end()) {
         std::cerr << "plexus: unknown command \"" << args[0] << "\"\n\n" << kUsage;
