@@ -291,8 +291,15 @@ public:
         }
         if (r.entity == "sales_orders") {
             if (r.key) return found_or_not(find_by_id("SalesOrders/", *r.key), "Id", "LastChangedDateTimeOffset");
-            if (auto o = find_order(order_reference(d, r.idempotency_key.value_or("")), d))
+            if (auto o = find_order(order_reference(d, r.idempotency_key.value_or("")), d)) {
+                // A lookup carrying the mapped order is the host resolving a create whose outcome
+                // it never learnt (a crash, a lost answer): the order may exist uninvoiced, as
+                // the create stopped between its POST and the invoice. The host adopts what it
+                // finds as created and never writes it again, so finish the create here
+                // (invoice() does nothing for an order that has an invoice).
+                if (invoice_orders_ && d.is_object() && !d.empty() && (*o)["Id"].is_string()) invoice((*o)["Id"]);
                 return found(std::move(*o), "Id", "LastChangedDateTimeOffset");
+            }
             return {};
         }
         if (r.entity == "sales_vouchers") {

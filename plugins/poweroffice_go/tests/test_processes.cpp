@@ -11,8 +11,12 @@
 
 #include <httplib.h>
 
+#include <signal.h>
+
+#include <chrono>
 #include <regex>
 #include <set>
+#include <thread>
 
 using namespace plexus::test;
 namespace sb = plexus::sandbox;
@@ -416,4 +420,36 @@ TEST_CASE("processes: server errors and dropped answers from Go end with every o
         CHECK(r.exit_code == 0);
         CHECK(r.out.find("\"status\": \"clean\"") != std::string::npos);
     }
+}
+
+TEST_CASE("processes: an order created in Go by a run killed before it invoiced it is adopted and invoiced once") {
+    World w;
+    // Every Go answer takes 300 ms: the kill lands after the order's POST, before its invoice.
+    w.go_server.sandbox().faults().set(sb::Faults::from_json({{"latency_ms", 300}}));
+    const size_t orders_before = w.go().count("sales_orders"), invoices_before = w.go().count("outgoing_invoices");
+    pid_t run = spawn_plexus({"run", "orders-shopify-go", "--config", w.dir.str("plexus.json"), "--data", w.dir.str("var"),
+                              "--plugin-dir", PLEXUS_PLUGIN_DIR},
+                             w.dir.str("killed.log"));
+    REQUIRE(run > 0);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (w.go().count("sales_orders") == orders_before && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    kill(run, SIGKILL);
+    waitpid(run, nullptr, 0);
+    INFO(read_file(w.dir.path() / "killed.log"));
+    REQUIRE(w.go().count("sales_orders") == orders_before + 1);
+    REQUIRE(w.go().count("outgoing_invoices") == invoices_before);  // created, not yet invoiced
+    w.go_server.sandbox().faults().set(sb::Faults{});
+    // The next run resolves the open intent: the order is found by its reference, adopted, and
+    // the create it stood for finished — the order invoiced, once.
+    auto next = w.run_ok("orders-shopify-go");
+    CHECK(next.failed == 0);
+    CHECK(w.go().count("sales_orders") == orders_before + 24);
+    CHECK(w.go().count("outgoing_invoices") == invoices_before + 24);
+    std::map<std::string, int> invoices_per_ref;
+    for (const auto& inv : w.go().objects("outgoing_invoices"))
+        if (inv.value("IsCreatedByCurrentIntegration", false)) ++invoices_per_ref[inv["ExternalImportReference"].get<std::string>()];
+    CHECK(invoices_per_ref.size() == 24);
+    for (const auto& [ref, n] : invoices_per_ref) CHECK(n == 1);
+    CHECK(w.run_ok("orders-shopify-go").created == 0);
 }
