@@ -159,6 +159,14 @@ struct Sandboxes {
         REQUIRE((res->status == 200 || res->status == 204));
         return res->status == 204 ? json::array() : json::parse(res->body);
     }
+    // The sandbox's own counts (a control route outside the API and its budget).
+    json go_state() {
+        httplib::Client http("127.0.0.1", go_port);
+        auto res = http.Get("/_sandbox/poweroffice_go/state");
+        REQUIRE(res);
+        REQUIRE(res->status == 200);
+        return json::parse(res->body);
+    }
     json go_control(const std::string& what, const json& body) {
         httplib::Client http("127.0.0.1", go_port);
         auto res = http.Post("/_sandbox/poweroffice_go/" + what, body.dump(), "application/json");
@@ -277,35 +285,51 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
     Hub h(sb);
 
     // Phase 1: serve, with `plexus run` from outside on the same Go key; invoices paid and
-    // stock counted in Go while it runs; then SIGKILL.
+    // stock counted in Go while they run. Both are SIGKILLed as soon as half the orders are in
+    // Go — while sales orders are being written, between an order's POST and its invoice more
+    // often than not — or after 25 s.
+    const int64_t orders_seeded = sb.go_state()["sales_orders"];
     pid_t serve = h.serve();
     REQUIRE(serve > 0);
     const char* outside[] = {"orders-shopify-go", "customers-shopify-go", "sales-shopify-go", "payments-go-shopify",
                              "stock-go-shopify"};
     std::set<int64_t> paid;
     int outside_runs = 0, stock_counts = 0;
-    const auto phase1_end = Clock::now() + std::chrono::seconds(25);
-    while (Clock::now() < phase1_end) {
-        pid_t run = spawn_plexus(h.args("run", outside[outside_runs++ % 5]), h.dir.str("runs.log"));
-        REQUIRE(run > 0);
-        // Go's own changes while both hubs work: a stock count, and payments of invoices.
-        static const char* const stock_items[] = {"I-1001", "I-1002", "I-1003", "I-1004", "I-1006", "I-1007", "I-1008"};
-        sb.go_control("stock", {{"code", stock_items[stock_counts % 7]}, {"on_hand", 40 + stock_counts}});  // I-1005: a service
-        ++stock_counts;
-        pay_open_invoices(sb, paid, 0);
-        wait_for(run, std::chrono::seconds(40));
-    }
+    pid_t run = -1;
+    // `plexus run` after `plexus run` from outside, and Go's own changes every 2 s (a stock
+    // count, payments of invoices), until `until` or `stop()`.
+    const auto beside = [&](Clock::time_point until, const std::function<bool()>& stop) {
+        for (auto next_change = Clock::now(); Clock::now() < until && !stop();) {
+            if (run <= 0 || waitpid(run, nullptr, WNOHANG) == run) {
+                run = spawn_plexus(h.args("run", outside[outside_runs++ % 5]), h.dir.str("runs.log"));
+                REQUIRE(run > 0);
+            }
+            if (Clock::now() >= next_change) {
+                static const char* const stock_items[] = {"I-1001", "I-1002", "I-1003", "I-1004", "I-1006", "I-1007", "I-1008"};
+                sb.go_control("stock", {{"code", stock_items[stock_counts % 7]}, {"on_hand", 40 + stock_counts}});  // I-1005: a service
+                ++stock_counts;
+                pay_open_invoices(sb, paid, 0);
+                next_change = Clock::now() + std::chrono::seconds(2);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    };
+    int64_t orders_at_kill = 0;
+    beside(Clock::now() + std::chrono::seconds(25), [&] {
+        orders_at_kill = sb.go_state()["sales_orders"].get<int64_t>() - orders_seeded;
+        return orders_at_kill >= kOrders / 2;
+    });
+    const std::string killed_at = secs(started);
     kill(serve, SIGKILL);
+    if (run > 0 && kill(run, SIGKILL) == 0) waitpid(run, nullptr, 0);
+    run = -1;
     waitpid(serve, nullptr, 0);
 
-    // Phase 2: serve again (it closes the killed hub's runs and resolves their intents), more
-    // payments, then SIGTERM: it must stop.
+    // Phase 2: serve again (it closes the killed hub's runs and resolves their intents) with
+    // more runs from outside, payments and stock counts for 12 s, then SIGTERM: it must stop.
     serve = h.serve();
     REQUIRE(serve > 0);
-    std::this_thread::sleep_for(std::chrono::seconds(5));
-    pay_open_invoices(sb, paid, 0);
-    sb.go_control("stock", {{"code", "I-1002"}, {"on_hand", 7}});
-    std::this_thread::sleep_for(std::chrono::seconds(5));
+    beside(Clock::now() + std::chrono::seconds(12), [] { return false; });
     kill(serve, SIGTERM);
     int status = 0;
     const bool stopped = wait_for(serve, std::chrono::seconds(60), &status);
@@ -313,6 +337,7 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
         INFO(read_file(h.dir.path() / "serve.log").substr(0, 20000));
         CHECK(stopped);
     }
+    if (run > 0) wait_for(run, std::chrono::seconds(60));
 
     // Phase 3: every process once more in dependency order, failed records replayed; a last
     // payment must reach the shop within one run of Payment status Go→Shopify.
@@ -333,11 +358,13 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
             CHECK(again.exit_code == 0);
         }
     }
+    // The last Go changes, after the drain (whose orders, invoiced beside Stock Go→Shopify,
+    // moved stock too): a payment and the stock must each reach the shop within one run.
     const size_t paid_before_last = paid.size();
     pay_open_invoices(sb, paid, 1);
-    {
-        auto r = run_plexus(h.args("run", "payments-go-shopify"));
-        INFO(r.out);
+    for (const char* p : {"payments-go-shopify", "stock-go-shopify"}) {
+        auto r = run_plexus(h.args("run", p));
+        INFO(p << ": " << r.out);
         CHECK(r.exit_code == 0);
     }
 
@@ -364,18 +391,27 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
     CHECK(from_shop == static_cast<size_t>(kCustomers));
     CHECK(customers.size() == go_customers_before + kCustomers);
 
-    std::map<std::string, int> orders_per_ref, invoices_per_ref, vouchers_per_ref;
-    for (const auto& o : sb.go_list("SalesOrders?onlyCreatedByCurrentIntegration=true")) ++orders_per_ref[o.value("ExternalImportReference", "")];
+    // By reference, and by the order name each carries (CustomMatchingReference): a second
+    // order or voucher made under another reference would show there.
+    std::map<std::string, int> orders_per_ref, invoices_per_ref, vouchers_per_ref, orders_per_name, vouchers_per_name;
+    for (const auto& o : sb.go_list("SalesOrders?onlyCreatedByCurrentIntegration=true")) {
+        ++orders_per_ref[o.value("ExternalImportReference", "")];
+        ++orders_per_name[o.value("CustomMatchingReference", "")];
+    }
     const json invoices = sb.go_list("OutgoingInvoices?onlyCreatedByCurrentIntegration=true");
     for (const auto& i : invoices) ++invoices_per_ref[i.value("ExternalImportReference", "")];
     for (const auto& e : sb.go_list("Customerledger/Statement?fromDate=2000-01-01&toDate=2100-12-31&onlyCreatedByCurrentIntegration=true"))
         if (e.value("ExternalImportReference", json()).is_string() &&
             e["ExternalImportReference"].get<std::string>().rfind("shopify-sale-", 0) == 0)
             ++vouchers_per_ref[e["ExternalImportReference"]];
+        else if (e.value("VoucherType", "") == "ManualJournal")
+            ++vouchers_per_name["(another reference) " + e.value("CustomMatchingReference", "")];
     CHECK(orders_per_ref.size() == static_cast<size_t>(kOrders));
     CHECK(invoices_per_ref.size() == static_cast<size_t>(kOrders));
     CHECK(vouchers_per_ref.size() == static_cast<size_t>(kOrders));
-    for (const auto* m : {&orders_per_ref, &invoices_per_ref, &vouchers_per_ref})
+    CHECK(orders_per_name.size() == static_cast<size_t>(kOrders));
+    CHECK(vouchers_per_name.empty());
+    for (const auto* m : {&orders_per_ref, &invoices_per_ref, &vouchers_per_ref, &orders_per_name, &vouchers_per_name})
         for (const auto& [ref, n] : *m) {
             INFO(ref << " ×" << n);
             CHECK(n == 1);
@@ -455,6 +491,8 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
         if (id == "orders-shopify-go" || id == "sales-shopify-go") CHECK(report["ledger_entries"] == kOrders);
         if (id == "products-go-shopify") CHECK(report["ledger_entries"] == kProducts);
     }
-    WARN("go overlap: " << outside_runs << " outside runs, " << paid.size() << " invoices paid; " << timing << "; "
+    WARN("go overlap: " << outside_runs << " outside runs, SIGKILL at " << killed_at << " with " << orders_at_kill << " of "
+                        << kOrders << " orders in Go, " << paid.size() << " invoices paid, " << sb.go_state()["requests"]
+                        << " requests to Go; " << timing << "; "
                         << secs(started) << " in all");
 }
