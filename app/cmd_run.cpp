@@ -82,6 +82,14 @@ bool connections_answer(Hub& hub, const std::vector<const ProcessConfig*>& proce
             auto instance =
                 hub.open(id, LogTags{process, 0, conn ? conn->connector : "", id}, nullptr);
             CallResult r = instance->check();
+            // A 429 after the host's retries: the API answered and refused no credentials;
+            // it is busy (another hub or process spends the same budget). The run rides that
+            // out itself, or stops partial and resumes next time.
+            if (r.status == PLEXUS_ERR_RATE_LIMIT) {
+                std::cerr << "plexus " << command << ": " << label
+                          << " is busy (rate limited) at its check; running anyway\n";
+                continue;
+            }
             if (!r.ok()) {
                 std::cerr << "plexus " << command << ": " << label << " failed its check ("
                           << status_name(r.status) << "): " << global_redactor().redact(r.text)

@@ -441,6 +441,7 @@ void PowerOfficeGoSandbox::mount(httplib::Server& server) {
             s[c] = count(c);
         s["requests"] = request_count();
         s["tokens_issued"] = token_count();
+        s["rate_limited"] = rate_limited_count();
         res.set_content(s.dump(), "application/json; charset=utf-8");
     });
 }
@@ -508,7 +509,10 @@ bool PowerOfficeGoSandbox::over_budget() {
     const int64_t t = steady_ms();
     window_.erase(std::remove_if(window_.begin(), window_.end(), [&](int64_t x) { return x <= t - 1000; }),
                   window_.end());
-    if (static_cast<int>(window_.size()) >= options_.requests_per_second) return true;
+    if (static_cast<int>(window_.size()) >= options_.requests_per_second) {
+        ++rate_limited_;
+        return true;
+    }
     window_.push_back(t);
     return false;
 }

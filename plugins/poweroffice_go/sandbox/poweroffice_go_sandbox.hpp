@@ -53,6 +53,8 @@ public:
     void set_rate_limit(bool on);
     uint64_t request_count() const { return requests_.load(); }
     uint64_t token_count() const { return tokens_issued_.load(); }
+    // Requests answered 429 because the 10-per-second window was full (fault bursts not counted).
+    uint64_t rate_limited_count() const { return rate_limited_.load(); }
     // Makes every token issued so far invalid (as if it had expired).
     void expire_tokens();
 
@@ -120,7 +122,7 @@ private:
     int64_t next_ledger_id_ = 900'001, next_line_id_ = 1;
     int64_t last_us_ = 0;
     uint64_t uuid_state_;
-    std::atomic<uint64_t> requests_{0}, tokens_issued_{0};
+    std::atomic<uint64_t> requests_{0}, tokens_issued_{0}, rate_limited_{0};
 };
 
 }  // namespace plexus::sandbox
