@@ -63,7 +63,9 @@ struct Hub {
             {"connections",
              {{"dst", files_connection(dir.str("dst"),
                                        {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
-            {"processes", json::array()}};
+            {"processes", json::array()},
+            // The test runs the process itself and counts what that run created.
+            {"serve", {{"run_at_start", "none"}}}};
         if (clash) config["connections"]["shop"] = config["connections"]["dst"];
         if (with_process)
             config["processes"].push_back(
