@@ -375,43 +375,22 @@ OpResult ConnectionAdmin::remove(const std::string& id, const std::string& actor
 
 ConnectionTest ConnectionAdmin::test(const std::string& id, const std::string& actor) {
     if (file_connection(id)) return ops_.test_connection(id, actor);
-    ConnectionTest t;
-    const auto started = std::chrono::steady_clock::now();
-    try {
-        auto stored = ops_.store().stored_connection(id);
-        if (!stored) throw std::runtime_error("no connection \"" + id + "\"");
-        if (!key_) throw std::runtime_error("no secret key is loaded; the connection's secrets cannot be opened");
-        ConnectionConfig cc;
-        cc.id = id;
-        cc.connector = stored->connector;
-        cc.stored = true;
-        cc.settings = open_connection_settings(*stored, *key_);
-        auto instance = ops_.hub().open_connection(cc, LogTags{{}, 0, {}, id}, nullptr);
-        CallResult r = instance->check();
-        t.ok = r.ok();
-        if (t.ok) {
-            json j = json::parse(r.text, nullptr, false);
-            t.message = j.is_object() && j.contains("message") && j["message"].is_string()
-                            ? j["message"].get<std::string>()
-                            : "connected";
-        } else {
-            t.error_class = status_name(r.status);
-            t.message = r.text;
-        }
-    } catch (const std::exception& e) {
-        t.ok = false;
-        t.error_class = "plugin";
-        t.message = e.what();
-    }
-    t.message = global_redactor().redact(t.message);
-    t.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - started)
-                        .count();
-    json detail = {{"ok", t.ok}};
-    if (!t.ok) detail["error_class"] = t.error_class;
-    ops_.store().audit(AuditEntry{0, ops_.hub().clock().now_ms(), actor, "connection.test", id,
-                                  detail.dump()});
-    return t;
+    return ops_.test_connection(
+        id,
+        [&] {
+            auto stored = ops_.store().stored_connection(id);
+            if (!stored) throw std::runtime_error("no connection \"" + id + "\"");
+            if (!key_)
+                throw std::runtime_error(
+                    "no secret key is loaded; the connection's secrets cannot be opened");
+            ConnectionConfig cc;
+            cc.id = id;
+            cc.connector = stored->connector;
+            cc.stored = true;
+            cc.settings = open_connection_settings(*stored, *key_);
+            return ops_.hub().open_connection(cc, LogTags{{}, 0, {}, id}, nullptr);
+        },
+        actor);
 }
 
 }  // namespace plexus

@@ -621,10 +621,18 @@ bool Operations::has_connection(const std::string& connection_id) const {
 
 ConnectionTest Operations::test_connection(const std::string& connection_id,
                                            const std::string& actor) {
+    return test_connection(
+        connection_id,
+        [&] { return hub_.open(connection_id, LogTags{{}, 0, {}, connection_id}, nullptr); }, actor);
+}
+
+ConnectionTest Operations::test_connection(
+    const std::string& connection_id,
+    const std::function<std::unique_ptr<ConnectorInstance>()>& open, const std::string& actor) {
     ConnectionTest t;
     const auto started = std::chrono::steady_clock::now();
     try {
-        auto instance = hub_.open(connection_id, LogTags{{}, 0, {}, connection_id}, nullptr);
+        auto instance = open();
         CallResult r = instance->check();
         t.ok = r.ok();
         if (t.ok) {

@@ -21,7 +21,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
+#include <memory>
 #include <thread>
 #include <mutex>
 #include <optional>
@@ -161,6 +163,11 @@ public:
     nlohmann::json connections_view() const;
     bool has_connection(const std::string& connection_id) const;
     ConnectionTest test_connection(const std::string& connection_id, const std::string& actor);
+    // Runs check() on the instance `open` returns (it may throw: a plugin error), redacts,
+    // times and audits it as connection.test — for file and stored connections alike.
+    ConnectionTest test_connection(const std::string& connection_id,
+                                   const std::function<std::unique_ptr<ConnectorInstance>()>& open,
+                                   const std::string& actor);
 
     // Loaded connectors and refused files.
     nlohmann::json plugins_view() const;
