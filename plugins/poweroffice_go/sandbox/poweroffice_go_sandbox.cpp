@@ -435,7 +435,7 @@ void PowerOfficeGoSandbox::mount(httplib::Server& server) {
         res.status = r.status;
         res.set_content(r.body.dump(), "application/json; charset=utf-8");
     });
-    server.Get(R"(/_sandbox/poweroffice_go/state)", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Get(R"(/_sandbox/poweroffice_go/state)", [this](const httplib::Request&, httplib::Response& res) {
         json s;
         for (const char* c : {"customers", "products", "sales_orders", "outgoing_invoices", "vouchers", "ledger"})
             s[c] = count(c);
