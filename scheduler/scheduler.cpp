@@ -389,6 +389,7 @@ bool Scheduler::run_all(const std::vector<std::string>& order, const std::string
         run_all_pending_ = order;
         run_all_started_.clear();
         run_all_retry_.clear();
+        run_all_retry_noted_.clear();
         std::string names;
         for (const auto& id : order) names += (names.empty() ? "" : ", ") + id;
         logs.push_back({"info", "", "run all (" + trigger + "): " + names});
@@ -583,10 +584,24 @@ void Scheduler::worker() {
             logs.push_back({"error", job.id, "the run threw an unknown exception"});
         }
         const bool skipped = result.status == "skipped";
-        if (skipped)
-            logs.push_back({"warn", job.id,
-                            "skipped (" + job.trigger + "): another run of the process is "
-                            "going" + (result.message.empty() ? "" : ": " + result.message)});
+        if (skipped) {
+            // A member of "run all" skipped for a shared lease is retried when another run
+            // ends: say so once, not one warning per retry.
+            bool run_all_member = false, first_retry = true;
+            {
+                std::lock_guard lock(mutex_);
+                run_all_member = run_all_ && run_all_->active && run_all_started_.count(job.id);
+                if (run_all_member) first_retry = run_all_retry_noted_.insert(job.id).second;
+            }
+            const std::string why = "another run of the process is going" +
+                                    (result.message.empty() ? "" : ": " + result.message);
+            if (!run_all_member)
+                logs.push_back({"warn", job.id, "skipped (" + job.trigger + "): " + why});
+            else if (first_retry)
+                logs.push_back({"info", job.id,
+                                "run all: waiting, " + why +
+                                    "; it starts when that run ends"});
+        }
         emit(logs);  // before the run counts as ended: wait_idle() callers see the log
         {
             std::lock_guard lock(mutex_);

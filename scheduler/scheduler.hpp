@@ -271,6 +271,7 @@ private:
     // Started, but the run was skipped (a run it conflicts with — e.g. the other direction of
     // a two-way sync — was going): tried again when another run ends.
     std::vector<std::string> run_all_retry_;
+    std::unordered_set<std::string> run_all_retry_noted_;  // said "waiting" once (this run all)
     bool wake_ = false;
     bool stopping_ = false;
     bool quit_workers_ = false;
