@@ -1,6 +1,7 @@
-// The "helpdesk" connector: a small REST connector written from docs/sdk.md alone — tickets
-// read incrementally with a tie-safe cursor, created with an idempotency key, updated and
-// looked up; a bearer token; 429 and 401 mapped to the statuses the host acts on.
+// The "helpdesk" connector: a small REST connector written from docs/sdk.md alone with the
+// SDK's REST helpers (<plexus/rest.hpp>) — tickets read incrementally with a tie-safe cursor
+// (rest::TieCursor), created with an idempotency key, updated and looked up; a bearer token;
+// HTTP answers mapped to the statuses the host acts on (rest::failure).
 //
 // The helpdesk API it talks to is invented for this example (sandbox/helpdesk_sandbox.py
 // serves it; README.md describes it).
@@ -13,9 +14,8 @@
 #pragma once
 
 #include <plexus/connector.hpp>
+#include <plexus/rest.hpp>
 
-#include <cctype>
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -31,33 +31,7 @@ namespace sdk = plexus::sdk;
 using sdk::Error;
 using sdk::json;
 
-// Percent-encodes a query value (RFC 3986 unreserved characters kept).
-inline std::string url_encode(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += static_cast<char>(c);
-        else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", c);
-            out += buf;
-        }
-    }
-    return out;
-}
-
-// The cursor: the last ticket's updated_at and id, so tickets sharing a timestamp are
-// neither skipped nor read twice (the API orders by both).
-struct Cursor {
-    std::string updated_at;
-    std::string id;
-    std::string text() const { return json{{"u", updated_at}, {"id", id}}.dump(); }
-    static Cursor parse(const std::string& text) {
-        json j = json::parse(text, nullptr, false);
-        if (!j.is_object() || !j.contains("u") || !j.contains("id"))
-            throw Error(PLEXUS_ERR_CONFIG, "helpdesk: cursor \"" + text + "\" is not one this connector wrote");
-        return {j["u"].get<std::string>(), j["id"].get<std::string>()};
-    }
-};
+namespace rest = plexus::sdk::rest;
 
 class HelpdeskConnector : public sdk::Connector {
 public:
@@ -94,7 +68,7 @@ public:
 
     // The token works and says when it expires: warn a week ahead.
     void check() override {
-        json me = call("GET", "/api/me", "");
+        json me = call("GET", "/api/me");
         if (auto exp = me.find("token_expires_at_ms"); exp != me.end() && exp->is_number()) {
             const int64_t left_ms = exp->get<int64_t>() - host_.now_ms();
             if (left_ms < 7LL * 24 * 3600 * 1000)
@@ -105,28 +79,25 @@ public:
 
     sdk::ReadPage read(const sdk::ReadRequest& request) override {
         entity(request.entity);
-        std::string path = "/api/tickets?limit=" + std::to_string(request.limit);
-        if (request.cursor && !request.cursor->empty()) {
-            Cursor c = Cursor::parse(*request.cursor);
-            path += "&since=" + url_encode(c.updated_at) + "&after=" + url_encode(c.id);
-        } else if (request.since) {
-            path += "&since=" + url_encode(*request.since);
-        }
-        json body = call("GET", path, "");
+        // Where to resume: the stored cursor, or the operator's rewind (since), or the start.
+        rest::TieCursor cursor = rest::TieCursor::from(request);
+        rest::Query query;
+        query.add("limit", request.limit);
+        // The API orders by (updated_at, id) and resumes after both: no tie is lost or repeated.
+        if (!cursor.at.empty()) query.add("since", cursor.at);
+        if (!cursor.keys.empty()) query.add("after", cursor.last_key());
+        json body = call("GET", query.to("/api/tickets"));
         sdk::ReadPage page;
-        for (const auto& t : body.at("tickets")) page.records.push_back(record(t));
-        page.has_more = body.value("has_more", false);
-        if (!page.records.empty()) {
-            page.next_cursor = Cursor{page.records.back().cursor, page.records.back().key}.text();
-        } else {
-#ifdef HELPDESK_BROKEN
-            page.next_cursor = "";  // wrong: the kit's read.empty_page_cursor rule fails it
-#else
-            // Nothing new: keep our place (never "").
-            page.next_cursor = request.cursor ? *request.cursor
-                                              : Cursor{request.since.value_or(""), ""}.text();
-#endif
+        for (const auto& t : body.at("tickets")) {
+            page.records.push_back(record(t));
+            cursor.advance(page.records.back().cursor, page.records.back().key);
         }
+        page.has_more = body.value("has_more", false);
+        // Never "": an empty page keeps the position it was given.
+        page.next_cursor = cursor.encode();
+#ifdef HELPDESK_BROKEN
+        if (page.records.empty()) page.next_cursor = "";  // wrong: the kit's read.empty_page_cursor rule fails it
+#endif
         host_.debug("helpdesk: read " + std::to_string(page.records.size()) + " ticket(s)");
         return page;
     }
@@ -138,24 +109,25 @@ public:
             json body = item.data;
             body.erase("id");
             body.erase("updated_at");
-            sdk::HttpResponse r;
-            if (item.op == sdk::WriteOp::Create) {
-                body["external_id"] = item.idempotency_key;  // so lookup finds it after a crash
-                r = send("POST", "/api/tickets", body.dump(), /*no_retry=*/true);
-            } else {
-                r = send("PUT", "/api/tickets/" + url_encode(item.target_key), body.dump(), false);
+            const bool create = item.op == sdk::WriteOp::Create;
+            if (create) body["external_id"] = item.idempotency_key;  // so lookup finds it after a crash
+            const std::string path = create ? "/api/tickets" : "/api/tickets/" + rest::url_encode(item.target_key);
+            // A create is sent once (no_retry): a retried POST that timed out could create twice.
+            sdk::HttpResponse r = send(create ? "POST" : "PUT", path, body.dump(), /*no_retry=*/create);
+            rest::Failure f = rest::failure(r, rest::describe(create ? "POST" : "PUT", path), "helpdesk");
+            if (!f.ok()) {
+                // Per record (docs/sdk.md §7): a ticket gone since it was created is a refusal
+                // of this record (VALIDATION), not a NOT_FOUND.
+                if (f.status == PLEXUS_ERR_NOT_FOUND) f.status = PLEXUS_ERR_VALIDATION;
+                results.push_back(f.result());
+                continue;
             }
-            if (r.status == 200 || r.status == 201) {
-                json t = json::parse(r.body, nullptr, false);
-                if (!t.is_object()) {
-                    results.push_back(sdk::WriteResult::failed(PLEXUS_ERR_TRANSIENT, "helpdesk: malformed reply"));
-                    continue;
-                }
-                results.push_back(sdk::WriteResult::ok(key_of(t), t.value("updated_at", "")));
-            } else {
-                results.push_back(sdk::WriteResult::failed(record_status(r.status), "helpdesk: HTTP " +
-                                                               std::to_string(r.status) + ": " + r.body));
+            json t = json::parse(r.body, nullptr, false);
+            if (!t.is_object() || !t.contains("id")) {
+                results.push_back(sdk::WriteResult::failed(PLEXUS_ERR_TRANSIENT, "helpdesk: malformed reply"));
+                continue;
             }
+            results.push_back(sdk::WriteResult::ok(key_of(t), t.value("updated_at", "")));
         }
         return results;
     }
@@ -164,16 +136,17 @@ public:
         entity(request.entity);
         sdk::LookupResult result;
         if (request.key) {
-            sdk::HttpResponse r = send("GET", "/api/tickets/" + url_encode(*request.key), "", false);
+            const std::string path = "/api/tickets/" + rest::url_encode(*request.key);
+            sdk::HttpResponse r = send("GET", path, "", false);
             if (r.status == 404) return result;
-            json t = parse_ok(r);
+            json t = rest::parse_json(r, rest::describe("GET", path), "helpdesk");
             result.found = true;
             result.record = record(t);
             return result;
         }
 #ifndef HELPDESK_BROKEN
         if (request.idempotency_key) {
-            json body = call("GET", "/api/tickets?external_id=" + url_encode(*request.idempotency_key), "");
+            json body = call("GET", rest::Query{{"external_id", *request.idempotency_key}}.to("/api/tickets"));
             const auto& tickets = body.at("tickets");
             if (tickets.empty()) return result;
             result.found = true;
@@ -197,14 +170,6 @@ private:
         data["id"] = key_of(t);
         return sdk::Record{key_of(t), t.value("updated_at", ""), data};
     }
-    // A record's failure: what the host does with each is in docs/sdk.md, "Statuses".
-    static plexus_status record_status(int http) {
-        if (http == 400 || http == 422) return PLEXUS_ERR_VALIDATION;
-        if (http == 409) return PLEXUS_ERR_CONFLICT;
-        if (http == 404) return PLEXUS_ERR_VALIDATION;
-        return PLEXUS_ERR_TRANSIENT;
-    }
-
     sdk::HttpResponse send(const std::string& method, const std::string& path, const std::string& body,
                            bool no_retry) {
         sdk::HttpRequest req;
@@ -215,24 +180,15 @@ private:
         req.body = body;
         req.no_retry = no_retry;
         sdk::HttpResponse r = host_.http(req);
-        // Whole-call problems end the batch or the run: thrown, not per record.
-        if (r.status == 401 || r.status == 403)
-            // The API's answer helps the operator; the host redacts any secret in it.
-            throw Error(PLEXUS_ERR_AUTH, "helpdesk: the API token was refused (HTTP " + std::to_string(r.status) +
-                                             "): " + r.body);
-        if (r.status == 429)
-            throw Error(PLEXUS_ERR_RATE_LIMIT, "helpdesk: rate limited (HTTP 429) after the host's retries");
+        // Whole-call problems (401/403, a 429 after the host's retries, a redirect) end the
+        // batch or the run: thrown, not per record. The message names the call and the API's
+        // explanation, never the token (and the host redacts secrets once more).
+        if (rest::Failure f = rest::failure(r, rest::describe(method, path), "helpdesk"); rest::stops_run(f.status))
+            f.raise();
         return r;
     }
-    static json parse_ok(const sdk::HttpResponse& r) {
-        if (r.status >= 500) throw Error(PLEXUS_ERR_TRANSIENT, "helpdesk: HTTP " + std::to_string(r.status));
-        if (r.status != 200) throw Error(PLEXUS_ERR_VALIDATION, "helpdesk: HTTP " + std::to_string(r.status) + ": " + r.body);
-        json j = json::parse(r.body, nullptr, false);
-        if (!j.is_object()) throw Error(PLEXUS_ERR_TRANSIENT, "helpdesk: the reply is not a JSON object");
-        return j;
-    }
-    json call(const std::string& method, const std::string& path, const std::string& body) {
-        return parse_ok(send(method, path, body, false));
+    json call(const std::string& method, const std::string& path) {
+        return rest::parse_json(send(method, path, "", false), rest::describe(method, path), "helpdesk");
     }
 
     sdk::Host& host_;

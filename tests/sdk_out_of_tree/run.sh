@@ -18,6 +18,7 @@ cmake --install "$build" --prefix "$work/sdk" >/dev/null
 test -f "$work/sdk/include/plexus/sdk.h"
 test -f "$work/sdk/include/plexus/connector.hpp"
 test -f "$work/sdk/include/plexus/testing.hpp"
+test -f "$work/sdk/include/plexus/rest.hpp"
 
 # Only the installed SDK is visible: the example is copied out of the source tree.
 cp -r "$src/examples/hello_connector" "$work/hello"

@@ -22,14 +22,9 @@ Verdict GomagApi::exchange(const std::string& method, const std::string& path, c
     const std::string what = method + " " + route;
     HttpRequest req;
     req.method = method;
-    req.url = base_ + route;
-    if (!params.empty()) {
-        char sep = '?';
-        for (const auto& [k, v] : params) {
-            req.url += sep + url_encode(k) + "=" + url_encode(v);
-            sep = '&';
-        }
-    }
+    plexus::sdk::rest::Query query;
+    for (const auto& [k, v] : params) query.add(k, v);
+    req.url = query.to(base_ + route);
     req.headers = {{"Apikey", key_}, {"ApiShop", shop_}, {"User-Agent", agent_}, {"Accept", "application/json"}};
     if (value) {
         const std::string boundary = make_boundary(++boundaries_ + static_cast<uint64_t>(host_.now_ms()));

@@ -45,8 +45,6 @@ private:
 };
 
 // Whole-run failures propagate from a per-record operation; others become the record's result.
-inline bool whole_run(plexus_status s) {
-    return s == PLEXUS_ERR_AUTH || s == PLEXUS_ERR_RATE_LIMIT || s == PLEXUS_ERR_CANCELLED || s == PLEXUS_ERR_CONFIG;
-}
+using plexus::sdk::rest::stops_run;
 
 }  // namespace plexus::gomag

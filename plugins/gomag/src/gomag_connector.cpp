@@ -439,7 +439,7 @@ private:
         try {
             v = send(idx);
         } catch (const Error& e) {
-            if (whole_run(e.status())) throw;
+            if (stops_run(e.status())) throw;
             for (size_t i : idx) results[i] = WriteResult::failed(e.status(), who(i) + ": " + e.what());
             return;
         }
@@ -525,7 +525,7 @@ private:
                 try {
                     for (size_t i : idx) (product_by_sku(skus[i]) ? existing : rest).push_back(i);
                 } catch (const Error& e) {
-                    if (whole_run(e.status())) throw;
+                    if (stops_run(e.status())) throw;
                     return idx;  // the reads failed: halving finds them instead
                 }
                 for (size_t i : existing)
@@ -686,7 +686,7 @@ private:
                         continue;
                     }
                 } catch (const Error& e) {
-                    if (whole_run(e.status())) throw;
+                    if (stops_run(e.status())) throw;
                     results[i] = WriteResult::failed(e.status(), "category \"" + names[i] + "\": " + e.what());
                     continue;
                 }
@@ -771,7 +771,7 @@ private:
                 results.push_back(v.status == PLEXUS_OK ? WriteResult::ok(std::to_string(oid))
                                                         : WriteResult::failed(v.status, who + ": " + v.message));
             } catch (const Error& e) {
-                if (whole_run(e.status())) throw;
+                if (stops_run(e.status())) throw;
                 results.push_back(WriteResult::failed(e.status(), who + ": " + e.what()));
             }
         }
@@ -815,7 +815,7 @@ private:
                     results.push_back(WriteResult::ok(number));
                 }
             } catch (const Error& e) {
-                if (whole_run(e.status())) throw;
+                if (stops_run(e.status())) throw;
                 results.push_back(WriteResult::failed(e.status(), who + ": " + e.what()));
             }
         }

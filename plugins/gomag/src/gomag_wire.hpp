@@ -5,6 +5,7 @@
 // Gomag's Postman collection (tests/contract/).
 #pragma once
 
+#include <plexus/rest.hpp>
 #include <plexus/sdk.h>
 
 #include <nlohmann/json.hpp>
@@ -72,9 +73,9 @@ std::string cursor_time(const std::string& gomag_time);
 // text does not start with a valid YYYY-MM-DD.
 std::optional<std::string> date_of(std::string_view text);
 // The UTC date of a Unix time in milliseconds, YYYY-MM-DD.
-std::string utc_date(int64_t unix_ms);
+inline std::string utc_date(int64_t unix_ms) { return plexus::sdk::rest::format_time(unix_ms, 1000).substr(0, 10); }
 
-std::string url_encode(std::string_view s);
+using plexus::sdk::rest::url_encode;
 
 // The position of an incremental read by Gomag's `updated` day filter (products). Persisted
 // as the host's cursor text, JSON: {"w": watermark, "k": [keys at w], "p": next page,

@@ -31,10 +31,7 @@ void GoApi::fetch_token() {
     req.body = "grant_type=client_credentials";
     const int64_t asked_at = host_.now_ms();
     const auto res = host_.http(req);
-    std::string path = token_url_;
-    if (auto scheme = path.find("://"); scheme != std::string::npos)
-        if (auto slash = path.find('/', scheme + 3); slash != std::string::npos) path = path.substr(slash);
-    const std::string what = "POST " + path;
+    const std::string what = plexus::sdk::rest::describe("POST", token_url_);
     if (res.status == 429) throw Error(PLEXUS_ERR_RATE_LIMIT, describe_error(res.status, res.body, what));
     if (res.status >= 500) throw Error(PLEXUS_ERR_TRANSIENT, describe_error(res.status, res.body, what));
     if (res.status != 200) {
@@ -57,14 +54,8 @@ void GoApi::fetch_token() {
 
 Answer GoApi::call(const std::string& method, const std::string& path_and_query, const std::string& body,
                    const std::string& content_type) {
-    const std::string path = path_and_query.substr(0, path_and_query.find('?'));
-    std::string base_path = base_;
-    if (auto scheme = base_path.find("://"); scheme != std::string::npos) {
-        const auto slash = base_path.find('/', scheme + 3);
-        base_path = slash == std::string::npos ? "" : base_path.substr(slash);
-    }
     Answer a;
-    a.what = method + " " + base_path + "/" + path;
+    a.what = plexus::sdk::rest::describe(method, base_ + "/" + path_and_query);
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (token_.empty() || host_.now_ms() >= token_renew_at_ms_) fetch_token();
         HttpRequest req;
@@ -111,9 +102,9 @@ std::optional<json> GoApi::find(const std::string& path) {
 }
 
 std::vector<json> GoApi::list_page(const std::string& path, const std::string& query, int64_t page, int64_t size) {
-    const std::string q = path + "?" + query + (query.empty() ? "" : "&") + "PageNumber=" + std::to_string(page) +
-                          "&PageSize=" + std::to_string(size);
-    Answer a = call("GET", q);
+    plexus::sdk::rest::Query paging;
+    plexus::sdk::rest::PageNumber{page, size}.add_to(paging, "PageNumber", "PageSize");
+    Answer a = call("GET", path + "?" + query + (query.empty() ? "" : "&") + paging.str());
     if (a.status == 204) return {};
     if (a.status < 200 || a.status > 299) throw Error(classify(a.status), describe_error(a.status, a.body, a.what));
     json j = a.parsed();
@@ -132,14 +123,13 @@ std::vector<json> GoApi::list_page(const std::string& path, const std::string& q
 std::vector<json> GoApi::list_all(const std::string& path, const std::string& query, int64_t size,
                                   const std::function<bool(const json&)>& enough) {
     std::vector<json> out;
-    for (int64_t page = 1; page < 100000; ++page) {
-        auto rows = list_page(path, query, page, size);
-        const bool last = static_cast<int64_t>(rows.size()) < size;
+    for (plexus::sdk::rest::PageNumber p{1, size}; p.has_more() && p.page < 100000;) {
+        auto rows = list_page(path, query, p.page, size);
+        p.next(rows.size());  // a short page is the last
         for (auto& r : rows) {
             out.push_back(std::move(r));
             if (enough && enough(out.back())) return out;
         }
-        if (last) break;
     }
     return out;
 }

@@ -64,7 +64,7 @@ WriteResult per_record(const std::string& who, F&& f) {
         return f();
     } catch (const Error& e) {
         const plexus_status s = e.status();
-        if (s == PLEXUS_ERR_AUTH || s == PLEXUS_ERR_RATE_LIMIT || s == PLEXUS_ERR_CANCELLED || s == PLEXUS_ERR_CONFIG) throw;
+        if (plexus::sdk::rest::stops_run(s)) throw;
         return WriteResult::failed(s == PLEXUS_ERR_NOT_FOUND ? PLEXUS_ERR_VALIDATION : s, who + ": " + e.what());
     }
 }
@@ -314,7 +314,7 @@ public:
             std::optional<json> inv;
             if (r.key) inv = find_by_id("OutgoingInvoices/", *r.key);
             else if (d.contains("CustomMatchingReference") && d["CustomMatchingReference"].is_string()) {
-                auto rows = api_.list_page("OutgoingInvoices", "customMatchingReferences=" + url_encode(d["CustomMatchingReference"]), 1, 10);
+                auto rows = api_.list_page("OutgoingInvoices", "customMatchingReferences=" + url_encode(d["CustomMatchingReference"].get<std::string>()), 1, 10);
                 if (!rows.empty()) inv = std::move(rows.front());
             }
             if (inv) derive_payment(*inv);
@@ -412,7 +412,7 @@ private:
         }
         if (item.op == WriteOp::Update) {
             if (item.target_key.empty()) throw invalid("no target key to update");
-            json ops = patch_ops(body);
+            json ops = plexus::sdk::rest::replace_ops(body);
             json row = api_.expect("PATCH", "Customers/" + item.target_key, &ops, "application/json-patch+json");
             return ok(row, "Id", "LastChangedDateTimeOffset");
         }
@@ -432,14 +432,6 @@ private:
                 return WriteResult::failed(PLEXUS_ERR_CONFLICT, e.what());
             throw;
         }
-    }
-
-    // RFC 6902 replace of each mapped top-level property.
-    static json patch_ops(const json& body) {
-        json ops = json::array();
-        for (auto it = body.begin(); it != body.end(); ++it)
-            ops.push_back({{"op", "replace"}, {"path", "/" + it.key()}, {"value", it.value()}});
-        return ops;
     }
 
     static WriteResult ok(const json& row, const char* key, const char* cursor) {
@@ -491,7 +483,7 @@ private:
         json patch = json::object();
         for (auto it = body.begin(); it != body.end(); ++it)
             if (dto_properties("ProductPatchDto").count(it.key())) patch[it.key()] = it.value();
-        json ops = patch_ops(patch);
+        json ops = plexus::sdk::rest::replace_ops(patch);
         json row = api_.expect("PATCH", "Products/" + target, &ops, "application/json-patch+json");
         return ok(row, "Id", "LastChangedDateTimeOffset");
     }
@@ -512,7 +504,7 @@ private:
             if (!p->value("IsStockItem", false)) throw invalid("product " + d["Code"].dump() + " is not a stock item (IsStockItem false)");
             target = key_text((*p)["Id"]);
         }
-        json ops = json::array({{{"op", "replace"}, {"path", "/StockOnHand"}, {"value", d["StockOnHand"]}}});
+        json ops = plexus::sdk::rest::replace_ops({{"StockOnHand", d["StockOnHand"]}});
         json row = api_.expect("PATCH", "Products/" + target, &ops, "application/json-patch+json");
         return ok(row, "Id", "StockOnHandLastChangedDatetimeOffset");
     }
@@ -615,7 +607,7 @@ private:
             return std::nullopt;
         const std::string date = d["VoucherDate"].get<std::string>().substr(0, 10);
         std::string query = "fromDate=" + date + "&toDate=" + date + "&customMatchingReferences=" +
-                            url_encode(d["CustomMatchingReference"]) + "&onlyCreatedByCurrentIntegration=true";
+                            url_encode(d["CustomMatchingReference"].get<std::string>()) + "&onlyCreatedByCurrentIntegration=true";
         if (d.contains("CustomerNo"))
             if (auto no = as_integer(d["CustomerNo"])) query += "&customerNos=" + std::to_string(*no);
         auto rows = api_.list_all("Customerledger/Statement", query, page_size_);

@@ -47,20 +47,8 @@ private:
 
 // Per-record error handling for the multi-request writes: whole-run failures (auth, rate
 // limit, cancelled, config) propagate; anything else becomes this record's failed result,
-// its message (like that of a failed result) prefixed with what the record is ("SKU PX-1000-1").
-template <typename F>
-plexus::sdk::WriteResult per_record(const std::string& who, F&& f) {
-    try {
-        plexus::sdk::WriteResult r = f();
-        if (r.status != PLEXUS_OK) r.message = who + ": " + r.message;
-        return r;
-    } catch (const plexus::sdk::Error& e) {
-        const plexus_status s = e.status();
-        if (s == PLEXUS_ERR_AUTH || s == PLEXUS_ERR_RATE_LIMIT || s == PLEXUS_ERR_CANCELLED || s == PLEXUS_ERR_CONFIG)
-            throw;
-        return plexus::sdk::WriteResult::failed(s, who + ": " + e.what());
-    }
-}
+// its message prefixed with what the record is ("SKU PX-1000-1").
+using plexus::sdk::rest::per_record;
 
 // A record-level problem found before any request ("no sku").
 inline plexus::sdk::Error invalid(const std::string& message) {

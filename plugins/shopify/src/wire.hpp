@@ -4,6 +4,7 @@
 #pragma once
 
 #include <plexus/connector.hpp>
+#include <plexus/rest.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -21,24 +22,20 @@ struct CallLimit {
 };
 std::optional<CallLimit> parse_call_limit(const std::string& header);
 
-// One entry of a Link header (RFC 8288): the URL between < and >, and its rel (lower case;
-// may list several types separated by spaces).
-struct Link {
-    std::string url;
-    std::string rel;
-};
-// Every entry of a Link header. Entries are split at the '>' that ends each URL, never at a
-// bare comma: the URL may hold commas, because an HTTP client may hand the header over
-// percent-decoded (cpp-httplib 0.11 turns fields=id%2Ctitle into fields=id,title). Quoted
-// parameter values may hold commas and semicolons. Unreadable parts are skipped.
-std::vector<Link> parse_link_header(const std::string& header);
-// The value of a query parameter of a URL, percent-decoded ('+' stays '+'); none when absent.
-std::optional<std::string> query_param(const std::string& url, const std::string& name);
+// The Link header (RFC 8288) and query parameters: the SDK's REST helpers. Entries are split
+// at the '>' that ends each URL, never at a bare comma (an HTTP client may hand the header
+// over percent-decoded: cpp-httplib 0.11 turns fields=id%2Ctitle into fields=id,title).
+using plexus::sdk::rest::Link;
+using plexus::sdk::rest::parse_link_header;
+using plexus::sdk::rest::query_param;
+using plexus::sdk::rest::url_encode;
 // The page_info of the rel="next" (or rel="previous") URL in a Link header, percent-decoded
 // once (Shopify's page_info tokens hold no '%', so a header the client already decoded gives
 // the same value); none when the header has no such link (the last page). The caller
 // re-encodes it (url_encode) when it builds the next request.
-std::optional<std::string> link_page_info(const std::string& link_header, const std::string& rel);
+inline std::optional<std::string> link_page_info(const std::string& link_header, const std::string& rel) {
+    return plexus::sdk::rest::link_param(link_header, rel, "page_info");
+}
 
 // {"errors": "text"} / {"errors": {"email": ["has already been taken"]}} / {"errors": [..]}
 // → "email: has already been taken; phone: is invalid" (fields in the body's order).
@@ -47,16 +44,16 @@ std::string errors_message(const json& body);
 bool email_taken(const json& body);
 
 // ISO 8601 with an offset ("2024-05-01T12:00:00-04:00", "…Z", fractions ignored) → Unix
-// seconds; none when unparsable.
-std::optional<int64_t> parse_timestamp(const std::string& text);
+// seconds; none when unparsable or without a zone.
+inline std::optional<int64_t> parse_timestamp(const std::string& text) { return plexus::sdk::rest::parse_time(text); }
 // Unix seconds → "2024-05-01T16:00:00Z".
-std::string format_utc(int64_t seconds);
-
-std::string url_encode(const std::string& text);
+inline std::string format_utc(int64_t seconds) { return plexus::sdk::rest::format_time(seconds); }
 
 // How one HTTP exchange is named in messages: "GET /admin/api/2024-04/customers.json"
 // (never the query string: it may carry e-mail addresses).
-std::string exchange_name(const std::string& method, const std::string& path);
+inline std::string exchange_name(const std::string& method, const std::string& path) {
+    return plexus::sdk::rest::describe(method, path);
+}
 
 // The status a whole-request failure maps to, with the operator's message; PLEXUS_OK for
 // 2xx. 401/403 → AUTH, 429 → RATE_LIMIT (the host already honoured Retry-After), 5xx and
