@@ -20,6 +20,8 @@
 
 namespace plexus::test {
 
+using namespace std::chrono_literals;
+
 inline const char* k_hardening_secret = "shpat_HARDENING_SECRET_0815";
 
 // A data directory, a configuration (files src → dst, one process "customers", and a
@@ -34,25 +36,13 @@ struct ServedHub {
 
     explicit ServedHub(const std::string& schedule_interval = "",
                  const std::vector<json>& extra_records = {}) {
-        fs::create_directories(dir.path() / "src");
-        fs::create_directories(dir.path() / "dst");
-        json process = {{"id", "customers"},
-                        {"name", "Customers src→dst"},
-                        {"source", {{"connection", "src"}, {"entity", "customers"}}},
-                        {"target", {{"connection", "dst"}, {"entity", "customers"}}},
-                        {"mapping", {{"id", "id"}, {"credit", "number(credit)"}}}};
-        if (!schedule_interval.empty()) process["schedule"] = {{"interval", schedule_interval}};
-        config = json{
-            {"connections",
-             {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
-              {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})},
-              {"shop",
-               {{"connector", "shopify"},
-                {"settings",
-                 {{"store_domain", "example.myshopify.com"},
-                  {"access_token", "${HARDENING_TEST_TOKEN}"},
-                  {"base_url", "http://127.0.0.1:9"}}}}}}},
-            {"processes", json::array({process})}};
+        config = files_customers_config(dir.path(), "Customers src→dst");
+        if (!schedule_interval.empty()) config["processes"][0]["schedule"] = {{"interval", schedule_interval}};
+        config["connections"]["shop"] = {{"connector", "shopify"},
+                                         {"settings",
+                                          {{"store_domain", "example.myshopify.com"},
+                                           {"access_token", "${HARDENING_TEST_TOKEN}"},
+                                           {"base_url", "http://127.0.0.1:9"}}}};
         std::vector<json> records;
         for (int i = 0; i < 6; ++i)
             records.push_back({{"id", "C" + std::to_string(i)},
@@ -88,21 +78,12 @@ struct ServedHub {
         args.insert(args.end(), {"--listen", listen});
         pid = spawn_plexus(args, log);
         REQUIRE(pid > 0);
-        std::regex address(R"(portal: http://127\.0\.0\.1:(\d+)/)");
-        for (int i = 0; i < 400 && port == 0; ++i) {
-            std::smatch m;
-            std::string text = read_file(log);
-            if (std::regex_search(text, m, address)) {
-                port = std::stoi(m[1]);
-                break;
-            }
-            int status = 0;
-            if (waitpid(pid, &status, WNOHANG) == pid) {
-                exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                pid = -1;
-                return false;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        int code = -1;
+        port = harness::wait_for_ports(log, pid, {std::regex(R"(portal: http://127\.0\.0\.1:(\d+)/)")}, 20s, &code)[0];
+        if (port == 0 && code >= 0) {
+            exit_status = code;
+            pid = -1;
+            return false;
         }
         INFO(read_file(log));
         REQUIRE(port > 0);
@@ -113,7 +94,7 @@ struct ServedHub {
         if (pid <= 0) return false;
         int status = 0;
         if (waitpid(pid, &status, WNOHANG) == pid) {
-            exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            exit_status = harness::exit_code_of(status);
             pid = -1;
             return false;
         }
@@ -121,12 +102,7 @@ struct ServedHub {
     }
     void stop() {
         if (pid <= 0) return;
-        kill(pid, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 300 && waitpid(pid, &status, WNOHANG) == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        harness::terminate(pid, 15s);
         pid = -1;
         port = 0;
     }
@@ -149,17 +125,9 @@ struct PortalLogin {
 };
 
 inline PortalLogin log_in(const ServedHub& hub, const std::string& name) {
-    auto c = hub.client();
-    json body = {{"name", name}, {"password", ServedHub::password(name)}};
-    auto r = c.Post("/api/login", body.dump(), "application/json");
-    REQUIRE(r);
-    INFO(r->body);
-    REQUIRE(r->status == 200);
-    std::smatch m;
-    std::string set_cookie = r->get_header_value("Set-Cookie");
-    REQUIRE(std::regex_search(set_cookie, m, std::regex("plexus_session=([0-9a-f]+)")));
-    return PortalLogin{hub, "plexus_session=" + std::string(m[1]),
-                   json::parse(r->body)["csrf_token"].get<std::string>()};
+    const harness::PortalSession s = harness::portal_login(hub.port, name, ServedHub::password(name));
+    REQUIRE(!s.cookie.empty());
+    return PortalLogin{hub, s.cookie, s.csrf};
 }
 
 // --- raw sockets ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 
 namespace {
 
@@ -18,17 +19,7 @@ struct CliWorld {
     TempDir dir;
     json config;
     CliWorld() {
-        fs::create_directories(dir.path() / "src");
-        fs::create_directories(dir.path() / "dst");
-        config = json{{"connections",
-                       {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
-                        {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
-                      {"processes",
-                       json::array({{{"id", "customers"},
-                                     {"name", "Customers"},
-                                     {"source", {{"connection", "src"}, {"entity", "customers"}}},
-                                     {"target", {{"connection", "dst"}, {"entity", "customers"}}},
-                                     {"mapping", {{"id", "id"}, {"credit", "number(credit)"}}}}})}};
+        config = files_customers_config(dir.path());
         write_jsonl(dir.path() / "src" / "customers.jsonl",
                     {{{"id", "A"}, {"credit", "1.5"}, {"updated_at", "2024-05-01T10:00:00Z"}},
                      {{"id", "B"}, {"credit", "n/a"}, {"updated_at", "2024-05-02T10:00:00Z"}}});
@@ -146,16 +137,9 @@ TEST_CASE("serve runs processes on their schedule and stops gracefully on SIGTER
     REQUIRE(pid > 0);
     // The scheduled run delivers both records within a few seconds.
     auto target = w.dir.path() / "dst" / "customers.jsonl";
-    for (int i = 0; i < 100 && read_jsonl(target).size() < 2; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    CHECK(read_jsonl(target).size() == 2);
-    kill(pid, SIGTERM);
+    CHECK(eventually([&] { return read_jsonl(target).size() == 2; }, 10s));
     int status = 0;
-    pid_t done = 0;
-    for (int i = 0; i < 100 && (done = waitpid(pid, &status, WNOHANG)) == 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (done == 0) kill(pid, SIGKILL), waitpid(pid, &status, 0);
-    REQUIRE(done == pid);
+    REQUIRE(terminate(pid, 10s, &status));
     INFO(read_file(log));
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
@@ -226,27 +210,6 @@ TEST_CASE("plexus run --all runs every enabled process after the ones it depends
     CHECK_THAT(both.out, Catch::Contains("name one process, or --all"));
 }
 
-namespace {
-// SIGTERM and wait; true when serve exited 0.
-bool stop_serve(pid_t pid) {
-    kill(pid, SIGTERM);
-    int status = 0;
-    pid_t done = 0;
-    for (int i = 0; i < 150 && (done = waitpid(pid, &status, WNOHANG)) == 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (done == 0) kill(pid, SIGKILL), waitpid(pid, &status, 0);
-    return done == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-bool wait_for_text(const std::string& file, const std::string& text, int seconds) {
-    for (int i = 0; i < seconds * 10; ++i) {
-        if (read_file(file).find(text) != std::string::npos) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-}
-}  // namespace
-
 TEST_CASE("serve runs the processes that never ran once at start, prerequisites first",
           "[cli][serve]") {
     CliWorld w;
@@ -277,9 +240,9 @@ TEST_CASE("serve runs the processes that never ran once at start, prerequisites 
     const std::string log1 = w.dir.str("serve1.log");
     pid_t pid = serve(log1);
     REQUIRE(pid > 0);
-    CHECK(wait_for_text(log1, "run all (start) finished: 2 of 2 process(es) completed", 30));
+    CHECK(wait_for_text(log1, "run all (start) finished: 2 of 2 process(es) completed", 30s));
     INFO(read_file(log1));
-    CHECK(stop_serve(pid));
+    CHECK(stop_gracefully(pid));
     auto customers = runs_of("customers");
     auto order_runs = runs_of("orders");
     REQUIRE(customers.size() == 1);
@@ -295,8 +258,8 @@ TEST_CASE("serve runs the processes that never ran once at start, prerequisites 
     const std::string log2 = w.dir.str("serve2.log");
     pid = serve(log2);
     REQUIRE(pid > 0);
-    CHECK(wait_for_text(log2, "run at start (new): every enabled process has completed a run already", 30));
-    CHECK(stop_serve(pid));
+    CHECK(wait_for_text(log2, "run at start (new): every enabled process has completed a run already", 30s));
+    CHECK(stop_gracefully(pid));
     CHECK(runs_of("customers").size() == 1);
 
     // "all" runs both again at every start, in the same order.
@@ -305,8 +268,8 @@ TEST_CASE("serve runs the processes that never ran once at start, prerequisites 
     const std::string log3 = w.dir.str("serve3.log");
     pid = serve(log3);
     REQUIRE(pid > 0);
-    CHECK(wait_for_text(log3, "run all (start) finished: 2 of 2 process(es) completed", 30));
-    CHECK(stop_serve(pid));
+    CHECK(wait_for_text(log3, "run all (start) finished: 2 of 2 process(es) completed", 30s));
+    CHECK(stop_gracefully(pid));
     CHECK(runs_of("customers").size() == 2);
     CHECK(runs_of("orders").size() == 2);
 }

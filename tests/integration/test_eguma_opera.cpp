@@ -22,6 +22,7 @@
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 namespace sb = plexus::sandbox;
 
 namespace {
@@ -31,13 +32,10 @@ const char* k_payments = "voucher-payments-eguma-opera";
 const char* k_webhook_secret = "whsec_EGUMA_OPERA_TEST_5150";
 const char* k_wrong_eguma_key = "eguma-WRONG-outlet-key-9931";
 
+// A sale reaches OPERA through e-guma's push, the inbox and a run: 20 s of patience.
 template <class F>
-bool eventually(F&& f, int ms = 20000) {
-    for (int waited = 0; waited < ms; waited += 100) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return f();
+bool settles(F&& f) {
+    return eventually(std::forward<F>(f), 20s);
 }
 
 int64_t cents(double amount) { return std::llround(amount * 100); }
@@ -49,14 +47,10 @@ json line(const std::string& kind, const std::string& name, int64_t unit_cents, 
 }
 
 // A hub running config/eguma-opera.json against in-process e-guma and OHIP sandboxes.
-struct EgumaOperaHub {
+struct EgumaOperaHub : HubDir {
     sb::SandboxServer eguma_server{sb::make_eguma_sandbox(11)};
     sb::SandboxServer opera_server{sb::make_opera_sandbox(11)};
-    TempDir dir;
-    json config;
-    pid_t pid = -1;
-    int port = 0, hooks_port = 0, starts = 0;
-    std::string log;
+    ServeProcess proc;
     std::map<std::string, json> sales;  // sale id → its latest state, as e-guma answered it
 
     // Every process every `interval` (the inbox also triggers them), pages of `page_size`
@@ -86,74 +80,25 @@ struct EgumaOperaHub {
                              {"filter", {{"codes", {sb::kEgumaVoucher400of500, sb::kEgumaShortCode}}}}}},
                  {"target", {{"connection", "files"}, {"entity", "balances"}}},
                  {"mapping", {{"code", "code"}, {"balance", "balance"}, {"message", "message"}}}});
-        write_file(dir.path() / "plexus.json", config.dump(2));
+        save();
         setenv("EGUMA_API_KEY", sb::kEgumaKeyOutlet1, 1);
         setenv("EGUMA_OTHER_KEY", k_wrong_eguma_key, 1);
         setenv("EGUMA_WEBHOOK_SECRET", k_webhook_secret, 1);
         setenv("OPERA_CLIENT_SECRET", sb::kOperaClientSecret, 1);
     }
-    ~EgumaOperaHub() { stop(); }
 
     sb::EgumaSandbox& eguma() { return static_cast<sb::EgumaSandbox&>(eguma_server.sandbox()); }
     sb::OperaSandboxControl& opera() { return dynamic_cast<sb::OperaSandboxControl&>(opera_server.sandbox()); }
 
-    std::string data() const { return dir.str("var"); }
-    std::vector<std::string> args(const std::string& command, const std::string& process = {}) const {
-        std::vector<std::string> a{command};
-        if (!process.empty()) a.push_back(process);
-        for (const auto& c : {std::string("--config"), dir.str("plexus.json"), std::string("--data"), data(),
-                              std::string("--plugin-dir"), std::string(PLEXUS_PLUGIN_DIR)})
-            a.push_back(c);
-        return a;
-    }
-
     // `plexus serve`; waits for the portal's and the hooks listener's address lines and points
     // e-guma's push at the hooks listener (its port is new after every start).
     void start() {
-        log = dir.str("serve-" + std::to_string(++starts) + ".log");
-        auto a = args("serve");
-        a.insert(a.end(), {"--listen", "127.0.0.1:0"});
-        pid = spawn_plexus(a, log);
-        REQUIRE(pid > 0);
-        port = hooks_port = 0;
-        std::regex portal(R"(portal: http://127\.0\.0\.1:(\d+)/)"), hooks(R"(hooks: http://127\.0\.0\.1:(\d+)/hooks/)");
-        for (int i = 0; i < 600 && (port == 0 || hooks_port == 0); ++i) {
-            std::smatch m;
-            const std::string text = read_file(log);
-            if (std::regex_search(text, m, portal)) port = std::stoi(m[1]);
-            if (std::regex_search(text, m, hooks)) hooks_port = std::stoi(m[1]);
-            int status = 0;
-            INFO(text);
-            REQUIRE(waitpid(pid, &status, WNOHANG) == 0);
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        INFO(read_file(log));
-        REQUIRE(port > 0);
-        REQUIRE(hooks_port > 0);
-        eguma().set_hook("http://127.0.0.1:" + std::to_string(hooks_port) + "/hooks/eguma", k_webhook_secret);
+        const bool up = proc.start(*this, true);
+        INFO(read_file(proc.log));
+        REQUIRE(up);
+        eguma().set_hook("http://127.0.0.1:" + std::to_string(proc.hooks_port) + "/hooks/eguma", k_webhook_secret);
     }
-    void kill_now() {
-        kill(pid, SIGKILL);
-        waitpid(pid, nullptr, 0);
-        pid = -1;
-        port = hooks_port = 0;
-    }
-    void stop() {
-        if (pid <= 0) return;
-        kill(pid, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 600 && waitpid(pid, &status, WNOHANG) == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        pid = -1;
-        port = hooks_port = 0;
-    }
-    httplib::Client client() const {
-        httplib::Client c("127.0.0.1", port);
-        c.set_read_timeout(30, 0);
-        return c;
-    }
+    httplib::Client client() const { return proc.client(); }
 
     // Something happening in e-guma's web shop (README of the e-guma sandbox): the sale's new
     // state; e-guma queues its event for the hook.
@@ -312,14 +257,9 @@ bool books_match(const EgumaOperaHub& h, const Book& b, std::string& why) {
 }
 
 json reconcile(EgumaOperaHub& h, const std::string& process) {
-    auto a = h.args("reconcile", process);
-    a.insert(a.end(), {"--format", "json"});
-    auto r = run_plexus(a);
-    INFO(process << ": " << r.out);
-    CHECK(r.exit_code == 0);
-    const auto brace = r.out.find('{');
-    REQUIRE(brace != std::string::npos);
-    json report = json::parse(r.out.substr(brace), nullptr, false);
+    auto [exit_code, report, out] = h.reconcile(process);
+    INFO(process << ": " << out);
+    CHECK(exit_code == 0);
     REQUIRE(report.is_object());
     return report;
 }
@@ -341,28 +281,9 @@ int push_event(int hooks_port, const std::string& id, const std::string& type, c
 
 // A portal session on the hub (cookie and CSRF headers).
 httplib::Headers log_in(EgumaOperaHub& h, const std::string& name) {
-    json body = {{"name", name}, {"password", ServedHub::password(name)}};
-    auto r = h.client().Post("/api/login", body.dump(), "application/json");
-    REQUIRE(r);
-    INFO(r->body);
-    REQUIRE(r->status == 200);
-    std::smatch m;
-    const std::string set_cookie = r->get_header_value("Set-Cookie");
-    REQUIRE(std::regex_search(set_cookie, m, std::regex("plexus_session=([0-9a-f]+)")));
-    return {{"Cookie", "plexus_session=" + std::string(m[1])},
-            {"X-CSRF-Token", json::parse(r->body)["csrf_token"].get<std::string>()}};
-}
-
-// What a shell command printed (stdout and stderr).
-std::string shell_output(const std::string& command) {
-    std::string out;
-    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-    if (!pipe) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-    pclose(pipe);
-    return out;
+    const PortalSession session = portal_login(h.proc.port, name, ServedHub::password(name));
+    REQUIRE(!session.cookie.empty());
+    return session.headers();
 }
 
 json runs_of(EgumaOperaHub& h, const httplib::Headers& who, const std::string& process) {
@@ -420,8 +341,8 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
     const json a = h.sell(lines, "paid");
     const std::string a_id = a["id"];
     {
-        const bool posted = eventually([&] { return books_match(h, book(h), why); });
-        INFO(why << "\n" << read_file(h.log) << "\n" << h.eguma().delivery_status().dump());
+        const bool posted = settles([&] { return books_match(h, book(h), why); });
+        INFO(why << "\n" << read_file(h.proc.log) << "\n" << h.eguma().delivery_status().dump());
         REQUIRE(posted);
     }
     {
@@ -452,21 +373,21 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
     }
     const json inv = h.sell({line("voucher", "Wertgutschein CHF 100", 10000, 2)}, "unpaid");
     const std::string inv_id = inv["id"];
-    REQUIRE(eventually([&] { return books_match(h, book(h), why); }));
+    REQUIRE(settles([&] { return books_match(h, book(h), why); }));
     h.opera().set_token_max_requests(0);
     CHECK(opera_stats(h)["unauthorised"].get<int>() >= 1);
     CHECK(h.opera().tokens_issued() >= tokens_before + 2);  // the run's first token and its renewal
-    CHECK_THAT(read_file(h.log), Catch::Contains("renewing the token once"));
-    REQUIRE(eventually([&] { return runs_of(h, ada, k_sales).size() > runs_before && runs_of(h, ada, k_sales)[0]["status"] != "running"; }));
+    CHECK_THAT(read_file(h.proc.log), Catch::Contains("renewing the token once"));
+    REQUIRE(settles([&] { return runs_of(h, ada, k_sales).size() > runs_before && runs_of(h, ada, k_sales)[0]["status"] != "running"; }));
     CHECK(runs_of(h, ada, k_sales)[0]["status"] == "succeeded");
 
     // 2b. An invoice paid, reset to unpaid, paid again: payment, its reversal, a new payment.
     h.shop({{"action", "pay"}, {"sale_id", inv_id}});
-    REQUIRE(eventually([&] { return book(h).with(payments_key(inv_id) + "-P1").size() == 1; }));
+    REQUIRE(settles([&] { return book(h).with(payments_key(inv_id) + "-P1").size() == 1; }));
     h.shop({{"action", "unpaid"}, {"sale_id", inv_id}});
-    REQUIRE(eventually([&] { return book(h).with(payments_key(inv_id) + "-P1").size() == 2; }));
+    REQUIRE(settles([&] { return book(h).with(payments_key(inv_id) + "-P1").size() == 2; }));
     h.shop({{"action", "pay"}, {"sale_id", inv_id}});
-    REQUIRE(eventually([&] { return books_match(h, book(h), why); }));
+    REQUIRE(settles([&] { return books_match(h, book(h), why); }));
     {
         Book b = book(h);
         const auto p1 = b.with(payments_key(inv_id) + "-P1"), p2 = b.with(payments_key(inv_id) + "-P2");
@@ -483,9 +404,9 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
     // cancellation again changes nothing.
     const json c = h.sell({line("product", "Tasse", 1250, 3), line("voucher", "Wertgutschein CHF 100", 10000, 1)}, "paid");
     const std::string c_id = c["id"];
-    REQUIRE(eventually([&] { return books_match(h, book(h), why); }));
+    REQUIRE(settles([&] { return books_match(h, book(h), why); }));
     h.shop({{"action", "cancel"}, {"sale_id", c_id}});
-    REQUIRE(eventually([&] { return books_match(h, book(h), why); }));
+    REQUIRE(settles([&] { return books_match(h, book(h), why); }));
     h.shop({{"action", "cancel"}, {"sale_id", c_id}});
     REQUIRE(h.eguma().wait_delivered(10000));
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // a scheduled run too
@@ -512,7 +433,7 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
     const json maison = h.shop({{"action", "maison"}, {"voucher_code", sb::kEgumaVoucher50}, {"amount_in_cents", 3000}});
     h.sales.erase(maison["id"].get<std::string>());  // not a sale: books_match leaves it out
     REQUIRE(h.eguma().wait_delivered(10000));
-    REQUIRE(eventually([&] {
+    REQUIRE(settles([&] {
         auto r = h.client().Get("/api/inbox/eguma?limit=1", ada);
         return r && json::parse(r->body).value("pending", 1) == 0;
     }));
@@ -531,15 +452,15 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
     json fake_sale = a;
     fake_sale["id"] = "ORD-FORGED";
     const std::string forged_body = json{{"id", "evt_forged"}, {"type", "sale.created"}, {"sale", fake_sale}}.dump();
-    CHECK(push_event(h.hooks_port, "evt_forged", "sale.created", forged_body, "not-the-secret", std::time(nullptr)) == 401);
-    CHECK(push_event(h.hooks_port, "evt_forged", "sale.created", forged_body, k_webhook_secret, std::time(nullptr) - 600) == 401);
+    CHECK(push_event(h.proc.hooks_port, "evt_forged", "sale.created", forged_body, "not-the-secret", std::time(nullptr)) == 401);
+    CHECK(push_event(h.proc.hooks_port, "evt_forged", "sale.created", forged_body, k_webhook_secret, std::time(nullptr) - 600) == 401);
     // A genuine event replayed: the same id again, then the same sale state under a new id.
     json own = h.sell({line("ticket", "Lesung", 2000, 1)}, "paid");
-    REQUIRE(eventually([&] { return books_match(h, book(h), why); }));
+    REQUIRE(settles([&] { return books_match(h, book(h), why); }));
     const std::string own_body = json{{"id", "evt_replayed"}, {"type", "sale.created"}, {"sale", own}}.dump();
-    CHECK(push_event(h.hooks_port, "evt_replayed", "sale.created", own_body, k_webhook_secret, std::time(nullptr)) == 200);
-    CHECK(push_event(h.hooks_port, "evt_replayed", "sale.created", own_body, k_webhook_secret, std::time(nullptr)) == 200);
-    CHECK(push_event(h.hooks_port, "evt_replayed_2", "sale.created", own_body, k_webhook_secret, std::time(nullptr)) == 200);
+    CHECK(push_event(h.proc.hooks_port, "evt_replayed", "sale.created", own_body, k_webhook_secret, std::time(nullptr)) == 200);
+    CHECK(push_event(h.proc.hooks_port, "evt_replayed", "sale.created", own_body, k_webhook_secret, std::time(nullptr)) == 200);
+    CHECK(push_event(h.proc.hooks_port, "evt_replayed_2", "sale.created", own_body, k_webhook_secret, std::time(nullptr)) == 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));
     {
         Book b = book(h);
@@ -556,7 +477,7 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
         CHECK(ids.count("evt_forged") == 0);
         CHECK(inbox["pending"] == 0);
     }
-    CHECK_THAT(read_file(h.log), Catch::Contains("webhook refused"));
+    CHECK_THAT(read_file(h.proc.log), Catch::Contains("webhook refused"));
 
     // 5. Where the e-guma key travels: a read through e-guma's API, a connection whose key
     // e-guma refuses, and the connection tests.
@@ -597,7 +518,7 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
         answers += e->body;
     }
     CHECK_THAT(answers, Catch::Contains("7010"));  // the export did carry the outcomes
-    h.stop();
+    h.proc.stop();
 
     // Reconcile: the ledger agrees with OPERA for both processes.
     for (const char* process : {k_sales, k_payments}) {
@@ -637,23 +558,6 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
         }
 }
 
-namespace {
-
-// Waits for a child, SIGKILLing it after `limit`; true when it ended by itself.
-bool wait_for(pid_t pid, std::chrono::seconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < end) {
-        if (waitpid(pid, &status, WNOHANG) == pid) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return false;
-}
-
-}  // namespace
-
 TEST_CASE("eguma-opera: overlapping runs, plexus run beside serve and a SIGKILL of serve post nothing twice in OPERA",
           "[eguma-opera][crash]") {
     // Both processes every second, pages of 8 events (the inbox read's limit is page_size):
@@ -666,8 +570,8 @@ TEST_CASE("eguma-opera: overlapping runs, plexus run beside serve and a SIGKILL 
         std::mt19937 rng(std::random_device{}());
         while (shop_open) {
             const char* process = outside_runs++ % 2 ? k_payments : k_sales;
-            pid_t run = spawn_plexus(h.args("run", process), h.dir.str("runs.log"));
-            if (run > 0) wait_for(run, std::chrono::seconds(60));
+            pid_t run = h.spawn("run", process);
+            if (run > 0) wait_exit(run, 60s);
             std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 300));
         }
     });
@@ -685,7 +589,7 @@ TEST_CASE("eguma-opera: overlapping runs, plexus run beside serve and a SIGKILL 
         if (i % 3 == 0 && i >= 3) h.shop({{"action", "pay"}, {"sale_id", ids[static_cast<size_t>(i - 3)]}});
         if (i % 5 == 4) h.shop({{"action", "cancel"}, {"sale_id", ids[static_cast<size_t>(i - 2)]}});
         if (i == 13) {
-            h.kill_now();
+            h.proc.kill_now();
             std::this_thread::sleep_for(std::chrono::milliseconds(400));
             h.start();
         }
@@ -697,10 +601,10 @@ TEST_CASE("eguma-opera: overlapping runs, plexus run beside serve and a SIGKILL 
     CHECK(outside_runs >= 4);
 
     std::string why;
-    const bool settled = eventually([&] { return books_match(h, book(h), why); }, 40000);
+    const bool settled = eventually([&] { return books_match(h, book(h), why); }, 40s);
     INFO(why);
     CHECK(settled);
-    h.stop();
+    h.proc.stop();
 
     // Once more from outside: nothing left to post.
     const size_t postings = book(h).postings.size();

@@ -11,7 +11,7 @@
 // sales order, invoice or sales voucher twice (by ExternalImportReference), every paid invoice's
 // order paid in the shop by one transaction of ours, the shop's stock as Go's; and
 // `plexus reconcile` clean for every process.
-#include "support.hpp"
+#include "process_fixture.hpp"
 
 #include <catch2/catch.hpp>
 #include <httplib.h>
@@ -26,23 +26,13 @@
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 
 namespace {
-
-// What Go's token endpoint wants: Basic application key:client key and the subscription key.
-inline httplib::Headers token_headers() {
-    httplib::Headers h{{"Ocp-Apim-Subscription-Key", "sandbox-subscription-key"}};
-    h.insert(httplib::make_basic_authentication_header("sandbox-application-key", "sandbox-client-key"));
-    return h;
-}
-
-using Clock = std::chrono::steady_clock;
 
 constexpr int kCustomers = 20;  // Shopify: 20 customers, 8 orders; pages of 5 (the process page_size)
 constexpr int kOrders = 8;
 constexpr int kProducts = 8;  // Go's I-1001 … I-1008 go to the shop (every fifth is a service)
-const char* const kShopifyToken = "shpat_sandbox";
-const char* const kSubscriptionKey = "sandbox-subscription-key";
 
 std::string go_codes() {
     std::string codes;
@@ -50,63 +40,17 @@ std::string go_codes() {
     return codes;
 }
 
-// Waits for a child, SIGKILLing it after `limit`; true when it ended by itself.
-bool wait_for(pid_t pid, std::chrono::seconds limit, int* exit_status = nullptr) {
-    const auto end = Clock::now() + limit;
-    int status = 0;
-    while (Clock::now() < end) {
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            if (exit_status) *exit_status = status;
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return false;
-}
-
-// GET/POST with the client-side patience every API client needs: a 429 is waited out as
-// Retry-After asks (both sandboxes rate-limit the test's own calls too).
-httplib::Result patient(const std::function<httplib::Result()>& call) {
-    httplib::Result res = call();
-    for (int retry = 0; res && res->status == 429 && retry < 60; ++retry) {
-        const std::string after = res->get_header_value("Retry-After");
-        std::this_thread::sleep_for(std::chrono::milliseconds(after.empty() ? 1000 : static_cast<int>(std::stod(after) * 1000)));
-        res = call();
-    }
-    return res;
-}
-
 // `plexus sandbox --only shopify --only poweroffice_go` on ephemeral ports: a separate OS
 // process, seen by the test only through HTTP.
 struct Sandboxes {
-    TempDir dir;
-    pid_t pid = -1;
+    SandboxProcess process{{"shopify", "poweroffice_go"}, {"--seed", "3"}};
     int shop_port = 0, go_port = 0;
 
     Sandboxes() {
-        pid = spawn_plexus({"sandbox", "--only", "shopify", "--only", "poweroffice_go", "--port", "shopify=0", "--port",
-                            "poweroffice_go=0", "--seed", "3"},
-                           dir.str("sandbox.log"));
-        REQUIRE(pid > 0);
-        const std::regex shop(R"(shopify sandbox: http://127\.0\.0\.1:(\d+))"), go(R"(poweroffice_go sandbox: http://127\.0\.0\.1:(\d+))");
-        for (int i = 0; i < 300 && (!shop_port || !go_port); ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            const std::string log = read_file(dir.path() / "sandbox.log");
-            std::smatch m;
-            if (std::regex_search(log, m, shop)) shop_port = std::stoi(m[1]);
-            if (std::regex_search(log, m, go)) go_port = std::stoi(m[1]);
-        }
-        INFO(read_file(dir.path() / "sandbox.log"));
-        REQUIRE(shop_port > 0);
-        REQUIRE(go_port > 0);
-    }
-    ~Sandboxes() {
-        if (pid > 0) {
-            kill(pid, SIGTERM);
-            wait_for(pid, std::chrono::seconds(10));
-        }
+        INFO(read_file(process.log()));
+        REQUIRE(process.ok());
+        shop_port = process.port("shopify");
+        go_port = process.port("poweroffice_go");
     }
 
     // ---- Shopify, through its Admin API -------------------------------------------------
@@ -139,17 +83,8 @@ struct Sandboxes {
     httplib::Result go(const std::string& path) {
         httplib::Client http("127.0.0.1", go_port);
         http.set_read_timeout(30, 0);
-        if (token.empty()) {
-            auto t = patient([&] {
-                return http.Post("/OAuth/Token",
-                                 token_headers(),
-                                 "grant_type=client_credentials", "application/x-www-form-urlencoded");
-            });
-            REQUIRE(t);
-            REQUIRE(t->status == 200);
-            token = json::parse(t->body)["access_token"];
-        }
-        const httplib::Headers h{{"Ocp-Apim-Subscription-Key", kSubscriptionKey}, {"Authorization", "Bearer " + token}};
+        if (token.empty()) token = go_token(go_port);
+        const httplib::Headers h = go_api_headers(token);
         return patient([&] { return http.Get("/v2/" + path, h); });
     }
     // Every row of a Go list (one page of up to 20000 is all these volumes need).
@@ -178,20 +113,12 @@ struct Sandboxes {
     }
 };
 
-struct Hub {
+struct Hub : TemplateHub {
     Sandboxes& sb;
-    TempDir dir;
 
-    explicit Hub(Sandboxes& s) : sb(s) {
-        json config = json::parse(read_file(fs::path(PLEXUS_SOURCE_DIR) / "config" / "shopify-poweroffice.json"));
-        config["connections"]["shopify"]["settings"] = {
-            {"store_domain", "plexus-sandbox.myshopify.com"}, {"access_token", kShopifyToken},
-            {"base_url", "http://127.0.0.1:" + std::to_string(sb.shop_port)}, {"location_id", 655'441'491}};
-        json& go = config["connections"]["go"]["settings"];
-        go["application_key"] = "sandbox-application-key";
-        go["client_key"] = "sandbox-client-key";
-        go["subscription_key"] = kSubscriptionKey;
-        go["base_url"] = "http://127.0.0.1:" + std::to_string(sb.go_port) + "/v2";
+    explicit Hub(Sandboxes& s) : TemplateHub("shopify-poweroffice.json"), sb(s) {
+        settings("shopify") = shopify_settings(sb.process.base_url("shopify"), 655'441'491);
+        set_go_settings(settings("go"), sb.process.base_url("poweroffice_go"));
         // Both connections keep their connectors' own budgets (Shopify 2/s, Go 9/s): the
         // sandboxes' real limits then bite only where two hubs share one key.
         for (auto& p : config["processes"]) {
@@ -202,21 +129,7 @@ struct Hub {
             p["batch_size"] = 3;
             if (p["id"] == "products-go-shopify" || p["id"] == "stock-go-shopify") p["source"]["filter"]["codes"] = go_codes();
         }
-        write_file(dir.path() / "plexus.json", config.dump(2));
-    }
-    std::vector<std::string> args(const std::string& command, const std::string& process = {}) const {
-        std::vector<std::string> a{command};
-        if (!process.empty()) a.push_back(process);
-        for (const std::string& s : {std::string("--config"), dir.str("plexus.json"), std::string("--data"), dir.str("var"),
-                                     std::string("--plugin-dir"), std::string(PLEXUS_PLUGIN_DIR)})
-            a.push_back(s);
-        return a;
-    }
-    pid_t serve() {
-        auto a = args("serve");
-        a.push_back("--listen");
-        a.push_back("127.0.0.1:0");
-        return spawn_plexus(a, dir.str("serve.log"));
+        save();
     }
 };
 
@@ -303,7 +216,7 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
     const auto beside = [&](Clock::time_point until) {
         for (auto next_change = Clock::now(); Clock::now() < until && !killed;) {
             if (run <= 0 || waitpid(run, nullptr, WNOHANG) == run) {
-                run = killed ? -1 : spawn_plexus(h.args("run", outside[outside_runs++ % 5]), h.dir.str("runs.log"));
+                run = killed ? -1 : h.spawn("run", outside[outside_runs++ % 5]);
                 if (killed) break;
                 REQUIRE(run > 0);
             }
@@ -345,19 +258,18 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
     waitpid(serve, nullptr, 0);
     killed = false;
 
-    // Phase 2: serve again (it closes the killed hub's runs and resolves their intents) with
-    // more runs from outside, payments and stock counts for 12 s, then SIGTERM: it must stop.
+    // Phase 2: serve again (it closes the killed hub's runs and resolves their intents at
+    // start) with more runs from outside, payments and stock counts for 6 s — three rounds of
+    // the 2 s schedules — then SIGTERM: it must stop.
     serve = h.serve();
     REQUIRE(serve > 0);
-    beside(Clock::now() + std::chrono::seconds(12));
-    kill(serve, SIGTERM);
-    int status = 0;
-    const bool stopped = wait_for(serve, std::chrono::seconds(60), &status);
+    beside(Clock::now() + 6s);
+    const bool stopped = terminate(serve, 60s);
     {
         INFO(read_file(h.dir.path() / "serve.log").substr(0, 20000));
         CHECK(stopped);
     }
-    if (run > 0) wait_for(run, std::chrono::seconds(60));
+    if (run > 0) wait_exit(run, 60s);
 
     // Phase 3: every process once more in dependency order, failed records replayed; a last
     // payment must reach the shop within one run of Payment status Go→Shopify.
@@ -372,7 +284,7 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
             CHECK((outcomes[i].result.exit_code == 0 || outcomes[i].result.exit_code == 3));
             if (outcomes[i].result.exit_code == 0) continue;
             const auto t = Clock::now();
-            auto again = run_plexus(h.args(command, kOrder[i]));
+            auto again = h.plexus(command, kOrder[i]);
             timing += std::string(" (") + command + " again " + secs(t) + ")";
             INFO("again: " << again.out);
             CHECK(again.exit_code == 0);
@@ -383,7 +295,7 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
     const size_t paid_before_last = paid.size();
     pay_open_invoices(sb, paid, 1);
     for (const char* p : {"payments-go-shopify", "stock-go-shopify"}) {
-        auto r = run_plexus(h.args("run", p));
+        auto r = h.plexus("run", p);
         INFO(p << ": " << r.out);
         CHECK(r.exit_code == 0);
     }
@@ -502,9 +414,7 @@ TEST_CASE("go overlap: Shopify⇄Go processes overlapping in serve, plexus run b
         timing += ", reconcile " + id + " " + reports[i].took;
         INFO(id << ": " << r.out);
         CHECK(r.exit_code == 0);
-        const auto brace = r.out.find('{');
-        REQUIRE(brace != std::string::npos);
-        const json report = json::parse(r.out.substr(brace), nullptr, false);
+        const json report = json_of(r.out);
         REQUIRE(report.is_object());
         CHECK(report["status"] == "clean");
         if (id == "customers-shopify-go") CHECK(report["ledger_entries"] == kCustomers);

@@ -6,7 +6,7 @@
 // SIGKILLed in the middle and started again. Afterwards, counted through the sandboxes: one Go
 // sales order per Gomag order, one Go customer per Gomag customer, one Gomag product per Go
 // product, the shop's stock equal to Go's; and `plexus reconcile` finds every process clean.
-#include "support.hpp"
+#include "process_fixture.hpp"
 
 #include "sandbox/gomag_sandbox.hpp"
 #include "sandbox/poweroffice_go_sandbox.hpp"
@@ -21,6 +21,7 @@
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 namespace sb = plexus::sandbox;
 
 namespace {
@@ -33,10 +34,9 @@ std::string gm_sku(int i) {
     return b;
 }
 
-struct GomagGo {
+struct GomagGo : TemplateHub {
     sb::SandboxServer shop_server;
     sb::SandboxServer go_server;
-    TempDir dir;
 
     static sb::GomagSandbox::Options shop_options() {
         sb::GomagSandbox::Options o;
@@ -61,21 +61,17 @@ struct GomagGo {
     }
 
     GomagGo()
-        : shop_server(std::make_unique<sb::GomagSandbox>(shop_options())),
+        : TemplateHub("gomag-poweroffice.json"),
+          shop_server(std::make_unique<sb::GomagSandbox>(shop_options())),
           go_server(std::make_unique<sb::PowerOfficeGoSandbox>(go_options())) {
-        json config = json::parse(read_file(fs::path(PLEXUS_SOURCE_DIR) / "config" / "gomag-poweroffice.json"));
-        json& g = config["connections"]["gomag"]["settings"];
+        json& g = settings("gomag");
         g["api_key"] = "gk-overlap";
         g["shop_url"] = "https://www.overlap.ro";
         g["base_url"] = shop_server.base_url();
         g.erase("orders_start_date");
-        json& go = config["connections"]["go"]["settings"];
-        go["application_key"] = "sandbox-application-key";
-        go["client_key"] = "sandbox-client-key";
-        go["subscription_key"] = "sandbox-subscription-key";
-        go["base_url"] = go_server.base_url() + "/v2";
-        config["connections"]["gomag"]["rate_limit"] = {{"requests_per_second", 0}};
-        config["connections"]["go"]["rate_limit"] = {{"requests_per_second", 0}};
+        set_go_settings(settings("go"), go_server.base_url());
+        unthrottled("gomag");
+        unthrottled("go");
         // Every process every 2 s, small pages and batches: runs overlap all the time. The
         // vouchers alternative stays off (one way of booking sales).
         for (auto& p : config["processes"]) {
@@ -85,7 +81,7 @@ struct GomagGo {
             p["page_size"] = 10;
             p["batch_size"] = 5;
         }
-        write_file(dir.path() / "plexus.json", config.dump(2));
+        save();
         // Every answer a few milliseconds later: a run lasts long enough to be overlapped.
         shop_server.sandbox().faults().set(sb::Faults::from_json({{"latency_ms", 4}}));
         go_server.sandbox().faults().set(sb::Faults::from_json({{"latency_ms", 2}}));
@@ -93,45 +89,10 @@ struct GomagGo {
 
     sb::GomagSandbox& shop() { return static_cast<sb::GomagSandbox&>(shop_server.sandbox()); }
     sb::PowerOfficeGoSandbox& go() { return static_cast<sb::PowerOfficeGoSandbox&>(go_server.sandbox()); }
-    std::vector<std::string> args(const std::string& command, const std::string& process = {}) const {
-        std::vector<std::string> a{command};
-        if (!process.empty()) a.push_back(process);
-        for (const std::string& c : {std::string("--config"), dir.str("plexus.json"), std::string("--data"), dir.str("var"),
-                                     std::string("--plugin-dir"), std::string(PLEXUS_PLUGIN_DIR)})
-            a.push_back(c);
-        return a;
-    }
-    pid_t serve() {
-        auto a = args("serve");
-        a.push_back("--listen");
-        a.push_back("127.0.0.1:0");
-        return spawn_plexus(a, dir.str("serve.log"));
-    }
     std::map<std::string, int> go_by_reference(const std::string& collection, const std::string& prefix) {
-        std::map<std::string, int> m;
-        for (const auto& c : go().objects(collection))
-            if (c.contains("ExternalImportReference") && c["ExternalImportReference"].is_string()) {
-                const std::string ref = c["ExternalImportReference"];
-                if (ref.rfind(prefix, 0) == 0) ++m[ref];
-            }
-        return m;
+        return by_reference(go().objects(collection), prefix);
     }
 };
-
-bool wait_for(pid_t pid, std::chrono::seconds limit, int* exit_status = nullptr) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < end) {
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            if (exit_status) *exit_status = status;
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return false;
-}
 
 double number_of(const json& v) { return v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>(); }
 
@@ -143,14 +104,20 @@ TEST_CASE("gomag⇄go: overlapping runs inside one serve, plexus run beside it a
     const size_t go_customers_before = h.go().count("customers");
     std::mt19937 rng(std::random_device{}());
 
-    // Phase 1: serve, with runs from outside and new work arriving; then SIGKILL.
+    // Phase 1: serve, with runs from outside and new work arriving; SIGKILLed once half the
+    // seeded orders are in Go — in the middle of the orders' runs — and at least four outside
+    // runs (each process once) are done; or after 18 s.
     pid_t serve = h.serve();
     REQUIRE(serve > 0);
     const char* outside[] = {"orders-gomag-go", "products-go-gomag", "stock-prices-go-gomag", "customers-gomag-go"};
     int added_orders = 0, outside_runs = 0;
     std::set<int64_t> new_customers;
-    const auto phase1_end = std::chrono::steady_clock::now() + std::chrono::seconds(18);
-    while (std::chrono::steady_clock::now() < phase1_end) {
+    const size_t go_orders_before = h.go().count("sales_orders");
+    const auto phase1_end = Clock::now() + 18s;
+    const auto killed_at = [&] {
+        return outside_runs >= 4 && h.go().count("sales_orders") - go_orders_before >= static_cast<size_t>(kOrders / 2);
+    };
+    while (Clock::now() < phase1_end && !killed_at()) {
         // A new order (every other one by a customer new to the shop) and a stock count in Go.
         int64_t customer = 14000 + static_cast<int64_t>(rng() % 15);
         if (added_orders % 2 == 0) {
@@ -162,36 +129,26 @@ TEST_CASE("gomag⇄go: overlapping runs inside one serve, plexus run beside it a
                             {"items", json::array({{{"sku", gm_sku(1 + static_cast<int>(rng() % 12))}, {"quantity", "1.00"}}})}});
         ++added_orders;
         h.go().set_stock(gm_sku(1 + static_cast<int>(rng() % 12)), static_cast<double>(rng() % 50));
-        pid_t run = spawn_plexus(h.args("run", outside[outside_runs++ % 4]), h.dir.str("runs.log"));
+        pid_t run = h.spawn("run", outside[outside_runs++ % 4]);
         REQUIRE(run > 0);
-        wait_for(run, std::chrono::seconds(60));
+        wait_exit(run, 60s);
         std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 500));
     }
-    kill(serve, SIGKILL);
-    waitpid(serve, nullptr, 0);
+    const size_t orders_at_kill = h.go().count("sales_orders") - go_orders_before;
+    kill_now(serve);
 
-    // Phase 2: serve again (it closes the killed hub's runs and resolves their intents); SIGTERM.
+    // Phase 2: serve again (it closes the killed hub's runs and resolves their intents at
+    // start), two rounds of the 2 s schedules; SIGTERM.
     serve = h.serve();
     REQUIRE(serve > 0);
-    std::this_thread::sleep_for(std::chrono::seconds(8));
-    kill(serve, SIGTERM);
-    int status = 0;
-    const bool stopped = wait_for(serve, std::chrono::seconds(60), &status);
+    std::this_thread::sleep_for(5s);
+    const bool stopped = terminate(serve, 60s);
     INFO(read_file(h.dir.path() / "serve.log").substr(0, 20000));
     CHECK(stopped);
 
     // Phase 3: each process once more in dependency order, failed records replayed.
     const char* order[] = {"customers-gomag-go", "orders-gomag-go", "products-go-gomag", "stock-prices-go-gomag"};
-    for (const char* p : order) {
-        auto r = run_plexus(h.args("run", p));
-        INFO(p << ": " << r.out);
-        CHECK((r.exit_code == 0 || r.exit_code == 2));
-    }
-    for (const char* p : order) {
-        auto r = run_plexus(h.args("replay", p));
-        INFO(p << ": " << r.out);
-        CHECK((r.exit_code == 0 || r.exit_code == 2));
-    }
+    h.drain({std::begin(order), std::end(order)});
 
     // Go: one sales order per Gomag order, one customer per Gomag customer.
     const auto orders = h.go_by_reference("sales_orders", "gomag-order-");
@@ -223,17 +180,13 @@ TEST_CASE("gomag⇄go: overlapping runs inside one serve, plexus run beside it a
 
     // And each ledger agrees with its target.
     for (const char* p : order) {
-        auto a = h.args("reconcile", p);
-        a.push_back("--format");
-        a.push_back("json");
-        auto r = run_plexus(a);
-        INFO(p << ": " << r.out);
-        CHECK(r.exit_code == 0);
-        const auto brace = r.out.find('{');
-        REQUIRE(brace != std::string::npos);
-        const json report = json::parse(r.out.substr(brace), nullptr, false);
+        auto [exit_code, report, out] = h.reconcile(p);
+        INFO(p << ": " << out);
+        CHECK(exit_code == 0);
         REQUIRE(report.is_object());
         CHECK(report["status"] == "clean");
         if (std::string(p) == "orders-gomag-go") CHECK(report["ledger_entries"] == kOrders + added_orders);
     }
+    WARN("gomag⇄go overlap: " << outside_runs << " outside runs, " << added_orders << " orders added, SIGKILL with "
+                               << orders_at_kill << " orders in Go");
 }

@@ -18,17 +18,7 @@ struct ExportWorld {
     TempDir dir;
     json config;
     ExportWorld() {
-        fs::create_directories(dir.path() / "src");
-        fs::create_directories(dir.path() / "dst");
-        config = json{{"connections",
-                       {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
-                        {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
-                      {"processes",
-                       json::array({{{"id", "customers"},
-                                     {"name", "Customers"},
-                                     {"source", {{"connection", "src"}, {"entity", "customers"}}},
-                                     {"target", {{"connection", "dst"}, {"entity", "customers"}}},
-                                     {"mapping", {{"id", "id"}, {"credit", "number(credit)"}}}}})}};
+        config = files_customers_config(dir.path());
         write_jsonl(dir.path() / "src" / "customers.jsonl",
                     {{{"id", "A"}, {"credit", "1.5"}, {"updated_at", "2024-05-01T10:00:00Z"}},
                      {{"id", "B,\"quoted\""}, {"credit", "n/a"}, {"updated_at", "2024-05-02T10:00:00Z"}}});

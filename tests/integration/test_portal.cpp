@@ -18,49 +18,32 @@
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 
 namespace {
 
 const char* k_secret = "shpat_TOPSECRET_4711";
 
-struct Portal {
-    TempDir dir;
-    json config;
-    pid_t pid = -1;
-    int port = 0;
-    std::string log;
-    int starts = 0;
+struct Portal : HubDir {
+    ServeProcess proc;
 
     Portal() {
-        fs::create_directories(dir.path() / "src");
-        fs::create_directories(dir.path() / "dst");
-        config = json{
-            {"connections",
-             {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
-              {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})},
-              // Never used by a process: here so the API has a secret setting to mask.
-              {"shop",
-               {{"connector", "shopify"},
-                {"settings",
-                 {{"store_domain", "example.myshopify.com"},
-                  {"access_token", "${PORTAL_TEST_TOKEN}"},
-                  {"base_url", "http://127.0.0.1:9"}}}}}}},
-            {"processes",
-             json::array({{{"id", "customers"},
-                           {"name", "Customers src→dst"},
-                           {"source", {{"connection", "src"}, {"entity", "customers"}}},
-                           {"target", {{"connection", "dst"}, {"entity", "customers"}}},
-                           {"mapping", {{"id", "id"}, {"credit", "number(credit)"}}}}})},
-            // Runs come from the tests (a run at start would race their first "run now").
-            {"serve", {{"run_at_start", "none"}}},
-            {"groups",
-             json::array({{{"id", "shop"},
-                           {"name", "The shop"},
-                           {"processes", {"customers"}},
-                           {"actions",
-                            json::array({{{"id", "again"}, {"label", "Import again"}, {"run", "customers"},
-                                          {"from", "ask"}, {"from_default", "2024-05-01"}},
-                                         {{"id", "all"}, {"label", "Everything"}, {"run_all", {"customers"}}}})}}})}};
+        config = files_customers_config(dir.path(), "Customers src→dst");
+        // Never used by a process: here so the API has a secret setting to mask.
+        config["connections"]["shop"] = {{"connector", "shopify"},
+                                         {"settings",
+                                          {{"store_domain", "example.myshopify.com"},
+                                           {"access_token", "${PORTAL_TEST_TOKEN}"},
+                                           {"base_url", "http://127.0.0.1:9"}}}};
+        // Runs come from the tests (a run at start would race their first "run now").
+        config["serve"] = {{"run_at_start", "none"}};
+        config["groups"] = json::array(
+            {{{"id", "shop"},
+              {"name", "The shop"},
+              {"processes", {"customers"}},
+              {"actions", json::array({{{"id", "again"}, {"label", "Import again"}, {"run", "customers"},
+                                        {"from", "ask"}, {"from_default", "2024-05-01"}},
+                                       {{"id", "all"}, {"label", "Everything"}, {"run_all", {"customers"}}}})}}});
         std::vector<json> records;
         for (int i = 0; i < 20; ++i)
             records.push_back({{"id", "C" + std::to_string(i)},
@@ -68,14 +51,13 @@ struct Portal {
                                {"updated_at", "2024-05-01T10:00:" + std::string(i < 10 ? "0" : "") +
                                                   std::to_string(i) + "Z"}});
         write_jsonl(dir.path() / "src" / "customers.jsonl", records);
-        write_file(dir.path() / "plexus.json", config.dump(2));
+        save();
         setenv("PORTAL_TEST_TOKEN", k_secret, 1);
         add_user("ada", "admin");
         add_user("otto", "operator");
         add_user("sue", "support");
         start();
     }
-    ~Portal() { stop(); }
 
     void add_user(const std::string& name, const std::string& role) {
         auto r = run_plexus({"users", "add", name, "--role", role, "--data", dir.str("var")},
@@ -86,41 +68,16 @@ struct Portal {
     static std::string password(const std::string& name) { return name + "-password-123"; }
 
     void start() {
-        log = dir.str("serve-" + std::to_string(++starts) + ".log");
-        pid = spawn_plexus({"serve", "--config", dir.str("plexus.json"), "--data", dir.str("var"),
-                            "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
-                           log);
-        REQUIRE(pid > 0);
-        std::regex address(R"(portal: http://127\.0\.0\.1:(\d+)/)");
-        for (int i = 0; i < 200 && port == 0; ++i) {
-            std::smatch m;
-            std::string text = read_file(log);
-            if (std::regex_search(text, m, address)) port = std::stoi(m[1]);
-            else std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        INFO(read_file(log));
-        REQUIRE(port > 0);
+        const bool up = proc.start(*this);
+        INFO(read_file(proc.log));
+        REQUIRE(up);
     }
-    void stop() {
-        if (pid <= 0) return;
-        kill(pid, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 200 && waitpid(pid, &status, WNOHANG) == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        pid = -1;
-        port = 0;
-    }
+    void stop() { proc.stop(); }
     void restart() {
         stop();
         start();
     }
-    httplib::Client client() const {
-        httplib::Client c("127.0.0.1", port);
-        c.set_read_timeout(30, 0);
-        return c;
-    }
+    httplib::Client client() const { return proc.client(); }
 };
 
 // A logged-in (or anonymous) caller.
@@ -129,22 +86,12 @@ struct Caller {
     std::string cookie;
     std::string csrf;
 
-    httplib::Headers headers(bool with_csrf = true) const {
-        httplib::Headers h;
-        if (!cookie.empty()) h.emplace("Cookie", cookie);
-        if (with_csrf && !csrf.empty()) h.emplace("X-CSRF-Token", csrf);
-        return h;
-    }
+    // The session against the portal's current port (a restart gives it a new one).
+    PortalSession session() const { return PortalSession{p.proc.port, cookie, csrf}; }
+    httplib::Headers headers(bool with_csrf = true) const { return session().headers(with_csrf); }
     httplib::Result call(const std::string& method, const std::string& path,
                          const std::string& body = "{}", bool with_csrf = true) const {
-        auto c = p.client();
-        auto h = headers(with_csrf);
-        if (method == "GET") return c.Get(path.c_str(), h);
-        if (method == "POST") return c.Post(path.c_str(), h, body, "application/json");
-        if (method == "PUT") return c.Put(path.c_str(), h, body, "application/json");
-        if (method == "DELETE") return c.Delete(path.c_str(), h, body, "application/json");
-        FAIL("unknown method " << method);
-        return c.Get("/");
+        return session().call(method, path, body, with_csrf);
     }
     int status(const std::string& method, const std::string& path, const std::string& body = "{}") const {
         auto r = call(method, path, body);
@@ -160,17 +107,9 @@ struct Caller {
 };
 
 Caller login(const Portal& p, const std::string& name) {
-    auto c = p.client();
-    json body = {{"name", name}, {"password", Portal::password(name)}};
-    auto r = c.Post("/api/login", body.dump(), "application/json");
-    REQUIRE(r);
-    INFO(r->body);
-    REQUIRE(r->status == 200);
-    std::string set_cookie = r->get_header_value("Set-Cookie");
-    std::smatch m;
-    REQUIRE(std::regex_search(set_cookie, m, std::regex("plexus_session=([0-9a-f]+)")));
-    json j = json::parse(r->body);
-    return Caller{p, "plexus_session=" + std::string(m[1]), j["csrf_token"].get<std::string>()};
+    const PortalSession s = portal_login(p.proc.port, name, Portal::password(name));
+    REQUIRE(!s.cookie.empty());
+    return Caller{p, s.cookie, s.csrf};
 }
 
 json wait_idle(const Caller& c, const std::string& process) {
@@ -470,7 +409,7 @@ TEST_CASE("portal: secrets appear in no response", "[portal]") {
         INFO(path);
         CHECK(r->body.find(k_secret) == std::string::npos);
     }
-    CHECK(read_file(p.log).find(k_secret) == std::string::npos);
+    CHECK(read_file(p.proc.log).find(k_secret) == std::string::npos);
 }
 
 TEST_CASE("portal: operator flow — disable, enable, run, outcomes, replay, schedule survives restart", "[portal]") {

@@ -19,6 +19,7 @@
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 namespace sb = plexus::sandbox;
 
 namespace {
@@ -36,13 +37,10 @@ sb::ShopifySandbox::Options shop_options() {
     return o;
 }
 
-struct Hub {
+struct Hub : HubDir {
     sb::SandboxServer shop{std::make_unique<sb::ShopifySandbox>(shop_options())};
-    TempDir dir;
-    pid_t pid = -1;
-    int port = 0;
-    std::string log;
-    int starts = 0;
+    ServeProcess proc;
+    PortalSession session;
     std::string transcript;  // every response body, to look for the token in
 
     Hub() {
@@ -55,11 +53,10 @@ struct Hub {
                        "PLEXUS_PASSWORD=otto-password-123");
         REQUIRE(r.exit_code == 0);
     }
-    ~Hub() { stop(); }
 
     // with_process: a process of the file reads customers through the portal's "shop".
     void write_config(bool with_process, bool clash = false) {
-        json config = {
+        config = {
             {"connections",
              {{"dst", files_connection(dir.str("dst"),
                                        {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
@@ -73,65 +70,22 @@ struct Hub {
                  {"source", {{"connection", "shop"}, {"entity", "customers"}}},
                  {"target", {{"connection", "dst"}, {"entity", "customers"}}},
                  {"mapping", {{"id", "id"}, {"email", "email"}}}});
-        write_file(dir.path() / "plexus.json", config.dump(2));
-    }
-    std::vector<std::string> common() const {
-        return {"--config", dir.str("plexus.json"), "--data", dir.str("var"), "--plugin-dir",
-                PLEXUS_PLUGIN_DIR};
+        save();
     }
     void start() {
-        log = dir.str("serve-" + std::to_string(++starts) + ".log");
-        auto args = common();
-        args.insert(args.begin(), "serve");
-        args.push_back("--listen");
-        args.push_back("127.0.0.1:0");
-        pid = spawn_plexus(args, log);
-        REQUIRE(pid > 0);
-        std::regex address(R"(portal: http://127\.0\.0\.1:(\d+)/)");
-        for (int i = 0; i < 300 && port == 0; ++i) {
-            std::smatch m;
-            std::string text = read_file(log);
-            if (std::regex_search(text, m, address)) port = std::stoi(m[1]);
-            else std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        INFO(read_file(log));
-        REQUIRE(port > 0);
+        const bool up = proc.start(*this);
+        INFO(read_file(proc.log));
+        REQUIRE(up);
     }
-    void stop() {
-        if (pid <= 0) return;
-        kill(pid, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 200 && waitpid(pid, &status, WNOHANG) == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        pid = -1;
-        port = 0;
-    }
-
-    std::string cookie, csrf;
+    void stop() { proc.stop(); }
     void login(const std::string& name) {
-        httplib::Client c("127.0.0.1", port);
-        auto r = c.Post("/api/login", json{{"name", name}, {"password", name + "-password-123"}}.dump(),
-                        "application/json");
-        REQUIRE(r);
-        REQUIRE(r->status == 200);
-        std::smatch m;
-        std::string set_cookie = r->get_header_value("Set-Cookie");
-        REQUIRE(std::regex_search(set_cookie, m, std::regex("plexus_session=([0-9a-f]+)")));
-        cookie = "plexus_session=" + std::string(m[1]);
-        csrf = json::parse(r->body)["csrf_token"];
+        session = portal_login(proc.port, name, name + "-password-123");
+        REQUIRE(!session.cookie.empty());
     }
     // {status, body as JSON (null when empty)}
     std::pair<int, json> call(const std::string& method, const std::string& path,
                               const json& body = json::object()) {
-        httplib::Client c("127.0.0.1", port);
-        c.set_read_timeout(30, 0);
-        httplib::Headers h{{"Cookie", cookie}, {"X-CSRF-Token", csrf}};
-        httplib::Result r = method == "GET"    ? c.Get(path.c_str(), h)
-                            : method == "POST" ? c.Post(path.c_str(), h, body.dump(), "application/json")
-                            : method == "PUT"  ? c.Put(path.c_str(), h, body.dump(), "application/json")
-                                               : c.Delete(path.c_str(), h);
+        httplib::Result r = session.call(method, path, method == "DELETE" ? std::string() : body.dump());
         REQUIRE(r);
         transcript += r->body + "\n";
         return {r->status, r->body.empty() ? json() : json::parse(r->body)};
@@ -161,7 +115,7 @@ struct Hub {
     }
     std::string logs() const {
         std::string all;
-        for (int i = 1; i <= starts; ++i) all += read_file(dir.str("serve-" + std::to_string(i) + ".log"));
+        for (int i = 1; i <= proc.starts; ++i) all += read_file(dir.str("serve-" + std::to_string(i) + ".log"));
         return all;
     }
 };

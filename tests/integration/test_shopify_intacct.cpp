@@ -19,32 +19,12 @@
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 namespace sb = plexus::sandbox;
 
 namespace {
 
-struct Counts {
-    int read = -1, created = -1, updated = -1, unchanged = -1, failed = -1;
-};
-
-// The numbers of `plexus run`'s summary ("  created            3").
-Counts summary_of(const std::string& out) {
-    Counts c;
-    std::regex line(R"(^\s+(read|created|updated|unchanged|failed)\s+(\d+)\s*$)");
-    std::istringstream in(out);
-    std::string l;
-    while (std::getline(in, l)) {
-        std::smatch m;
-        if (!std::regex_match(l, m, line)) continue;
-        int v = std::stoi(m[2]);
-        if (m[1] == "read") c.read = v;
-        if (m[1] == "created") c.created = v;
-        if (m[1] == "updated") c.updated = v;
-        if (m[1] == "unchanged") c.unchanged = v;
-        if (m[1] == "failed") c.failed = v;
-    }
-    return c;
-}
+using Counts = RunCounts;
 
 // The two sandboxes and a configuration made of the shipped template with its connections
 // pointed at them.

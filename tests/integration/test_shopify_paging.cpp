@@ -15,32 +15,12 @@
 #include <set>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 namespace sb = plexus::sandbox;
 
 namespace {
 
-struct Summary {
-    int read = -1, created = -1, updated = -1, unchanged = -1, failed = -1;
-};
-
-// The numbers of `plexus run`'s summary ("  created            3").
-Summary summary_of(const std::string& out) {
-    Summary c;
-    std::regex line(R"(^\s+(read|created|updated|unchanged|failed)\s+(\d+)\s*$)");
-    std::istringstream in(out);
-    std::string l;
-    while (std::getline(in, l)) {
-        std::smatch m;
-        if (!std::regex_match(l, m, line)) continue;
-        const int v = std::stoi(m[2]);
-        if (m[1] == "read") c.read = v;
-        if (m[1] == "created") c.created = v;
-        if (m[1] == "updated") c.updated = v;
-        if (m[1] == "unchanged") c.unchanged = v;
-        if (m[1] == "failed") c.failed = v;
-    }
-    return c;
-}
+using Summary = RunCounts;
 
 sb::ShopifySandbox::Options big_store() {
     sb::ShopifySandbox::Options o;

@@ -11,6 +11,7 @@
 #include <ctime>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 
 namespace {
 
@@ -108,15 +109,6 @@ Sent post_event(int port, const std::string& connection, const std::string& id, 
     auto r = c.Post(("/hooks/" + connection).c_str(), h, body, "application/json");
     if (!r) return {};
     return {r->status, r->body};
-}
-
-template <class F>
-bool eventually(F&& f, int ms = 15000) {
-    for (int waited = 0; waited < ms; waited += 100) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return f();
 }
 
 json get_json(const InboxHub& hub, const PortalLogin& who, const std::string& path) {

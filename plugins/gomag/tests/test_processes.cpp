@@ -3,7 +3,7 @@
 // test process so that the test can count and change their rows. Each process: the first run
 // creates, a second writes nothing, one change updates one record; and the seed's operator
 // settings (orders start date, work points, "import all orders now") do what they say.
-#include "support.hpp"
+#include "process_fixture.hpp"
 
 #include "fixture.hpp"  // contract_check, recorded_exchanges, exchanges_file
 #include "sandbox/gomag_sandbox.hpp"
@@ -17,31 +17,12 @@
 #include <set>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 namespace sb = plexus::sandbox;
 
 namespace {
 
-struct Counts {
-    int read = -1, created = -1, updated = -1, unchanged = -1, failed = -1;
-};
-
-Counts summary_of(const std::string& out) {
-    Counts c;
-    std::regex line(R"(^\s+(read|created|updated|unchanged|failed)\s+(\d+)\s*$)");
-    std::istringstream in(out);
-    std::string l;
-    while (std::getline(in, l)) {
-        std::smatch m;
-        if (!std::regex_match(l, m, line)) continue;
-        const int v = std::stoi(m[2]);
-        if (m[1] == "read") c.read = v;
-        if (m[1] == "created") c.created = v;
-        if (m[1] == "updated") c.updated = v;
-        if (m[1] == "unchanged") c.unchanged = v;
-        if (m[1] == "failed") c.failed = v;
-    }
-    return c;
-}
+using Counts = RunCounts;
 
 const char* const kKey = "gk-processes-4a1f0c";
 const char* const kShop = "https://www.magazin-go.ro";
@@ -52,11 +33,9 @@ std::string sku(int i) {  // GM-1001 …: the Gomag sandbox's seeded SKUs, given
     return b;
 }
 
-struct World {
+struct World : TemplateHub {
     sb::SandboxServer shop_server;
     sb::SandboxServer go_server;
-    TempDir dir;
-    json config;
 
     // 12 products, 30 orders over the last 90 days by 10 customers, several pages for none:
     // the connector's paging has its own tests; here the processes are.
@@ -85,20 +64,17 @@ struct World {
     }
 
     explicit World(sb::GomagSandbox::Options shop = shop_options(), sb::PowerOfficeGoSandbox::Options go = go_options())
-        : shop_server(std::make_unique<sb::GomagSandbox>(shop)), go_server(std::make_unique<sb::PowerOfficeGoSandbox>(go)) {
-        config = json::parse(read_file(fs::path(PLEXUS_SOURCE_DIR) / "config" / "gomag-poweroffice.json"));
-        json& g = config["connections"]["gomag"]["settings"];
+        : TemplateHub("gomag-poweroffice.json"),
+          shop_server(std::make_unique<sb::GomagSandbox>(shop)),
+          go_server(std::make_unique<sb::PowerOfficeGoSandbox>(go)) {
+        json& g = settings("gomag");
         g["api_key"] = kKey;
         g["shop_url"] = kShop;
         g["base_url"] = shop_server.base_url();
         g.erase("orders_start_date");  // each test sets what it needs
-        json& go_settings = config["connections"]["go"]["settings"];
-        go_settings["application_key"] = "sandbox-application-key";
-        go_settings["client_key"] = "sandbox-client-key";
-        go_settings["subscription_key"] = "sandbox-subscription-key";
-        go_settings["base_url"] = go_server.base_url() + "/v2";
-        config["connections"]["gomag"]["rate_limit"] = {{"requests_per_second", 0}};
-        config["connections"]["go"]["rate_limit"] = {{"requests_per_second", 0}};
+        set_go_settings(settings("go"), go_server.base_url());
+        unthrottled("gomag");
+        unthrottled("go");
         save();
         recording = gomag_test::exchanges_file(Catch::getResultCapture().getCurrentTestName());
         fs::remove(recording);
@@ -115,35 +91,18 @@ struct World {
     std::string recording;
     bool check_contract = true;
     std::vector<json> shop_exchanges() { return gomag_test::recorded_exchanges(shop_server, recording, shop().requests()); }
-    void save() { write_file(dir.path() / "plexus.json", config.dump(2)); }
-    json& shop_settings() { return config["connections"]["gomag"]["settings"]; }
+    json& shop_settings() { return settings("gomag"); }
 
     sb::GomagSandbox& shop() { return static_cast<sb::GomagSandbox&>(shop_server.sandbox()); }
     sb::PowerOfficeGoSandbox& go() { return static_cast<sb::PowerOfficeGoSandbox&>(go_server.sandbox()); }
     CommandResult plexus(std::vector<std::string> args) {
-        for (const std::string& a : std::vector<std::string>{"--config", dir.str("plexus.json"), "--data", dir.str("var"),
-                                                            "--plugin-dir", PLEXUS_PLUGIN_DIR})
-            args.push_back(a);
+        for (const auto& a : common()) args.push_back(a);
         return run_plexus(args);
     }
-    CommandResult run(const std::string& process) { return plexus({"run", process}); }
-    Counts run_ok(const std::string& process) {
-        auto r = run(process);
-        INFO(process << ": " << r.out);
-        REQUIRE((r.exit_code == 0 || r.exit_code == 2));
-        return summary_of(r.out);
-    }
-
     // Go objects per ExternalImportReference (a second object for one Gomag record would show
     // as a count of 2).
     std::map<std::string, int> go_by_reference(const std::string& collection, const std::string& prefix) {
-        std::map<std::string, int> m;
-        for (const auto& c : go().objects(collection))
-            if (c.contains("ExternalImportReference") && c["ExternalImportReference"].is_string()) {
-                const std::string ref = c["ExternalImportReference"];
-                if (ref.rfind(prefix, 0) == 0) ++m[ref];
-            }
-        return m;
+        return by_reference(go().objects(collection), prefix);
     }
     // The Gomag orders registered on or after `day` (all when empty).
     std::set<std::string> shop_orders_since(const std::string& day) {
@@ -162,16 +121,8 @@ struct World {
         for (const auto& p : go().objects("products"))
             if (p["Code"] == code) id = p["Id"];
         REQUIRE(id != 0);
-        httplib::Client http("127.0.0.1", go_server.port());
-        http.set_basic_auth("sandbox-application-key", "sandbox-client-key");
-        auto token = http.Post("/OAuth/Token", {{"Ocp-Apim-Subscription-Key", "sandbox-subscription-key"}},
-                               "grant_type=client_credentials", "application/x-www-form-urlencoded");
-        REQUIRE(token);
-        REQUIRE(token->status == 200);
-        const std::string bearer = json::parse(token->body)["access_token"];
         httplib::Client api("127.0.0.1", go_server.port());
-        auto res = api.Patch("/v2/Products/" + std::to_string(id),
-                             {{"Ocp-Apim-Subscription-Key", "sandbox-subscription-key"}, {"Authorization", "Bearer " + bearer}},
+        auto res = api.Patch("/v2/Products/" + std::to_string(id), go_api_headers(go_token(go_server.port())),
                              json::array({{{"op", "replace"}, {"path", "/" + field}, {"value", value}}}).dump(),
                              "application/json-patch+json");
         REQUIRE(res);

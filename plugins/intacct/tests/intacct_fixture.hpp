@@ -2,13 +2,9 @@
 // the host's HttpClient and RateGovernor), talking to the in-process Intacct sandbox.
 #pragma once
 
-#include "common/clock.hpp"
-#include "http/http_client.hpp"
-#include "http/rate_governor.hpp"
-#include "plugin_host/connector_instance.hpp"
-#include "plugin_host/plugin_registry.hpp"
 #include "sandbox/intacct_sandbox.hpp"
 #include "sandbox/intacct_schema.hpp"
+#include "tests/support/connector_fixture.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -23,26 +19,9 @@ namespace intacct_test {
 
 using json = nlohmann::json;
 
-inline std::shared_ptr<const plexus::LoadedConnector> connector() {
-    static plexus::PluginRegistry registry = [] {
-        plexus::PluginRegistry r;
-        r.load_file(std::string(PLEXUS_PLUGIN_DIR) + "/libplexus_intacct.so");
-        return r;
-    }();
-    auto c = registry.find("intacct");
-    REQUIRE(c);
-    return c;
-}
-
-inline plexus::RetryPolicy fast_policy() {
-    plexus::RetryPolicy p;
-    p.base_backoff_ms = 5;
-    p.max_backoff_ms = 40;
-    p.default_retry_after_ms = 20;
-    p.max_retry_after_ms = 100;
-    p.default_timeout_ms = 5000;
-    return p;
-}
+inline std::shared_ptr<const plexus::LoadedConnector> connector() { return plexus::test::load_connector("intacct"); }
+inline plexus::RetryPolicy fast_policy() { return plexus::test::fast_retry_policy(); }
+using plexus::test::ok_json;
 
 // Every request body in `requests` against the official schema (tests/contract/api.xsd):
 // the number that validated; each one that did not is a failed check naming the error.
@@ -63,8 +42,8 @@ inline size_t validate_against_xsd(const std::vector<std::string>& requests) {
 // One sandbox and the host services a connector instance needs. Every request the sandbox
 // receives is kept and, when the test ends, validated against the official XSD (the sandbox
 // refuses invalid ones itself too, with XL03000003).
-struct World {
-    World() { control().capture_requests(true); }
+struct World : plexus::test::ConnectorHost {
+    World() : ConnectorHost("intacct") { control().capture_requests(true); }
     ~World() {
         if (std::uncaught_exceptions() > 0) return;
         auto requests = control().captured_requests();
@@ -74,10 +53,7 @@ struct World {
     uint64_t expected_schema_rejections = 0;  // a test that sends invalid XML on purpose
 
     plexus::sandbox::SandboxServer server{plexus::sandbox::make_intacct_sandbox(1)};
-    plexus::SystemClock& clock = plexus::SystemClock::instance();
-    plexus::HttpClient http{clock, fast_policy()};
     plexus::RateGovernor governor{1000, 1000, clock};
-    std::atomic<bool> cancel{false};
 
     plexus::sandbox::IntacctSandboxControl& control() {
         return dynamic_cast<plexus::sandbox::IntacctSandboxControl&>(server.sandbox());
@@ -95,19 +71,9 @@ struct World {
                 {"page_size", 1000}};
     }
 
-    std::unique_ptr<plexus::ConnectorInstance> instance(const json& s) {
-        plexus::HostServices services{{"test", 1, "intacct", "intacct"}, &http, &governor, &clock,
-                                      &cancel};
-        return std::make_unique<plexus::ConnectorInstance>(connector(), s, services);
-    }
+    std::unique_ptr<plexus::ConnectorInstance> instance(const json& s) { return make_instance(s, &governor); }
     std::unique_ptr<plexus::ConnectorInstance> instance() { return instance(settings()); }
 };
-
-inline json ok_json(const plexus::CallResult& r) {
-    INFO(r.text);
-    REQUIRE(r.ok());
-    return json::parse(r.text);
-}
 
 // Reads an entity to the end from `cursor`; returns the records and the last next_cursor.
 inline std::vector<json> read_all(plexus::ConnectorInstance& inst, const std::string& entity,

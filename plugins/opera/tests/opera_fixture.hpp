@@ -3,13 +3,9 @@
 // the in-process OHIP sandbox.
 #pragma once
 
-#include "common/clock.hpp"
 #include "common/logging.hpp"
-#include "http/http_client.hpp"
-#include "http/rate_governor.hpp"
-#include "plugin_host/connector_instance.hpp"
-#include "plugin_host/plugin_registry.hpp"
 #include "sandbox/opera_sandbox.hpp"
+#include "tests/support/connector_fixture.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -25,26 +21,9 @@ namespace opera_test {
 
 using json = nlohmann::json;
 
-inline std::shared_ptr<const plexus::LoadedConnector> connector() {
-    static plexus::PluginRegistry registry = [] {
-        plexus::PluginRegistry r;
-        r.load_file(std::string(PLEXUS_PLUGIN_DIR) + "/libplexus_opera.so");
-        return r;
-    }();
-    auto c = registry.find("opera");
-    REQUIRE(c);
-    return c;
-}
-
-inline plexus::RetryPolicy fast_policy() {
-    plexus::RetryPolicy p;
-    p.base_backoff_ms = 5;
-    p.max_backoff_ms = 40;
-    p.default_retry_after_ms = 20;
-    p.max_retry_after_ms = 100;
-    p.default_timeout_ms = 5000;
-    return p;
-}
+inline std::shared_ptr<const plexus::LoadedConnector> connector() { return plexus::test::load_connector("opera"); }
+inline plexus::RetryPolicy fast_policy() { return plexus::test::fast_retry_policy(); }
+using plexus::test::ok_json;
 
 // The host's log lines, captured from the process-wide logger.
 struct LogCapture {
@@ -68,14 +47,13 @@ struct LogCapture {
     std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring;
 };
 
-struct World {
+struct World : plexus::test::ConnectorHost {
+    World() : ConnectorHost("opera") {}
+
     plexus::sandbox::SandboxServer server{plexus::sandbox::make_opera_sandbox(1)};
-    plexus::SystemClock& clock = plexus::SystemClock::instance();
-    plexus::HttpClient http{clock, fast_policy()};
     // As the hub builds it from the manifest's rate_limit.
     plexus::RateGovernor governor{connector()->manifest["rate_limit"].value("requests_per_second", 1000.0),
                                   connector()->manifest["rate_limit"].value("burst", 1000.0), clock};
-    std::atomic<bool> cancel{false};
 
     plexus::sandbox::OperaSandboxControl& control() {
         return dynamic_cast<plexus::sandbox::OperaSandboxControl&>(server.sandbox());
@@ -98,19 +76,10 @@ struct World {
                 {"max_attempts", 4}};
     }
 
-    std::unique_ptr<plexus::ConnectorInstance> instance(const json& s, plexus::RateGovernor* g) {
-        plexus::HostServices services{{"test", 1, "opera", "opera"}, &http, g, &clock, &cancel};
-        return std::make_unique<plexus::ConnectorInstance>(connector(), s, services);
-    }
+    std::unique_ptr<plexus::ConnectorInstance> instance(const json& s, plexus::RateGovernor* g) { return make_instance(s, g); }
     std::unique_ptr<plexus::ConnectorInstance> instance(const json& s) { return instance(s, &governor); }
     std::unique_ptr<plexus::ConnectorInstance> instance() { return instance(settings()); }
 };
-
-inline json ok_json(const plexus::CallResult& r) {
-    INFO(r.text);
-    REQUIRE(r.ok());
-    return json::parse(r.text);
-}
 
 // One e-guma sale as the process maps it: ten CHF 50 vouchers summarised into one line, and a
 // product line.

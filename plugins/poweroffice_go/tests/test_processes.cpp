@@ -2,7 +2,7 @@
 // `plexus` binary runs the shipped template against the Shopify and Go sandboxes, served in
 // this test process so that the test can count and change their rows. Each process: the first
 // run creates, a second writes nothing, one change updates one record.
-#include "support.hpp"
+#include "process_fixture.hpp"
 
 #include "plugins/shopify/sandbox/shopify_sandbox.hpp"
 #include "sandbox/poweroffice_go_sandbox.hpp"
@@ -19,44 +19,16 @@
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 namespace sb = plexus::sandbox;
 
 namespace {
 
-// What Go's token endpoint wants: Basic application key:client key and the subscription key.
-inline httplib::Headers token_headers() {
-    httplib::Headers h{{"Ocp-Apim-Subscription-Key", "sandbox-subscription-key"}};
-    h.insert(httplib::make_basic_authentication_header("sandbox-application-key", "sandbox-client-key"));
-    return h;
-}
+using Counts = RunCounts;
 
-struct Counts {
-    int read = -1, created = -1, updated = -1, unchanged = -1, failed = -1;
-};
-
-Counts summary_of(const std::string& out) {
-    Counts c;
-    std::regex line(R"(^\s+(read|created|updated|unchanged|failed)\s+(\d+)\s*$)");
-    std::istringstream in(out);
-    std::string l;
-    while (std::getline(in, l)) {
-        std::smatch m;
-        if (!std::regex_match(l, m, line)) continue;
-        const int v = std::stoi(m[2]);
-        if (m[1] == "read") c.read = v;
-        if (m[1] == "created") c.created = v;
-        if (m[1] == "updated") c.updated = v;
-        if (m[1] == "unchanged") c.unchanged = v;
-        if (m[1] == "failed") c.failed = v;
-    }
-    return c;
-}
-
-struct World {
+struct World : TemplateHub {
     sb::SandboxServer shop_server;
     sb::SandboxServer go_server;
-    TempDir dir;
-    json config;
 
     static sb::ShopifySandbox::Options shop_options() {
         sb::ShopifySandbox::Options o;
@@ -83,54 +55,26 @@ struct World {
     }
 
     explicit World(sb::PowerOfficeGoSandbox::Options go = go_options())
-        : shop_server(std::make_unique<sb::ShopifySandbox>(shop_options())),
+        : TemplateHub("shopify-poweroffice.json"),
+          shop_server(std::make_unique<sb::ShopifySandbox>(shop_options())),
           go_server(std::make_unique<sb::PowerOfficeGoSandbox>(go)) {
-        config = json::parse(read_file(fs::path(PLEXUS_SOURCE_DIR) / "config" / "shopify-poweroffice.json"));
-        config["connections"]["shopify"]["settings"] = {
-            {"store_domain", "plexus-sandbox.myshopify.com"}, {"access_token", "shpat_sandbox"},
-            {"base_url", shop_server.base_url()}, {"location_id", sb::ShopifySandbox::kMainLocation}};
-        json& go_settings = config["connections"]["go"]["settings"];
-        go_settings["application_key"] = "sandbox-application-key";
-        go_settings["client_key"] = "sandbox-client-key";
-        go_settings["subscription_key"] = "sandbox-subscription-key";
-        go_settings["base_url"] = go_server.base_url() + "/v2";
-        config["connections"]["shopify"]["rate_limit"] = {{"requests_per_second", 0}};
-        config["connections"]["go"]["rate_limit"] = {{"requests_per_second", 0}};
-        write_file(dir.path() / "plexus.json", config.dump(2));
+        settings("shopify") = shopify_settings(shop_server.base_url(), sb::ShopifySandbox::kMainLocation);
+        set_go_settings(settings("go"), go_server.base_url());
+        unthrottled("shopify");
+        unthrottled("go");
+        save();
     }
 
     sb::ShopifySandbox& shop() { return static_cast<sb::ShopifySandbox&>(shop_server.sandbox()); }
     sb::PowerOfficeGoSandbox& go() { return static_cast<sb::PowerOfficeGoSandbox&>(go_server.sandbox()); }
-    CommandResult run(const std::string& process) {
-        return run_plexus({"run", process, "--config", dir.str("plexus.json"), "--data", dir.str("var"),
-                           "--plugin-dir", PLEXUS_PLUGIN_DIR});
-    }
-    Counts run_ok(const std::string& process) {
-        auto r = run(process);
-        INFO(process << ": " << r.out);
-        REQUIRE((r.exit_code == 0 || r.exit_code == 2));
-        return summary_of(r.out);
-    }
     // Go customers per ExternalImportReference (a second customer for one shop customer
     // would show as a count of 2).
-    std::map<std::string, int> go_customers_by_reference() {
-        std::map<std::string, int> m;
-        for (const auto& c : go().objects("customers"))
-            if (c.contains("ExternalImportReference") && c["ExternalImportReference"].is_string()) ++m[c["ExternalImportReference"]];
-        return m;
-    }
+    std::map<std::string, int> go_customers_by_reference() { return by_reference(go().objects("customers")); }
     // A call to the Go sandbox's API v2 as any client makes it: a client-credentials token,
     // then the request with the bearer token and the subscription key.
     json go_call(const std::string& method, const std::string& path, const json& body = nullptr) {
         httplib::Client http("127.0.0.1", go_server.port());
-        const httplib::Headers sub{{"Ocp-Apim-Subscription-Key", "sandbox-subscription-key"}};
-        auto tok = http.Post("/OAuth/Token",
-                             token_headers(),
-                             "grant_type=client_credentials", "application/x-www-form-urlencoded");
-        REQUIRE(tok);
-        REQUIRE(tok->status == 200);
-        httplib::Headers h = sub;
-        h.emplace("Authorization", "Bearer " + json::parse(tok->body)["access_token"].get<std::string>());
+        const httplib::Headers h = go_api_headers(go_token(go_server.port()));
         httplib::Result res = method == "PATCH"
                                   ? http.Patch("/v2/" + path, h, body.dump(), "application/json-patch+json")
                                   : http.Get("/v2/" + path, h);
@@ -147,12 +91,6 @@ struct World {
         INFO(res->body);
         REQUIRE(res->status == 201);
         return json::parse(res->body);
-    }
-    // Turns on a process the template ships disabled (Sales Shopify→Go).
-    void enable(const std::string& process) {
-        for (auto& p : config["processes"])
-            if (p["id"] == process) p["enabled"] = true;
-        write_file(dir.path() / "plexus.json", config.dump(2));
     }
     json admin_put(const std::string& path, const json& body) {
         httplib::Client http("127.0.0.1", shop_server.port());
@@ -399,7 +337,7 @@ TEST_CASE("processes: server errors and dropped answers from Go end with every o
     w.go_server.sandbox().faults().set(sb::Faults{});
     for (const char* p : {"orders-shopify-go", "sales-shopify-go"}) {
         w.run_ok(p);
-        auto r = run_plexus({"replay", p, "--config", w.dir.str("plexus.json"), "--data", w.dir.str("var"), "--plugin-dir", PLEXUS_PLUGIN_DIR});
+        auto r = w.plexus("replay", p);
         INFO(r.out);
         CHECK(r.exit_code == 0);
     }
@@ -414,8 +352,7 @@ TEST_CASE("processes: server errors and dropped answers from Go end with every o
     for (const auto& [ref, n] : w.go_customers_by_reference()) CHECK(n == 1);
     CHECK(w.go().count("outgoing_invoices") == 5 + 24);  // each order invoiced once
     for (const char* p : {"orders-shopify-go", "sales-shopify-go", "customers-shopify-go"}) {
-        auto r = run_plexus({"reconcile", p, "--format", "json", "--config", w.dir.str("plexus.json"), "--data", w.dir.str("var"),
-                             "--plugin-dir", PLEXUS_PLUGIN_DIR});
+        auto r = w.plexus("reconcile", p, {"--format", "json"});
         INFO(p << ": " << r.out);
         CHECK(r.exit_code == 0);
         CHECK(r.out.find("\"status\": \"clean\"") != std::string::npos);
@@ -427,15 +364,12 @@ TEST_CASE("processes: an order created in Go by a run killed before it invoiced 
     // Every Go answer takes 300 ms: the kill lands after the order's POST, before its invoice.
     w.go_server.sandbox().faults().set(sb::Faults::from_json({{"latency_ms", 300}}));
     const size_t orders_before = w.go().count("sales_orders"), invoices_before = w.go().count("outgoing_invoices");
-    pid_t run = spawn_plexus({"run", "orders-shopify-go", "--config", w.dir.str("plexus.json"), "--data", w.dir.str("var"),
-                              "--plugin-dir", PLEXUS_PLUGIN_DIR},
-                             w.dir.str("killed.log"));
+    pid_t run = w.spawn("run", "orders-shopify-go", "killed.log");
     REQUIRE(run > 0);
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (w.go().count("sales_orders") == orders_before && std::chrono::steady_clock::now() < give_up)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    kill(run, SIGKILL);
-    waitpid(run, nullptr, 0);
+    kill_now(run);
     INFO(read_file(w.dir.path() / "killed.log"));
     REQUIRE(w.go().count("sales_orders") == orders_before + 1);
     REQUIRE(w.go().count("outgoing_invoices") == invoices_before);  // created, not yet invoiced

@@ -1,0 +1,72 @@
+// A connector library loaded through the real host (PluginRegistry + ConnectorInstance with the
+// host's HttpClient, a RateGovernor and the cancel flag), for the connector tests that talk to
+// an in-process sandbox (plugins/intacct/tests/intacct_fixture.hpp, plugins/opera/tests/
+// opera_fixture.hpp). Included as "tests/support/connector_fixture.hpp" (the source root is on
+// every target's include path).
+#pragma once
+
+#include "common/clock.hpp"
+#include "http/http_client.hpp"
+#include "http/rate_governor.hpp"
+#include "plugin_host/connector_instance.hpp"
+#include "plugin_host/plugin_registry.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace plexus::test {
+
+// The connector `name` from PLEXUS_PLUGIN_DIR/libplexus_<name>.so, loaded once per test binary.
+inline std::shared_ptr<const plexus::LoadedConnector> load_connector(const std::string& name) {
+    static std::map<std::string, std::unique_ptr<plexus::PluginRegistry>> registries;
+    auto& registry = registries[name];
+    if (!registry) {
+        registry = std::make_unique<plexus::PluginRegistry>();
+        registry->load_file(std::string(PLEXUS_PLUGIN_DIR) + "/libplexus_" + name + ".so");
+    }
+    auto c = registry->find(name);
+    REQUIRE(c);
+    return c;
+}
+
+// Retries in milliseconds, not seconds: the tests' faults are the sandbox's, on loopback.
+inline plexus::RetryPolicy fast_retry_policy() {
+    plexus::RetryPolicy p;
+    p.base_backoff_ms = 5;
+    p.max_backoff_ms = 40;
+    p.default_retry_after_ms = 20;
+    p.max_retry_after_ms = 100;
+    p.default_timeout_ms = 5000;
+    return p;
+}
+
+// A call's answer as JSON; the call must have succeeded.
+inline nlohmann::json ok_json(const plexus::CallResult& r) {
+    INFO(r.text);
+    REQUIRE(r.ok());
+    return nlohmann::json::parse(r.text);
+}
+
+// The host services a connector instance needs: the clock, an HttpClient with fast retries and
+// the cancel flag; instances of the connector `connector_name` with a governor of the caller's.
+struct ConnectorHost {
+    explicit ConnectorHost(std::string connector_name) : name(std::move(connector_name)) {}
+
+    std::string name;
+    plexus::SystemClock& clock = plexus::SystemClock::instance();
+    plexus::HttpClient http{clock, fast_retry_policy()};
+    std::atomic<bool> cancel{false};
+
+    std::shared_ptr<const plexus::LoadedConnector> connector() const { return load_connector(name); }
+    std::unique_ptr<plexus::ConnectorInstance> make_instance(const nlohmann::json& settings, plexus::RateGovernor* g) {
+        plexus::HostServices services{{"test", 1, name, name}, &http, g, &clock, &cancel};
+        return std::make_unique<plexus::ConnectorInstance>(connector(), settings, services);
+    }
+};
+
+}  // namespace plexus::test
