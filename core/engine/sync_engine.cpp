@@ -271,6 +271,9 @@ struct Pending {
     int64_t started_ms = 0;
     std::string conflict_message;  // why the target refused a create as a conflict
     bool recovered = false;  // adopted from an interrupted run's open intent: counted apart
+    // An earlier attempt of this write may still reach the target (its intent was left open
+    // by an interrupted run): sent as WriteItem::interrupted.
+    bool interrupted = false;
 };
 
 // The live parts of one process within a run (the process itself or a dependency).
@@ -312,9 +315,28 @@ private:
     // intents are opened first, unless `intents_open` (an earlier commit opened them).
     void write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit& commit,
                      bool intents_open = false);
-    // The intents of the batch's creates (step 5); `index` gets the batch position of each.
+    // The intents of the batch's creates and updates (step 5); `index` gets the batch
+    // position of each.
     std::vector<Intent> intents_for(const ProcessConfig& cfg, const std::vector<Pending>& batch,
                                     std::vector<size_t>& index);
+    // Marks the batch's writes whose earlier attempt an interrupted run left in doubt
+    // (Pending::interrupted), and hands over the ids of those earlier update intents: they
+    // are closed in the commit that opens this attempt's own intents, so that one open intent
+    // covers the record for as long as an attempt of it may be outstanding.
+    void take_interrupted(const std::string& pid, std::vector<Pending>& batch,
+                          std::vector<int64_t>& close);
+    bool interrupted_update(const std::string& pid, const std::string& idempotency_key) const {
+        auto p = interrupted_updates_.find(pid);
+        return p != interrupted_updates_.end() && p->second.count(idempotency_key) > 0;
+    }
+
+public:
+    // After a run that read its source to the end: the interrupted updates of the main
+    // process that no write of this run took over and whose record is not in the failed
+    // queue are closed (their record was read again and found needing no write).
+    void close_untaken_interrupted_updates();
+
+private:
 
     // Makes sure the dependency's record for `key` exists in its target (through its ledger).
     void ensure_dependency(const Dependency& dep, const std::string& key);
@@ -373,6 +395,16 @@ private:
     std::map<std::string, ProcessRuntime> runtimes_;
     std::map<std::string, bool> has_failed_queue_;
     std::set<std::string> intents_resolved_;  // processes whose open intents this run resolved
+    // Open update intents of interrupted runs, per process and idempotency key, until a write
+    // of this run takes them over (take_interrupted). They stay open in the store meanwhile.
+    struct InterruptedUpdate {
+        std::vector<int64_t> intent_ids;
+        std::string source_key;
+    };
+    std::map<std::string, std::map<std::string, InterruptedUpdate>> interrupted_updates_;
+    // Creates whose open intent the target's lookup did not find (per process, idempotency
+    // keys): their next attempt in this run goes out marked interrupted.
+    std::map<std::string, std::set<std::string>> interrupted_creates_;
     // Dependencies found busy (their own run holding the lease) and the message given; later
     // records needing them try once more but do not wait again.
     std::map<std::string, std::string> busy_dependencies_;
@@ -508,10 +540,27 @@ void Run::resolve_intents_of(const std::string& pid) {
         auto intents = store_.pending_intents(pid);
         if (intents.empty()) return;
         ProcessRuntime& p = runtime(pid);
+        // An update's intent is not resolved by lookup (the record exists either way): the
+        // record's next write goes out marked interrupted, and its intent stays open until
+        // that write's own intent replaces it (take_interrupted).
+        size_t updates = 0;
+        for (const auto& intent : intents) {
+            if (intent.op != "update") continue;
+            InterruptedUpdate& u = interrupted_updates_[pid][intent.idempotency_key];
+            u.intent_ids.push_back(intent.id);
+            u.source_key = intent.source_key;
+            ++updates;
+        }
+        if (updates > 0)
+            log_line(LogLevel::info, tags(pid),
+                     std::to_string(updates) + " update(s) of an interrupted run may still reach the target; "
+                     "their records are written again marked interrupted");
+        if (updates == intents.size()) return;
         ConnectorInstance& target = target_of(p);
         log_line(LogLevel::info, tags(pid),
-                 "resolving " + std::to_string(intents.size()) + " open intent(s) from an interrupted run");
+                 "resolving " + std::to_string(intents.size() - updates) + " open intent(s) from an interrupted run");
         for (const auto& intent : intents) {
+            if (intent.op == "update") continue;
             json data = json::parse(intent.payload_json, nullptr, false);
             if (data.is_discarded()) data = json::object();
             json request{{"entity", p.compiled->config->target.entity},
@@ -556,6 +605,8 @@ void Run::resolve_intents_of(const std::string& pid) {
                 add_success(c, pid, pend, action::created, target_key,
                             "adopted after an interrupted run (found by idempotency key)",
                             found.cursor);
+            } else {
+                interrupted_creates_[pid].insert(intent.idempotency_key);
             }
             commit(c);
         }
@@ -657,8 +708,10 @@ std::vector<Intent> Run::intents_for(const ProcessConfig& cfg, const std::vector
     index.clear();
     const int64_t intents_ms = clock_.now_ms();
     for (size_t i = 0; i < batch.size(); ++i) {
-        if (batch[i].op != "create") continue;
+        if (batch[i].op != "create" && batch[i].op != "update") continue;
         Intent in;
+        in.op = batch[i].op;
+        in.target_key = batch[i].op == "update" ? batch[i].target_key : std::string();
         in.process_id = cfg.id;
         in.run_id = run_id_;
         if (batch[i].members.empty()) {
@@ -676,6 +729,49 @@ std::vector<Intent> Run::intents_for(const ProcessConfig& cfg, const std::vector
     return intents;
 }
 
+void Run::take_interrupted(const std::string& pid, std::vector<Pending>& batch,
+                           std::vector<int64_t>& close) {
+    auto updates = interrupted_updates_.find(pid);
+    auto creates = interrupted_creates_.find(pid);
+    if (updates == interrupted_updates_.end() && creates == interrupted_creates_.end()) return;
+    for (auto& b : batch) {
+        if (b.idempotency_key.empty()) continue;
+        if (updates != interrupted_updates_.end()) {
+            if (auto u = updates->second.find(b.idempotency_key); u != updates->second.end()) {
+                b.interrupted = true;
+                close.insert(close.end(), u->second.intent_ids.begin(), u->second.intent_ids.end());
+                updates->second.erase(u);
+            }
+        }
+        if (creates != interrupted_creates_.end() && creates->second.erase(b.idempotency_key) > 0)
+            b.interrupted = true;
+    }
+}
+
+void Run::close_untaken_interrupted_updates() {
+    const std::string& pid = main_->compiled->config->id;
+    auto updates = interrupted_updates_.find(pid);
+    if (updates == interrupted_updates_.end() || updates->second.empty()) return;
+    PageCommit c;
+    c.process_id = pid;
+    for (auto u = updates->second.begin(); u != updates->second.end();) {
+        // A record waiting for replay keeps its intent: the replay sends it marked interrupted.
+        if (store_.failed_record(pid, u->second.source_key)) {
+            ++u;
+            continue;
+        }
+        c.intents_closed.insert(c.intents_closed.end(), u->second.intent_ids.begin(),
+                                u->second.intent_ids.end());
+        u = updates->second.erase(u);
+    }
+    if (c.intents_closed.empty()) return;
+    log_line(LogLevel::info, tags(pid),
+             std::to_string(c.intents_closed.size()) +
+                 " open update intent(s) of an interrupted run closed: their records were read "
+                 "again and needed no write");
+    commit(c);
+}
+
 void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit& c,
                       bool intents_open) {
     if (batch.empty()) return;
@@ -687,13 +783,16 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
     if (!intents_open) {
         std::vector<size_t> intent_index;
         std::vector<Intent> intents = intents_for(cfg, batch, intent_index);
-        if (!intents.empty()) {
+        std::vector<int64_t> taken_over;
+        take_interrupted(pid, batch, taken_over);
+        if (!intents.empty() || !taken_over.empty()) {
             // Committed like a page (fenced): a run that lost its lease opens nothing.
             PageCommit ic;
             ic.process_id = pid;
             ic.run_id = run_id_;
             ic.now_ms = clock_.now_ms();
             ic.intents_opened = std::move(intents);
+            ic.intents_closed = std::move(taken_over);
             ic.fences = leases_.fences();
             auto ids = store_.commit_page(ic);
             for (size_t j = 0; j < ids.size(); ++j) batch[intent_index[j]].intent_id = ids[j];
@@ -708,6 +807,7 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
         if (i) request += ',';
         request += "{\"op\":\"" + b.op + "\",\"idempotency_key\":" + json(b.idempotency_key).dump();
         if (b.op == "update") request += ",\"target_key\":" + json(b.target_key).dump();
+        if (b.interrupted) request += ",\"interrupted\":true";
         request += ",\"data\":";
         request += b.text;
         request += '}';
@@ -850,6 +950,11 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
             known = &linked;
         }
         Decision d = decide(known, p.hash);
+        // An update of an interrupted run may still land with what it sent: the ledger's hash
+        // no longer says what the target holds, so the record is written again.
+        if (d.what == WriteDecision::unchanged && known && !interrupted_updates_.empty() &&
+            interrupted_update(pid, idempotency_key(pid, rec.key)))
+            d.what = WriteDecision::update;
         if (d.what == WriteDecision::unchanged) {
             p.source = std::move(rec);
             add_success(c, pid, p, action::unchanged, d.target_key);
@@ -886,6 +991,7 @@ void Run::process_records(std::vector<SourceRecord> records, std::optional<Curso
         }
         std::vector<size_t> index;
         c.intents_opened = intents_for(cfg, batches[k + 1], index);
+        take_interrupted(pid, batches[k + 1], c.intents_closed);
         const std::vector<int64_t> ids = commit(c);
         for (size_t j = 0; j < ids.size() && j < index.size(); ++j)
             batches[k + 1][index[j]].intent_id = ids[j];
@@ -1355,8 +1461,12 @@ RunSummary SyncEngine::execute(const std::string& process_id, const RunOptions& 
     try {
         Run run(hub_, process_id, options, summary.run_id, leases);
         run.resolve_intents();
-        if (replay) run.run_replay();
-        else run.run_incremental();
+        if (replay) {
+            run.run_replay();
+        } else {
+            run.run_incremental();
+            run.close_untaken_interrupted_updates();
+        }
         // Honest status: a run that reached the end with failed records did not succeed.
         if (run.counts().failed > 0) status = run_status::succeeded_with_failures;
     } catch (const RunAbort& e) {

@@ -6,6 +6,10 @@
 // - none is written twice: a create is announced by a committed intent first; after a crash
 //   an open intent is resolved by asking the target for its idempotency key before anything
 //   else happens, and the ledger turns a re-read record into "unchanged" or "update".
+// - an update is announced by a committed intent too; after a crash its record's next write
+//   goes out marked interrupted (sdk::WriteItem::interrupted), so that the connector allows
+//   for the earlier attempt still in flight (docs/design/010-update-intents.md; proved by
+//   tests/integration/test_update_intents.cpp).
 #pragma once
 
 #include "engine/hub.hpp"

@@ -321,6 +321,14 @@ CREATE TABLE connection_secrets (
 ) WITHOUT ROWID;
 )sql";
 
+// Migration 9: intents for updates too (docs/design/010-update-intents.md). A row of
+// intent_batches now says how many netstrings each of its members has: 5 (rows written
+// before, creates only, in migration 4's format) or 7 (the same five, then the operation,
+// "create" or "update", and the target key of an update, empty for a create).
+constexpr const char* k_migration_9 = R"sql(
+ALTER TABLE intent_batches ADD COLUMN member_fields INTEGER NOT NULL DEFAULT 5;
+)sql";
+
 int read_version(SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     q.executeStep();
@@ -341,6 +349,7 @@ const std::vector<Migration>& all() {
         {6, "webhook inbox", k_migration_6},
         {7, "records recovered from an interrupted run", k_migration_7},
         {8, "sealed secrets of portal connections", k_migration_8},
+        {9, "intents for updates", k_migration_9},
     };
     return migrations;
 }

@@ -167,8 +167,8 @@ constexpr int k_outcome_insert_columns = 10;
 // clears its bit; the row goes when its last open member closes: the page's ledger rows and
 // outcomes now carry what happened.
 constexpr const char* k_intent_batch_insert =
-    "INSERT INTO intent_batches (process_id, run_id, open_members, members) "
-    "VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO intent_batches (process_id, run_id, open_members, members, member_fields) "
+    "VALUES (?1, ?2, ?3, ?4, 7)";
 constexpr const char* k_intent_batch_open_members =
     "SELECT open_members FROM intent_batches WHERE id = ?1 AND process_id = ?2";
 constexpr const char* k_intent_batch_update =
@@ -910,7 +910,7 @@ public:
     std::vector<Intent> pending_intents(const std::string& process_id) override {
         return guarded(about("read the open intents of", process_id), [&] {
             StatementUse s(
-                stmt("SELECT id, run_id, open_members, members FROM intent_batches "
+                stmt("SELECT id, run_id, open_members, members, member_fields FROM intent_batches "
                      "WHERE process_id = ?1 ORDER BY id"));
             s->bind(1, process_id);
             std::vector<Intent> out;
@@ -919,10 +919,15 @@ public:
                 const int64_t run_id = s->getColumn(1).getInt64();
                 const std::string_view open = blob_of(s->getColumn(2));
                 std::string_view members = blob_of(s->getColumn(3));
+                const int fields = s->getColumn(4).getInt();
+                if (fields != 5 && fields != 7)
+                    throw StoreError(path_ + ": read the open intents of " + process_id +
+                                     ": intent batch " + std::to_string(row) + " has members of " +
+                                     std::to_string(fields) + " fields (5 or 7 expected)");
                 for (size_t i = 0; !members.empty(); ++i) {
-                    std::string_view f[5];
-                    for (auto& field : f)
-                        if (!take_netstring(members, field))
+                    std::string_view f[7];
+                    for (int k = 0; k < fields; ++k)
+                        if (!take_netstring(members, f[k]))
                             throw StoreError(path_ + ": read the open intents of " + process_id +
                                              ": intent batch " + std::to_string(row) +
                                              " is corrupt at member " + std::to_string(i));
@@ -936,6 +941,10 @@ public:
                     in.payload_hash = f[2];
                     in.payload_json = f[3];
                     std::from_chars(f[4].data(), f[4].data() + f[4].size(), in.created_ms);
+                    if (fields == 7 && f[5] == "update") {
+                        in.op = "update";
+                        in.target_key = f[6];
+                    }
                     out.push_back(std::move(in));
                 }
             }
@@ -1849,6 +1858,8 @@ private:
                 put_netstring(members, in.payload_json);
                 created = std::to_string(in.created_ms);
                 put_netstring(members, created);
+                put_netstring(members, in.op == "update" ? "update" : "create");
+                put_netstring(members, in.target_key);
             }
             const size_t n = end - begin;
             open.assign((n + 7) / 8, static_cast<char>(0xFF));

@@ -77,9 +77,12 @@ struct RecordOutcome {
     int64_t finished_ms = 0;
 };
 
-// An intent is written (and committed) before a create is sent to the target. If the host
-// dies before the page commits, the open intent tells the next run to ask the target
-// whether the record exists (by idempotency key) before creating it again.
+// An intent is written (and committed) before a create or an update is sent to the target.
+// If the host dies before the page commits, the open intent tells the next run that the
+// write may have reached the target: a create's is resolved by asking the target whether the
+// record exists (by idempotency key) before creating it again; an update's makes the next
+// write of that record go out marked interrupted (the connector waits for a late request
+// before reading the target's state again). See docs/design/010-update-intents.md.
 struct Intent {
     int64_t id = 0;  // assigned by the store
     std::string process_id;
@@ -89,6 +92,8 @@ struct Intent {
     std::string payload_json;  // the mapped record that was about to be written
     std::string payload_hash;
     int64_t created_ms = 0;
+    std::string op = "create";  // "create" or "update" (migration 9; older rows: create)
+    std::string target_key;     // update: the target record being written
 };
 
 // A record that failed, kept for replay until it succeeds.

@@ -45,7 +45,7 @@ constexpr const char* kManifest = R"json({
     {"name": "transaction_codes", "type": "array", "default": [], "description": "Transaction codes the mappings post (e.g. vouchers, products, tickets, shipping); check verifies each exists in OPERA."},
     {"name": "payment_methods", "type": "array", "default": [], "description": "Payment method codes the mappings post; check verifies each exists and is active in OPERA."},
     {"name": "max_attempts", "type": "integer", "default": 4, "description": "Posting rounds per record when OPERA answers 429/503 or the token expires (each round looks the postings up first)."},
-    {"name": "in_doubt_ms", "type": "integer", "default": 2500, "description": "How long a lookup for an interrupted create (the hub or run died after sending a posting) waits and looks once more before answering that nothing was posted: OHIP delays requests above its rate limit by a second, so a posting can still take effect after its sender is gone."}
+    {"name": "in_doubt_ms", "type": "integer", "default": 2500, "description": "How long a lookup for an interrupted create (the hub or run died after sending a posting) waits and looks once more before answering that nothing was posted, and how long an interrupted update or reversal waits before reading OPERA's state: OHIP delays requests above its rate limit by a second, so a posting can still take effect after its sender is gone."}
   ],
   "entities": [
     {"name": "charges", "description": "One sale: charge lines posted in one call to the PM reservation, each with its own posting reference; cancelled=true reverses exactly the lines posted, once. Target key <idempotency key>@<date>#<generations>.",
@@ -251,6 +251,7 @@ public:
             throw Error(PLEXUS_ERR_CONFIG, "opera: entity '" + entity + "' cannot be written");
         std::vector<sdk::WriteResult> results;
         results.reserve(items.size());
+        await_interrupted(entity, items);
         for (const auto& item : items) {
             try {
                 if (host_.cancelled()) throw Error(PLEXUS_ERR_CANCELLED, "cancelled");
@@ -267,6 +268,24 @@ public:
             }
         }
         return results;
+    }
+
+    // An update (a cancelled sale's reversal, a payment reversal, a new generation) or a
+    // reversal whose earlier attempt was interrupted (WriteItem::interrupted: its sender died
+    // after sending it): that POST may still be held at OHIP (a second when over the rate
+    // limit) and take effect after we look, and posting what we do not see yet would post it
+    // twice. Wait in_doubt_ms once for the batch, then every item reads OPERA's state as
+    // usual. (An interrupted create of charges or payments needs no wait here: the host's
+    // lookup of its intent already waited.)
+    void await_interrupted(const std::string& entity, const std::vector<sdk::WriteItem>& items) const {
+        if (in_doubt_ms_ <= 0) return;
+        size_t n = 0;
+        for (const auto& item : items)
+            if (item.interrupted && (item.op == sdk::WriteOp::Update || entity == "reversals")) ++n;
+        if (n == 0) return;
+        host_.info("opera: " + std::to_string(n) + " " + entity + " write(s) of an interrupted run; waiting " +
+                   std::to_string(in_doubt_ms_) + " ms for a request of theirs still in flight before looking");
+        pause(in_doubt_ms_);
     }
 
     // ---- lookup ----

@@ -231,6 +231,13 @@ struct WriteItem {
     // null (parse data_json when you need it). Empty when the record's data is not an
     // object: `data` holds it as usual.
     std::string_view data_json = {};
+    // A previous attempt of this very write may still reach the target: the host (or its run)
+    // died after sending it, before the outcome was stored, or it failed without an answer.
+    // Before reading the target's state to decide what to send, allow for a request of that
+    // attempt still in flight (e.g. wait as long as the API may hold a request, then look).
+    // Set on an Update whose earlier attempt was interrupted, and on a Create whose earlier
+    // attempt was interrupted but whose lookup found nothing. Absent on the wire: false.
+    bool interrupted = false;
 };
 
 struct WriteResult {
@@ -418,6 +425,9 @@ inline bool scan_write_request(std::string_view request, std::string& entity,
                     } else if (field == "\"target_key\"") {
                         if (!text) shape = false;
                         else w.target_key = jt::string_value(rv);
+                    } else if (field == "\"interrupted\"") {
+                        if (rv == "true") w.interrupted = true;
+                        else if (rv != "false") shape = false;
                     } else if (field == "\"data\"") {
                         has_data = true;
                         w.data_json = rv.front() == '{' ? rv : std::string_view();
@@ -506,6 +516,8 @@ struct Trampolines {
                     w.op = r.value("op", "create") == "update" ? WriteOp::Update : WriteOp::Create;
                     w.idempotency_key = r.value("idempotency_key", "");
                     w.target_key = r.value("target_key", "");
+                    if (auto i = r.find("interrupted"); i != r.end() && i->is_boolean())
+                        w.interrupted = i->get<bool>();
                     // Whatever arrived, moved not copied; the connector judges a non-object.
                     if (auto d = r.find("data"); d != r.end()) w.data = std::move(*d);
                     else w.data = json::object();

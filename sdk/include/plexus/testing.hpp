@@ -187,6 +187,7 @@ public:
                      {"idempotency_key", w.idempotency_key},
                      {"data", w.data_json.empty() ? w.data : json::parse(w.data_json)}};
             if (!w.target_key.empty()) rec["target_key"] = w.target_key;
+            if (w.interrupted) rec["interrupted"] = true;
             req["records"].push_back(std::move(rec));
         }
         json reply = call(d_->write_batch, &req);
