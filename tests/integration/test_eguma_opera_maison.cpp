@@ -114,7 +114,8 @@ struct MaisonHub {
         REQUIRE(r);
         REQUIRE(r->status == 200);
         std::vector<json> out;
-        for (const auto& p : json::parse(r->body)["postings"])
+        const json all = json::parse(r->body);  // kept: a range-for over a temporary's member dangles
+        for (const auto& p : all["postings"])
             if (p.value("reference", "").rfind(prefix, 0) == 0) out.push_back(p);
         return out;
     }
@@ -191,12 +192,16 @@ TEST_CASE("e-guma → OPERA through serve: Maison and organisation redemptions b
         const bool ok = exactly(booked(h, m_id), "7050", "MA", 12000, m_reversed, w1) &
                         exactly(booked(h, o_id), "7060", "OV", 8050, false, w2) &
                         exactly(booked(h, r_id), "7050", "MA", 3000, r_reversed, w3);
-        why = m_id + ": " + w1 + " " + o_id + ": " + w2 + " " + r_id + ": " + w3;
+        why = m_id + ": " + w1 + " " + o_id + ": " + w2 + " " + r_id + ": " + w3 + " OPERA holds:";
+        for (const auto& p : h.postings(""))
+            why += " " + p.value("reference", "") + " " + p["transactionCode"].get<std::string>() + " " +
+                   std::to_string(cents(p)) + ";";
         return ok;
     };
     {
         const bool settled = eventually([&] { return all_booked(false, false); });
-        INFO(why << "\n" << read_file(h.log));
+        INFO(why);
+        INFO(read_file(h.log));
         REQUIRE(settled);
     }
     CHECK(booked(h, m_id).charge[0]["remark"] == "Voucher " + std::string(sb::kEgumaVoucher50) + " (Maison Bar)");
@@ -218,7 +223,8 @@ TEST_CASE("e-guma → OPERA through serve: Maison and organisation redemptions b
     REQUIRE(h.eguma().wait_delivered(10000));
     {
         const bool settled = eventually([&] { return all_booked(true, true); });
-        INFO(why << "\n" << read_file(h.log));
+        INFO(why);
+        INFO(read_file(h.log));
         REQUIRE(settled);
     }
     // The same event again (e-guma retries) and further runs: still nothing twice.
