@@ -123,6 +123,7 @@ void EgumaSandbox::seed(uint32_t seed) {
     add(kEgumaVoucherRedeemed, 0, 10000, true, product_ids[0]);
     add(kEgumaVoucherUnpaid, 10000, 10000, false, product_ids[0]);
     add("PR0M0MA1S0N1", 3000, 0, true, product_ids[1]);  // a Maison/PR voucher: total 0
+    add(kEgumaVoucherExpired, 5000, 5000, true, product_ids[0])->valid_until = "2024-12-31T00:00:00";
     for (int i = 0; i < 40; ++i) {
         const int64_t total = (i % 3 == 0 ? 5000 : i % 3 == 1 ? 10000 : 20000);
         const int64_t used = (i % 4 == 0) ? (static_cast<int64_t>(rng() % (total / 100)) * 100) : 0;
@@ -219,6 +220,8 @@ void EgumaSandbox::mount(httplib::Server& server) {
         if (!vc->paid) redeemable = false, message = "Der Gutschein ist noch nicht bezahlt.";
         else if (vc->proforma) redeemable = false, message = "Der Gutschein ist eine Proforma.";
         else if (vc->balance <= 0) redeemable = false, message = "Der Gutschein wurde bereits eingelöst.";
+        else if (!vc->valid_until.empty() && vc->valid_until.substr(0, 10) < iso_now().substr(0, 10))
+            redeemable = false, message = "Der Gutschein ist abgelaufen.";
         ok(res, {{"code", vc->code}, {"is_redeemable", redeemable}, {"balance_in_cents", vc->balance},
                  {"total_amount_in_cents", vc->total}, {"currency", "CHF"}, {"product_id", vc->product_id},
                  {"message", message}, {"extra", nullptr}});
@@ -474,8 +477,27 @@ json EgumaSandbox::sales_action(const json& request, std::string& error) {
                         {"booking", action}, {"voucher_code", request.value("voucher_code", "")},
                         {"amount_in_cents", request.value("amount_in_cents", 0)},
                         {"payment_method", request.value("payment_method", action == "maison" ? "Maison" : "Organisation")},
-                        {"redeemed_at", now}});
+                        {"redeemed_at", now}, {"cancelled", false}});
         type = "redemption." + action;
+    } else if (action == "cancel_redemption") {
+        // A Maison / organisation redemption undone in the back office (the sale stays).
+        auto it = sales_.find(request.value("sale_id", ""));
+        if (it == sales_.end()) {
+            error = "no sale " + request.value("sale_id", std::string("(sale_id missing)"));
+            return {};
+        }
+        sale = &it->second;
+        bool found = false;
+        for (auto& r : (*sale)["redemptions"])
+            if (r.value("redemption_id", "") == request.value("redemption_id", "")) {
+                r["cancelled"] = true;
+                found = true;
+            }
+        if (!found) {
+            error = "sale " + it->first + " has no redemption " + request.value("redemption_id", std::string("(redemption_id missing)"));
+            return {};
+        }
+        type = "redemption.cancelled";
     } else if (action == "cancel" || action == "pay" || action == "unpaid") {
         auto it = sales_.find(request.value("sale_id", ""));
         if (it == sales_.end()) {
@@ -500,7 +522,7 @@ json EgumaSandbox::sales_action(const json& request, std::string& error) {
             type = action == "pay" ? "invoice.paid" : "invoice.unpaid";
         }
     } else {
-        error = "action must be sale, cancel, pay, unpaid, maison or organisation";
+        error = "action must be sale, cancel, pay, unpaid, maison, organisation or cancel_redemption";
         return {};
     }
     (*sale)["version"] = (*sale)["version"].get<int64_t>() + 1;

@@ -35,6 +35,7 @@ inline constexpr const char* kEgumaVoucher400of500 = "L4FU5LQTKJR3";   // CHF 40
 inline constexpr const char* kEgumaVoucher50 = "K7PM2XQ9WB4D";         // CHF 50, untouched
 inline constexpr const char* kEgumaVoucherRedeemed = "Z9RT4HNB2C6M";   // fully redeemed
 inline constexpr const char* kEgumaVoucherUnpaid = "Q2WE8RTY5UIO";     // not paid yet
+inline constexpr const char* kEgumaVoucherExpired = "XP1R3D0VCH3R";   // CHF 50 left, valid until 2024-12-31
 inline constexpr const char* kEgumaShortCode = "48213957";             // short code of K7PM2XQ9WB4D
 inline constexpr const char* kEgumaDepotFixed = "D3P0T4K8M2N6";        // depot, CHF 100, not sold
 inline constexpr const char* kEgumaDepotFree = "D3P0TFR33AMT";         // depot, free amount, not sold

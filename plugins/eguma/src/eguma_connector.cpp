@@ -10,6 +10,7 @@
 #include <plexus/connector.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <thread>
 
@@ -64,7 +65,10 @@ constexpr const char* kManifest = R"json({
        {"name": "balance", "type": "string"}, {"name": "balance_in_cents", "type": "integer"},
        {"name": "total_amount", "type": "string"}, {"name": "total_amount_in_cents", "type": "integer"},
        {"name": "currency", "type": "string"}, {"name": "product_id", "type": "string"},
-       {"name": "message", "type": "string"}]},
+       {"name": "message", "type": "string"}, {"name": "entered", "type": "string"},
+       {"name": "status", "type": "string"}, {"name": "valid_until", "type": "string"},
+       {"name": "expired", "type": "boolean"}, {"name": "name", "type": "string"},
+       {"name": "description", "type": "string"}]},
     {"name": "sales_events", "key": "sale_id", "cursor": "event_seq", "inbox": true, "open": true,
      "capabilities": ["read", "incremental"],
      "fields": [
@@ -76,7 +80,19 @@ constexpr const char* kManifest = R"json({
        {"name": "event_id", "type": "string"}, {"name": "event_seq", "type": "integer"},
        {"name": "lines", "type": "array"}, {"name": "redemptions", "type": "array"},
        {"name": "totals", "type": "object"}, {"name": "totals_in_cents", "type": "object"},
-       {"name": "total", "type": "string"}, {"name": "total_in_cents", "type": "integer"}]}
+       {"name": "total", "type": "string"}, {"name": "total_in_cents", "type": "integer"}]},
+    {"name": "redemption_events", "key": "redemption_id", "cursor": "event_seq", "inbox": true, "open": true,
+     "capabilities": ["read", "incremental"],
+     "fields": [
+       {"name": "redemption_id", "type": "string"}, {"name": "booking", "type": "string"},
+       {"name": "voucher_code", "type": "string"}, {"name": "payment_method", "type": "string"},
+       {"name": "amount", "type": "string"}, {"name": "amount_in_cents", "type": "integer"},
+       {"name": "redeemed_amount", "type": "string"}, {"name": "redeemed_amount_in_cents", "type": "integer"},
+       {"name": "cancelled", "type": "boolean"}, {"name": "currency", "type": "string"},
+       {"name": "redeemed_at", "type": "string"}, {"name": "sale_id", "type": "string"},
+       {"name": "sale_kind", "type": "string"}, {"name": "sale_status", "type": "string"},
+       {"name": "version", "type": "integer"}, {"name": "event_type", "type": "string"},
+       {"name": "event_id", "type": "string"}, {"name": "event_seq", "type": "integer"}]}
   ],
   "webhooks": {
     "secret_setting": "webhook_secret",
@@ -85,7 +101,7 @@ constexpr const char* kManifest = R"json({
     "timestamp": {"header": "X-Eguma-Timestamp", "tolerance_s": 300},
     "event_id": {"header": "X-Eguma-Event-Id"},
     "topic": {"header": "X-Eguma-Event-Type"},
-    "topics": {"*": ["sales_events"]}
+    "topics": {"*": ["sales_events", "redemption_events"]}
   }
 })json";
 
@@ -127,7 +143,8 @@ public:
     }
 
     sdk::ReadPage read(const sdk::ReadRequest& r) override {
-        if (r.entity == "sales_events") return read_sales(r);
+        if (r.entity == "sales_events") return read_sales(r, false);
+        if (r.entity == "redemption_events") return read_sales(r, true);
         if (r.entity == "voucher_balance") {
             std::vector<std::string> codes;
             if (auto c = r.filter.find("code"); c != r.filter.end() && c->is_string()) codes.push_back(*c);
@@ -145,15 +162,16 @@ public:
             }
             return page;
         }
-        throw Error(PLEXUS_ERR_PLUGIN, "entity \"" + r.entity + "\" cannot be read");
+        throw Error(PLEXUS_ERR_CONFIG, "unknown entity \"" + r.entity + "\" for reading: e-guma reads sales_events, redemption_events and voucher_balance");
     }
 
     std::vector<sdk::WriteResult> write(const std::string& entity, const std::vector<sdk::WriteItem>& items) override {
+        if (entity != "redemptions" && entity != "depot_activations")
+            throw Error(PLEXUS_ERR_CONFIG, "unknown entity \"" + entity + "\" for writing: e-guma writes redemptions and depot_activations");
         std::vector<sdk::WriteResult> out;
         for (const auto& item : items) {
             if (entity == "redemptions") out.push_back(item.op == sdk::WriteOp::Create ? redeem(item) : cancel_redemptions(item));
-            else if (entity == "depot_activations") out.push_back(item.op == sdk::WriteOp::Create ? activate(item) : deactivate(item));
-            else throw Error(PLEXUS_ERR_PLUGIN, "entity \"" + entity + "\" cannot be written");
+            else out.push_back(item.op == sdk::WriteOp::Create ? activate(item) : deactivate(item));
         }
         return out;
     }
@@ -171,7 +189,7 @@ public:
         }
         if (r.entity == "redemptions") return lookup_redemptions(r);
         if (r.entity == "depot_activations") return lookup_depot(r);
-        throw Error(PLEXUS_ERR_PLUGIN, "entity \"" + r.entity + "\" has no lookup");
+        throw Error(PLEXUS_ERR_CONFIG, "unknown entity \"" + r.entity + "\" for lookup: e-guma looks up voucher_balance, redemptions and depot_activations");
     }
 
 private:
@@ -263,18 +281,57 @@ private:
         if (!code) throw Error(PLEXUS_ERR_VALIDATION, "voucher code \"" + raw + "\": " + why);
         json b = balance(*code);
         const int64_t bal = b.value("balance_in_cents", int64_t{0}), total = b.value("total_amount_in_cents", int64_t{0});
-        const bool known = b.value("is_redeemable", false) || bal > 0 || total > 0;
-        return {{"code", b.value("code", *code)},
+        const bool redeemable = b.value("is_redeemable", false) == true;
+        const std::string real = b.value("code", json()).is_string() && !b["code"].get<std::string>().empty()
+                                     ? b["code"].get<std::string>()
+                                     : *code;
+        // Name and validity come only from info.json (display only): asked with the code
+        // balance returned; a refusal or no answer leaves them empty, never fails the record.
+        json info = voucher_info(real);
+        const bool known = redeemable || bal > 0 || total > 0 ||
+                           (info.is_object() && info.value("code", json()).is_string() && !info["code"].get<std::string>().empty());
+        auto text = [](const json& j, const char* k) {
+            return j.is_object() && j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+        };
+        const std::string valid_until = text(info, "valid_until");
+        const std::string today = iso_date(host_.now_ms());
+        return {{"code", real},
                 {"entered", raw},
                 {"known", known},
-                {"is_redeemable", b.value("is_redeemable", false)},
+                {"status", eg::voucher_status(known, redeemable, bal, valid_until, today)},
+                {"is_redeemable", redeemable},
                 {"balance", eg::format_cents(bal)},
                 {"balance_in_cents", bal},
                 {"total_amount", eg::format_cents(total)},
                 {"total_amount_in_cents", total},
-                {"currency", b.value("currency", currency_)},
+                {"currency", b.value("currency", json()).is_string() ? b["currency"] : json(currency_)},
+                {"valid_until", valid_until.empty() ? json() : json(valid_until)},
+                {"expired", valid_until.size() >= 10 ? json(valid_until.substr(0, 10) < today) : json()},
+                {"name", text(info, "name")},
+                {"description", text(info, "description")},
                 {"product_id", b.value("product_id", json()).is_string() ? b["product_id"] : json("")},
                 {"message", b.value("message", json()).is_string() ? b["message"] : json("")}};
+    }
+
+    // GET …/info.json: name, description, valid_until. Null when e-guma refuses (400: an
+    // unknown code in the sandbox; undocumented for the live API) or does not answer.
+    json voucher_info(const std::string& code) {
+        const std::string path = vpath(code, "info.json");
+        Answer a = call("GET", path, {}, true);  // 401/403/429 throw: the key is the batch's problem
+        if (a.answered && a.status >= 200 && a.status < 300 && a.doc.is_object()) return a.doc;
+        if (!a.answered || a.status >= 500)
+            host_.warn("e-guma voucher information unavailable (GET " + shown(path) + "): " +
+                       (a.answered ? "HTTP " + std::to_string(a.status) : a.failure));
+        return json();
+    }
+
+    static std::string iso_date(int64_t ms) {
+        const std::time_t t = static_cast<std::time_t>(ms / 1000);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char buf[16];
+        std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+        return buf;
     }
 
     void pause(int64_t ms) {
@@ -691,11 +748,13 @@ private:
     }
 
     // ---- sales events (inbox) ----
-    sdk::ReadPage read_sales(const sdk::ReadRequest& r) {
+    // sales_events: one record per sale; redemption_events: one per Maison / organisation
+    // redemption of those sales. Both from the same stored events, no HTTP call.
+    sdk::ReadPage read_sales(const sdk::ReadRequest& r, bool per_redemption) {
         std::vector<eg::SalesEvent> events;
         events.reserve(r.events.size());
         for (const auto& e : r.events) events.push_back({e.seq, e.id, e.topic, e.body});
-        eg::FoldResult folded = eg::fold_sales_events(events);
+        eg::FoldResult folded = per_redemption ? eg::fold_redemption_events(events) : eg::fold_sales_events(events);
         for (const auto& p : folded.problems)
             host_.error("e-guma sales event " + p.event_id + " (inbox seq " + std::to_string(p.seq) +
                         ") skipped, it stays in the inbox: " + p.message);

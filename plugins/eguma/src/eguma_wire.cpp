@@ -399,13 +399,16 @@ json normalise_sale(const json& body, std::string_view topic) {
         if (booking != "maison" && booking != "organisation")
             bad(where + "/booking: \"" + booking + "\" is not maison or organisation");
         const int64_t cents = cents_member(r, "amount_in_cents", where);
-        const bool reversed = r.value("cancelled", false) == true;
+        // A redemption is void when e-guma says so, or when its whole sale was cancelled.
+        const bool reversed = r.value("cancelled", false) == true || status == "cancelled";
         redemptions.push_back({{"redemption_id", text_of(r, "redemption_id", where)},
                                {"booking", booking},
                                {"voucher_code", text_of(r, "voucher_code", where, false)},
                                {"payment_method", text_of(r, "payment_method", where, false)},
                                {"amount", format_cents(reversed ? 0 : cents)},
                                {"amount_in_cents", reversed ? 0 : cents},
+                               {"redeemed_amount", format_cents(cents)},
+                               {"redeemed_amount_in_cents", cents},
                                {"cancelled", reversed},
                                {"currency", currency},
                                {"redeemed_at", text_of(r, "redeemed_at", where, false)}});
@@ -459,6 +462,37 @@ FoldResult fold_sales_events(const std::vector<SalesEvent>& events) {
         return std::stoll(a.cursor) < std::stoll(b.cursor);
     });
     return result;
+}
+
+std::string voucher_status(bool known, bool redeemable, int64_t balance_cents, const std::string& valid_until,
+                           const std::string& today) {
+    if (redeemable) return "redeemable";
+    if (!known) return "unknown";
+    if (valid_until.size() >= 10 && today.size() >= 10 && valid_until.substr(0, 10) < today.substr(0, 10)) return "expired";
+    if (balance_cents <= 0) return "used_up";
+    return "not_redeemable";
+}
+
+FoldResult fold_redemption_events(const std::vector<SalesEvent>& events) {
+    FoldResult sales = fold_sales_events(events);
+    FoldResult out;
+    out.problems = std::move(sales.problems);
+    out.last_seq = sales.last_seq;
+    for (const auto& sale : sales.records) {
+        const json& d = sale.data;
+        for (const auto& r : d["redemptions"]) {
+            json rec = r;  // amount (0 once cancelled), redeemed_amount (as redeemed), cancelled …
+            rec["sale_id"] = d["sale_id"];
+            rec["sale_kind"] = d["kind"];
+            rec["sale_status"] = d["status"];
+            rec["version"] = d["version"];
+            rec["event_type"] = d["event_type"];
+            rec["event_id"] = d["event_id"];
+            rec["event_seq"] = d["event_seq"];
+            out.records.push_back({r["redemption_id"].get<std::string>(), sale.cursor, std::move(rec)});
+        }
+    }
+    return out;
 }
 
 }  // namespace plexus::eguma

@@ -90,6 +90,14 @@ std::optional<DepotState> decode_depot(std::string_view key);
 // case), or a `cancelled` value that is true / a non-empty text (e.g. Shopify's cancelled_at).
 bool is_cancelled(const json& data);
 
+// ---- voucher balance (the check-balance page) ----------------------------------------------
+// What a support person reads first about a voucher: "redeemable"; "expired" (`valid_until`,
+// ISO 8601 from info.json, before `today`, YYYY-MM-DD); "used_up" (known, nothing left);
+// "not_redeemable" (known, another reason: e-guma's message says which — unpaid, proforma …);
+// "unknown" (e-guma does not know the code).
+std::string voucher_status(bool known, bool redeemable, int64_t balance_cents, const std::string& valid_until,
+                           const std::string& today);
+
 // ---- sales events (pushed by e-guma to the hub's webhook inbox) ----------------------------
 struct SaleRecord {
     std::string key;     // the sale's order/invoice id
@@ -119,5 +127,10 @@ json normalise_sale(const json& body, std::string_view topic);
 // record is the state of its newest event (the greatest `sale.version`; on equal versions the
 // later seq). Events of a sale older than one already folded in the page are dropped.
 FoldResult fold_sales_events(const std::vector<SalesEvent>& events);
+// The same page as one record per Maison / organisation redemption (README
+// "redemption_events"): key = redemption_id, cursor = its sale's, data = the redemption of
+// the sale's newest state with the sale's id, kind, status and event fields. A redemption is
+// cancelled when e-guma marks it so or its sale is cancelled.
+FoldResult fold_redemption_events(const std::vector<SalesEvent>& events);
 
 }  // namespace plexus::eguma

@@ -37,8 +37,8 @@ TEST_CASE("the manifest: settings, secrets, entities and the webhooks block", "[
     "timestamp": {"header": "X-Eguma-Timestamp", "tolerance_s": 300},
     "event_id": {"header": "X-Eguma-Event-Id"},
     "topic": {"header": "X-Eguma-Event-Type"},
-    "topics": {"*": ["sales_events"]}})");
+    "topics": {"*": ["sales_events", "redemption_events"]}})");
     CHECK(m["webhooks"] == expected);
     for (const auto& e : m["entities"])
-        CHECK(e.value("inbox", false) == (e["name"] == "sales_events"));
+        CHECK(e.value("inbox", false) == (e["name"] == "sales_events" || e["name"] == "redemption_events"));
 }

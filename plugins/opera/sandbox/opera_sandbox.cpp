@@ -140,10 +140,12 @@ public:
                   {"7030", "Tickets", "MISC", "Services"},
                   {"7040", "Shipping", "MISC", "Services"},
                   {"7050", "Maison redemption", "MISC", "Services"},
+                  {"7060", "Organisation vouchers redeemed", "MISC", "Services"},
                   {"1000", "Accommodation", "ROOM", "Services"}};
         methods_ = {{"CA", "Cash", true},       {"VA", "Visa", true},
                     {"MC", "Mastercard", true}, {"EG", "e-guma online payment", true},
-                    {"IV", "Invoice (e-guma)", true}, {"CHQ", "Cheque", false}};
+                    {"IV", "Invoice (e-guma)", true}, {"CHQ", "Cheque", false},
+                    {"MA", "Maison (e-guma)", true}, {"OV", "Organisation vouchers (e-guma)", true}};
         cashiers_ = {{kOperaCashier, kOperaHotel}, {kOperaOtherCashier, "HOTEL2"}, {1, kOperaHotel}};
     }
 

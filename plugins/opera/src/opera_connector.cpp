@@ -53,12 +53,12 @@ constexpr const char* kManifest = R"json({
      "fields": [{"name": "lines", "type": "array", "fields": [{"name": "transaction_code", "type": "string"},
                   {"name": "price", "type": "number"}, {"name": "quantity", "type": "number"}, {"name": "remark", "type": "string"}]},
                 {"name": "currency", "type": "string"}, {"name": "remark", "type": "string"},
-                {"name": "cancelled", "type": "boolean"}]},
+                {"name": "cancelled", "type": "boolean"}, {"name": "search_from", "type": "string"}]},
     {"name": "payments", "description": "A sale's payment state: paid=true posts one payment, paid=false reverses exactly that payment (postReversePayment), paid again posts a new one under a new reference.",
      "key": "target_key", "capabilities": ["create", "update", "lookup"], "open": true,
      "fields": [{"name": "payment_method", "type": "string"}, {"name": "amount", "type": "number"},
                 {"name": "currency", "type": "string"}, {"name": "paid", "type": "boolean"},
-                {"name": "remark", "type": "string"}]},
+                {"name": "remark", "type": "string"}, {"name": "search_from", "type": "string"}]},
     {"name": "reversals", "description": "The reversal of one earlier posting named by its reference: a charge is posted again negated under <reference>-R, a payment reversed with postReversePayment; looked up first, so posted once.",
      "key": "reference", "capabilities": ["create", "lookup"], "open": true,
      "fields": [{"name": "reference", "type": "string"}, {"name": "posting_date", "type": "string"},
@@ -300,7 +300,7 @@ public:
                 tk = *k;
             } else if (req.idempotency_key && !req.idempotency_key->empty()) {
                 tk.key = *req.idempotency_key;
-                tk.date = recent();
+                tk.date = create_search_start(req.data);
             } else {
                 throw Error(PLEXUS_ERR_VALIDATION, "opera: a lookup of " + req.entity + " needs a key or an idempotency key");
             }
@@ -374,6 +374,19 @@ private:
     // Where a search without a known date starts: with find()'s day before and day after,
     // [today-28, today+1] is exactly one 30-day window.
     std::string recent() const { return add_days(today(), -27); }
+    // Where a create (or the lookup of an interrupted one) starts looking for the record's
+    // postings: recent(), or the record's `search_from` (YYYY-MM-DD, when its source
+    // happened) when that is earlier — so a record replayed or re-created more than 28 days
+    // after it was posted still finds its postings instead of posting them again.
+    std::string create_search_start(const json& data) const {
+        std::string from = recent();
+        if (!data.is_object()) return from;
+        auto sf = data.find("search_from");
+        if (sf == data.end() || !sf->is_string()) return from;
+        const std::string d = sf->get<std::string>().substr(0, 10);
+        if (day_number(d) && d < from) from = d;
+        return from;
+    }
 
     void pause(int64_t ms) const {
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -727,7 +740,7 @@ private:
         } else {
             if (item.idempotency_key.empty()) throw Error(PLEXUS_ERR_VALIDATION, entity + ": a create needs an idempotency key");
             tk.key = item.idempotency_key;
-            tk.date = recent();
+            tk.date = create_search_start(data);
         }
         if (tk.key.size() > 1900) throw Error(PLEXUS_ERR_VALIDATION, entity + ": the idempotency key is too long for a posting reference");
 
@@ -745,7 +758,7 @@ private:
             else plan_payment(tk, st, want, path, body, what);
             if (path.empty()) {
                 if (uncertain) host_.info("opera: " + tk.key + ": found in OPERA after the unanswered POST; adopted, not posted again");
-                if (item.op == sdk::WriteOp::Create && tk.date == recent()) tk.date = today();
+                if (item.op == sdk::WriteOp::Create && st.first_date.empty()) tk.date = today();
                 return encode_target_key(tk);
             }
             if (uncertain)

@@ -248,9 +248,9 @@ TEST_CASE("reads: transaction codes, payment methods, postings in pages", "[oper
     World w;
     auto inst = w.instance();
     json codes = ok_json(inst->read_page({{"entity", "transaction_codes"}, {"limit", 100}}));
-    CHECK(codes["records"].size() == 6);
+    CHECK(codes["records"].size() == 7);
     json methods = ok_json(inst->read_page({{"entity", "payment_methods"}, {"limit", 100}}));
-    CHECK(methods["records"].size() == 5);  // the inactive one left out
+    CHECK(methods["records"].size() == 7);  // the inactive one left out
     for (int i = 0; i < 3; ++i)
         REQUIRE(write_one(*inst, "charges", create("px-read-" + std::to_string(i), sale()))["status"] == PLEXUS_OK);
     std::vector<json> seen;
@@ -297,7 +297,7 @@ TEST_CASE("OHIP's 50 requests per second: the connector stays under it, and abov
     {
         auto inst = w.instance();  // the manifest's governor: 40/s
         for (int i = 0; i < 70; ++i)
-            REQUIRE(ok_json(inst->read_page({{"entity", "transaction_codes"}, {"limit", 10}}))["records"].size() == 6);
+            REQUIRE(ok_json(inst->read_page({{"entity", "transaction_codes"}, {"limit", 10}}))["records"].size() == 7);
         CHECK(w.control().throttled() == 0);
     }
     // Without the governor the sandbox delays the excess by a second; every call still succeeds.
@@ -305,7 +305,7 @@ TEST_CASE("OHIP's 50 requests per second: the connector stays under it, and abov
     auto fast = w.instance(w.settings(), &unlimited);
     w.control().set_throttle_limit(10);
     for (int i = 0; i < 12; ++i)
-        REQUIRE(ok_json(fast->read_page({{"entity", "transaction_codes"}, {"limit", 10}}))["records"].size() == 6);
+        REQUIRE(ok_json(fast->read_page({{"entity", "transaction_codes"}, {"limit", 10}}))["records"].size() == 7);
     CHECK(w.control().throttled() > 0);
 }
 
