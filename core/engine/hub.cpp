@@ -66,6 +66,10 @@ Hub::Hub(Config config, PluginRegistry& registry, Store& store, Clock& clock, En
         try {
             if (spec.is_discarded()) throw std::runtime_error("it is not JSON");
             use_mapping(p.id, spec, stored->version);
+            log_line(LogLevel::info, LogTags{p.id, 0, {}, {}},
+                     "uses mapping version " + std::to_string(stored->version) +
+                         " edited in the portal by " + stored->actor +
+                         ", not the configuration file's (revert to version 0 to use the file's)");
         } catch (const std::exception& e) {
             const std::string problem = "mapping version " + std::to_string(stored->version) +
                                         " (edited in the portal) cannot be used, so the file's "
