@@ -6,7 +6,7 @@
 // writes nothing anywhere. Support staff see the mapping and its versions.
 
 import { api, ApiError, seg } from '../api.js';
-import { badge, clear, field, fmtNum, h, roleAtLeast, select, showInfo, table, timeEl, withButton } from '../ui.js';
+import { badge, clear, field, fmtNum, h, put, roleAtLeast, select, showInfo, table, timeEl, withButton } from '../ui.js';
 
 const ACTION_WORDS = { create: 'would create', update: 'would update', skip: 'no change', error: 'cannot be mapped' };
 const ACTION_KIND = { create: 'created', update: 'updated', skip: 'unchanged', error: 'failed' };
@@ -73,13 +73,13 @@ export async function render(ctx) {
   }
 
   function fieldRow(name, spec) {
-    const fieldInput = h('input', { type: 'text', value: name, 'aria-label': 'Target field', spellcheck: 'false', autocomplete: 'off',
+    const fieldInput = h('input', { type: 'text', value: name, size: 22, 'aria-label': 'Target field', spellcheck: 'false', autocomplete: 'off',
       class: 'mono', disabled: !canEdit, 'data-test': 'mapping-field-name' });
     const text = specText(spec);
     const multi = typeof spec !== 'string';
     const expr = multi
-      ? h('textarea', { rows: Math.min(10, text.split('\n').length + 1), class: 'mono', spellcheck: 'false', 'aria-label': `Expression for ${name}`, disabled: !canEdit, 'data-test': 'mapping-expression' })
-      : h('input', { type: 'text', value: text, class: 'mono', spellcheck: 'false', autocomplete: 'off', 'aria-label': `Expression for ${name}`, disabled: !canEdit, 'data-test': 'mapping-expression' });
+      ? h('textarea', { rows: Math.min(10, text.split('\n').length + 1), cols: 56, class: 'mono', spellcheck: 'false', 'aria-label': `Expression for ${name}`, disabled: !canEdit, 'data-test': 'mapping-expression' })
+      : h('input', { type: 'text', value: text, size: 56, class: 'mono', spellcheck: 'false', autocomplete: 'off', 'aria-label': `Expression for ${name}`, disabled: !canEdit, 'data-test': 'mapping-expression' });
     if (multi) expr.value = text;
     const errorCell = h('div');
     const remove = canEdit ? h('button', { type: 'button', class: 'secondary small', 'data-test': 'mapping-remove' }, 'Remove') : null;
@@ -112,7 +112,7 @@ export async function render(ctx) {
       tbody.append(r.tr);
       r.field.focus();
     });
-    const note = h('input', { type: 'text', maxlength: 500, placeholder: 'what changed and why (optional)', 'data-test': 'mapping-note' });
+    const note = h('input', { type: 'text', maxlength: 500, size: 48, placeholder: 'what changed and why (optional)', 'data-test': 'mapping-note' });
     const save = h('button', { type: 'button', 'data-test': 'mapping-save' }, 'Save');
     const reset = h('button', { type: 'button', class: 'secondary', 'data-test': 'mapping-reset' }, 'Undo changes');
     reset.addEventListener('click', () => renderEditor());
@@ -169,9 +169,12 @@ export async function render(ctx) {
             action = b;
           }
           return h('tr', { 'data-test': 'mapping-version', 'data-version': it.version },
-            h('td', null, it.version === 0 ? '0 (file)' : String(it.version)),
-            h('td', null, it.by || '—'), h('td', null, timeEl(it.at)), h('td', null, it.note || ''), h('td', null, action));
+            h('td', { 'data-label': 'Version' }, it.version === 0 ? '0 (file)' : String(it.version)),
+            h('td', { 'data-label': 'Saved by' }, it.by || '—'), h('td', { 'data-label': 'When' }, timeEl(it.at)),
+            h('td', { 'data-label': 'Note' }, it.note || ''), h('td', { 'data-label': '' }, action));
         }), { test: 'mapping-versions-table' }));
+    const vt = versionsBox.querySelector('table');
+    if (vt) vt.classList.add('cards-on-phone');
   }
 
   function renderHelp() {
@@ -217,7 +220,7 @@ export async function render(ctx) {
         throw e;
       }
       const c = r.counts || {};
-      result.append(
+      put(result,
         h('p', { 'data-test': 'preview-summary' },
           `${changed ? 'With your unsaved changes: ' : ''}${fmtNum(r.items.length)} record(s)${r.more ? ' (more follow)' : ''} · `,
           `create ${fmtNum(c.create)} · update ${fmtNum(c.update)} · no change ${fmtNum(c.skip)} · cannot be mapped ${fmtNum(c.error)}. Nothing was sent.`),
