@@ -2,6 +2,7 @@
 
 #include "common/clock.hpp"
 #include "engine/hub.hpp"
+#include "engine/preview.hpp"
 #include "engine/sync_engine.hpp"
 #include "common/redactor.hpp"
 #include "plugin_host/connector_instance.hpp"
@@ -122,10 +123,73 @@ int worse(int a, int b) {
     return rank(b) > rank(a) ? b : a;
 }
 
+// plexus run PROCESS --dry-run: what the run would do, as a table; nothing is written
+// (core/engine/preview.hpp).
+int dry_run(Hub& hub, const std::string& process_id, const std::string& from, int64_t limit,
+            bool show_payload) {
+    PreviewOptions o;
+    o.source = from == "start" ? "read" : from;
+    o.limit = limit;
+    o.cancel = &g_cancel;
+    PreviewReport r;
+    try {
+        r = preview(hub, process_id, o);
+    } catch (const std::exception& e) {
+        std::cerr << "plexus run: dry run of " << process_id << ": "
+                  << global_redactor().redact(e.what()) << "\n";
+        return run_failed;
+    }
+    const auto* p = hub.config().process(process_id);
+    const char* what = from == "start"    ? "from the start of the source"
+                       : from == "failed" ? "waiting for a retry"
+                                          : "the run would read next";
+    std::cout << "Dry run of " << (p && !p->name.empty() ? p->name : process_id) << " ("
+              << process_id << "): " << r.items.size() << " record(s) " << what
+              << (r.more ? " (more follow)" : "") << ", mapping "
+              << (r.mapping_version == 0 ? std::string("of the configuration file")
+                                         : "version " + std::to_string(r.mapping_version) +
+                                               " (edited in the portal)")
+              << "; nothing was written\n";
+    if (!r.message.empty()) std::cout << "  " << r.message << "\n";
+    size_t key_w = 3, target_w = 6;
+    for (const auto& it : r.items) {
+        key_w = std::max(key_w, std::min<size_t>(it.source_key.size(), 40));
+        target_w = std::max(target_w, std::min<size_t>(it.target_key.size(), 40));
+    }
+    std::map<std::string, int> counts;
+    if (!r.items.empty())
+        std::printf("  %-7s %-*s %-*s %s\n", "ACTION", static_cast<int>(key_w), "KEY",
+                    static_cast<int>(target_w), "TARGET", "DETAIL");
+    for (const auto& it : r.items) {
+        ++counts[it.action];
+        std::string detail;
+        if (it.action == "error") {
+            detail = it.field.empty() ? it.message : "field " + it.field + ": " + it.message;
+        } else {
+            if (it.action == "update" && it.changed_fields.is_array()) {
+                std::string f;
+                for (const auto& n : it.changed_fields) f += (f.empty() ? "" : ", ") + n.get<std::string>();
+                detail = "changed: " + (f.empty() ? std::string("(no field the target shows)") : f);
+            }
+            if (!it.message.empty()) detail += (detail.empty() ? "" : "; ") + it.message;
+        }
+        std::printf("  %-7s %-*s %-*s %s\n", it.action.c_str(), static_cast<int>(key_w),
+                    it.source_key.c_str(), static_cast<int>(target_w), it.target_key.c_str(),
+                    global_redactor().redact(detail).c_str());
+        if (show_payload && !it.payload.is_null())
+            std::cout << "          " << it.payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
+    std::cout << "  create " << counts["create"] << ", update " << counts["update"] << ", skip "
+              << counts["skip"] << ", error " << counts["error"] << "\n";
+    return counts["error"] > 0 ? records_failed : ok;
+}
+
 int run_or_replay(const std::vector<std::string>& args, bool replay) {
     Common c;
     std::string process_id;
-    bool quiet = false, no_check = false, all = false;
+    bool quiet = false, no_check = false, all = false, dry = false, show_payload = false;
+    int64_t limit = 20;
+    std::string from = "new";
     const char* name = replay ? "replay" : "run";
     po::options_description opts("options");
     add_common(opts, c, true, true, true);
@@ -135,14 +199,38 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
         "quiet,q", po::bool_switch(&quiet), "no progress line")(
         "no-check", po::bool_switch(&no_check),
         "start without first checking the processes' connections");
+    if (!replay)
+        opts.add_options()("dry-run", po::bool_switch(&dry),
+                           "show what the run would do with some records; write nothing")(
+            "limit", po::value(&limit), "--dry-run: how many records (1 to 100, default 20)")(
+            "from", po::value(&from),
+            "--dry-run: new (what the run reads next, the default), start (the source's first "
+            "records) or failed (records waiting for a retry)")(
+            "payload", po::bool_switch(&show_payload), "--dry-run: print what would be sent");
     po::positional_options_description pos;
     pos.add("process", 1);
     po::variables_map vm;
-    if (!parse(name, "(PROCESS | --all) [--config FILE] [--data DIR] [--no-check]", opts, pos,
+    if (!parse(name, replay ? "(PROCESS | --all) [--config FILE] [--data DIR] [--no-check]"
+                            : "(PROCESS [--dry-run [--limit N] [--from new|start|failed] [--payload]] | --all) "
+                              "[--config FILE] [--data DIR] [--no-check]",
+               opts, pos,
                args, vm))
         return ok;
     if (all == !process_id.empty()) {
         std::cerr << "plexus " << name << ": name one process, or --all for every enabled one\n";
+        return usage;
+    }
+
+    if (dry && all) {
+        std::cerr << "plexus run: --dry-run takes one process, not --all\n";
+        return usage;
+    }
+    if (dry && (limit < 1 || limit > 100)) {
+        std::cerr << "plexus run: --limit must be from 1 to 100\n";
+        return usage;
+    }
+    if (dry && from != "new" && from != "start" && from != "failed") {
+        std::cerr << "plexus run: --from must be new, start or failed\n";
         return usage;
     }
 
@@ -177,6 +265,7 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
     std::vector<const ProcessConfig*> processes;
     for (const auto& id : ids) processes.push_back(hub.config().process(id));
     if (!no_check && !connections_answer(hub, processes, name)) return run_failed;
+    if (dry) return dry_run(hub, ids.front(), from, limit, show_payload);
     SyncEngine engine(hub);
 
     std::signal(SIGINT, on_signal);

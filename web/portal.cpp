@@ -4,6 +4,7 @@
 #include "common/redactor.hpp"
 #include "common/time_text.hpp"
 #include "service/connection_admin.hpp"
+#include "service/mapping_admin.hpp"
 #include "web/assets.hpp"
 #include "web/auth.hpp"
 #include "web/connection_threads.hpp"
@@ -333,6 +334,7 @@ struct Portal::Impl {
     Operations& ops;
     PortalOptions options;
     ConnectionAdmin connections;
+    MappingAdmin mappings;  // add_mapping_routes()
     httplib::Server server;
     std::vector<Route> routes;
     int bound_port = 0;
@@ -380,7 +382,7 @@ struct Portal::Impl {
     }
 
     Impl(Operations& o, PortalOptions opt)
-        : ops(o), options(std::move(opt)), connections(o, options.secret_key) {
+        : ops(o), options(std::move(opt)), connections(o, options.secret_key), mappings(o.hub()) {
         export_dir = options.data_dir + "/exports";
         // Connections and their timeouts (docs/design/005-bounded-portal.md): a thread per
         // connection up to max_connections; a connection that says nothing for
@@ -989,6 +991,95 @@ struct Portal::Impl {
         // --- metrics ---
         route("GET", "/metrics", support, [this](Ctx& c) {
             c.res.set_content(metrics_text(ops), "text/plain; version=0.0.4; charset=utf-8");
+        });
+
+        add_mapping_routes();
+    }
+
+    // --- mappings and the dry run (docs/api.md, "Mappings"; s6-map) -------------------------
+
+    void send_mapping_write(Ctx& c, const MappingWrite& w) {
+        if (w.status == OpStatus::ok) {
+            send_json(c.res, 200, w.view);
+            return;
+        }
+        const int status = w.status == OpStatus::not_found ? 404 : w.status == OpStatus::conflict ? 409 : 400;
+        const char* code = status == 404 ? "not_found" : status == 409 ? "conflict" : "bad_request";
+        json errors = json::array();
+        std::string message = w.message;
+        for (const auto& e : w.errors) {
+            errors.push_back({{"field", e.field}, {"path", e.path},
+                              {"message", global_redactor().redact(e.message)}});
+            if (w.errors.size() == 1 && message.empty()) message = e.message;
+        }
+        send_json(c.res, status,
+                  {{"error", {{"status", status}, {"code", code},
+                              {"message", global_redactor().redact(message)}}},
+                   {"errors", errors}});
+    }
+
+    void add_mapping_routes() {
+        constexpr int support = 1, operator_ = 2;
+        const std::string id = R"(([A-Za-z0-9._:@-]{1,200}))";
+        route("GET", "/api/processes/" + id + "/mapping", support, [this](Ctx& c) {
+            auto v = mappings.view(c.match[1]);
+            if (!v) throw not_found("no process \"" + std::string(c.match[1]) + "\"");
+            send_json(c.res, 200, *v);
+        });
+        route("PUT", "/api/processes/" + id + "/mapping", operator_, [this](Ctx& c) {
+            send_mapping_write(c, mappings.save(c.match[1], c.body, c.actor()));
+        });
+        route("GET", "/api/processes/" + id + "/mapping/versions", support, [this](Ctx& c) {
+            auto v = mappings.versions(c.match[1]);
+            if (!v) throw not_found("no process \"" + std::string(c.match[1]) + "\"");
+            send_json(c.res, 200, *v);
+        });
+        route("POST", "/api/processes/" + id + "/mapping/revert", operator_, [this](Ctx& c) {
+            send_mapping_write(c, mappings.revert(c.match[1], c.body, c.actor()));
+        });
+        // The dry run: nothing is written (core/engine/preview.hpp).
+        route("POST", "/api/processes/" + id + "/preview", operator_, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            process_or_404(pid);
+            json& b = c.body;
+            for (auto it = b.begin(); it != b.end(); ++it)
+                if (it.key() != "source" && it.key() != "limit" && it.key() != "record" &&
+                    it.key() != "mapping")
+                    throw bad_request("unknown field \"" + it.key() +
+                                      "\"; a preview takes source, limit, record and mapping");
+            PreviewOptions o;
+            if (b.contains("source")) o.source = string_field(b, "source", true);
+            if (b.contains("limit")) {
+                if (!b["limit"].is_number_integer()) throw bad_request("\"limit\" must be a whole number from 1 to 100");
+                o.limit = b["limit"].get<int64_t>();
+            }
+            if (b.contains("record")) o.record = b["record"];
+            if (b.contains("mapping") && !b["mapping"].is_null()) {
+                // A draft being edited: the same checks as a save, nothing stored.
+                MappingWrite w;
+                w.errors = mappings.check(pid, b["mapping"]);
+                if (!w.errors.empty()) {
+                    w.status = OpStatus::invalid;
+                    w.message = "the mapping has " + std::to_string(w.errors.size()) + " problem(s); nothing was previewed";
+                    send_mapping_write(c, w);
+                    return;
+                }
+                o.mapping = b["mapping"];
+            }
+            PreviewReport r;
+            try {
+                r = preview(ops.hub(), pid, o);
+            } catch (const std::invalid_argument& e) {
+                throw bad_request(e.what());
+            } catch (const std::runtime_error& e) {
+                throw ApiError{502, "connector", global_redactor().redact(e.what())};
+            }
+            ops.store().audit(AuditEntry{0, ops.hub().clock().now_ms(), c.actor(), "mapping.preview", pid,
+                                         json{{"source", o.source}, {"limit", o.limit},
+                                              {"draft", !o.mapping.is_null()}}.dump()});
+            json out = preview_json(r);
+            redact_json(out);
+            send_json(c.res, 200, out);
         });
     }
 

@@ -1,5 +1,6 @@
 #include "engine/hub.hpp"
 
+#include "common/logging.hpp"
 #include "common/redactor.hpp"
 
 #include <stdexcept>
@@ -32,13 +33,13 @@ Hub::Hub(Config config, PluginRegistry& registry, Store& store, Clock& clock, En
         settings_[c.id] = std::move(r.values);
     }
     for (const auto& p : config_.processes) {
-        CompiledProcess cp;
-        cp.config = &p;
-        cp.mapping = std::make_unique<Mapping>(Mapping::compile(
+        auto cp = std::make_shared<CompiledProcess>();
+        cp->config = &p;
+        cp->mapping = std::make_unique<Mapping>(Mapping::compile(
             p.mapping, config_.lookup_tables, config_.file, p.json_path + "/mapping", errors));
         if (p.mode == "aggregate")
-            cp.aggregate = AggregateSpec::parse(p.aggregate, config_.file,
-                                                p.json_path + "/aggregate", errors);
+            cp->aggregate = AggregateSpec::parse(p.aggregate, config_.file,
+                                                 p.json_path + "/aggregate", errors);
         processes_.emplace(p.id, std::move(cp));
     }
     if (!errors.empty()) {
@@ -46,13 +47,90 @@ Hub::Hub(Config config, PluginRegistry& registry, Store& store, Clock& clock, En
         for (const auto& e : errors) text += "\n  " + e.to_string();
         throw std::runtime_error(text);
     }
+    // Mappings edited in the portal win over the file's (docs/operations.md, "Mappings in the
+    // portal"). One that no longer fits the configuration (a lookup table removed since) is
+    // not used: the file's mapping runs and the problem is logged and shown in the portal.
+    for (const auto& p : config_.processes) {
+        std::optional<MappingVersion> stored;
+        try {
+            stored = store_.mapping_current(p.id);
+        } catch (const std::exception& e) {
+            log_line(LogLevel::warn, LogTags{p.id, 0, {}, {}},
+                     std::string("cannot read the stored mapping: ") + e.what());
+        }
+        if (!stored || stored->mapping_json.empty()) {
+            if (stored) processes_[p.id]->mapping_version = stored->version;
+            continue;
+        }
+        nlohmann::json spec = nlohmann::json::parse(stored->mapping_json, nullptr, false);
+        try {
+            if (spec.is_discarded()) throw std::runtime_error("it is not JSON");
+            use_mapping(p.id, spec, stored->version);
+            log_line(LogLevel::info, LogTags{p.id, 0, {}, {}},
+                     "uses mapping version " + std::to_string(stored->version) +
+                         " edited in the portal by " + stored->actor +
+                         ", not the configuration file's (revert to version 0 to use the file's)");
+        } catch (const std::exception& e) {
+            const std::string problem = "mapping version " + std::to_string(stored->version) +
+                                        " (edited in the portal) cannot be used, so the file's "
+                                        "mapping is: " + e.what();
+            log_line(LogLevel::error, LogTags{p.id, 0, {}, {}}, problem);
+            processes_[p.id]->mapping_problem = problem;
+        }
+    }
 }
 
 const CompiledProcess& Hub::process(const std::string& process_id) const {
+    std::lock_guard lock(processes_mutex_);
     auto it = processes_.find(process_id);
     if (it == processes_.end())
         throw std::invalid_argument("unknown process \"" + process_id + "\" in " + config_.file);
-    return it->second;
+    return *it->second;
+}
+
+std::vector<ConfigError> Hub::check_mapping(const std::string& process_id,
+                                            const nlohmann::json& spec) const {
+    Config copy = config_;
+    bool found = false;
+    for (auto& p : copy.processes)
+        if (p.id == process_id) {
+            p.mapping = spec;
+            found = true;
+        }
+    if (!found) throw std::invalid_argument("unknown process \"" + process_id + "\"");
+    std::vector<ConfigError> errors;
+    validate_config(copy, registry_, env_, errors);
+    return errors;
+}
+
+void Hub::use_mapping(const std::string& process_id, const nlohmann::json& spec, int64_t version) {
+    const ProcessConfig* file = config_.process(process_id);
+    if (!file) throw std::invalid_argument("unknown process \"" + process_id + "\"");
+    auto cp = std::make_shared<CompiledProcess>();
+    std::vector<ConfigError> errors;
+    if (spec.is_null()) {
+        cp->config = file;
+    } else {
+        auto own = std::make_shared<ProcessConfig>(*file);
+        own->mapping = spec;
+        cp->own_config = own;
+        cp->config = own.get();
+    }
+    cp->mapping = std::make_unique<Mapping>(Mapping::compile(
+        cp->config->mapping, config_.lookup_tables, config_.file, file->json_path + "/mapping", errors));
+    if (file->mode == "aggregate")
+        cp->aggregate = AggregateSpec::parse(file->aggregate, config_.file,
+                                             file->json_path + "/aggregate", errors);
+    if (!errors.empty()) {
+        std::string text;
+        for (const auto& e : errors) text += (text.empty() ? "" : "; ") + e.json_path + ": " + e.message;
+        throw std::runtime_error(text);
+    }
+    cp->mapping_version = version;
+    std::lock_guard lock(processes_mutex_);
+    auto& slot = processes_[process_id];
+    if (slot) retired_.push_back(std::move(slot));
+    slot = std::move(cp);
 }
 
 std::unique_ptr<ConnectorInstance> Hub::open(const std::string& connection_id, LogTags tags,

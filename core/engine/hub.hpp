@@ -21,10 +21,19 @@
 namespace plexus {
 
 // A process's compiled parts, built once.
+// A mapping edited in the portal (core/store mapping_versions) replaces the file's: the hub
+// then holds a new CompiledProcess whose `config` is its own copy of the process with that
+// mapping. One already handed out stays valid for the hub's lifetime (a run in flight keeps
+// the mapping it started with).
 struct CompiledProcess {
     const ProcessConfig* config = nullptr;
     std::unique_ptr<Mapping> mapping;
     AggregateSpec aggregate;
+    // Where the mapping comes from: 0 = the configuration file, N = stored version N.
+    int64_t mapping_version = 0;
+    // Set when a stored version could not be used at start (the file's is used instead).
+    std::string mapping_problem;
+    std::shared_ptr<const ProcessConfig> own_config;  // for a stored version
 };
 
 class Hub {
@@ -41,6 +50,17 @@ public:
     HttpClient& http() { return http_; }
 
     const CompiledProcess& process(const std::string& process_id) const;
+
+    // Every problem a mapping would have as the process's mapping, found exactly as
+    // `plexus check-config` finds them (the whole configuration validated with it in place),
+    // with paths such as "/processes/2/mapping/email". Empty: valid. Throws
+    // std::invalid_argument for an unknown process.
+    std::vector<ConfigError> check_mapping(const std::string& process_id,
+                                           const nlohmann::json& spec) const;
+    // Puts a mapping in force for runs that start from now on: `spec` null = the file's
+    // (version 0). Throws std::runtime_error listing the problems when it does not compile.
+    void use_mapping(const std::string& process_id, const nlohmann::json& spec, int64_t version);
+    const Environment& environment() const { return env_; }
 
     // A new connector instance for a connection, attributed to `tags` (process, run).
     std::unique_ptr<ConnectorInstance> open(const std::string& connection_id, LogTags tags,
@@ -75,7 +95,10 @@ private:
     HttpClient http_;
     mutable std::mutex settings_mutex_;  // guards settings_ (portal edits replace entries)
     std::map<std::string, nlohmann::json> settings_;  // resolved, per connection
-    std::map<std::string, CompiledProcess> processes_;
+    mutable std::mutex processes_mutex_;  // guards processes_ (portal mapping edits)
+    std::map<std::string, std::shared_ptr<CompiledProcess>> processes_;
+    // Replaced ones, kept alive: runs in flight hold pointers into them.
+    std::vector<std::shared_ptr<CompiledProcess>> retired_;
     std::mutex governors_mutex_;
     std::map<std::string, std::unique_ptr<RateGovernor>> governors_;
 };

@@ -329,6 +329,20 @@ constexpr const char* k_migration_9 = R"sql(
 ALTER TABLE intent_batches ADD COLUMN member_fields INTEGER NOT NULL DEFAULT 5;
 )sql";
 
+// Mappings edited in the portal: every version kept (revertible), the highest in force.
+// mapping_json NULL: the configuration file's mapping again (a revert to "version 0").
+constexpr const char* k_migration_10 = R"sql(
+CREATE TABLE mapping_versions (
+    process_id   TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    mapping_json TEXT,
+    actor        TEXT    NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    note         TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (process_id, version)
+) WITHOUT ROWID;
+)sql";
+
 int read_version(SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     q.executeStep();
@@ -350,6 +364,7 @@ const std::vector<Migration>& all() {
         {7, "records recovered from an interrupted run", k_migration_7},
         {8, "sealed secrets of portal connections", k_migration_8},
         {9, "intents for updates", k_migration_9},
+        {10, "mapping versions edited in the portal", k_migration_10},
     };
     return migrations;
 }

@@ -1180,6 +1180,86 @@ public:
         });
     }
 
+    // --- mapping versions -------------------------------------------------------------------
+
+    static MappingVersion read_mapping_version(SQLite::Statement& s) {
+        MappingVersion v;
+        v.process_id = s.getColumn(0).getString();
+        v.version = s.getColumn(1).getInt64();
+        v.mapping_json = s.getColumn(2).isNull() ? std::string() : s.getColumn(2).getString();
+        v.actor = s.getColumn(3).getString();
+        v.created_ms = s.getColumn(4).getInt64();
+        v.note = s.getColumn(5).getString();
+        return v;
+    }
+
+    std::optional<MappingVersion> mapping_current(const std::string& process_id) override {
+        return guarded(about("read the mapping of", process_id), [&]() -> std::optional<MappingVersion> {
+            StatementUse s(stmt("SELECT process_id, version, mapping_json, actor, created_ms, note "
+                                "FROM mapping_versions WHERE process_id = ?1 "
+                                "ORDER BY version DESC LIMIT 1"));
+            s->bind(1, process_id);
+            if (!s->executeStep()) return std::nullopt;
+            return read_mapping_version(s.get());
+        });
+    }
+
+    std::optional<MappingVersion> mapping_version(const std::string& process_id,
+                                                  int64_t version) override {
+        return guarded(about("read the mapping of", process_id), [&]() -> std::optional<MappingVersion> {
+            StatementUse s(stmt("SELECT process_id, version, mapping_json, actor, created_ms, note "
+                                "FROM mapping_versions WHERE process_id = ?1 AND version = ?2"));
+            s->bind(1, process_id);
+            s->bind(2, version);
+            if (!s->executeStep()) return std::nullopt;
+            return read_mapping_version(s.get());
+        });
+    }
+
+    std::vector<MappingVersion> mapping_versions(const std::string& process_id,
+                                                 int64_t limit) override {
+        return guarded(about("read the mapping versions of", process_id), [&] {
+            std::vector<MappingVersion> out;
+            StatementUse s(stmt("SELECT process_id, version, mapping_json, actor, created_ms, note "
+                                "FROM mapping_versions WHERE process_id = ?1 "
+                                "ORDER BY version DESC LIMIT ?2"));
+            s->bind(1, process_id);
+            s->bind(2, limit);
+            while (s->executeStep()) out.push_back(read_mapping_version(s.get()));
+            return out;
+        });
+    }
+
+    int64_t add_mapping_version(const MappingVersion& v, const std::string& audit_action,
+                                const std::string& audit_detail) override {
+        return guarded(about("store the mapping of", v.process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            int64_t next = 1;
+            {
+                StatementUse s(stmt("SELECT coalesce(max(version), 0) + 1 FROM mapping_versions "
+                                    "WHERE process_id = ?1"));
+                s->bind(1, v.process_id);
+                if (s->executeStep()) next = s->getColumn(0).getInt64();
+            }
+            {
+                StatementUse s(stmt("INSERT INTO mapping_versions (process_id, version, "
+                                    "mapping_json, actor, created_ms, note) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+                s->bind(1, v.process_id);
+                s->bind(2, next);
+                if (v.mapping_json.empty()) s->bind(3);
+                else s->bind(3, v.mapping_json);
+                s->bind(4, v.actor);
+                s->bind(5, v.created_ms);
+                s->bind(6, v.note);
+                s->exec();
+            }
+            insert_audit(AuditEntry{0, v.created_ms, v.actor, audit_action, v.process_id, audit_detail});
+            tx.commit();
+            return next;
+        });
+    }
+
     // --- users and sessions ---------------------------------------------------------------
 
     std::optional<User> user(const std::string& name) override {

@@ -218,6 +218,19 @@ struct PageCommit {
     std::optional<InboxRead> inbox_read;
 };
 
+// One stored version of a process's mapping (migration 10; docs/operations.md, "Mappings in
+// the portal"). Version 0 is the configuration file's mapping and is never stored; stored
+// versions count from 1. The highest version is the one in force.
+struct MappingVersion {
+    std::string process_id;
+    int64_t version = 0;
+    // The mapping as JSON text; empty: "use the file's mapping again" (a revert to version 0).
+    std::string mapping_json;
+    std::string actor;
+    int64_t created_ms = 0;
+    std::string note;  // "edit", "revert to version 3"
+};
+
 struct AuditEntry {
     int64_t id = 0;
     int64_t at_ms = 0;
@@ -506,6 +519,20 @@ public:
     virtual int64_t reseal_secrets(const std::function<SealedSecret(const SealedSecretRow&)>& reseal,
                                    const std::string& actor, int64_t now_ms,
                                    const std::string& audit_detail) = 0;
+
+    // --- mapping versions (migration 10) -------------------------------------------------------
+    // The version in force (the highest), or nullopt when the file's mapping was never edited.
+    virtual std::optional<MappingVersion> mapping_current(const std::string& process_id) = 0;
+    virtual std::optional<MappingVersion> mapping_version(const std::string& process_id,
+                                                          int64_t version) = 0;
+    // Newest first.
+    virtual std::vector<MappingVersion> mapping_versions(const std::string& process_id,
+                                                         int64_t limit = 100) = 0;
+    // Stores `v` as the next version (v.version is ignored) with an audit entry
+    // (`audit_action`, subject the process, `audit_detail` JSON text) in one transaction.
+    // Returns the version number given.
+    virtual int64_t add_mapping_version(const MappingVersion& v, const std::string& audit_action,
+                                        const std::string& audit_detail) = 0;
 
     // --- audit ----------------------------------------------------------------------------
     virtual void audit(const AuditEntry& entry) = 0;

@@ -243,7 +243,8 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
   const nameText = h('strong', { 'data-test': 'process-name' });
   const route = h('div', { class: 'small route' });
   cells.name.append(nameText, h('div', { class: 'small' }, h('span', { class: 'mono muted' }, id), ' · ',
-    h('a', { href: `#/runs?process=${encodeURIComponent(id)}`, 'data-test': 'history-link' }, 'history')), route);
+    h('a', { href: `#/runs?process=${encodeURIComponent(id)}`, 'data-test': 'history-link' }, 'history'), ' · ',
+    h('a', { href: `#/mapping/${encodeURIComponent(id)}`, 'data-test': 'mapping-link' }, 'mapping')), route);
   const scheduleText = h('div');
   const next = h('div', { class: 'next', 'data-test': 'next-run' });
   cells.schedule.append(scheduleText, next);
