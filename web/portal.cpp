@@ -126,10 +126,15 @@ std::optional<int64_t> time_param(const httplib::Request& req, const char* name)
 
 json run_json(const RunRecord& r, Operations& ops) {
     RunCounts counts = r.counts;
+    json live_view = nullptr;  // pages, rate and why it waits, while it runs here
     if (r.status == run_status::running) {
-        if (auto live = ops.live_run(r.process_id); live && live->run_id == r.id) counts = live->counts;
+        if (auto live = ops.live_run(r.process_id); live && live->run_id == r.id) {
+            counts = live->counts;
+            live_view = ops.live_json(*live);
+        }
     }
     return {{"id", r.id},
+            {"live", live_view},
             {"process", r.process_id},
             {"trigger", r.trigger},
             {"status", r.status},
