@@ -452,7 +452,6 @@ std::string cron_in_words(const std::string& text) {
     const std::string fallback = "cron " + text;
     if (f.size() != 5) return fallback;
     const std::string &min = f[0], &hour = f[1], &dom = f[2], &mon = f[3], &dow = f[4];
-    if (t == "0 0 1 1 *") return "every year on 1 January at 00:00";
 
     // When in the day.
     std::string when;    // "at 06:00" or "every 15 min"
@@ -496,8 +495,15 @@ std::string cron_in_words(const std::string& text) {
         return fallback;
     }
 
-    // Which days.
-    if (mon != "*") return fallback;
+    // Which days. A month restricted: only a yearly date has a short phrase.
+    if (mon != "*") {
+        static const char* months[] = {"", "January", "February", "March", "April", "May", "June", "July",
+                                       "August", "September", "October", "November", "December"};
+        if (!at || !short_number(mon) || !short_number(dom) || dow != "*") return fallback;
+        const int m = std::stoi(mon), d = std::stoi(dom);
+        if (m < 1 || m > 12 || d < 1 || d > 31) return fallback;
+        return "every year on " + std::to_string(d) + " " + months[m] + " " + when;
+    }
     std::string days;  // "" = every day
     bool on_days = false;  // days reads "weekdays", "Mondays" (no "on" before it when leading)
     if (dom == "*" && dow != "*") {

@@ -20,8 +20,9 @@ TEST_CASE("cron expressions and intervals read as words", "[scheduler][words]") 
     CHECK(cron_in_words("0 6 1 * *") == "on day 1 of each month at 06:00");
     CHECK(cron_in_words("0 9 * * 6,0") == "weekends at 09:00");
     CHECK(cron_in_words("@daily") == "every day at 00:00");
+    CHECK(cron_in_words("0 3 1 1 *") == "every year on 1 January at 03:00");
     // No short phrase: said as it is.
-    CHECK(cron_in_words("0 0 30 2 *") == "cron 0 0 30 2 *");
+    CHECK(cron_in_words("0 0 30 2 *") == "every year on 30 February at 00:00");  // never fires: said by the scheduler
     CHECK(cron_in_words("1-10/3 * * * *") == "cron 1-10/3 * * * *");
 
     CHECK(interval_in_words(std::chrono::seconds(300)) == "every 5 min");
