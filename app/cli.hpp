@@ -110,6 +110,13 @@ std::shared_ptr<const SecretKey> load_hub_key(const Common& c, const std::string
 bool load_valid_config_with_store(const Common& c, PluginRegistry& registry, Store& store,
                                   const SecretKey* key, Config& out);
 
+// The configuration as the hub sees it: the file's connections and processes plus the
+// connections created in the portal (stored in the data directory's database, secrets opened
+// with the hub's key), validated; prints every problem and returns false on any. `store`
+// receives the opened database (opened with `use`). Used by run, cursor, reconcile.
+bool load_hub_config(const Common& c, PluginRegistry& registry, StoreUse use, Config& out,
+                     std::unique_ptr<Store>& store);
+
 int cmd_secrets(const std::vector<std::string>& args);
 int cmd_serve(const std::vector<std::string>& args);
 int cmd_run(const std::vector<std::string>& args);

@@ -38,10 +38,13 @@ int cmd_cursor(const std::vector<std::string>& args) {
     PluginRegistry registry;
     load_plugins(registry, c);
     Config config;
-    if (!load_valid_config(c, registry, config)) return run_failed;
+    // Showing the cursor only reads: it works in a read-only data directory. The processes
+    // may use connections created in the portal: those are in the database.
+    std::unique_ptr<Store> store;
+    if (!load_hub_config(c, registry, rewind_to.empty() ? StoreUse::read : StoreUse::write,
+                         config, store))
+        return run_failed;
     if (!require_process(config, process_id, "cursor", c.config_file)) return usage;
-    // Showing the cursor only reads: it works in a read-only data directory.
-    auto store = open_store(c, rewind_to.empty() ? StoreUse::read : StoreUse::write);
     if (!rewind_to.empty()) {
         std::string since;
         if (!normalise_time(rewind_to, since))

@@ -47,9 +47,10 @@ int cmd_reconcile(const std::vector<std::string>& args) {
     PluginRegistry registry;
     load_plugins(registry, c);
     Config config;
-    if (!load_valid_config(c, registry, config)) return run_failed;
+    // Connections created in the portal are the hub's too: loaded from the database.
+    std::unique_ptr<Store> store;
+    if (!load_hub_config(c, registry, StoreUse::write, config, store)) return run_failed;
     if (!require_process(config, process_id, "reconcile", c.config_file)) return usage;
-    auto store = open_store(c);
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
     SyncEngine engine(hub);
     std::signal(SIGINT, on_reconcile_signal);

@@ -48,6 +48,19 @@ bool load_valid_config_with_store(const Common& c, PluginRegistry& registry, Sto
     return errors.empty();
 }
 
+bool load_hub_config(const Common& c, PluginRegistry& registry, StoreUse use, Config& out,
+                     std::unique_ptr<Store>& store) {
+    store = open_store(c, use);
+    std::shared_ptr<const SecretKey> key;
+    try {
+        key = load_hub_key(c, "", false);
+    } catch (const SecretError& e) {
+        std::cerr << e.what() << "\n";
+        return false;
+    }
+    return load_valid_config_with_store(c, registry, *store, key.get(), out);
+}
+
 // plexus secrets rotate --new-key-file FILE: every stored secret re-sealed with the new key in
 // one transaction; then the key file is replaced (the old one kept beside it).
 int cmd_secrets(const std::vector<std::string>& args) {

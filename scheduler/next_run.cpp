@@ -1,4 +1,5 @@
 #include "scheduler/next_run.hpp"
+#include "scheduler/schedule_words.hpp"
 
 #include <exception>
 
@@ -45,8 +46,8 @@ std::optional<Schedule> Schedule::parse(const std::string& cron, const std::stri
 }
 
 std::string Schedule::describe() const {
-    if (cron) return "cron " + cron->text + " (" + (timezone.empty() ? "UTC" : timezone) + ")";
-    if (interval) return "every " + std::to_string(interval->count()) + "s";
+    if (cron) return cron_in_words(cron->text) + " (" + (timezone.empty() ? "UTC" : timezone) + ")";
+    if (interval) return interval_in_words(*interval);
     return "manual";
 }
 

@@ -1,4 +1,5 @@
 #include "scheduler/schedule.hpp"
+#include "scheduler/schedule_words.hpp"
 
 #include "core/common/edit_distance.hpp"
 
@@ -359,6 +360,184 @@ bool valid_time_zone(const std::string& name, std::string& error) {
                  "; install tzdata)";
     }
     return false;
+}
+
+}  // namespace plexus
+
+// --- schedules in words (the portal, logs) ---------------------------------------------------
+
+namespace plexus {
+namespace {
+
+bool short_number(const std::string& s) {
+    return !s.empty() && s.size() <= 2 &&
+           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+std::vector<std::string> split_on(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : s) {
+        if (c == sep) {
+            out.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    out.push_back(cur);
+    return out;
+}
+
+std::string two(int n) { return (n < 10 ? "0" : "") + std::to_string(n); }
+
+// "a", "a and b", "a, b and c"
+std::string joined(const std::vector<std::string>& parts) {
+    std::string out;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (i) out += i + 1 == parts.size() ? " and " : ", ";
+        out += parts[i];
+    }
+    return out;
+}
+
+// The step of "*/N" or "0/N", else 0.
+int step_of(const std::string& f) {
+    const auto slash = f.find('/');
+    if (slash == std::string::npos) return 0;
+    const std::string base = f.substr(0, slash), step = f.substr(slash + 1);
+    if ((base != "*" && base != "0") || !short_number(step)) return 0;
+    return std::stoi(step);
+}
+
+std::string weekday_words(const std::string& f) {
+    static const char* names[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
+                                  "Friday", "Saturday", "Sunday"};
+    std::string u;
+    for (char c : f) u += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    static const std::pair<const char*, const char*> abbrev[] = {
+        {"SUN", "0"}, {"MON", "1"}, {"TUE", "2"}, {"WED", "3"}, {"THU", "4"}, {"FRI", "5"}, {"SAT", "6"}};
+    for (const auto& [a, n] : abbrev)
+        for (size_t at = u.find(a); at != std::string::npos; at = u.find(a)) u.replace(at, 3, n);
+    if (u == "1-5") return "weekdays";
+    if (u == "0,6" || u == "6,0" || u == "6,7" || u == "6-7") return "weekends";
+    std::vector<std::string> days;
+    for (const auto& part : split_on(u, ',')) {
+        const auto dash = part.find('-');
+        if (dash != std::string::npos) {
+            const std::string a = part.substr(0, dash), b = part.substr(dash + 1);
+            if (!short_number(a) || !short_number(b) || std::stoi(a) > 7 || std::stoi(b) > 7) return {};
+            days.push_back(std::string(names[std::stoi(a)]) + " to " + names[std::stoi(b)]);
+            continue;
+        }
+        if (!short_number(part) || std::stoi(part) > 7) return {};
+        days.push_back(std::string(names[std::stoi(part)]) + "s");
+    }
+    return joined(days);
+}
+
+}  // namespace
+
+std::string cron_in_words(const std::string& text) {
+    std::string t = text;
+    static const std::pair<const char*, const char*> macros[] = {
+        {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+        {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+        {"@hourly", "0 * * * *"}};
+    for (const auto& [m, expansion] : macros)
+        if (t == m) t = expansion;
+    std::istringstream in(t);
+    std::vector<std::string> f;
+    for (std::string w; in >> w;) f.push_back(w);
+    const std::string fallback = "cron " + text;
+    if (f.size() != 5) return fallback;
+    const std::string &min = f[0], &hour = f[1], &dom = f[2], &mon = f[3], &dow = f[4];
+
+    // When in the day.
+    std::string when;    // "at 06:00" or "every 15 min"
+    bool at = false;     // `when` names times of day
+    const int min_step = step_of(min), hour_step = step_of(hour);
+    if (short_number(min) && std::stoi(min) < 60) {
+        const int m = std::stoi(min);
+        if (short_number(hour) || hour.find(',') != std::string::npos) {
+            std::vector<std::string> times;
+            for (const auto& h : split_on(hour, ',')) {
+                if (!short_number(h) || std::stoi(h) > 23) return fallback;
+                times.push_back(two(std::stoi(h)) + ":" + two(m));
+            }
+            when = "at " + joined(times);
+            at = true;
+        } else if (hour == "*") {
+            when = m == 0 ? "every hour" : "every hour at :" + two(m);
+        } else if (hour_step > 0) {
+            when = "every " + std::to_string(hour_step) + " hours" + (m ? " at :" + two(m) : "");
+        } else if (auto dash = hour.find('-'); dash != std::string::npos &&
+                   short_number(hour.substr(0, dash)) && short_number(hour.substr(dash + 1))) {
+            when = "every hour from " + two(std::stoi(hour.substr(0, dash))) + ":" + two(m) +
+                   " to " + two(std::stoi(hour.substr(dash + 1))) + ":" + two(m);
+        } else {
+            return fallback;
+        }
+    } else if (min == "*" || min_step > 0) {
+        const std::string every = min == "*" ? "every minute" : "every " + std::to_string(min_step) + " min";
+        if (hour == "*") {
+            when = every;
+        } else if (auto dash = hour.find('-'); dash != std::string::npos &&
+                   short_number(hour.substr(0, dash)) && short_number(hour.substr(dash + 1))) {
+            when = every + " from " + two(std::stoi(hour.substr(0, dash))) + ":00 to " +
+                   two(std::stoi(hour.substr(dash + 1))) + ":59";
+        } else if (short_number(hour)) {
+            when = every + " from " + two(std::stoi(hour)) + ":00 to " + two(std::stoi(hour)) + ":59";
+        } else {
+            return fallback;
+        }
+    } else {
+        return fallback;
+    }
+
+    // Which days. A month restricted: only a yearly date has a short phrase.
+    if (mon != "*") {
+        static const char* months[] = {"", "January", "February", "March", "April", "May", "June", "July",
+                                       "August", "September", "October", "November", "December"};
+        if (!at || !short_number(mon) || !short_number(dom) || dow != "*") return fallback;
+        const int m = std::stoi(mon), d = std::stoi(dom);
+        if (m < 1 || m > 12 || d < 1 || d > 31) return fallback;
+        return "every year on " + std::to_string(d) + " " + months[m] + " " + when;
+    }
+    std::string days;  // "" = every day
+    bool on_days = false;  // days reads "weekdays", "Mondays" (no "on" before it when leading)
+    if (dom == "*" && dow != "*") {
+        days = weekday_words(dow);
+        if (days.empty()) return fallback;
+        on_days = true;
+    } else if (dom != "*" && dow == "*") {
+        std::vector<std::string> list;
+        for (const auto& d : split_on(dom, ',')) {
+            if (!short_number(d)) return fallback;
+            list.push_back(d);
+        }
+        days = "on day " + joined(list) + " of each month";
+    } else if (dom != "*") {
+        return fallback;
+    }
+    if (at) {
+        if (days.empty()) return "every day " + when;
+        return days + " " + when;
+    }
+    if (days.empty()) return when;
+    return when + (on_days ? " on " : " ") + days;
+}
+
+std::string interval_in_words(std::chrono::seconds interval) {
+    int64_t s = interval.count();
+    if (s > 0 && s % 86400 == 0) return s == 86400 ? "every day" : "every " + std::to_string(s / 86400) + " days";
+    std::vector<std::string> parts;
+    if (s >= 3600) parts.push_back(std::to_string(s / 3600) + " h");
+    if (s % 3600 >= 60) parts.push_back(std::to_string(s % 3600 / 60) + " min");
+    if (s % 60) parts.push_back(std::to_string(s % 60) + " s");
+    std::string out = "every";
+    for (const auto& p : parts) out += " " + p;
+    return out;
 }
 
 }  // namespace plexus

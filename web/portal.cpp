@@ -127,10 +127,15 @@ std::optional<int64_t> time_param(const httplib::Request& req, const char* name)
 
 json run_json(const RunRecord& r, Operations& ops) {
     RunCounts counts = r.counts;
+    json live_view = nullptr;  // pages, rate and why it waits, while it runs here
     if (r.status == run_status::running) {
-        if (auto live = ops.live_run(r.process_id); live && live->run_id == r.id) counts = live->counts;
+        if (auto live = ops.live_run(r.process_id); live && live->run_id == r.id) {
+            counts = live->counts;
+            live_view = ops.live_json(*live);
+        }
     }
     return {{"id", r.id},
+            {"live", live_view},
             {"process", r.process_id},
             {"trigger", r.trigger},
             {"status", r.status},
@@ -994,6 +999,7 @@ struct Portal::Impl {
         });
 
         add_mapping_routes();
+        add_words_routes();
     }
 
     // --- mappings and the dry run (docs/api.md, "Mappings"; s6-map) -------------------------
@@ -1080,6 +1086,46 @@ struct Portal::Impl {
             json out = preview_json(r);
             redact_json(out);
             send_json(c.res, 200, out);
+        });
+    }
+
+    // Look up a record through a connection, and test a connection's form before it is
+    // saved (issue 13; docs/api.md, "Connections").
+    void add_words_routes() {
+        constexpr int support = 1, admin = 3;
+        const std::string id = R"(([A-Za-z0-9._:@-]{1,200}))";
+        route("POST", "/api/connections/test", admin, [this](Ctx& c) {
+            ConnectionTest t = connections.test_unsaved(c.body, c.actor());
+            json j = {{"ok", t.ok}, {"message", global_redactor().redact(t.message)},
+                      {"duration_ms", t.duration_ms}};
+            if (!t.ok) j["error_class"] = t.error_class;
+            send_json(c.res, 200, j);
+        });
+        route("POST", "/api/connections/" + id + "/lookup", support, [this](Ctx& c) {
+            ConnectionLookup l = connections.lookup(c.match[1], c.body, c.actor());
+            if (l.status == OpStatus::invalid) throw bad_request(l.message);
+            if (l.status == OpStatus::not_found) {
+                send_json(c.res, 404,
+                          {{"error", {{"status", 404}, {"code", "not_found"},
+                                      {"not_found", l.not_found},
+                                      {"message", global_redactor().redact(l.message)}}}});
+                return;
+            }
+            if (l.status != OpStatus::ok) {
+                // The connector failed: 502, with its error class and its own words (which
+                // name the HTTP status it got, when it got one); a key it refuses as
+                // malformed: 422.
+                const int status = l.error_class == "validation" ? 422 : 502;
+                send_json(c.res, status,
+                          {{"error", {{"status", status},
+                                      {"code", status == 422 ? "rejected" : "connector_error"},
+                                      {"error_class", l.error_class},
+                                      {"message", global_redactor().redact(l.message)}}}});
+                return;
+            }
+            json record = l.record;
+            redact_json(record);
+            send_json(c.res, 200, {{"found", true}, {"record", record}, {"duration_ms", l.duration_ms}});
         });
     }
 

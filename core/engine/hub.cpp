@@ -134,7 +134,8 @@ void Hub::use_mapping(const std::string& process_id, const nlohmann::json& spec,
 }
 
 std::unique_ptr<ConnectorInstance> Hub::open(const std::string& connection_id, LogTags tags,
-                                             const std::atomic<bool>* cancel) {
+                                             const std::atomic<bool>* cancel,
+                                             WaitObserver on_wait) {
     const ConnectionConfig* c = config_.connection(connection_id);
     if (!c) throw std::invalid_argument("unknown connection \"" + connection_id + "\"");
     auto loaded = registry_.find(c->connector);
@@ -149,6 +150,7 @@ std::unique_ptr<ConnectorInstance> Hub::open(const std::string& connection_id, L
     services.governor = &governor(connection_id);
     services.clock = &clock_;
     services.cancel = cancel;
+    services.on_wait = std::move(on_wait);
     nlohmann::json settings;
     {
         std::lock_guard lock(settings_mutex_);

@@ -63,8 +63,10 @@ public:
     const Environment& environment() const { return env_; }
 
     // A new connector instance for a connection, attributed to `tags` (process, run).
+    // `on_wait` (may be empty) hears why the instance's HTTP requests wait (HostServices).
     std::unique_ptr<ConnectorInstance> open(const std::string& connection_id, LogTags tags,
-                                            const std::atomic<bool>* cancel);
+                                            const std::atomic<bool>* cancel,
+                                            WaitObserver on_wait = {});
 
     // A new instance for a connection that is not (or not yet) part of the configuration the
     // hub started with: a connection created in the portal, being tested. `c.settings` as

@@ -428,14 +428,14 @@ ProcessRuntime& Run::runtime(const std::string& process_id) {
 ConnectorInstance& Run::source_of(ProcessRuntime& p) {
     if (!p.source)
         p.source = hub_.open(p.compiled->config->source.connection, tags(p.compiled->config->id),
-                             options_.cancel);
+                             options_.cancel, options_.on_wait);
     return *p.source;
 }
 
 ConnectorInstance& Run::target_of(ProcessRuntime& p) {
     if (!p.target)
         p.target = hub_.open(p.compiled->config->target.connection, tags(p.compiled->config->id),
-                             options_.cancel);
+                             options_.cancel, options_.on_wait);
     return *p.target;
 }
 
@@ -640,7 +640,24 @@ void Run::ensure_dependency(const Dependency& dep, const std::string& key) {
                           std::chrono::milliseconds(waited_before ? 0 : options_.dependency_wait_ms);
     std::vector<std::string> taken;
     std::string busy;
+    bool told = false;  // options_.on_wait heard of this wait
+    struct Told {
+        const WaitObserver& on_wait;
+        bool& told;
+        ~Told() {
+            if (told) on_wait(WaitReason{});
+        }
+    } told_guard{options_.on_wait, told};
     while (!leases_.take_all(wanted, label, busy, &taken)) {
+        if (!told && options_.on_wait) {
+            WaitReason w;
+            w.kind = WaitReason::Kind::other_run;
+            w.ms = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now()).count());
+            w.holder = busy;
+            options_.on_wait(w);
+            told = true;
+        }
         if (store_.ledger_find(dep.process, key)) return;  // its own run synced it meanwhile
         if (cancelled()) throw RunAbort(run_status::partial, "cancelled; the next run resumes at the cursor");
         if (std::chrono::steady_clock::now() >= deadline) {
@@ -1437,11 +1454,21 @@ RunSummary SyncEngine::execute(const std::string& process_id, const RunOptions& 
     std::string busy;
     const auto pull_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     bool taken = leases.take_all(wanted, (replay ? "replay of " : "run of ") + process_id, busy);
+    bool told = false;  // options.on_wait heard of the wait for the pull
     while (!taken && held_by_pull(busy) && std::chrono::steady_clock::now() < pull_deadline &&
            !(options.cancel && options.cancel->load())) {
+        if (!told && options.on_wait) {
+            WaitReason w;
+            w.kind = WaitReason::Kind::other_run;
+            w.ms = 15000;
+            w.holder = busy;
+            options.on_wait(w);
+            told = true;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         taken = leases.take_all(wanted, (replay ? "replay of " : "run of ") + process_id, busy);
     }
+    if (told) options.on_wait(WaitReason{});
     if (!taken) {
         summary.status = "skipped";
         summary.message = "process " + process_id + " is already running: " + busy;

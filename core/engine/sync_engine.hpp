@@ -35,6 +35,9 @@ struct RunOptions {
     std::string actor;               // who asked (audit), empty for the scheduler
     const std::atomic<bool>* cancel = nullptr;
     std::function<void(const RunProgress&)> on_progress;
+    // Why the run waits, while it waits (http/wait_reason.hpp): the connectors' HTTP waits
+    // and a dependency's lease held by another run. May be empty.
+    WaitObserver on_wait;
     // replay(): only these failed records (keys not in the failed queue are ignored);
     // none: the whole failed queue.
     std::optional<std::vector<std::string>> replay_keys;

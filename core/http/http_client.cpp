@@ -442,8 +442,23 @@ int64_t HttpClient::backoff_ms(int retry_index) {
 
 HttpResult HttpClient::send(const HttpRequestSpec& request, RateGovernor* governor,
                             const std::function<bool()>& cancelled,
-                            const std::function<void(const std::string&)>& note) {
+                            const std::function<void(const std::string&)>& note,
+                            const WaitObserver& on_wait) {
     HttpResult result;
+    // A wait announced to on_wait is over when the next attempt goes out or send() returns.
+    bool announced = false;
+    const std::function<void(WaitReason)> tell = [&](WaitReason w) {
+        if (!on_wait) return;
+        announced = w.kind != WaitReason::Kind::none;
+        on_wait(w);
+    };
+    struct Over {
+        const std::function<void(WaitReason)>& tell;
+        bool& announced;
+        ~Over() {
+            if (announced) tell(WaitReason{});
+        }
+    } over{tell, announced};
     const auto is_cancelled = [&cancelled] { return cancelled && cancelled(); };
     const std::string method = is_token(request.method) ? request.method : std::string("?");
 
@@ -484,13 +499,21 @@ HttpResult HttpClient::send(const HttpRequestSpec& request, RateGovernor* govern
         if (is_cancelled()) return stop_cancelled();
         if (governor) {
             const int64_t before = clock_.now_ms();
-            if (!governor->acquire(cancelled)) return stop_cancelled();
+            const auto budget_wait = [&](int64_t ms, bool paused) {
+                WaitReason w;
+                w.kind = WaitReason::Kind::rate_limit;
+                w.ms = ms;
+                w.api_said = paused;
+                tell(std::move(w));
+            };
+            if (!governor->acquire(cancelled, budget_wait)) return stop_cancelled();
             const int64_t waited = clock_.now_ms() - before;
             if (note && waited >= kSleepSliceMs)
                 note(prefix() + "waited " + std::to_string(waited) +
                      " ms for the connection's rate budget");
         }
         if (is_cancelled()) return stop_cancelled();
+        if (announced) tell(WaitReason{});
 
         Attempt attempt = attempt_once(*target, request, request.headers, timeout_ms);
         ++attempts;
@@ -540,6 +563,16 @@ HttpResult HttpClient::send(const HttpRequestSpec& request, RateGovernor* govern
                                           std::to_string(wait_ms) + " ms (attempt " +
                                           std::to_string(attempts + 1) + " of " +
                                           std::to_string(max_attempts) + ")"));
+        if (on_wait) {
+            WaitReason w;
+            w.kind = WaitReason::Kind::retry;
+            w.ms = wait_ms;
+            w.status = result.got_response ? result.status : 0;
+            if (!result.got_response) w.error = global_redactor().redact(reason);
+            w.attempt = attempts + 1;
+            w.max_attempts = max_attempts;
+            tell(std::move(w));
+        }
         if (!wait(wait_ms, cancelled)) return stop_cancelled();
     }
 }

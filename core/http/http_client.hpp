@@ -16,6 +16,7 @@
 
 #include "common/clock.hpp"
 #include "http/rate_governor.hpp"
+#include "http/wait_reason.hpp"
 
 namespace httplib {
 class ClientImpl;
@@ -89,9 +90,12 @@ public:
     // `governor` may be null (no rate limit); `cancelled` may be empty. `note`, when given,
     // hears why the request waits: each retry with its reason and delay, and any wait for
     // the connection's rate budget (the host logs them at debug). Notes are redacted.
+    // `on_wait`, when given, hears the same as data while it happens: a WaitReason when a
+    // wait begins (rate_limit or retry), and one of kind none when it is over.
     HttpResult send(const HttpRequestSpec& request, RateGovernor* governor,
                     const std::function<bool()>& cancelled,
-                    const std::function<void(const std::string&)>& note = {});
+                    const std::function<void(const std::string&)>& note = {},
+                    const WaitObserver& on_wait = {});
 
     const RetryPolicy& policy() const { return policy_; }
 

@@ -28,7 +28,8 @@ void RateGovernor::refill_locked(int64_t now) {
     last_refill_ms_ = now;
 }
 
-bool RateGovernor::acquire(const std::function<bool()>& cancelled) {
+bool RateGovernor::acquire(const std::function<bool()>& cancelled,
+                           const std::function<void(int64_t ms, bool paused)>& on_wait) {
     const int64_t started = clock_.steady_ms();
     bool waited = false;
     for (;;) {
@@ -40,11 +41,13 @@ bool RateGovernor::acquire(const std::function<bool()>& cancelled) {
             return false;
         }
         int64_t wait_ms = 0;
+        bool paused = false;
         {
             std::lock_guard lock(mutex_);
             const int64_t now = clock_.steady_ms();
             if (now < paused_until_ms_) {
                 wait_ms = paused_until_ms_ - now;
+                paused = true;
             } else if (unlimited()) {
                 ++stats_.acquired;
             } else {
@@ -65,6 +68,7 @@ bool RateGovernor::acquire(const std::function<bool()>& cancelled) {
                 return true;
             }
         }
+        if (!waited && on_wait) on_wait(wait_ms, paused);  // outside the lock
         waited = true;
         clock_.sleep_ms(std::min(wait_ms, kSleepSliceMs));
     }

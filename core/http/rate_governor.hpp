@@ -47,8 +47,11 @@ public:
     RateGovernor& operator=(const RateGovernor&) = delete;
 
     // Blocks until a token is available and takes it. Returns false, without taking a token,
-    // when `cancelled` (may be empty) returns true before that.
-    bool acquire(const std::function<bool()>& cancelled);
+    // when `cancelled` (may be empty) returns true before that. `on_wait` (may be empty) is
+    // told once when the call has to wait: the expected milliseconds, and whether it is a
+    // pause the API asked for (pause_for) rather than the budget's refill.
+    bool acquire(const std::function<bool()>& cancelled,
+                 const std::function<void(int64_t ms, bool paused)>& on_wait = {});
 
     // The API reports `used` of `capacity` in its own budget. Ignored when capacity <= 0 or
     // the governor is unlimited.

@@ -87,7 +87,15 @@ plexus_status serve_http_request(HostServices& s, const plexus_http_request& req
     auto cancelled = [&s] { return s.cancel && s.cancel->load(); };
     // Retries and waits are the connector's time going somewhere: said at debug, with why.
     auto note = [&s](const std::string& text) { log_line(LogLevel::debug, s.tags, text); };
-    HttpResult r = s.http->send(spec, s.governor, cancelled, note);
+    WaitObserver on_wait;
+    if (s.on_wait)
+        on_wait = [&s](const WaitReason& w) {
+            WaitReason named = w;
+            named.connection = s.tags.connection;
+            named.connector = s.tags.connector;
+            s.on_wait(named);
+        };
+    HttpResult r = s.http->send(spec, s.governor, cancelled, note, on_wait);
     if (r.invalid_request) {
         error = r.error;
         return PLEXUS_ERR_CONFIG;

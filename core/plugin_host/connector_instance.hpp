@@ -15,6 +15,7 @@
 
 #include "common/clock.hpp"
 #include "common/logging.hpp"
+#include "http/wait_reason.hpp"
 #include "plugin_host/plugin_registry.hpp"
 
 #include <plexus/sdk.h>
@@ -62,6 +63,10 @@ struct HostServices {
     // Optional: refuses an HTTP request by its URL before anything is sent (the reason, or
     // nothing to allow it). `plexus connector check` keeps a connector on its sandbox this way.
     std::function<std::optional<std::string>(const std::string& url)> url_guard = {};
+    // Optional: hears why an HTTP request of this instance waits (rate budget, retry) and
+    // when the wait is over, with the connection and connector filled in from `tags`. The
+    // run's own observer: runs that overlap each have theirs.
+    WaitObserver on_wait = {};
 };
 
 // The outcome of one call into a connector.

@@ -32,6 +32,31 @@ std::string text_of(const json& spec, const char* name, const std::string& def =
 // A value an admin left empty in the form.
 bool blank(const json& v) { return v.is_null() || (v.is_string() && v.get<std::string>().empty()); }
 
+// What the form calls a setting: the manifest's "label", else its name in words
+// ("store_domain" -> "Store domain", "api_key" -> "API key").
+std::string label_of(const json& spec) {
+    std::string label = text_of(spec, "label");
+    if (!label.empty()) return label;
+    std::string name = text_of(spec, "name");
+    std::string out;
+    size_t start = 0;
+    while (start <= name.size()) {
+        size_t end = name.find('_', start);
+        if (end == std::string::npos) end = name.size();
+        std::string word = name.substr(start, end - start);
+        static const std::set<std::string> upper = {"api", "url", "id", "ssl", "tls", "ca", "http",
+                                                    "https", "sku", "vat", "oauth", "ms", "smtp"};
+        if (upper.count(word)) {
+            if (word == "ms") word = "(ms)";
+            else for (auto& ch : word) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        }
+        if (!word.empty()) out += (out.empty() ? "" : " ") + word;
+        start = end + 1;
+    }
+    if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+    return out;
+}
+
 bool valid_id(const std::string& id) {
     static const std::regex re(R"([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
     return std::regex_match(id, re);
@@ -94,7 +119,10 @@ json ConnectionAdmin::connections_view() {
     for (const auto& c : ops_.store().stored_connections())
         if (!items.count(c.id)) items[c.id] = stored_view(c);
     json out = json::array();
-    for (auto& [id, item] : items) out.push_back(std::move(item));
+    for (auto& [id, item] : items) {
+        item["lookup_entities"] = lookup_entities(item.value("connector", ""));
+        out.push_back(std::move(item));
+    }
     return {{"items", out}};
 }
 
@@ -118,6 +146,7 @@ std::optional<json> ConnectionAdmin::settings_schema(const std::string& connecto
     for (const auto& spec : settings_list(manifest)) {
         if (!spec.is_object() || !spec.contains("name") || !spec["name"].is_string()) continue;
         json s = {{"name", spec["name"]},
+                  {"label", label_of(spec)},
                   {"type", text_of(spec, "type", "string")},
                   {"required", flag(spec, "required")},
                   {"secret", flag(spec, "secret")},
@@ -373,24 +402,185 @@ OpResult ConnectionAdmin::remove(const std::string& id, const std::string& actor
     return OpResult::ok();
 }
 
+std::unique_ptr<ConnectorInstance> ConnectionAdmin::open(const std::string& id) {
+    if (file_connection(id)) return ops_.hub().open(id, LogTags{{}, 0, {}, id}, nullptr);
+    auto stored = ops_.store().stored_connection(id);
+    if (!stored) throw std::runtime_error("no connection \"" + id + "\"");
+    if (!key_)
+        throw std::runtime_error("no secret key is loaded; the connection's secrets cannot be opened");
+    ConnectionConfig cc;
+    cc.id = id;
+    cc.connector = stored->connector;
+    cc.stored = true;
+    cc.settings = open_connection_settings(*stored, *key_);
+    return ops_.hub().open_connection(cc, LogTags{{}, 0, {}, id}, nullptr);
+}
+
 ConnectionTest ConnectionAdmin::test(const std::string& id, const std::string& actor) {
     if (file_connection(id)) return ops_.test_connection(id, actor);
-    return ops_.test_connection(
-        id,
-        [&] {
-            auto stored = ops_.store().stored_connection(id);
-            if (!stored) throw std::runtime_error("no connection \"" + id + "\"");
-            if (!key_)
-                throw std::runtime_error(
-                    "no secret key is loaded; the connection's secrets cannot be opened");
-            ConnectionConfig cc;
-            cc.id = id;
-            cc.connector = stored->connector;
-            cc.stored = true;
-            cc.settings = open_connection_settings(*stored, *key_);
-            return ops_.hub().open_connection(cc, LogTags{{}, 0, {}, id}, nullptr);
-        },
-        actor);
+    return ops_.test_connection(id, [&] { return open(id); }, actor);
+}
+
+ConnectionTest ConnectionAdmin::test_unsaved(const json& body, const std::string& actor) {
+    ConnectionTest t;
+    t.error_class = "config";
+    const auto fail = [&](const std::string& why) {
+        t.message = global_redactor().redact(why);
+        return t;
+    };
+    if (!body.contains("connector") || !body["connector"].is_string())
+        return fail("give the connector of the connection to test");
+    const std::string connector = body["connector"].get<std::string>();
+    const json* manifest = ops_.hub().registry().manifest(connector);
+    if (!manifest) return fail("connector \"" + connector + "\" is not loaded");
+    const json given = body.value("settings", json::object());
+    if (!given.is_object()) return fail("settings: an object of setting name → value");
+    std::string id = body.contains("id") && body["id"].is_string() ? body["id"].get<std::string>() : "";
+    std::optional<StoredConnection> stored;
+    if (!id.empty()) {
+        if (file_connection(id)) return fail("connection \"" + id + "\" comes from the configuration file; test it as it is");
+        stored = ops_.store().stored_connection(id);
+        if (stored && stored->connector != connector)
+            return fail("connection \"" + id + "\" is a " + stored->connector + " connection");
+    }
+    json settings = json::object();
+    std::map<std::string, const json*> specs;
+    for (const auto& spec : settings_list(manifest))
+        if (spec.is_object() && spec.contains("name") && spec["name"].is_string())
+            specs[spec["name"].get<std::string>()] = &spec;
+    for (auto it = given.begin(); it != given.end(); ++it) {
+        if (!specs.count(it.key()))
+            return fail("connector \"" + connector + "\" has no setting \"" + it.key() + "\"");
+        if (!blank(*it)) settings[it.key()] = *it;
+    }
+    // A secret left empty while editing: the stored one.
+    if (stored) {
+        if (!key_) return fail("no secret key is loaded; the stored secrets cannot be opened");
+        json kept = open_connection_settings(*stored, *key_);
+        for (const auto& s : stored->secrets)
+            if (!settings.contains(s.name) && kept.contains(s.name)) settings[s.name] = kept[s.name];
+    }
+    // Secret values typed into the form are masked everywhere from now on.
+    for (const auto& [name, spec] : specs)
+        if (flag(*spec, "secret") && settings.contains(name) && settings[name].is_string())
+            global_redactor().add(settings[name].get<std::string>());
+    ConnectionConfig cc;
+    cc.id = id.empty() ? "unsaved-" + connector : id;
+    cc.connector = connector;
+    cc.stored = true;
+    cc.settings = settings;
+    const auto started = std::chrono::steady_clock::now();
+    std::unique_ptr<ConnectorInstance> instance;
+    try {
+        instance = ops_.hub().open_connection(cc, LogTags{{}, 0, {}, cc.id}, nullptr);
+    } catch (const std::exception& e) {
+        t = fail(e.what());
+    }
+    if (instance) {
+        t = ops_.test_connection(cc.id, [&] { return std::move(instance); }, actor);
+        return t;  // audited there, as connection.test of the id tried
+    }
+    t.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started).count();
+    ops_.store().audit(AuditEntry{0, ops_.hub().clock().now_ms(), actor, "connection.test", cc.id,
+                                  json{{"ok", false}, {"error_class", "config"}, {"unsaved", true}}.dump()});
+    return t;
+}
+
+json ConnectionAdmin::lookup_entities(const std::string& connector) const {
+    json out = json::array();
+    const json* manifest = ops_.hub().registry().manifest(connector);
+    if (!manifest || !manifest->contains("entities") || !(*manifest)["entities"].is_array()) return out;
+    for (const auto& e : (*manifest)["entities"]) {
+        if (!e.is_object() || !e.contains("capabilities") || !e["capabilities"].is_array()) continue;
+        bool can = false;
+        for (const auto& c : e["capabilities"]) can = can || c == "lookup";
+        if (!can) continue;
+        out.push_back({{"name", text_of(e, "name")},
+                       {"key", text_of(e, "key")},
+                       {"description", text_of(e, "description")}});
+    }
+    return out;
+}
+
+ConnectionLookup ConnectionAdmin::lookup(const std::string& id, const json& body,
+                                         const std::string& actor) {
+    ConnectionLookup l;
+    const auto started = std::chrono::steady_clock::now();
+    const auto answer = [&](OpStatus status, const std::string& message) {
+        l.status = status;
+        l.message = global_redactor().redact(message);
+        l.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - started).count();
+        return l;
+    };
+    if (!body.contains("entity") || !body["entity"].is_string() || body["entity"].get<std::string>().empty())
+        return answer(OpStatus::invalid, "give the entity to look up (\"entity\")");
+    const std::string entity = body["entity"].get<std::string>();
+    std::string key;
+    if (body.contains("key") && body["key"].is_string()) key = body["key"].get<std::string>();
+    else if (body.contains("key") && body["key"].is_number_integer()) key = std::to_string(body["key"].get<int64_t>());
+    // Spaces around a pasted or scanned key are not part of it.
+    const auto first = key.find_first_not_of(" \t\r\n");
+    key = first == std::string::npos ? "" : key.substr(first, key.find_last_not_of(" \t\r\n") - first + 1);
+    if (key.empty()) return answer(OpStatus::invalid, "give the key to look up (\"key\")");
+    if (key.size() > 500) return answer(OpStatus::invalid, "the key is longer than 500 characters");
+
+    std::string connector;
+    if (const ConnectionConfig* c = file_connection(id)) connector = c->connector;
+    else if (auto stored = ops_.store().stored_connection(id)) connector = stored->connector;
+    else {
+        l.not_found = "connection";
+        return answer(OpStatus::not_found, "no connection \"" + id + "\"");
+    }
+    const json entities = lookup_entities(connector);
+    bool known = false;
+    std::string names;
+    for (const auto& e : entities) {
+        known = known || e["name"] == entity;
+        names += (names.empty() ? "" : ", ") + e["name"].get<std::string>();
+    }
+    const auto audit = [&](const json& detail) {
+        json d = detail;
+        d["entity"] = entity;
+        d["key"] = key;
+        ops_.store().audit(AuditEntry{0, ops_.hub().clock().now_ms(), actor, "connection.lookup", id, d.dump()});
+    };
+    if (!known) {
+        l.not_found = "entity";
+        return answer(OpStatus::not_found,
+                      "connector \"" + connector + "\" cannot look up \"" + entity + "\"" +
+                          (names.empty() ? "; it looks nothing up" : "; it can look up: " + names));
+    }
+    try {
+        auto instance = open(id);
+        CallResult r = instance->lookup(json{{"entity", entity}, {"key", key}});
+        if (!r.ok()) {
+            l.error_class = status_name(r.status);
+            audit({{"found", false}, {"error_class", l.error_class}});
+            return answer(OpStatus::conflict, r.text);
+        }
+        json reply = json::parse(r.text, nullptr, false);
+        if (!reply.is_object()) {
+            l.error_class = "plugin";
+            audit({{"found", false}, {"error_class", l.error_class}});
+            return answer(OpStatus::conflict, "the connector's answer is not a JSON object");
+        }
+        if (!reply.value("found", false)) {
+            audit({{"found", false}});
+            l.not_found = "record";
+            return answer(OpStatus::not_found,
+                          "no " + entity + " \"" + key + "\" at connection \"" + id + "\"");
+        }
+        json rec = reply.value("record", json::object());
+        l.record = {{"key", rec.value("key", key)}, {"data", rec.value("data", json::object())}};
+        audit({{"found", true}});
+        return answer(OpStatus::ok, "");
+    } catch (const std::exception& e) {
+        l.error_class = "plugin";
+        audit({{"found", false}, {"error_class", l.error_class}});
+        return answer(OpStatus::conflict, e.what());
+    }
 }
 
 }  // namespace plexus

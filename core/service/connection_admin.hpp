@@ -32,6 +32,18 @@ struct FieldError {
     std::string message;
 };
 
+// The answer to a Look up (POST /api/connections/{id}/lookup): `status` ok with the record,
+// not_found (no such connection, entity or record: `message` says which), invalid (bad
+// request), or conflict (the connector failed: `error_class` and `message`, redacted).
+struct ConnectionLookup {
+    OpStatus status = OpStatus::ok;
+    std::string message;
+    std::string error_class;  // connector failures: auth, transient, plugin, …
+    std::string not_found;    // status not_found: "connection", "entity" or "record"
+    nlohmann::json record;    // ok: {"key", "data"} as the connector answered (redacted)
+    int64_t duration_ms = 0;
+};
+
 struct ConnectionWrite {
     OpStatus status = OpStatus::ok;
     std::string message;             // the whole request's problem, phrased for the admin
@@ -67,6 +79,18 @@ public:
 
     // Checks the connection (file or stored) with its connector; audited "connection.test".
     ConnectionTest test(const std::string& id, const std::string& actor);
+    // Checks settings not saved yet (the form's "Test"): body {"connector", "settings",
+    // "id"?}. With the id of a stored connection, a secret left empty is that connection's
+    // stored one. Nothing is stored; audited "connection.test" with "unsaved": true.
+    // Settings that do not resolve come back as a failed test (error_class "config").
+    ConnectionTest test_unsaved(const nlohmann::json& body, const std::string& actor);
+
+    // Looks one record up through the connection (file or stored) by its key, with the
+    // connector's lookup(): body {"entity", "key"}. The entity must be one the connector
+    // can look up (manifest capability "lookup"). Audited "connection.lookup" (entity, key,
+    // found or why not).
+    ConnectionLookup lookup(const std::string& id, const nlohmann::json& body,
+                            const std::string& actor);
 
 private:
     ConnectionWrite write(const std::string& id, const nlohmann::json& body,
@@ -75,6 +99,10 @@ private:
     nlohmann::json stored_view(const StoredConnection& c);
     std::vector<std::string> processes_using(const std::string& id) const;
     const ConnectionConfig* file_connection(const std::string& id) const;
+    // A new instance of the connection, file or stored (throws with what is wrong).
+    std::unique_ptr<ConnectorInstance> open(const std::string& id);
+    // The entities of `connector` that can be looked up: [{"name", "key", "description"}].
+    nlohmann::json lookup_entities(const std::string& connector) const;
 
     Operations& ops_;
     std::shared_ptr<const SecretKey> key_;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <set>
 
 namespace plexus {
@@ -45,6 +46,48 @@ json counts_json(const RunCounts& c) {
 }
 
 json time_or_null(int64_t ms) { return ms > 0 ? json(iso_utc(ms)) : json(nullptr); }
+
+namespace {
+// "1.5 s", "12 s", "2 min 5 s": a wait as an operator reads it.
+std::string seconds_text(int64_t ms) {
+    if (ms < 10'000) {
+        const int64_t tenths = (ms + 50) / 100;
+        return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") + " s";
+    }
+    const int64_t s = (ms + 500) / 1000;
+    if (s < 120) return std::to_string(s) + " s";
+    return std::to_string(s / 60) + " min" + (s % 60 ? " " + std::to_string(s % 60) + " s" : "");
+}
+}  // namespace
+
+std::string describe_wait(const WaitReason& w, const std::string& connector_name) {
+    // "Shopify (Admin REST API)" -> "Shopify": the system's name, not the API's.
+    std::string name = connector_name.substr(0, connector_name.find(" ("));
+    if (name.empty()) name = !w.connector.empty() ? w.connector : w.connection;
+    const std::string whose = name.empty() ? "the connection's" : name + "'s";
+    switch (w.kind) {
+        case WaitReason::Kind::none:
+            return {};
+        case WaitReason::Kind::rate_limit:
+            return "waiting " + seconds_text(w.ms) + " for " + whose +
+                   (w.api_said ? " rate limit (it asked to slow down)" : " rate limit");
+        case WaitReason::Kind::retry: {
+            std::string why = w.status ? "HTTP " + std::to_string(w.status)
+                                       : "a connection error" +
+                                             (w.error.empty() ? std::string() : " (" + w.error + ")");
+            return "retrying after " + why + (name.empty() ? "" : " from " + name) + " in " +
+                   seconds_text(w.ms) + " (attempt " + std::to_string(w.attempt) + " of " +
+                   std::to_string(w.max_attempts) + ")";
+        }
+        case WaitReason::Kind::other_run: {
+            // The lease's words without the pid and host: "process products is held by run
+            // of products".
+            std::string holder = w.holder.substr(0, w.holder.find(" (pid "));
+            return "waiting for the other run" + (holder.empty() ? std::string() : ": " + holder);
+        }
+    }
+    return {};
+}
 
 json reconcile_json(const ReconcileReport& r) {
     json findings = json::array();
@@ -185,8 +228,20 @@ RunResult Operations::execute(const std::string& process_id, const std::string& 
                 pending_replays_.erase(it);
             }
         }
-        live_[process_id] = LiveRun{0, trigger, hub_.clock().now_ms(), 0, {}};
+        live_[process_id] = LiveRun{0, trigger, hub_.clock().now_ms(), 0, {}, {}, 0};
     }
+    // This run's own observer: overlapping runs each keep their own wait.
+    options.on_wait = [this, process_id](const WaitReason& w) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = live_.find(process_id);
+        if (it == live_.end()) return;
+        if (w.kind == WaitReason::Kind::none) {
+            it->second.waiting.reset();
+            return;
+        }
+        it->second.waiting = w;
+        it->second.waiting_since_ms = hub_.clock().now_ms();
+    };
     options.on_progress = [this](const RunProgress& p) {
         std::lock_guard<std::mutex> lock(mutex_);
         LiveRun& l = live_[p.process_id];
@@ -216,6 +271,43 @@ std::optional<LiveRun> Operations::live_run(const std::string& process_id) const
     return it->second;
 }
 
+json Operations::live_json(const LiveRun& live) const {
+    const int64_t now = hub_.clock().now_ms();
+    const int64_t elapsed = std::max<int64_t>(0, now - live.started_ms);
+    json v = {{"run_id", live.run_id},
+              {"trigger", live.trigger},
+              {"pages", live.pages},
+              {"counts", counts_json(live.counts)},
+              {"started", iso_utc(live.started_ms)},
+              {"elapsed_ms", elapsed}};
+    // Records read per second so far, one decimal; null in the first second (no rate yet).
+    v["records_per_second"] =
+        elapsed >= 1000 ? json(std::round(static_cast<double>(live.counts.read) * 10000.0 /
+                                          static_cast<double>(elapsed)) / 10.0)
+                        : json(nullptr);
+    if (live.waiting) {
+        const WaitReason& w = *live.waiting;
+        std::string name;
+        if (!w.connector.empty())
+            if (const json* m = hub_.registry().manifest(w.connector))
+                name = m->value("name", "");
+        static const char* kinds[] = {"none", "rate_limit", "retry", "other_run"};
+        v["waiting"] = {{"kind", kinds[static_cast<int>(w.kind)]},
+                        {"reason", global_redactor().redact(describe_wait(w, name))},
+                        {"since", iso_utc(live.waiting_since_ms)},
+                        {"expected_ms", w.ms},
+                        {"connection", w.connection.empty() ? json(nullptr) : json(w.connection)}};
+        if (w.kind == WaitReason::Kind::retry) {
+            v["waiting"]["attempt"] = w.attempt;
+            v["waiting"]["max_attempts"] = w.max_attempts;
+            if (w.status) v["waiting"]["status"] = w.status;
+        }
+    } else {
+        v["waiting"] = nullptr;
+    }
+    return v;
+}
+
 size_t Operations::running_count() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return live_.size();
@@ -242,14 +334,12 @@ json Operations::process_view(const std::string& process_id) {
                      {"description", status ? status->schedule : ""}};
     v["enabled"] = status ? status->enabled : cfg->enabled;
     if (auto live = live_run(cfg->id)) {
-        v["running"] = {{"run_id", live->run_id},
-                        {"trigger", live->trigger},
-                        {"pages", live->pages},
-                        {"counts", counts_json(live->counts)},
-                        {"started", iso_utc(live->started_ms)}};
+        v["running"] = live_json(*live);
     } else if (status && status->running) {
         v["running"] = {{"run_id", 0}, {"trigger", ""}, {"pages", 0},
-                        {"counts", counts_json({})}, {"started", nullptr}};
+                        {"counts", counts_json({})}, {"started", nullptr},
+                        {"elapsed_ms", 0}, {"records_per_second", nullptr},
+                        {"waiting", nullptr}};
     } else {
         v["running"] = nullptr;
     }

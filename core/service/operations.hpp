@@ -40,7 +40,15 @@ struct LiveRun {
     int64_t started_ms = 0;
     int64_t pages = 0;
     RunCounts counts;
+    // Why it waits right now (nothing when it does not), since when by the hub's clock.
+    std::optional<WaitReason> waiting;
+    int64_t waiting_since_ms = 0;
 };
+
+// A wait in the operator's words: "waiting 1.5 s for Shopify's rate limit", "retrying after
+// HTTP 503 in 0.4 s (attempt 2 of 5)", "waiting for the other run: …". `connector_name` is
+// the connector's display name (its manifest's "name"), or empty.
+std::string describe_wait(const WaitReason& w, const std::string& connector_name);
 
 // The outcome of an operator's request, as the API reports it.
 enum class OpStatus { ok, not_found, conflict, invalid };
@@ -107,6 +115,10 @@ public:
     nlohmann::json processes_view();
 
     std::optional<LiveRun> live_run(const std::string& process_id) const;
+    // A live run as the API shows it (docs/api.md, "Processes"): {"run_id", "trigger",
+    // "pages", "counts", "started", "elapsed_ms", "records_per_second", "waiting": {"kind",
+    // "reason", "since", "expected_ms", "connection"} or null}.
+    nlohmann::json live_json(const LiveRun& live) const;
     size_t running_count() const;
 
     OpResult set_enabled(const std::string& process_id, bool enabled, const std::string& actor);

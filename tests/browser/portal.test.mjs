@@ -163,6 +163,29 @@ async function main() {
       }, { timeout });
       return lastRunId(id);
     }
+    // At phone width (390 px) every one of these buttons must be on screen without
+    // scrolling sideways: its box inside the viewport's width, and the page no wider.
+    async function actionsFitPhone(selector, what) {
+      const size = page.viewportSize();
+      await page.setViewportSize(PHONE);
+      await page.waitForTimeout(150);
+      try {
+        const boxes = await page.locator(selector).evaluateAll((els) => els.map((e) => {
+          const r = e.getBoundingClientRect();
+          return { left: r.left, right: r.right, width: r.width };
+        }));
+        check(boxes.length > 0, `there should be ${what} to check at phone width`);
+        const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+        check(scrollWidth <= PHONE.width + 1, `at ${PHONE.width} px the page should not scroll sideways; it is ${scrollWidth} px wide`);
+        for (const b of boxes) {
+          check(b.width > 0 && b.left >= 0 && b.right <= PHONE.width + 0.5,
+            `at ${PHONE.width} px every ${what} should be within the screen; one spans ${Math.round(b.left)}–${Math.round(b.right)} px`);
+        }
+      } finally {
+        await page.setViewportSize(size || DESKTOP);
+        await page.waitForTimeout(60);
+      }
+    }
     const count = async (scope, key) => Number((await scope.locator(`[data-count="${key}"]`).first().innerText()).replace(/[^0-9]/g, ''));
 
     // ---- log in ----
@@ -216,33 +239,54 @@ async function main() {
       await snap('process-enabled');
     });
 
-    await step('the schedule dialog shows the server\'s error for a bad cron and saves an interval', async () => {
+    await step('the schedule picker: a bad cron shows the server\'s error; every N minutes and weekdays at read as words, in their zone', async () => {
       const r = row(PROCESS_ORDERS);
+      // Words, not "every 300s" or raw cron, in every row; the next run names its zone.
+      const words = await page.locator('[data-test="schedule"]').allInnerTexts();
+      check(!words.some((w) => /every \d+s\b|^cron /.test(w)), `schedules should read as words; read ${JSON.stringify(words)}`);
       await r.locator('[data-test="edit-schedule"]').click();
       const dialog = page.locator('[data-test="schedule-dialog"]');
       await dialog.waitFor();
-      await page.selectOption('[data-test="schedule-kind"]', 'cron');
+      await page.selectOption('[data-test="schedule-mode"]', 'advanced');
       await page.fill('[data-test="schedule-cron"]', '*/5 * * *');
       await page.click('[data-test="schedule-save"]');
       const err = dialog.locator('[role="alert"]');
       await err.waitFor({ state: 'visible' });
       check(/4 fields/.test(await err.innerText()), `the dialog should show the server's message about the 4-field cron; shows "${await err.innerText()}"`);
       await snap('schedule-error');
-      await page.selectOption('[data-test="schedule-kind"]', 'interval');
-      await page.fill('[data-test="schedule-interval"]', '15m');
+      await page.selectOption('[data-test="schedule-mode"]', 'minutes');
+      await page.fill('[data-test="schedule-n"]', '15');
+      const preview = dialog.locator('[data-test="schedule-preview"]');
+      check((await preview.innerText()).includes('every 15 min'), `the picker should say "every 15 min"; says "${await preview.innerText()}"`);
       await page.click('[data-test="schedule-save"]');
       await dialog.waitFor({ state: 'hidden' });
-      const p = await apiGet(`/api/processes/${PROCESS_ORDERS}`);
-      check(p.schedule.interval === '15m', `the API should report interval 15m; reports ${JSON.stringify(p.schedule)}`);
-      await until('the new schedule in the row', async () => (await r.locator('[data-test="schedule"]').innerText()).includes(p.schedule.description));
+      let p = await apiGet(`/api/processes/${PROCESS_ORDERS}`);
+      check(p.schedule.interval === '15m' && p.schedule.description === 'every 15 min', `the API should report interval 15m, "every 15 min"; reports ${JSON.stringify(p.schedule)}`);
+      await until('"every 15 min" in the row', async () => (await r.locator('[data-test="schedule"]').innerText()).includes('every 15 min'));
+      // Weekdays at 06:00 in Zurich: said so, and the next run shown in Zurich's time.
+      await r.locator('[data-test="edit-schedule"]').click();
+      await page.selectOption('[data-test="schedule-mode"]', 'weekdays');
+      await page.fill('[data-test="schedule-at"]', '06:00');
+      await page.fill('[data-test="schedule-timezone"]', 'Europe/Zurich');
+      check((await preview.innerText()).includes('weekdays at 06:00 (Europe/Zurich)'), `the picker should say "weekdays at 06:00 (Europe/Zurich)"; says "${await preview.innerText()}"`);
+      await snap('schedule-picker');
+      await page.click('[data-test="schedule-save"]');
+      await dialog.waitFor({ state: 'hidden' });
+      p = await apiGet(`/api/processes/${PROCESS_ORDERS}`);
+      check(p.schedule.cron === '0 6 * * 1-5' && p.schedule.timezone === 'Europe/Zurich', `the picker should save cron "0 6 * * 1-5" in Europe/Zurich; saved ${JSON.stringify(p.schedule)}`);
+      await until('the weekday schedule in words', async () => (await r.locator('[data-test="schedule"]').innerText()).includes('weekdays at 06:00 (Europe/Zurich)'));
+      await until('the next run at 06:00 Europe/Zurich', async () => / 06:00 Europe\/Zurich/.test(await r.locator('[data-test="next-run"]').innerText()));
+      await snap('schedule-weekdays');
       // Back to the far-away cron, so that the scheduler stays out of the test.
       await r.locator('[data-test="edit-schedule"]').click();
-      await page.selectOption('[data-test="schedule-kind"]', 'cron');
+      await page.selectOption('[data-test="schedule-mode"]', 'advanced');
       await page.fill('[data-test="schedule-cron"]', '0 3 1 1 *');
       await page.fill('[data-test="schedule-timezone"]', 'Europe/Zurich');
       await page.click('[data-test="schedule-save"]');
       await dialog.waitFor({ state: 'hidden' });
       check((await apiGet(`/api/processes/${PROCESS_ORDERS}`)).schedule.cron === '0 3 1 1 *', 'the cron schedule should be back');
+      // On a phone the row's buttons stay on screen.
+      await actionsFitPhone('[data-test="run-now"]', '"Run now" button');
     });
 
     // ---- run ----
@@ -274,7 +318,7 @@ async function main() {
       // The counter leaves the row when the run ends: read it without waiting for it.
       const counterText = async () => ((await counter.count()) ? counter.innerText({ timeout: 1000 }).catch(() => null) : null);
       const first = await counterText();
-      if (first !== null) check(/page \d+/.test(first), `the progress counter should name the page; shows "${first}"`);
+      if (first !== null) check(/\d+ pages? done · [\d,]+ records read/.test(first), `the progress counter should say pages done and records read; shows "${first}"`);
       // The counter must change while the run goes on (or the run must have finished).
       await until('the progress counter to move', async () => {
         if ((await r.getAttribute('data-running')) !== 'true') return true;
@@ -322,6 +366,7 @@ async function main() {
       const keys = await page.locator('tr[data-test="outcome-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.sourceKey).sort());
       check(JSON.stringify(keys) === JSON.stringify(ORDER_KEYS), `the outcomes should be orders ${ORDER_KEYS.join(',')}; are ${keys.join(',')}`);
       await snap('run-detail');
+      await actionsFitPhone('[data-test="replay-outcome"]', '"Replay" button of a failed record');
     });
 
     const failedKeys = [...BAD_NUMBER_KEYS, MISSING_CUSTOMER_KEY].sort();
@@ -471,6 +516,10 @@ async function main() {
       check((await bad.getAttribute('data-ok')) === 'false' && /Failed/.test(badText), `testing webshop (nothing listens) should fail with a message; shows "${badText}"`);
       check(!badText.includes(SECRET_VALUE), 'the failed test must not show the token');
       await snap('connections');
+      // Settings labelled in words, not raw keys.
+      const labels = await page.locator('tr[data-connection="webshop"] dt').allInnerTexts();
+      check(labels.includes('Access token') && !labels.includes('access_token'), `settings should be labelled in words; are ${labels.join(', ')}`);
+      await actionsFitPhone('[data-test="test-connection"]', '"Test" button');
     });
 
     await step('an admin creates a Shopify connection in the form, tests it, and its token never comes back', async () => {
@@ -498,7 +547,20 @@ async function main() {
         const fieldError = page.locator('[data-error-field="settings.access_token"]');
         await fieldError.waitFor();
         await snap('connection-form-error');
+        // Test before save: the form's values, nothing stored yet.
+        await token.fill('shpat_WRONG_before_save');
+        await page.click('[data-test="connection-try"]');
+        const tried = page.locator('[data-test="connection-try-result"]');
+        await until('a test of the unsaved form', async () => (await tried.getAttribute('data-ok')) !== null);
+        check((await tried.getAttribute('data-ok')) === 'false', `the wrong token should fail the test; shows "${await tried.innerText()}"`);
+        check(!(await page.content()).includes('shpat_WRONG_before_save') || (await token.inputValue()) === 'shpat_WRONG_before_save',
+          'the typed token may stay in its field, but nowhere else in the page');
+        check(!(await tried.innerText()).includes('shpat_WRONG_before_save'), 'the test result must not echo the token');
         await token.fill(TOKEN);
+        await page.click('[data-test="connection-try"]');
+        await until('a passing test of the unsaved form', async () => (await tried.getAttribute('data-ok')) === 'true');
+        check((await (await page.request.get(`${base}/api/connections/shop-portal`)).status()) === 404, 'testing must not save the connection');
+        await snap('connection-test-before-save');
         await page.click('[data-test="connection-save"]');
         const row = page.locator('tr[data-connection="shop-portal"]');
         await row.waitFor();
@@ -538,6 +600,60 @@ async function main() {
       }
     });
 
+    await step('support staff look a voucher\'s balance up through an e-guma connection', async () => {
+      // The e-guma sandbox on a free port; an admin connects it in the portal.
+      const egPort = await freePort();
+      const sandbox = spawn(opts.plexus, ['sandbox', '--only', 'eguma', '--port', `eguma=${egPort}`], { stdio: 'ignore' });
+      try {
+        await until('the e-guma sandbox', async () => {
+          const r = await fetch(`http://127.0.0.1:${egPort}/_sandbox/health`).catch(() => null);
+          return r && r.ok;
+        });
+        await page.click('[data-test="nav-connections"]');
+        await page.click('[data-test="new-connection"]');
+        await page.fill('[data-test="connection-id"]', 'vouchers');
+        await page.selectOption('[data-test="connection-connector"]', 'eguma');
+        await page.locator('[data-setting-input="api_key"]').waitFor();
+        await page.fill('[data-setting-input="api_key"]', 'eguma-sandbox-outlet-1');
+        await page.fill('[data-setting-input="base_url"]', `http://127.0.0.1:${egPort}`);
+        await page.click('[data-test="connection-save"]');
+        await page.locator('tr[data-connection="vouchers"]').waitFor();
+        // A support user: the Look up button, a voucher code typed with dashes.
+        const ctx3 = await browser.newContext({ viewport: PHONE });
+        const p3 = await ctx3.newPage();
+        p3.on('pageerror', (e) => pageErrors.push(`(support) ${e.message}`));
+        await p3.goto(`${base}/`);
+        await p3.fill('#login-name', SUPPORT.name);
+        await p3.fill('#login-password', SUPPORT.password);
+        await p3.click('[data-test="login-submit"]');
+        await p3.locator('tr[data-test="process-row"]').first().waitFor();
+        await p3.goto(`${base}/#/connections`);
+        const lookup = p3.locator('tr[data-connection="vouchers"] [data-test="lookup-connection"]');
+        await lookup.waitFor();
+        check(await p3.locator('[data-test="test-connection"]').count() === 0, 'support should not see "Test"');
+        const box = await lookup.boundingBox();
+        check(box && box.x >= 0 && box.x + box.width <= PHONE.width, `"Look up" should be on screen at ${PHONE.width} px`);
+        await lookup.click();
+        await p3.selectOption('[data-test="lookup-entity"]', 'voucher_balance');
+        await p3.fill('[data-test="lookup-key"]', 'L4FU-5LQT-KJR3');
+        await p3.click('[data-test="lookup-go"]');
+        const result = p3.locator('[data-test="lookup-result"]');
+        await until('an answer to the look-up', async () => (await result.getAttribute('data-found')) !== null);
+        await p3.screenshot({ path: path.join(opts.artifacts, 'lookup-voucher-phone.png'), fullPage: true });
+        const text = await result.innerText();
+        check((await result.getAttribute('data-found')) === 'true', `the voucher should be found; the page says "${text}"`);
+        check(/Balance\s+400\.00/.test(text) && /Is redeemable\s+yes/.test(text), `the look-up should show balance 400.00, redeemable; shows "${text}"`);
+        await p3.fill('[data-test="lookup-key"]', 'AAAA-BBBB-CCCC');
+        await p3.click('[data-test="lookup-go"]');
+        await until('"not found"', async () => (await result.getAttribute('data-found')) === 'false');
+        check(/no voucher_balance/.test(await result.innerText()), `an unknown voucher should say so; shows "${await result.innerText()}"`);
+        check(!(await p3.content()).includes('eguma-sandbox-outlet-1'), 'the API key must not reach the page');
+        await ctx3.close();
+      } finally {
+        sandbox.kill('SIGTERM');
+      }
+    });
+
     await step('the inbox lists the Shopify connection, which takes no webhooks without its secret', async () => {
       await page.click('[data-test="nav-inbox"]');
       const row = page.locator('tr[data-test="inbox-row"][data-connection="webshop"]');
@@ -550,6 +666,10 @@ async function main() {
     await step('plugins list the files connector', async () => {
       await page.click('[data-test="nav-plugins"]');
       await page.locator('tr[data-plugin="files"]').waitFor();
+      // The interface version only under a details toggle.
+      check(!(await page.locator('main').innerText()).includes('ABI'), 'the plugins page should not show "ABI" until details are opened');
+      await page.locator('tr[data-plugin="files"] [data-test="plugin-details"] summary').click();
+      check((await page.locator('tr[data-plugin="files"]').innerText()).includes('ABI'), 'the details should show the interface (ABI) version');
       await snap('plugins');
     });
 

@@ -395,7 +395,7 @@ TEST_CASE("runner: next_run values", "[scheduler]") {
     auto st = s.status("daily");
     REQUIRE(st);
     CHECK(st->enabled);
-    CHECK(st->schedule == "cron 30 2 * * * (Europe/Zurich)");
+    CHECK(st->schedule == "every day at 02:30 (Europe/Zurich)");
     CHECK(s.statuses().size() == 2);
 }
 

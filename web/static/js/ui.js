@@ -68,9 +68,59 @@ export function fmtTime(iso) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+// The browser's IANA zone ("Europe/Zurich"), and a zone's short name at a time ("CET", "UTC").
+export const browserZone = () => {
+  try { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'; } catch { return 'UTC'; }
+};
+export function zoneAbbrev(iso, zone) {
+  try {
+    const parts = new Intl.DateTimeFormat('en-GB', { timeZone: zone || undefined, timeZoneName: 'short' }).formatToParts(new Date(iso));
+    const z = parts.find((p) => p.type === 'timeZoneName');
+    return z ? z.value : '';
+  } catch { return ''; }
+}
+
+// "2026-11-23 08:40" in the IANA zone `zone`; null when the browser does not know the zone.
+export function fmtTimeIn(iso, zone) {
+  try {
+    const d = new Date(iso);
+    const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', {
+      timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+    }).formatToParts(d).map((p) => [p.type, p.value]));
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+  } catch { return null; }
+}
+
+// A time in the browser's zone, with the zone's short name beside it ("… 08:40:00 CET").
 export function timeEl(iso) {
   if (!iso) return h('span', { class: 'muted' }, '—');
-  return h('time', { datetime: iso, title: iso }, fmtTime(iso));
+  const zone = zoneAbbrev(iso);
+  return h('time', { datetime: iso, title: `${iso} (your time zone: ${browserZone()})` }, fmtTime(iso),
+    zone ? h('span', { class: 'zone' }, ` ${zone}`) : null);
+}
+
+// A schedule's next run in the schedule's own zone, and in the browser's when that differs:
+// "2026-12-07 06:00 Europe/Zurich (05:00 UTC here)".
+export function zonedTimeEl(iso, zone) {
+  if (!iso) return h('span', { class: 'muted' }, '—');
+  const mine = browserZone();
+  const z = zone || mine;
+  const there = fmtTimeIn(iso, z);
+  if (!there) return timeEl(iso);
+  const here = z !== mine ? fmtTimeIn(iso, mine) : null;
+  const sameDay = here && here.slice(0, 10) === there.slice(0, 10);
+  return h('time', { datetime: iso, title: iso, 'data-zone': z }, `${there} ${z}`,
+    here ? h('span', { class: 'zone muted' }, ` (${sameDay ? here.slice(11) : here} ${zoneAbbrev(iso, mine) || mine} your time)`) : null);
+}
+
+// A setting's or field's name in words: the manifest's label when there is one, else
+// "store_domain" → "Store domain", "api_key" → "API key" (as the server labels settings).
+const UPPER = new Set(['api', 'url', 'id', 'ssl', 'tls', 'ca', 'http', 'https', 'sku', 'vat', 'oauth', 'smtp']);
+export function labelOf(name, label) {
+  if (label) return label;
+  const words = String(name).split('_').filter(Boolean).map((w) => (UPPER.has(w) ? w.toUpperCase() : w === 'ms' ? '(ms)' : w));
+  const text = words.join(' ');
+  return text ? text[0].toUpperCase() + text.slice(1) : String(name);
 }
 
 export function fmtRelative(iso, now = Date.now()) {
@@ -119,10 +169,33 @@ export function countsEl(counts) {
   return h('span', { class: 'counts' }, parts);
 }
 
-// A horizontally scrolling table. columns: [{label, num?}]
-export function table(columns, rows, { caption, empty = 'Nothing to show.', test } = {}) {
+// What a running run is doing, in words (GET /api/processes → running, GET /api/runs/{id} →
+// live): {wait: "retrying after HTTP 503 … (attempt 2 of 5)" or "", line: "2 pages done ·
+// 500 records read · 41.7 records/s"}.
+export function liveWords(live) {
+  if (!live) return { wait: '', line: '' };
+  const c = live.counts || {};
+  const parts = [];
+  const pages = live.pages || 0;
+  parts.push(pages === 1 ? '1 page done' : `${fmtNum(pages)} pages done`);
+  parts.push(`${fmtNum(c.read || 0)} records read`);
+  if (typeof live.records_per_second === 'number') parts.push(`${live.records_per_second.toLocaleString('en-US')} records/s`);
+  let wait = live.waiting && live.waiting.reason ? live.waiting.reason : '';
+  if (!wait && !pages && !(c.read)) wait = 'reading the first page';
+  return { wait, line: parts.join(' · ') };
+}
+
+// A table. columns: [{label, num?}]. On a wide screen it scrolls sideways inside its box;
+// on a phone (cards, the default) each row becomes a card, every cell labelled with its
+// column, so that a row's buttons (Replay, Test, Run) are on screen without scrolling.
+export function table(columns, rows, { caption, empty = 'Nothing to show.', test, cards = true } = {}) {
+  for (const tr of rows) {
+    [...tr.children].forEach((td, i) => {
+      if (td.dataset.label === undefined && columns[i]) td.dataset.label = columns[i].label || columns[i].srLabel || '';
+    });
+  }
   const tbody = h('tbody', null, rows);
-  const t = h('table', { 'data-test': test },
+  const t = h('table', { 'data-test': test, class: cards ? 'cards-on-phone' : null },
     caption ? h('caption', null, caption) : null,
     h('thead', null, h('tr', null, columns.map((c) =>
       h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label ? c.label : h('span', { class: 'visually-hidden' }, c.srLabel || ''))))),

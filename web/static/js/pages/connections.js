@@ -6,7 +6,7 @@
 // Admins test any connection (POST /api/connections/{id}/test).
 
 import { api, ApiError, seg } from '../api.js';
-import { asText, badge, clear, field, fmtDuration, h, put, roleAtLeast, select, showError, table, timeEl, withButton } from '../ui.js';
+import { asText, badge, clear, field, fmtDuration, h, labelOf, put, roleAtLeast, select, showError, table, timeEl, withButton } from '../ui.js';
 
 const MASK = '••••••';
 
@@ -27,7 +27,7 @@ function settingsList(settings, nested = false) {
     } else {
       dd = h('dd', { class: typeof v === 'string' ? null : 'mono', 'data-setting': k }, asText(v));
     }
-    return [h('dt', null, k), dd];
+    return [h('dt', { title: k }, labelOf(k)), dd];
   }));
 }
 
@@ -80,9 +80,10 @@ function settingControl(spec, current) {
       placeholder: spec.default === null || spec.default === undefined ? '' : String(spec.default) });
   }
   const hint = [spec.description, spec.secret ? 'Secret: stored encrypted, never shown again.' : null].filter(Boolean).join(' ');
-  const label = `${spec.name}${spec.required ? ' *' : ''}`;
+  const label = `${labelOf(spec.name, spec.label)}${spec.required ? ' *' : ''}`;
   const f = field(label, control, hint || null);
   f.dataset.field = `settings.${spec.name}`;
+  f.querySelector('label').title = spec.name;
   return { f, control };
 }
 
@@ -120,6 +121,9 @@ function connectionForm(ctx, plugins, existing, onDone) {
   const settingsBox = h('div', { class: 'form-grid settings-form', 'data-test': 'connection-settings' });
   const errorBox = h('p', { class: 'inline-error', role: 'alert', hidden: true, 'data-test': 'connection-error' });
   const save = h('button', { type: 'submit', 'data-test': 'connection-save' }, existing ? 'Save changes' : 'Create connection');
+  // "Test" on the values in the form, before anything is saved (POST /api/connections/test).
+  const tryIt = h('button', { type: 'button', class: 'secondary', 'data-test': 'connection-try' }, 'Test these settings');
+  const tryResult = h('span', { class: 'inline-result', 'aria-live': 'polite', 'data-test': 'connection-try-result' });
   const cancel = h('button', { type: 'button', class: 'secondary', 'data-test': 'connection-cancel' }, 'Cancel');
   cancel.addEventListener('click', () => onDone(null));
   let specs = [];
@@ -165,14 +169,33 @@ function connectionForm(ctx, plugins, existing, onDone) {
     if (first) first.focus();
   }
 
-  el.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    clearErrors();
+  function formSettings() {
     const settings = {};
     for (const spec of specs) {
       const v = controlValue(spec, controls[spec.name]);
       if (v !== undefined) settings[spec.name] = v;
     }
+    return settings;
+  }
+  tryIt.addEventListener('click', () => withButton(tryIt, async () => {
+    clear(tryResult).className = 'inline-result';
+    delete tryResult.dataset.ok;
+    if (!connector.value) { tryResult.textContent = 'Choose a connector first.'; return; }
+    tryResult.textContent = 'testing…';
+    const body = { connector: connector.value, settings: formSettings() };
+    if (existing) body.id = existing.id;
+    const r = await api.post('/api/connections/test', body);
+    clear(tryResult);
+    tryResult.className = `inline-result ${r.ok ? 'ok' : 'bad'}`;
+    tryResult.dataset.ok = String(!!r.ok);
+    tryResult.append(r.ok ? `OK${r.duration_ms !== undefined ? ` in ${fmtDuration(r.duration_ms)}` : ''} (not saved yet)` : `Failed${r.error_class ? ` (${r.error_class})` : ''}`,
+      r.message ? `: ${r.message}` : '');
+  }));
+
+  el.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors();
+    const settings = formSettings();
     const body = { display_name: display.value.trim(), settings };
     save.disabled = true;
     try {
@@ -194,8 +217,57 @@ function connectionForm(ctx, plugins, existing, onDone) {
     h('div', { class: 'form-grid' }, idField, connectorField, displayField),
     h('h3', { class: 'settings-title' }, 'Settings'),
     settingsBox, errorBox,
-    h('div', { class: 'button-row' }, save, cancel));
+    h('div', { class: 'button-row' }, save, tryIt, cancel, tryResult));
   return { el, ready: loadSchema() };
+}
+
+// Look up one record through a connection (POST /api/connections/{id}/lookup), for support
+// staff: e-guma's voucher balance, a customer, an order. The answer's fields are listed with
+// their names in words; nothing is written anywhere.
+function lookupPanel(c, onClose) {
+  const entities = c.lookup_entities || [];
+  const entity = select(entities.map((e) => [e.name, labelOf(e.name)]), entities[0].name, { 'data-test': 'lookup-entity' });
+  const key = h('input', { type: 'search', required: true, autocomplete: 'off', spellcheck: 'false', 'data-test': 'lookup-key' });
+  const keyField = field('Key', key);
+  const go = h('button', { type: 'submit', 'data-test': 'lookup-go' }, 'Look up');
+  const close = h('button', { type: 'button', class: 'secondary' }, 'Close');
+  const result = h('div', { class: 'lookup-result', 'aria-live': 'polite', 'data-test': 'lookup-result' });
+  const entityField = field('What', entity);
+  entityField.hidden = entities.length < 2;
+  const sync = () => {
+    const e = entities.find((x) => x.name === entity.value) || entities[0];
+    keyField.querySelector('label').textContent = `${labelOf(e.key || 'key')} (${labelOf(e.name).toLowerCase()})`;
+    key.placeholder = e.name === 'voucher_balance' ? 'L4FU-5LQT-KJR3' : '';
+  };
+  entity.addEventListener('change', sync);
+  sync();
+  const form = h('form', { class: 'panel lookup-panel', 'data-test': 'lookup-panel', 'data-connection': c.id },
+    h('h2', null, `Look up through ${c.display_name || c.id}`),
+    h('div', { class: 'form-grid' }, entityField, keyField),
+    h('div', { class: 'button-row' }, go, close), result);
+  close.addEventListener('click', onClose);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!key.value.trim()) { key.focus(); return; }
+    withButton(go, async () => {
+      clear(result);
+      delete result.dataset.found;
+      try {
+        const r = await api.post(`/api/connections/${seg(c.id)}/lookup`, { entity: entity.value, key: key.value });
+        result.dataset.found = 'true';
+        const data = (r.record && r.record.data) || {};
+        result.append(h('p', { class: 'inline-result ok' }, `Found ${r.record.key}.`),
+          h('dl', { class: 'settings lookup-fields' }, Object.entries(data).map(([k, v]) => [
+            h('dt', { title: k }, labelOf(k)),
+            h('dd', { 'data-field': k }, typeof v === 'boolean' ? (v ? 'yes' : 'no') : asText(v)),
+          ])));
+      } catch (e) {
+        result.dataset.found = 'false';
+        result.append(h('p', { class: 'inline-result bad', 'data-test': 'lookup-error' }, e.message));
+      }
+    });
+  });
+  return { el: form, focus: () => key.focus() };
 }
 
 export async function render(ctx) {
@@ -203,6 +275,8 @@ export async function render(ctx) {
   if (!ctx.alive()) return;
   const isAdmin = roleAtLeast(ctx.user, 'admin');
   const formSlot = h('div', { 'data-test': 'connection-form-slot' });
+  const lookupSlot = h('div', { 'data-test': 'lookup-slot' });
+  const anyLookup = (data.items || []).some((c) => (c.lookup_entities || []).length);
   const reload = (notice) => ctx.go('/connections', {}, notice);
   const loaded = (plugins.loaded || []).map((p) => ({ id: p.id, version: p.version }));
 
@@ -229,6 +303,20 @@ export async function render(ctx) {
       ? h('div', { class: 'small muted', 'data-test': 'connection-origin' }, 'created in the portal', c.updated ? [' · changed ', timeEl(c.updated)] : null)
       : h('div', { class: 'small muted', 'data-test': 'connection-origin' }, 'from ', h('span', { class: 'mono' }, c.file || 'the configuration file'), ' (read-only)');
     let actions = null;
+    // "Look up" for any role, where the connector can look something up.
+    let lookup = null;
+    if ((c.lookup_entities || []).length) {
+      lookup = h('button', { type: 'button', class: 'small', 'data-test': 'lookup-connection' }, 'Look up');
+      lookup.setAttribute('aria-label', `Look up through connection ${c.id}`);
+      lookup.addEventListener('click', () => {
+        clear(lookupSlot);
+        const panel = lookupPanel(c, () => { clear(lookupSlot); lookup.focus(); });
+        lookupSlot.append(panel.el);
+        panel.el.scrollIntoView({ block: 'start' });
+        panel.focus();
+      });
+    }
+    if (!isAdmin && lookup) actions = h('td', { class: 'actions', 'data-label': 'Actions' }, h('div', { class: 'action-stack' }, lookup));
     if (isAdmin) {
       const [test, result] = testButton(c);
       let edit = null;
@@ -250,7 +338,7 @@ export async function render(ctx) {
           });
         });
       }
-      actions = h('td', { class: 'actions', 'data-label': 'Actions' }, h('div', { class: 'action-stack' }, test, edit, del), result);
+      actions = h('td', { class: 'actions', 'data-label': 'Actions' }, h('div', { class: 'action-stack' }, lookup, test, edit, del), result);
     }
     return h('tr', { 'data-test': 'connection-row', 'data-connection': c.id, 'data-origin': c.origin || 'file' },
       h('td', { class: 'process-cell' }, h('strong', null, c.id), c.display_name ? h('div', null, c.display_name) : null, origin),
@@ -268,12 +356,13 @@ export async function render(ctx) {
     newButton.addEventListener('click', () => openForm(null));
   }
   const t = table([{ label: 'Connection' }, { label: 'Connector' }, { label: 'Settings' }, { label: 'Used by' },
-    ...(isAdmin ? [{ label: 'Actions' }] : [])], rows, { test: 'connections-table', empty: 'No connections yet.' });
+    ...(isAdmin || anyLookup ? [{ label: 'Actions' }] : [])], rows, { test: 'connections-table', empty: 'No connections yet.' });
   t.querySelector('table').classList.add('cards-on-phone');
   put(ctx.main,
     h('h1', null, 'Connections'),
     h('p', { class: 'subtitle' }, 'Connections from the configuration file are read-only here. Admins create connections from an installed connector; their secrets are stored encrypted and never sent to the browser again (they show as ••••••).'),
     newButton ? h('div', { class: 'button-row' }, newButton) : null,
     formSlot,
+    lookupSlot,
     t);
 }

@@ -4,7 +4,8 @@
 
 import { api, seg } from '../api.js';
 import {
-  badge, clear, countsEl, field, fmtNum, fmtRelative, h, put, roleAtLeast, select, showError, showInfo, timeEl, withButton,
+  badge, browserZone, clear, countsEl, field, fmtNum, fmtRelative, h, liveWords, put, roleAtLeast, select, showError, showInfo, timeEl,
+  withButton, zonedTimeEl,
 } from '../ui.js';
 
 const POLL_MS = 1000;
@@ -277,16 +278,17 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
     });
     const editSchedule = h('button', { type: 'button', class: 'secondary small', 'data-test': 'edit-schedule' }, 'Schedule…');
     editSchedule.addEventListener('click', () => scheduleDialog.open(current, editSchedule));
-    const rewind = h('button', { type: 'button', class: 'secondary small', 'data-test': 'rewind' }, 'Rewind…');
+    const rewind = h('button', { type: 'button', class: 'secondary small', 'data-test': 'rewind' }, 'Read again…');
     rewind.addEventListener('click', () => rewindDialog.open(current, rewind));
     cells.actions.append(h('div', { class: 'action-stack' }, runNow, editSchedule, rewind));
   }
 
   // The live part of the "Now" cell, kept so the bar is not rebuilt every second.
   const bar = h('progress');
+  const waitText = h('div', { class: 'wait-reason small', 'data-test': 'progress-wait', 'aria-live': 'polite' });
   const counter = h('div', { class: 'counter', 'data-test': 'progress-counter' });
   const runLink = h('a', { class: 'small' });
-  const nowBox = h('div', { 'data-test': 'running' }, bar, counter, runLink);
+  const nowBox = h('div', { 'data-test': 'running' }, bar, waitText, counter, runLink);
   const idle = h('span', { class: 'muted small', 'data-test': 'idle' }, 'idle');
 
   function update(fresh) {
@@ -298,10 +300,16 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
     route.textContent = `${pr.source.connection} · ${pr.source.entity} → ${pr.target.connection} · ${pr.target.entity}`;
     if (pr.mode === 'aggregate') route.append(' ', badge('aggregate', 'unchanged'));
     const sch = pr.schedule || {};
-    scheduleText.textContent = sch.description || (sch.cron ? `cron "${sch.cron}" in ${sch.timezone || 'UTC'}` : sch.interval ? `every ${sch.interval}` : 'manual only');
+    // The server's words ("weekdays at 06:00 (Europe/Zurich)", "every 5 min"); the raw
+    // expression in the tooltip for whoever needs it.
+    scheduleText.textContent = sch.description === 'manual' || !sch.description
+      ? (sch.cron || sch.interval ? scheduleWords(sch) : 'manual only') : sch.description;
+    scheduleText.title = sch.cron ? `cron ${sch.cron}` : sch.interval ? `interval ${sch.interval}` : '';
 
     clear(next);
-    if (pr.next_run) next.append('next ', timeEl(pr.next_run), ' ', h('span', { class: 'muted' }, `(${fmtRelative(pr.next_run)})`));
+    // A cron schedule's next run in its own zone (and the browser's beside it when they
+    // differ); an interval's in the browser's zone, named.
+    if (pr.next_run) next.append('next ', zonedTimeEl(pr.next_run, sch.cron ? (sch.timezone || 'UTC') : browserZone()), ' ', h('span', { class: 'muted' }, `(${fmtRelative(pr.next_run)})`));
     else next.append(h('span', { class: 'muted' }, pr.enabled ? 'no next run' : 'disabled: no next run'));
     if (pr.waiting_for && pr.waiting_for.length) {
       next.append(h('div', { class: 'small warn-text', 'data-test': 'held' },
@@ -330,7 +338,12 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
       // The source's total is not known before the end, so the bar only says "busy"
       // (indeterminate); the counter says how far it is.
       bar.setAttribute('aria-label', `${pr.name || pr.id} is running: ${done} of ${c.read || 0} records read so far are done`);
-      counter.textContent = `page ${fmtNum(pr.running.pages)} · ${fmtNum(done)} / ${fmtNum(c.read || 0)} records`
+      // Why it waits (a rate limit, a retry, another run), then how far it is.
+      const words = liveWords(pr.running);
+      waitText.textContent = words.wait;
+      waitText.hidden = !words.wait;
+      waitText.dataset.kind = pr.running.waiting ? pr.running.waiting.kind : '';
+      counter.textContent = `${words.line}`
         + ` · ${fmtNum(c.created || 0)} created · ${fmtNum(c.updated || 0)} updated · ${fmtNum(c.failed || 0)} failed`;
       // run_id is 0 (and started null) until the run has its row in the store.
       if (pr.running.run_id > 0) {
@@ -370,42 +383,128 @@ function processRow(p, { canOperate, ctx, refresh, scheduleDialog, rewindDialog 
   return { el, update };
 }
 
-// Edit a schedule: PUT /api/processes/{id}/schedule with {cron, timezone} | {interval} | {}.
+// A schedule in words, from what the picker or the API holds: {cron, interval, timezone}.
+// The server says the same for what it stores (schedule.description); this one also reads
+// the picker while it is being filled in.
+const DAY_NAMES = ['Sundays', 'Mondays', 'Tuesdays', 'Wednesdays', 'Thursdays', 'Fridays', 'Saturdays'];
+export function scheduleWords(sch) {
+  const zone = sch.timezone || 'UTC';
+  if (sch.interval) {
+    const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(sch.interval.trim());
+    if (!m) return `every ${sch.interval}`;
+    let secs = (+(m[1] || 0)) * 86400 + (+(m[2] || 0)) * 3600 + (+(m[3] || 0)) * 60 + (+(m[4] || 0));
+    if (secs && secs % 86400 === 0) return secs === 86400 ? 'every day' : `every ${secs / 86400} days`;
+    const parts = [];
+    if (secs >= 3600) { parts.push(`${Math.floor(secs / 3600)} h`); secs %= 3600; }
+    if (secs >= 60) { parts.push(`${Math.floor(secs / 60)} min`); secs %= 60; }
+    if (secs) parts.push(`${secs} s`);
+    return `every ${parts.join(' ')}`;
+  }
+  if (sch.cron) {
+    const f = sch.cron.trim().split(/\s+/);
+    const two = (n) => String(n).padStart(2, '0');
+    if (f.length === 5 && /^\d+$/.test(f[0]) && /^\d+$/.test(f[1]) && f[2] === '*' && f[3] === '*') {
+      const at = `${two(f[1])}:${two(f[0])}`;
+      if (f[4] === '*') return `every day at ${at} (${zone})`;
+      if (f[4] === '1-5') return `weekdays at ${at} (${zone})`;
+      if (/^[0-6]$/.test(f[4])) return `${DAY_NAMES[+f[4]]} at ${at} (${zone})`;
+    }
+    return `cron ${sch.cron} (${zone})`;
+  }
+  return 'manual only';
+}
+
+// The picker's reading of a stored schedule: {mode, n, at, cron}.
+function pickerState(sch) {
+  const two = (n) => String(n).padStart(2, '0');
+  if (sch.interval) {
+    const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(sch.interval.trim());
+    if (m) {
+      const secs = (+(m[1] || 0)) * 3600 + (+(m[2] || 0)) * 60 + (+(m[3] || 0));
+      if (secs && secs % 3600 === 0) return { mode: 'hours', n: secs / 3600 };
+      if (secs && secs % 60 === 0) return { mode: 'minutes', n: secs / 60 };
+    }
+    return { mode: 'advanced', cron: '', interval: sch.interval };
+  }
+  if (sch.cron) {
+    const f = sch.cron.trim().split(/\s+/);
+    if (f.length === 5 && /^\d+$/.test(f[0]) && /^\d+$/.test(f[1]) && f[2] === '*' && f[3] === '*') {
+      const at = `${two(f[1])}:${two(f[0])}`;
+      if (f[4] === '*') return { mode: 'daily', at };
+      if (f[4] === '1-5') return { mode: 'weekdays', at };
+    }
+    return { mode: 'advanced', cron: sch.cron };
+  }
+  return { mode: 'manual' };
+}
+
+// Edit a schedule with a picker: every N minutes or hours, daily at, weekdays at, or an
+// advanced cron expression, in a time zone; writes PUT /api/processes/{id}/schedule with
+// {interval} | {cron, timezone} | {}.
 function makeScheduleDialog(ctx, onSaved) {
-  const kind = select([['cron', 'Cron expression'], ['interval', 'Interval'], ['manual', 'Manual only']], 'cron', { 'data-test': 'schedule-kind' });
-  const cron = h('input', { type: 'text', placeholder: '*/15 * * * *', 'data-test': 'schedule-cron', class: 'mono' });
-  const tz = h('input', { type: 'text', placeholder: 'Europe/Zurich', 'data-test': 'schedule-timezone' });
-  const interval = h('input', { type: 'text', placeholder: '15m', 'data-test': 'schedule-interval', class: 'mono' });
-  const cronFields = h('div', null, field('Cron (minute hour day month weekday)', cron), field('Time zone (IANA)', tz));
-  const intervalFields = h('div', null, field('Interval', interval, 'e.g. 30s, 15m, 1h30m, 1d'));
-  const error = h('p', { class: 'inline-error', role: 'alert', hidden: true });
+  const mode = select([
+    ['minutes', 'Every N minutes'], ['hours', 'Every N hours'], ['daily', 'Every day at'],
+    ['weekdays', 'Weekdays (Mon–Fri) at'], ['advanced', 'Advanced: cron expression'], ['manual', 'Only when started by hand'],
+  ], 'minutes', { 'data-test': 'schedule-mode' });
+  const n = h('input', { type: 'number', min: 1, step: 1, value: 15, inputmode: 'numeric', 'data-test': 'schedule-n' });
+  const at = h('input', { type: 'time', value: '06:00', 'data-test': 'schedule-at' });
+  const cron = h('input', { type: 'text', placeholder: '*/15 * * * *', 'data-test': 'schedule-cron', class: 'mono', spellcheck: 'false' });
+  const zoneList = h('datalist', { id: 'zone-list' });
+  try {
+    for (const z of Intl.supportedValuesOf('timeZone')) zoneList.append(h('option', { value: z }));
+  } catch { /* older browsers: type the zone */ }
+  const tz = h('input', { type: 'text', list: 'zone-list', placeholder: 'Europe/Zurich', 'data-test': 'schedule-timezone', autocomplete: 'off', spellcheck: 'false' });
+  const nField = field('How often', n);
+  const atField = field('At (in the time zone below)', at);
+  const cronField = field('Cron expression (minute hour day month weekday)', cron, 'For example 0 6 * * 1-5: weekdays at 06:00. In the time zone below.');
+  const tzField = field('Time zone', tz, `The clock the times above are read on. Your browser's: ${browserZone()}.`);
+  const preview = h('p', { class: 'schedule-preview', 'aria-live': 'polite', 'data-test': 'schedule-preview' });
+  const error = h('p', { class: 'inline-error', role: 'alert', hidden: true, 'data-test': 'schedule-error' });
   const title = h('h2');
   const save = h('button', { type: 'submit', 'data-test': 'schedule-save' }, 'Save');
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-  const form = h('form', { method: 'dialog' }, title, field('Kind', kind), cronFields, intervalFields, error,
+  const form = h('form', { method: 'dialog' }, title, field('Runs', mode), nField, atField, cronField, tzField, zoneList, preview, error,
     h('div', { class: 'button-row' }, save, cancel));
   const el = h('dialog', { 'data-test': 'schedule-dialog', 'aria-label': 'Edit schedule' }, form);
   let process = null;
   let opener = null;
+  let keptInterval = '';
 
+  // What the picker says, as the API takes it.
+  function body() {
+    const m = mode.value;
+    const zone = tz.value.trim() || 'UTC';
+    const [hh, mm] = (at.value || '00:00').split(':').map(Number);
+    if (m === 'minutes') return { interval: `${Math.max(1, Math.floor(+n.value || 0))}m` };
+    if (m === 'hours') return { interval: `${Math.max(1, Math.floor(+n.value || 0))}h` };
+    if (m === 'daily') return { cron: `${mm} ${hh} * * *`, timezone: zone };
+    if (m === 'weekdays') return { cron: `${mm} ${hh} * * 1-5`, timezone: zone };
+    if (m === 'advanced') return keptInterval && !cron.value.trim() ? { interval: keptInterval } : { cron: cron.value.trim(), timezone: zone };
+    return {};
+  }
   const sync = () => {
-    cronFields.hidden = kind.value !== 'cron';
-    intervalFields.hidden = kind.value !== 'interval';
+    const m = mode.value;
+    nField.hidden = m !== 'minutes' && m !== 'hours';
+    n.setAttribute('aria-label', m === 'hours' ? 'Every how many hours' : 'Every how many minutes');
+    nField.querySelector('label').textContent = m === 'hours' ? 'Every how many hours' : 'Every how many minutes';
+    atField.hidden = m !== 'daily' && m !== 'weekdays';
+    cronField.hidden = m !== 'advanced';
+    tzField.hidden = !(m === 'daily' || m === 'weekdays' || m === 'advanced');
+    preview.textContent = `Runs ${scheduleWords(body())}.`;
   };
-  kind.addEventListener('change', sync);
+  for (const c of [mode, n, at, cron, tz]) c.addEventListener('input', sync);
+  mode.addEventListener('change', sync);
   cancel.addEventListener('click', () => el.close());
   el.addEventListener('close', () => opener && opener.focus());
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     error.hidden = true;
-    const body = kind.value === 'cron' ? { cron: cron.value.trim(), timezone: tz.value.trim() || 'UTC' }
-      : kind.value === 'interval' ? { interval: interval.value.trim() } : {};
     save.disabled = true;
     try {
-      const fresh = await api.put(`/api/processes/${seg(process.id)}/schedule`, body);
+      const fresh = await api.put(`/api/processes/${seg(process.id)}/schedule`, body());
       onSaved(fresh);
       el.close();
-      showInfo(`${fresh.name}: schedule saved.`);
+      showInfo(`${fresh.name}: runs ${fresh.schedule && fresh.schedule.description && fresh.schedule.description !== 'manual' ? fresh.schedule.description : 'only when started by hand'}.`);
     } catch (e) {
       error.textContent = e.message;
       error.hidden = false;
@@ -420,11 +519,14 @@ function makeScheduleDialog(ctx, onSaved) {
       process = p;
       opener = from;
       const sch = p.schedule || {};
+      const st = pickerState(sch);
       title.textContent = `Schedule of ${p.name || p.id}`;
-      kind.value = sch.cron ? 'cron' : sch.interval ? 'interval' : 'manual';
-      cron.value = sch.cron || '';
-      tz.value = sch.timezone || 'UTC';
-      interval.value = sch.interval || '';
+      mode.value = st.mode;
+      n.value = String(st.n || 15);
+      at.value = st.at || '06:00';
+      cron.value = st.cron || '';
+      keptInterval = st.interval || '';
+      tz.value = sch.timezone || browserZone();
       error.hidden = true;
       sync();
       el.showModal();
@@ -432,7 +534,7 @@ function makeScheduleDialog(ctx, onSaved) {
   };
 }
 
-// Rewind the cursor: POST /api/processes/{id}/rewind {"to": ISO time}.
+// Read again from a time: POST /api/processes/{id}/rewind {"to": ISO time}.
 function makeRewindDialog(ctx, onDone) {
   const to = h('input', { type: 'datetime-local', required: true, step: 1, 'data-test': 'rewind-to' });
   const error = h('p', { class: 'inline-error', role: 'alert', hidden: true });
@@ -442,7 +544,7 @@ function makeRewindDialog(ctx, onDone) {
   const form = h('form', { method: 'dialog' }, title,
     h('p', { class: 'small muted' }, 'The next run reads again every source record changed at or after this time (your local time). Records already written come out unchanged or updated, never created twice.'),
     field('Read again from', to), error, h('div', { class: 'button-row' }, save, cancel));
-  const el = h('dialog', { 'data-test': 'rewind-dialog', 'aria-label': 'Rewind cursor' }, form);
+  const el = h('dialog', { 'data-test': 'rewind-dialog', 'aria-label': 'Read again from' }, form);
   let process = null;
   let opener = null;
   cancel.addEventListener('click', () => el.close());

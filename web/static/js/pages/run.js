@@ -4,7 +4,7 @@
 
 import { api, apiPath, seg } from '../api.js';
 import {
-  badge, clear, put, field, fmtDuration, fmtNum, h, roleAtLeast, select, showInfo, table,
+  badge, clear, put, field, fmtDuration, fmtNum, h, liveWords, roleAtLeast, select, showInfo, table,
   timeEl, withButton,
 } from '../ui.js';
 
@@ -54,7 +54,14 @@ export async function render(ctx) {
   const statusBox = h('span', { 'data-test': 'run-status' });
   const tiles = h('dl', { class: 'tiles', 'data-test': 'run-counts' });
   const facts = h('dl', { class: 'kv' });
+  // While it runs: why it waits, pages done, records per second.
+  const liveBox = h('div', { class: 'panel live-run', 'data-test': 'run-live', 'aria-live': 'polite', hidden: true });
   function showRun(r) {
+    const words = liveWords(r.live);
+    liveBox.hidden = !r.live;
+    put(clear(liveBox),
+      words.wait ? h('p', { class: 'wait-reason', 'data-test': 'run-wait' }, words.wait) : null,
+      h('p', { class: 'small', 'data-test': 'run-live-line' }, words.line));
     clear(statusBox).append(badge(r.status));
     statusBox.dataset.status = r.status;
     clear(tiles);
@@ -143,6 +150,7 @@ export async function render(ctx) {
   const filtered = filters.action || filters.error_class || filters.text;
   put(ctx.main, 
     h('h1', null, `Run ${id} `, statusBox),
+    liveBox,
     facts,
     tiles,
     h('h2', null, 'Record outcomes'),
