@@ -1875,7 +1875,7 @@ public:
             StatementUse s(stmt("INSERT INTO notify_channels (channel, last_error, last_error_ms) "
                                 "VALUES (?1, ?2, ?3) ON CONFLICT (channel) DO UPDATE SET "
                                 "last_error = excluded.last_error, last_error_ms = "
-                                "excluded.last_error_ms"));
+                                "excluded.last_error_ms, sending_through = sent_through"));
             s->bind(1, channel);
             s->bind(2, error);
             s->bind(3, now_ms);
