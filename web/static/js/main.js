@@ -24,6 +24,7 @@ import * as inboxPage from './pages/inbox.js';
 import * as pluginsPage from './pages/plugins.js';
 import * as usersPage from './pages/users.js';
 import * as auditPage from './pages/audit.js';
+import * as notificationsPage from './pages/notifications.js';
 
 const routes = [
   { re: /^\/login$/, page: loginPage, public: true, title: 'Log in' },
@@ -36,6 +37,7 @@ const routes = [
   { re: /^\/plugins$/, page: pluginsPage, nav: 'plugins', title: 'Plugins' },
   { re: /^\/users$/, page: usersPage, nav: 'users', title: 'Users', role: 'admin' },
   { re: /^\/audit$/, page: auditPage, nav: 'audit', title: 'Audit log' },
+  { re: /^\/notifications$/, page: notificationsPage, nav: 'notifications', title: 'Notifications' },
 ];
 
 const state = {
