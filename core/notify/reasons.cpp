@@ -16,7 +16,12 @@ std::string normalise_reason(const std::string& message) {
         const unsigned char c = static_cast<unsigned char>(message[i]);
         if (c == '"' || c == '\'' || c == '`') {
             const size_t close = message.find(static_cast<char>(c), i + 1);
-            if (close != std::string::npos && close - i <= 120) {
+            // A quoted value is record-specific; quoted punctuation ("." as the decimal
+            // point) is part of the sentence and stays.
+            bool punctuation = close != std::string::npos && close - i <= 3;
+            for (size_t k = i + 1; punctuation && k < close; ++k)
+                punctuation = !std::isalnum(static_cast<unsigned char>(message[k]));
+            if (close != std::string::npos && close - i <= 120 && !punctuation) {
                 out += static_cast<char>(c);
                 out += "\u2026";
                 out += static_cast<char>(c);

@@ -131,11 +131,13 @@ export async function run(page, ctx) {
       const failing = processes.find((p) => p.failed_count > 0);
       check(failing, 'a process with failed records is needed');
       const before = smtp.mails.length;
-      const res = await page.request.post(`${base}/api/processes/${encodeURIComponent(failing.id)}/run`, {
+      // Replaying its failed records fails them again (their data is unchanged): a run that
+      // leaves failed records.
+      const res = await page.request.post(`${base}/api/processes/${encodeURIComponent(failing.id)}/replay`, {
         headers: { 'X-CSRF-Token': await page.evaluate(async () => (await (await fetch('/api/session')).json()).csrf_token), 'Content-Type': 'application/json' },
         data: '{}',
       });
-      check(res.status() === 202, `run now: HTTP ${res.status()}`);
+      check(res.status() === 202, `replay: HTTP ${res.status()}`);
       await until('the notification e-mail', async () => smtp.mails.slice(before).some((m) => m.includes(failing.name) && m.includes(`#/failed/${failing.id}`)), { timeout: 20000 });
       await until('the notification post', async () => hook.posts.some((p) => JSON.parse(p.body).text.includes(failing.name)), { timeout: 20000 });
     });
