@@ -3,6 +3,7 @@
 #include "common/logging.hpp"
 #include "common/time_text.hpp"
 #include "engine/hub.hpp"
+#include "notify/notifier.hpp"
 #include "service/operations.hpp"
 #include "web/hook_listener.hpp"
 #include "web/portal.hpp"
@@ -87,6 +88,11 @@ int cmd_serve(const std::vector<std::string>& args) {
         return run_failed;
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
     Operations ops(hub);
+    // Notifications of failed runs (core/notify): links point at the portal's address.
+    const std::string portal_host =
+        portal_options.host == "0.0.0.0" || portal_options.host == "::" ? "127.0.0.1" : portal_options.host;
+    notify::Notifier notifier(ops, secret_key, "");
+    portal_options.notifier = &notifier;
     web::Portal portal(ops, portal_options);
     std::string error;
     if (!portal.bind(error)) {
@@ -138,6 +144,8 @@ int cmd_serve(const std::vector<std::string>& args) {
     std::signal(SIGINT, on_stop);
     std::signal(SIGTERM, on_stop);
     ops.start();
+    notifier.set_default_portal_url("http://" + portal_host + ":" + std::to_string(portal.port()) + "/");
+    notifier.start();
     // A first sync at start, in dependency order (config "serve": {"run_at_start": …}).
     if (const std::string& mode = hub.config().serve.run_at_start; mode != "none") {
         std::vector<std::string> order;
@@ -176,6 +184,7 @@ int cmd_serve(const std::vector<std::string>& args) {
     portal.stop();
     http.join();
     ops.stop();
+    notifier.stop();  // what runs ended since its last look is judged at the next start
     log_info("stopped");
     return ok;
 }

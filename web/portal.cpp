@@ -3,6 +3,7 @@
 #include "common/logging.hpp"
 #include "common/redactor.hpp"
 #include "common/time_text.hpp"
+#include "notify/attention.hpp"
 #include "service/connection_admin.hpp"
 #include "service/mapping_admin.hpp"
 #include "web/assets.hpp"
@@ -1000,6 +1001,7 @@ struct Portal::Impl {
 
         add_mapping_routes();
         add_words_routes();
+        add_attention_routes();
     }
 
     // --- mappings and the dry run (docs/api.md, "Mappings"; s6-map) -------------------------
@@ -1126,6 +1128,34 @@ struct Portal::Impl {
             json record = l.record;
             redact_json(record);
             send_json(c.res, 200, {{"found", true}, {"record", record}, {"duration_ms", l.duration_ms}});
+        });
+    }
+
+    // --- attention and notifications (docs/api.md, "Attention", "Notifications") ---------
+    void add_attention_routes() {
+        constexpr int support = 1, admin = 3;
+        route("GET", "/api/attention", support, [this](Ctx& c) {
+            send_json(c.res, 200, notify::attention_view(ops, options.notifier));
+        });
+        auto notifier = [this]() -> notify::Notifier& {
+            if (!options.notifier)
+                throw ApiError{503, "unavailable", "notifications are sent by plexus serve only"};
+            return *options.notifier;
+        };
+        route("GET", "/api/notifications", support,
+              [notifier](Ctx& c) { send_json(c.res, 200, notifier().view()); });
+        route("PUT", "/api/notifications", admin, [notifier](Ctx& c) {
+            send_connection_write(c, notifier().update(c.body, c.actor()), 200);
+        });
+        route("POST", "/api/notifications/test", admin, [notifier](Ctx& c) {
+            json& b = c.body;
+            for (auto it = b.begin(); it != b.end(); ++it)
+                if (it.key() != "channel")
+                    throw bad_request("unknown field \"" + it.key() + "\"; a test takes only \"channel\"");
+            const std::string channel = string_field(b, "channel", false);
+            if (!channel.empty() && channel != "email" && channel != "webhook")
+                throw bad_request("channel \"" + channel + "\" is none of email, webhook");
+            send_json(c.res, 200, notifier().test(channel, c.actor()));
         });
     }
 

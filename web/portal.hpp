@@ -7,6 +7,7 @@
 // SQL or plugins.
 #pragma once
 
+#include "notify/notifier.hpp"
 #include "secrets/secret_box.hpp"
 #include "service/operations.hpp"
 
@@ -32,6 +33,9 @@ struct PortalOptions {
     // Seals the secrets of connections created in the portal (core/secrets); null: such
     // connections cannot be created or opened (the API says so).
     std::shared_ptr<const SecretKey> secret_key;
+    // Notifications of failed runs (core/notify), owned by `plexus serve`; null: the
+    // notification routes answer 503 and the attention view has no notification items.
+    notify::Notifier* notifier = nullptr;
 };
 
 class Portal {

@@ -747,7 +747,22 @@ ConnectionTest Operations::test_connection(
     if (!t.ok) detail["error_class"] = t.error_class;
     hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor, "connection.test",
                                   connection_id, detail.dump()});
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        last_tests_[connection_id] = {hub_.clock().now_ms(), t};
+    }
     return t;
+}
+
+json Operations::connection_tests() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    json out = json::object();
+    for (const auto& [id, test] : last_tests_)
+        out[id] = {{"ok", test.second.ok},
+                   {"message", test.second.message},
+                   {"error_class", test.second.error_class},
+                   {"at", iso_utc(test.first)}};
+    return out;
 }
 
 json Operations::plugins_view() const {

@@ -343,6 +343,47 @@ CREATE TABLE mapping_versions (
 ) WITHOUT ROWID;
 )sql";
 
+// Attention and notifications (docs/design/008-attention-and-notifications.md).
+// - runs_by_process_status: "failed since the last success" per process is two index
+//   lookups instead of a scan of the process's runs (the landing page polls it).
+// - notify_state: one row. scan_from_run is the lowest run id not yet judged for a
+//   notification (every run below it has finished and was judged); a fresh database and an
+//   upgraded one start after the runs already there, so history is not sent. settings_json
+//   holds the non-secret settings (docs/api.md, "Notifications"); the SMTP password and the
+//   webhook URL are sealed secrets in connection_secrets under the connection id
+//   "#notifications" ('#' is never in a connection id), so that `plexus secrets rotate`
+//   re-seals them with the connections' secrets.
+// - notify_events: one row per finished run that needs telling (failed, partial, or with
+//   failed records), judged from the runs table itself, so a run that finished just before a
+//   crash is still found after it. UNIQUE (run_id): judging a run twice adds nothing.
+// - notify_channels: per channel ("email", "webhook"), the events sent (id <= sent_through);
+//   sending_through > sent_through means a message was being sent when the hub stopped (it
+//   is sent again, marked as possibly repeated).
+constexpr const char* k_migration_11 = R"sql(
+CREATE INDEX runs_by_process_status ON runs (process_id, status, id);
+CREATE TABLE notify_state (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    scan_from_run INTEGER NOT NULL,
+    settings_json TEXT    NOT NULL DEFAULT '{}',
+    updated_ms    INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO notify_state (id, scan_from_run) SELECT 1, coalesce(max(id), 0) + 1 FROM runs;
+CREATE TABLE notify_events (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id         INTEGER NOT NULL UNIQUE,
+    process_id     TEXT    NOT NULL,
+    created_ms     INTEGER NOT NULL
+);
+CREATE TABLE notify_channels (
+    channel         TEXT    PRIMARY KEY,
+    sent_through    INTEGER NOT NULL DEFAULT 0,
+    sending_through INTEGER NOT NULL DEFAULT 0,
+    last_sent_ms    INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT    NOT NULL DEFAULT '',
+    last_error_ms   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+)sql";
+
 int read_version(SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     q.executeStep();
@@ -365,6 +406,7 @@ const std::vector<Migration>& all() {
         {8, "sealed secrets of portal connections", k_migration_8},
         {9, "intents for updates", k_migration_9},
         {10, "mapping versions edited in the portal", k_migration_10},
+        {11, "attention and notifications", k_migration_11},
     };
     return migrations;
 }

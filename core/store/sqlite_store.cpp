@@ -1760,6 +1760,285 @@ public:
         return static_cast<int64_t>(rows.size());
     }
 
+    // --- attention and notifications (migration 11) -----------------------------------------
+
+    std::optional<FailureStreak> failure_streak(const std::string& process_id) override {
+        return guarded(about("read the failures of", process_id),
+                       [&]() -> std::optional<FailureStreak> {
+            SQLite::Transaction tx(*db_);  // one snapshot for the three reads
+            int64_t last_ok_id = 0, last_ok_ms = 0;
+            {
+                StatementUse s(stmt(
+                    "SELECT id, started_ms FROM runs WHERE process_id = ?1 AND status IN "
+                    "('succeeded', 'succeeded_with_failures') ORDER BY id DESC LIMIT 1"));
+                s->bind(1, process_id);
+                if (s->executeStep()) {
+                    last_ok_id = s->getColumn(0).getInt64();
+                    last_ok_ms = s->getColumn(1).getInt64();
+                }
+            }
+            FailureStreak f;
+            f.last_success_ms = last_ok_ms;
+            {
+                StatementUse s(stmt(
+                    "SELECT count(*), max(id) FROM runs WHERE process_id = ?1 AND status IN "
+                    "('failed', 'partial', 'abandoned') AND id > ?2"));
+                s->bind(1, process_id);
+                s->bind(2, last_ok_id);
+                s->executeStep();
+                f.runs = s->getColumn(0).getInt64();
+                if (f.runs == 0) {
+                    tx.commit();
+                    return std::nullopt;
+                }
+                const int64_t latest = s->getColumn(1).getInt64();
+                StatementUse r(stmt(std::string("SELECT ") + k_run_columns + " FROM runs WHERE id = ?1"));
+                r->bind(1, latest);
+                if (r->executeStep()) f.latest = read_run(r.get());
+            }
+            tx.commit();
+            return f;
+        });
+    }
+
+    std::vector<FailureReason> failed_queue_reasons(const std::string& process_id,
+                                                    int64_t limit) override {
+        return guarded(about("group the failed records of", process_id), [&] {
+            StatementUse s(stmt(
+                "SELECT error_class, message, count(*) AS n FROM failed_queue "
+                "WHERE process_id = ?1 GROUP BY error_class, message ORDER BY n DESC, message "
+                "LIMIT ?2"));
+            s->bind(1, process_id);
+            s->bind(2, sql_limit(limit));
+            std::vector<FailureReason> out;
+            while (s->executeStep())
+                out.push_back(FailureReason{s->getColumn(0).getString(), s->getColumn(1).getString(),
+                                            s->getColumn(2).getInt64()});
+            return out;
+        });
+    }
+
+    std::vector<FailureReason> run_failure_reasons(int64_t run_id, int64_t limit) override {
+        return guarded(about("group the failures of run", run_id), [&] {
+            StatementUse s(stmt(
+                "SELECT error_class, message, count(*) AS n FROM record_outcomes "
+                "WHERE run_id = ?1 AND action = 'failed' GROUP BY error_class, message "
+                "ORDER BY n DESC, message LIMIT ?2"));
+            s->bind(1, run_id);
+            s->bind(2, sql_limit(limit));
+            std::vector<FailureReason> out;
+            while (s->executeStep())
+                out.push_back(FailureReason{s->getColumn(0).getString(), s->getColumn(1).getString(),
+                                            s->getColumn(2).getInt64()});
+            return out;
+        });
+    }
+
+    int64_t scan_runs_for_notification(int64_t now_ms) override {
+        return guarded("look for runs to notify", [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            int64_t from = 1;
+            {
+                StatementUse s(stmt("SELECT scan_from_run FROM notify_state WHERE id = 1"));
+                if (s->executeStep()) from = s->getColumn(0).getInt64();
+            }
+            int64_t next_from = from, first_running = 0, added = 0;
+            {
+                StatementUse s(stmt("SELECT id, process_id, status, failed_count FROM runs "
+                                    "WHERE id >= ?1 ORDER BY id"));
+                s->bind(1, from);
+                while (s->executeStep()) {
+                    const int64_t id = s->getColumn(0).getInt64();
+                    const std::string status = s->getColumn(2).getString();
+                    next_from = id + 1;
+                    if (status == run_status::running) {
+                        if (!first_running) first_running = id;
+                        continue;
+                    }
+                    const bool tell = status == run_status::failed ||
+                                      status == run_status::partial ||
+                                      s->getColumn(3).getInt64() > 0;
+                    if (!tell) continue;
+                    StatementUse i(stmt("INSERT INTO notify_events (run_id, process_id, created_ms) "
+                                        "VALUES (?1, ?2, ?3) ON CONFLICT (run_id) DO NOTHING"));
+                    i->bind(1, id);
+                    i->bind(2, s->getColumn(1).getString());
+                    i->bind(3, now_ms);
+                    added += i->exec();
+                }
+            }
+            if (first_running) next_from = first_running;
+            if (next_from != from) {
+                StatementUse u(stmt("UPDATE notify_state SET scan_from_run = ?1 WHERE id = 1"));
+                u->bind(1, next_from);
+                u->exec();
+            }
+            tx.commit();
+            return added;
+        });
+    }
+
+    std::vector<NotifyEvent> notify_events_after(int64_t after_id, int64_t limit) override {
+        return guarded("read the events to notify", [&] {
+            StatementUse s(stmt("SELECT id, run_id, process_id, created_ms FROM notify_events "
+                                "WHERE id > ?1 ORDER BY id LIMIT ?2"));
+            s->bind(1, after_id);
+            s->bind(2, sql_limit(limit));
+            std::vector<NotifyEvent> out;
+            while (s->executeStep())
+                out.push_back(NotifyEvent{s->getColumn(0).getInt64(), s->getColumn(1).getInt64(),
+                                          s->getColumn(2).getString(), s->getColumn(3).getInt64()});
+            return out;
+        });
+    }
+
+    int64_t notify_events_count_after(int64_t after_id) override {
+        return guarded("count the events to notify", [&] {
+            StatementUse s(stmt("SELECT count(*) FROM notify_events WHERE id > ?1"));
+            s->bind(1, after_id);
+            s->executeStep();
+            return s->getColumn(0).getInt64();
+        });
+    }
+
+    int64_t notify_last_event_id() override {
+        return guarded("read the last event to notify", [&] {
+            StatementUse s(stmt("SELECT coalesce(max(id), 0) FROM notify_events"));
+            s->executeStep();
+            return s->getColumn(0).getInt64();
+        });
+    }
+
+    NotifyChannelState notify_channel(const std::string& channel) override {
+        return guarded(about("read the notification state of", channel), [&] {
+            NotifyChannelState c;
+            c.channel = channel;
+            StatementUse s(stmt("SELECT sent_through, sending_through, last_sent_ms, last_error, "
+                                "last_error_ms FROM notify_channels WHERE channel = ?1"));
+            s->bind(1, channel);
+            if (s->executeStep()) {
+                c.sent_through = s->getColumn(0).getInt64();
+                c.sending_through = s->getColumn(1).getInt64();
+                c.last_sent_ms = s->getColumn(2).getInt64();
+                c.last_error = s->getColumn(3).getString();
+                c.last_error_ms = s->getColumn(4).getInt64();
+            }
+            return c;
+        });
+    }
+
+    void notify_mark_sending(const std::string& channel, int64_t through_id) override {
+        guarded(about("mark a notification being sent on", channel), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(stmt("INSERT INTO notify_channels (channel, sending_through) VALUES "
+                                "(?1, ?2) ON CONFLICT (channel) DO UPDATE SET sending_through = "
+                                "excluded.sending_through"));
+            s->bind(1, channel);
+            s->bind(2, through_id);
+            s->exec();
+            tx.commit();
+        });
+    }
+
+    void notify_mark_sent(const std::string& channel, int64_t through_id, int64_t now_ms) override {
+        guarded(about("mark a notification sent on", channel), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(stmt(
+                "INSERT INTO notify_channels (channel, sent_through, sending_through, "
+                "last_sent_ms) VALUES (?1, ?2, ?2, ?3) ON CONFLICT (channel) DO UPDATE SET "
+                "sent_through = max(sent_through, excluded.sent_through), sending_through = "
+                "max(sending_through, excluded.sent_through), last_sent_ms = excluded.last_sent_ms, "
+                "last_error = '', last_error_ms = 0"));
+            s->bind(1, channel);
+            s->bind(2, through_id);
+            s->bind(3, now_ms);
+            s->exec();
+            tx.commit();
+        });
+    }
+
+    void notify_mark_failed(const std::string& channel, const std::string& error,
+                            int64_t now_ms) override {
+        guarded(about("mark a notification failed on", channel), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            StatementUse s(stmt("INSERT INTO notify_channels (channel, last_error, last_error_ms) "
+                                "VALUES (?1, ?2, ?3) ON CONFLICT (channel) DO UPDATE SET "
+                                "last_error = excluded.last_error, last_error_ms = "
+                                "excluded.last_error_ms, sending_through = sent_through"));
+            s->bind(1, channel);
+            s->bind(2, error);
+            s->bind(3, now_ms);
+            s->exec();
+            tx.commit();
+        });
+    }
+
+    int64_t prune_notify_events(int64_t before_ms, const std::vector<std::string>& channels) override {
+        return guarded("prune notified events", [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            int64_t through = INT64_MAX;
+            for (const auto& ch : channels) {
+                StatementUse s(stmt("SELECT sent_through FROM notify_channels WHERE channel = ?1"));
+                s->bind(1, ch);
+                through = std::min<int64_t>(through, s->executeStep() ? s->getColumn(0).getInt64() : 0);
+            }
+            StatementUse d(stmt("DELETE FROM notify_events WHERE created_ms < ?1 AND id <= ?2"));
+            d->bind(1, before_ms);
+            d->bind(2, through);
+            const int64_t n = d->exec();
+            tx.commit();
+            return n;
+        });
+    }
+
+    NotifySettingsRow notify_settings() override {
+        return guarded("read the notification settings", [&] {
+            SQLite::Transaction tx(*db_);
+            NotifySettingsRow row;
+            {
+                StatementUse s(stmt("SELECT settings_json, updated_ms FROM notify_state WHERE id = 1"));
+                if (s->executeStep()) {
+                    row.settings_json = s->getColumn(0).getString();
+                    row.updated_ms = s->getColumn(1).getInt64();
+                }
+            }
+            row.secrets = read_secrets(kNotifySecretsOwner);
+            tx.commit();
+            return row;
+        });
+    }
+
+    void save_notify_settings(const NotifySettingsRow& row,
+                              const std::vector<std::string>& skip_to_latest,
+                              const std::string& actor, int64_t now_ms,
+                              const std::string& audit_detail) override {
+        guarded("save the notification settings", [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            {
+                StatementUse s(stmt("UPDATE notify_state SET settings_json = ?1, updated_ms = ?2 "
+                                    "WHERE id = 1"));
+                s->bind(1, row.settings_json);
+                s->bind(2, now_ms);
+                s->exec();
+            }
+            StoredConnection owner;
+            owner.id = kNotifySecretsOwner;
+            owner.secrets = row.secrets;
+            write_secrets(owner, now_ms);
+            for (const auto& ch : skip_to_latest) {
+                StatementUse s(stmt(
+                    "INSERT INTO notify_channels (channel, sent_through, sending_through) "
+                    "SELECT ?1, coalesce(max(id), 0), coalesce(max(id), 0) FROM notify_events "
+                    "WHERE true ON CONFLICT (channel) DO UPDATE SET sent_through = "
+                    "excluded.sent_through, sending_through = excluded.sending_through"));
+                s->bind(1, ch);
+                s->exec();
+            }
+            insert_audit(AuditEntry{0, now_ms, actor, "notifications.update", "", audit_detail});
+            tx.commit();
+        });
+    }
+
     void audit(const AuditEntry& entry) override {
         guarded("write an audit entry", [&] {
             SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);

@@ -317,6 +317,53 @@ struct SealedSecretRow {
     SealedSecret secret;
 };
 
+// --- attention and notifications (migration 11) ---------------------------------------
+
+// Runs of a process that did not succeed (failed, partial, abandoned) since its last
+// successful one (succeeded or succeeded_with_failures).
+struct FailureStreak {
+    int64_t runs = 0;            // how many
+    RunRecord latest;            // the newest of them
+    int64_t last_success_ms = 0; // when the last successful run started; 0: never
+};
+
+// Failures grouped by their message: the failed queue of a process, or one run's outcomes.
+struct FailureReason {
+    std::string error_class;
+    std::string message;
+    int64_t count = 0;
+};
+
+// A finished run that needs telling (failed, partial, or with failed records).
+struct NotifyEvent {
+    int64_t id = 0;
+    int64_t run_id = 0;
+    std::string process_id;
+    int64_t created_ms = 0;
+};
+
+// What one channel ("email", "webhook") has sent.
+struct NotifyChannelState {
+    std::string channel;
+    int64_t sent_through = 0;     // events with id <= this are told (or were skipped)
+    int64_t sending_through = 0;  // > sent_through: a send was under way when the hub stopped
+    int64_t last_sent_ms = 0;
+    std::string last_error;
+    int64_t last_error_ms = 0;
+};
+
+// The notification settings: non-secret settings as JSON text, and the sealed secrets
+// ("smtp_password", "webhook_url").
+struct NotifySettingsRow {
+    std::string settings_json = "{}";
+    std::vector<SealedSecret> secrets;
+    int64_t updated_ms = 0;
+};
+
+// The connection id under which the notification secrets are kept with the connections'
+// (never a real connection id: '#' is not allowed in one), so a key rotation re-seals them.
+inline constexpr const char* kNotifySecretsOwner = "#notifications";
+
 // Totals over finished runs of one process (Prometheus /metrics).
 struct RunStats {
     std::string process_id;
@@ -533,6 +580,49 @@ public:
     // Returns the version number given.
     virtual int64_t add_mapping_version(const MappingVersion& v, const std::string& audit_action,
                                         const std::string& audit_detail) = 0;
+    // --- attention (docs/api.md, "Attention") ---------------------------------------------
+    // The runs of `process_id` that did not succeed since its last successful run; none
+    // when its last run succeeded (or it never ran).
+    virtual std::optional<FailureStreak> failure_streak(const std::string& process_id) = 0;
+    // The failed queue of the process grouped by (error class, message), commonest first,
+    // at most `limit` groups.
+    virtual std::vector<FailureReason> failed_queue_reasons(const std::string& process_id,
+                                                            int64_t limit) = 0;
+    // The failed outcomes of one run grouped the same way.
+    virtual std::vector<FailureReason> run_failure_reasons(int64_t run_id, int64_t limit) = 0;
+
+    // --- notifications (docs/design/008-attention-and-notifications.md) -------------------
+    // Judges the runs finished since the last scan: each failed or partial run, or run with
+    // failed records, becomes an event (once: a run is never judged twice into two events).
+    // Returns how many events were added. One transaction.
+    virtual int64_t scan_runs_for_notification(int64_t now_ms) = 0;
+    // Events with id > after_id, oldest first, at most `limit`.
+    virtual std::vector<NotifyEvent> notify_events_after(int64_t after_id, int64_t limit) = 0;
+    // How many events have id > after_id; and the highest event id (0: none).
+    virtual int64_t notify_events_count_after(int64_t after_id) = 0;
+    virtual int64_t notify_last_event_id() = 0;
+    // A channel's state (a fresh one when it never sent).
+    virtual NotifyChannelState notify_channel(const std::string& channel) = 0;
+    // Before sending a message covering events up to `through_id`.
+    virtual void notify_mark_sending(const std::string& channel, int64_t through_id) = 0;
+    // After it was sent: sent_through = through_id, the error cleared.
+    virtual void notify_mark_sent(const std::string& channel, int64_t through_id,
+                                  int64_t now_ms) = 0;
+    // After it failed: the error kept (already redacted), nothing marked sent.
+    virtual void notify_mark_failed(const std::string& channel, const std::string& error,
+                                    int64_t now_ms) = 0;
+    // Deletes events older than `before_ms` that every channel in `channels` has sent.
+    virtual int64_t prune_notify_events(int64_t before_ms,
+                                        const std::vector<std::string>& channels) = 0;
+    virtual NotifySettingsRow notify_settings() = 0;
+    // Writes the settings and the full set of sealed secrets (those not listed are removed),
+    // channels in `skip_to_latest` marked as having sent every event so far (a channel
+    // switched on tells what happens from now on, not the past), and an audit entry
+    // "notifications.update" with `audit_detail` (no secret values): one transaction.
+    virtual void save_notify_settings(const NotifySettingsRow& row,
+                                      const std::vector<std::string>& skip_to_latest,
+                                      const std::string& actor, int64_t now_ms,
+                                      const std::string& audit_detail) = 0;
 
     // --- audit ----------------------------------------------------------------------------
     virtual void audit(const AuditEntry& entry) = 0;

@@ -25,6 +25,7 @@ import * as pluginsPage from './pages/plugins.js';
 import * as usersPage from './pages/users.js';
 import * as auditPage from './pages/audit.js';
 import * as mappingPage from './pages/mapping.js';
+import * as notificationsPage from './pages/notifications.js';
 
 const routes = [
   { re: /^\/login$/, page: loginPage, public: true, title: 'Log in' },
@@ -38,6 +39,7 @@ const routes = [
   { re: /^\/users$/, page: usersPage, nav: 'users', title: 'Users', role: 'admin' },
   { re: /^\/audit$/, page: auditPage, nav: 'audit', title: 'Audit log' },
   { re: /^\/mapping\/([^/]+)$/, page: mappingPage, nav: 'processes', title: 'Mapping' },
+  { re: /^\/notifications$/, page: notificationsPage, nav: 'notifications', title: 'Notifications' },
 ];
 
 const state = {

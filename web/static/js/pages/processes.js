@@ -3,6 +3,7 @@
 // keeps its focus across refreshes.
 
 import { api, seg } from '../api.js';
+import { attentionPanel } from './attention.js';
 import {
   badge, browserZone, clear, countsEl, field, fmtNum, fmtRelative, h, liveWords, put, roleAtLeast, select, showError, showInfo, timeEl,
   withButton, zonedTimeEl,
@@ -39,6 +40,7 @@ export async function render(ctx) {
   const columns = ['Process', 'Schedule', 'Last run', 'Now', 'Failed', 'Enabled', ...(canOperate ? ['Actions'] : [])];
   put(ctx.main, 
     h('div', { class: 'page-head' }, h('h1', null, 'Processes'), runAll),
+    attentionPanel(ctx),
     summary,
     runAllState,
     groupsBox,

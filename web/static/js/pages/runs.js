@@ -1,9 +1,12 @@
 // Run history: filters (process, status, dates) kept in the route's query, a chart of records
 // per run and the runs table, newest first, paged by limit/offset (GET /api/runs).
+// The list refreshes itself (every 5 s, every 2 s while a run on it goes; paused while the
+// tab is hidden) in place: the filters, the form being typed in and the scroll stay.
 
 import { api } from '../api.js';
 import { runsChart } from '../chart.js';
 import { badge, clear, field, fmtDuration, fmtNum, h, offsetPager, put, select, table, timeEl } from '../ui.js';
+import { visiblePoller } from './attention.js';
 
 
 const LIMIT = 50;
@@ -57,7 +60,7 @@ export async function render(ctx) {
   reset.addEventListener('click', () => ctx.go('/runs', {}));
 
   // ---- chart ----
-  const items = runs.items || [];
+  let items = runs.items || [];
   const chartBox = h('div', { class: 'chart' });
   const unchangedBox = h('input', { type: 'checkbox', checked: showUnchanged, 'data-test': 'chart-unchanged' });
   let drawnWidth = 0;
@@ -80,7 +83,7 @@ export async function render(ctx) {
     h('li', null, h('span', { class: ['swatch', 'mark-bad'], 'aria-hidden': 'true' }), 'failed or abandoned'));
 
   // ---- table ----
-  const rows = items.map((r) => h('tr', { 'data-test': 'run-row', 'data-run-id': r.id, 'data-status': r.status, 'data-process': r.process },
+  const rowEl = (r) => h('tr', { 'data-test': 'run-row', 'data-run-id': r.id, 'data-status': r.status, 'data-process': r.process },
     h('td', null, h('a', { href: `#/runs/${r.id}`, 'data-test': 'run-link' }, String(r.id))),
     h('td', { class: 'nowrap', title: r.process }, names.get(r.process) || r.process),
     h('td', null, r.trigger),
@@ -89,11 +92,19 @@ export async function render(ctx) {
     h('td', { class: 'num nowrap' }, r.finished ? fmtDuration(r.duration_ms) : '…'),
     ['read', 'created', 'updated', 'unchanged', 'failed'].map((k) =>
       h('td', { class: ['num', k === 'failed' && r.counts && r.counts.failed ? 'failed-count' : null], 'data-count': k }, fmtNum((r.counts || {})[k] ?? 0))),
-    h('td', { class: 'message small' }, r.message || '')));
+    h('td', { class: 'message small' }, r.message || ''));
+  const rows = items.map(rowEl);
 
-  const total = runs.total ?? items.length;
-  const pager = offsetPager({ total, limit: LIMIT, offset, count: items.length },
+  let total = runs.total ?? items.length;
+  const makePager = () => offsetPager({ total, limit: LIMIT, offset, count: items.length },
     (o) => ctx.go('/runs', { ...filters, offset: o }), 'runs-pager');
+  let pager = makePager();
+  const runsTitle = h('h2', { 'data-test': 'runs-total' }, `Runs (${fmtNum(total)})`);
+  const runsTable = table([
+    { label: 'Run' }, { label: 'Process' }, { label: 'Trigger' }, { label: 'Status' }, { label: 'Started' },
+    { label: 'Duration', num: true }, { label: 'Read', num: true }, { label: 'Created', num: true },
+    { label: 'Updated', num: true }, { label: 'Unchanged', num: true }, { label: 'Failed', num: true }, { label: 'Message' },
+  ], rows, { test: 'runs-table', empty: 'No runs match these filters.' });
 
   put(ctx.main, 
     h('h1', null, 'Run history'),
@@ -103,18 +114,30 @@ export async function render(ctx) {
         h('h2', { id: 'chart-title' }, 'Records per run'),
         h('label', { class: 'inline-check' }, unchangedBox, 'Show unchanged records')),
       chartBox, legend),
-    h('h2', null, `Runs (${fmtNum(total)})`),
-    table([
-      { label: 'Run' }, { label: 'Process' }, { label: 'Trigger' }, { label: 'Status' }, { label: 'Started' },
-      { label: 'Duration', num: true }, { label: 'Read', num: true }, { label: 'Created', num: true },
-      { label: 'Updated', num: true }, { label: 'Unchanged', num: true }, { label: 'Failed', num: true }, { label: 'Message' },
-    ], rows, { test: 'runs-table', empty: 'No runs match these filters.' }),
+    runsTitle,
+    runsTable,
     pager);
 
-  // While a run on this page is going, refresh every two seconds.
-  let timer = null;
-  if (items.some((r) => r.status === 'running')) {
-    timer = setTimeout(() => { if (ctx.alive()) ctx.go('/runs', { ...filters, offset: offset || '' }); }, 2000);
-  }
-  return () => { clearTimeout(timer); resize.disconnect(); };
+  // Refreshed in place: only the rows, the chart, the total and the pager change.
+  let shown = JSON.stringify(items);
+  const refresh = async () => {
+    const fresh = await api.get('/api/runs', query);
+    if (!ctx.alive()) return;
+    const text = JSON.stringify(fresh.items || []);
+    if (text === shown && (fresh.total ?? total) === total) return;
+    shown = text;
+    items = fresh.items || [];
+    total = fresh.total ?? items.length;
+    const tbody = runsTable.querySelector('tbody');
+    clear(tbody);
+    if (items.length) tbody.append(...items.map(rowEl));
+    else tbody.append(h('tr', null, h('td', { colspan: 12, class: 'empty' }, 'No runs match these filters.')));
+    runsTitle.textContent = `Runs (${fmtNum(total)})`;
+    const next = makePager();
+    pager.replaceWith(next);
+    pager = next;
+    drawChart();
+  };
+  const stop = visiblePoller(refresh, () => (items.some((r) => r.status === 'running') ? 2000 : 5000), ctx.alive);
+  return () => { stop(); resize.disconnect(); };
 }

@@ -1,0 +1,624 @@
+// Attention and notifications (issue 13; docs/api.md, "Attention" and "Notifications")
+// through a real `plexus serve`: a local SMTP sink and a local webhook receiver, both written
+// here on loopback. A failing run gives one e-mail and one webhook post naming the process,
+// the reason and a link; failures within the digest window come as one message; a restart
+// sends nothing again; a bad SMTP server shows its error in the API and leaves runs alone;
+// the SMTP password is in no log, API answer or database byte. And GET /api/attention says
+// what needs action, or that all is clear.
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+using namespace plexus::test;
+
+namespace {
+
+const char* k_smtp_password = "smtp-PW-9c41e7d2";
+const char* k_hook_path = "/services/T01/B02/hooksecret7731";
+
+// A loopback SMTP server that takes every message (RFC 5321's happy path, AUTH PLAIN and
+// LOGIN): enough for libcurl's client, and it keeps what it was sent.
+class SmtpSink {
+public:
+    struct Mail {
+        std::string auth;  // "user\0password" as decoded from AUTH
+        std::string from;
+        std::vector<std::string> to;
+        std::string data;
+    };
+
+    SmtpSink() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        int yes = 1;
+        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = 0;
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        socklen_t len = sizeof a;
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        REQUIRE(::listen(fd_, 16) == 0);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~SmtpSink() {
+        stop_ = true;
+        thread_.join();
+        ::close(fd_);
+    }
+    int port() const { return port_; }
+    std::vector<Mail> mails() {
+        std::lock_guard<std::mutex> l(mutex_);
+        return mails_;
+    }
+
+private:
+    static std::string b64decode(const std::string& in) {
+        static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        std::string out;
+        int val = 0, bits = -8;
+        for (char ch : in) {
+            if (ch == '=' || ch == '\r' || ch == '\n') break;
+            size_t d = chars.find(ch);
+            if (d == std::string::npos) break;
+            val = (val << 6) + static_cast<int>(d);
+            bits += 6;
+            if (bits >= 0) {
+                out.push_back(static_cast<char>((val >> bits) & 0xFF));
+                bits -= 8;
+            }
+        }
+        return out;
+    }
+    // One line (without CRLF); false when the client went away.
+    static bool read_line(int c, std::string& buffer, std::string& line) {
+        for (;;) {
+            size_t pos = buffer.find("\r\n");
+            if (pos != std::string::npos) {
+                line = buffer.substr(0, pos);
+                buffer.erase(0, pos + 2);
+                return true;
+            }
+            char chunk[4096];
+            pollfd p{c, POLLIN, 0};
+            if (::poll(&p, 1, 5000) <= 0) return false;
+            ssize_t n = ::recv(c, chunk, sizeof chunk, 0);
+            if (n <= 0) return false;
+            buffer.append(chunk, static_cast<size_t>(n));
+        }
+    }
+    static void say(int c, const std::string& s) { ::send(c, s.data(), s.size(), MSG_NOSIGNAL); }
+
+    void serve() {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) continue;
+            int c = ::accept(fd_, nullptr, nullptr);
+            if (c < 0) continue;
+            session(c);
+            ::close(c);
+        }
+    }
+    void session(int c) {
+        std::string buffer, line;
+        Mail m;
+        say(c, "220 sink.test ESMTP\r\n");
+        while (read_line(c, buffer, line)) {
+            std::string up = line.substr(0, 4);
+            for (auto& ch : up) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            if (up == "EHLO") say(c, "250-sink.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n");
+            else if (up == "HELO") say(c, "250 sink.test\r\n");
+            else if (up == "AUTH") {
+                if (line.size() > 11 && line.compare(5, 6, "PLAIN ") == 0) {
+                    m.auth = b64decode(line.substr(11));
+                    if (!m.auth.empty() && m.auth[0] == '\0') m.auth.erase(0, 1);
+                    say(c, "235 ok\r\n");
+                } else if (line.compare(5, 5, "PLAIN") == 0) {
+                    say(c, "334 \r\n");
+                    if (!read_line(c, buffer, line)) return;
+                    m.auth = b64decode(line);
+                    if (!m.auth.empty() && m.auth[0] == '\0') m.auth.erase(0, 1);
+                    say(c, "235 ok\r\n");
+                } else {  // LOGIN, possibly with the user name already
+                    std::string user;
+                    if (line.size() > 11) user = b64decode(line.substr(11));
+                    else {
+                        say(c, "334 VXNlcm5hbWU6\r\n");
+                        if (!read_line(c, buffer, line)) return;
+                        user = b64decode(line);
+                    }
+                    say(c, "334 UGFzc3dvcmQ6\r\n");
+                    if (!read_line(c, buffer, line)) return;
+                    m.auth = user + std::string(1, '\0') + b64decode(line);
+                    say(c, "235 ok\r\n");
+                }
+            } else if (up == "MAIL") {
+                m.from = line;
+                say(c, "250 ok\r\n");
+            } else if (up == "RCPT") {
+                m.to.push_back(line);
+                say(c, "250 ok\r\n");
+            } else if (up == "DATA") {
+                say(c, "354 go on\r\n");
+                std::string data;
+                for (;;) {
+                    if (!read_line(c, buffer, line)) return;
+                    if (line == ".") break;
+                    if (!line.empty() && line[0] == '.') line.erase(0, 1);
+                    data += line + "\n";
+                }
+                m.data = data;
+                {
+                    std::lock_guard<std::mutex> l(mutex_);
+                    mails_.push_back(m);
+                }
+                say(c, "250 queued\r\n");
+                m = Mail{m.auth, {}, {}, {}};
+            } else if (up == "QUIT") {
+                say(c, "221 bye\r\n");
+                return;
+            } else if (up == "RSET" || up == "NOOP") say(c, "250 ok\r\n");
+            else say(c, "502 not here\r\n");
+        }
+    }
+
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+    std::mutex mutex_;
+    std::vector<Mail> mails_;
+};
+
+// A loopback webhook receiver keeping every POSTed body.
+class HookSink {
+public:
+    HookSink() {
+        server_.Post(k_hook_path, [this](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard<std::mutex> l(mutex_);
+            posts_.push_back({req.get_header_value("Content-Type"), req.body});
+            res.set_content("ok", "text/plain");
+        });
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+    }
+    ~HookSink() {
+        server_.stop();
+        thread_.join();
+    }
+    int port() const { return port_; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + k_hook_path; }
+    std::vector<std::pair<std::string, std::string>> posts() {
+        std::lock_guard<std::mutex> l(mutex_);
+        return posts_;
+    }
+
+private:
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::vector<std::pair<std::string, std::string>> posts_;
+};
+
+// A port nothing listens on (bound, then closed).
+int closed_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct Hub {
+    TempDir dir;
+    pid_t pid = -1;
+    int port = 0;
+    int starts = 0;
+    std::string cookie, csrf;
+    std::string transcript;  // every API answer
+
+    Hub() {
+        fs::create_directories(dir.path() / "src");
+        fs::create_directories(dir.path() / "dst");
+        fs::create_directories(dir.path() / "gone");
+        // customers: 2 of 6 records fail mapping ("n/a" is no number): records fail.
+        std::vector<json> customers;
+        for (int i = 0; i < 6; ++i)
+            customers.push_back({{"id", "C" + std::to_string(i)},
+                                 {"credit", i % 3 == 2 ? "n/a" : std::to_string(i)},
+                                 {"updated_at", "2024-05-01T10:00:0" + std::to_string(i) + "Z"}});
+        write_jsonl(dir.path() / "src" / "customers.jsonl", customers);
+        write_jsonl(dir.path() / "gone" / "orders.jsonl", {json{{"id", "O1"}, {"updated_at", "2024-05-01T10:00:00Z"}}});
+        json config = {
+            {"connections",
+             {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
+              {"gone", files_connection(dir.str("gone"), {{"orders", jsonl_entity("orders.jsonl")}})},
+              {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")},
+                                                        {"orders", jsonl_entity("orders.jsonl", "id", "")}})}}},
+            {"processes",
+             json::array({{{"id", "customers"},
+                           {"name", "Customers src\u2192dst"},
+                           {"source", {{"connection", "src"}, {"entity", "customers"}}},
+                           {"target", {{"connection", "dst"}, {"entity", "customers"}}},
+                           {"mapping", {{"id", "id"}, {"credit", "number(credit)"}}}},
+                          {{"id", "orders"},
+                           {"name", "Orders gone\u2192dst"},
+                           {"source", {{"connection", "gone"}, {"entity", "orders"}}},
+                           {"target", {{"connection", "dst"}, {"entity", "orders"}}},
+                           {"mapping", {{"id", "id"}}}},
+                          {{"id", "idle"},
+                           {"name", "Idle"},
+                           {"enabled", false},
+                           {"source", {{"connection", "src"}, {"entity", "customers"}}},
+                           {"target", {{"connection", "dst"}, {"entity", "customers"}}},
+                           {"mapping", {{"id", "id"}}}}})},
+            {"serve", {{"run_at_start", "none"}}}};
+        write_file(dir.path() / "plexus.json", config.dump(2));
+        auto r = run_plexus({"users", "add", "ada", "--role", "admin", "--data", dir.str("var")},
+                            "PLEXUS_PASSWORD=ada-password-123");
+        REQUIRE(r.exit_code == 0);
+        start();
+    }
+    ~Hub() { stop(); }
+
+    void start() {
+        const std::string log = dir.str("serve-" + std::to_string(++starts) + ".log");
+        pid = spawn_plexus({"serve", "--config", dir.str("plexus.json"), "--data", dir.str("var"),
+                            "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
+                           log);
+        REQUIRE(pid > 0);
+        std::regex address(R"(portal: http://127\.0\.0\.1:(\d+)/)");
+        for (int i = 0; i < 300 && port == 0; ++i) {
+            std::smatch m;
+            std::string text = read_file(log);
+            if (std::regex_search(text, m, address)) port = std::stoi(m[1]);
+            else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        INFO(read_file(log));
+        REQUIRE(port > 0);
+        httplib::Client c("127.0.0.1", port);
+        auto lr = c.Post("/api/login", json{{"name", "ada"}, {"password", "ada-password-123"}}.dump(),
+                         "application/json");
+        REQUIRE(lr);
+        REQUIRE(lr->status == 200);
+        std::smatch m;
+        std::string set_cookie = lr->get_header_value("Set-Cookie");
+        REQUIRE(std::regex_search(set_cookie, m, std::regex("plexus_session=([0-9a-f]+)")));
+        cookie = "plexus_session=" + std::string(m[1]);
+        csrf = json::parse(lr->body)["csrf_token"];
+    }
+    void stop() {
+        if (pid <= 0) return;
+        kill(pid, SIGTERM);
+        int status = 0;
+        for (int i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        pid = -1;
+        port = 0;
+    }
+    std::pair<int, json> call(const std::string& method, const std::string& path,
+                              const json& body = json::object()) {
+        httplib::Client c("127.0.0.1", port);
+        c.set_read_timeout(60, 0);
+        httplib::Headers h{{"Cookie", cookie}, {"X-CSRF-Token", csrf}};
+        httplib::Result r = method == "GET"    ? c.Get(path.c_str(), h)
+                            : method == "POST" ? c.Post(path.c_str(), h, body.dump(), "application/json")
+                                               : c.Put(path.c_str(), h, body.dump(), "application/json");
+        REQUIRE(r);
+        transcript += r->body + "\n";
+        return {r->status, r->body.empty() ? json() : json::parse(r->body)};
+    }
+    json get(const std::string& path) {
+        auto [status, body] = call("GET", path);
+        INFO(path << " " << body.dump());
+        REQUIRE(status == 200);
+        return body;
+    }
+    // Runs the process now and returns its finished run.
+    json run(const std::string& id) {
+        const json before = get("/api/processes/" + id)["last_run"];
+        auto [status, body] = call("POST", "/api/processes/" + id + "/run");
+        INFO(body.dump());
+        REQUIRE(status == 202);
+        for (int i = 0; i < 400; ++i) {
+            json v = get("/api/processes/" + id);
+            if (v["running"].is_null() && !v["last_run"].is_null() &&
+                (before.is_null() || v["last_run"]["id"] != before["id"]))
+                return v["last_run"];
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        FAIL("the run of " << id << " did not finish");
+        return {};
+    }
+    // Appends `good` valid and `bad` unmappable customers after the ones there (newer
+    // cursor values), so that the next run of "customers" reads them.
+    void add_customers(int good, int bad) {
+        std::string text = read_file(dir.path() / "src" / "customers.jsonl");
+        for (int i = 0; i < good + bad; ++i, ++added)
+            text += json{{"id", "N" + std::to_string(added)},
+                         {"credit", i < good ? "1" : "n/a"},
+                         {"updated_at", "2024-06-01T10:" + std::string(added < 10 ? "0" : "") +
+                                            std::to_string(added) + ":00Z"}}
+                        .dump() +
+                    "\n";
+        write_file(dir.path() / "src" / "customers.jsonl", text);
+    }
+    int added = 0;
+    std::string logs() const {
+        std::string all;
+        for (int i = 1; i <= starts; ++i) all += read_file(dir.str("serve-" + std::to_string(i) + ".log"));
+        return all;
+    }
+    std::string database_bytes() const {
+        std::string all;
+        for (const char* f : {"plexus.db", "plexus.db-wal"})
+            if (fs::exists(dir.path() / "var" / f)) all += read_file(dir.path() / "var" / f);
+        return all;
+    }
+};
+
+template <class F>
+bool eventually(F f, int ms = 15000) {
+    for (int i = 0; i < ms / 25; ++i) {
+        if (f()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return f();
+}
+
+json find_item(const json& attention, const std::string& kind, const std::string& process) {
+    for (const auto& i : attention["items"])
+        if (i["kind"] == kind && i.value("process", "") == process) return i;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("notifications: e-mail and webhook of failed runs, a digest, no repeat after a restart, "
+          "errors shown, the password nowhere",
+          "[notifications]") {
+    SmtpSink smtp;
+    HookSink hook;
+    Hub hub;
+
+    // Nothing is configured yet: both channels off, nothing pending.
+    json v = hub.get("/api/notifications");
+    CHECK(v["email"]["enabled"] == false);
+    CHECK(v["webhook"]["url_set"] == false);
+
+    // Bad settings come back by field, and nothing is stored.
+    auto [bad_status, bad] = hub.call("PUT", "/api/notifications",
+                                      {{"email", {{"enabled", true}, {"port", 70000}, {"to", {"not-an-address"}}}},
+                                       {"digest_minutes", -1}});
+    CHECK(bad_status == 400);
+    std::set<std::string> fields;
+    for (const auto& e : bad["errors"]) fields.insert(e["field"].get<std::string>());
+    CHECK(fields.count("email.port"));
+    CHECK(fields.count("email.to"));
+    CHECK(fields.count("email.server"));
+    CHECK(fields.count("digest_minutes"));
+    CHECK(hub.get("/api/notifications")["email"]["enabled"] == false);
+
+    // A digest window of 6 s keeps the test short.
+    const json settings = {
+        {"email", {{"enabled", true}, {"server", "127.0.0.1"}, {"port", smtp.port()},
+                   {"security", "none"}, {"from", "plexus@shop.test"},
+                   {"to", {"ops@shop.test", "lead@shop.test"}}, {"username", "plexus"},
+                   {"password", k_smtp_password}}},
+        {"webhook", {{"enabled", true}, {"url", hook.url()}}},
+        {"digest_minutes", 0.1}};
+    auto [put_status, put] = hub.call("PUT", "/api/notifications", settings);
+    INFO(put.dump());
+    REQUIRE(put_status == 200);
+    CHECK(put["email"]["password_set"] == true);
+    CHECK(put["webhook"]["url_set"] == true);
+    CHECK(put["webhook"]["url_host"] == "http://127.0.0.1:" + std::to_string(hook.port()));
+
+    // 1. One failing run: one e-mail and one webhook post, at once.
+    json r1 = hub.run("customers");
+    CHECK(r1["status"] == "succeeded_with_failures");
+    CHECK(r1["counts"]["failed"] == 2);
+    REQUIRE(eventually([&] { return smtp.mails().size() == 1 && hook.posts().size() == 1; }));
+    {
+        const auto mail = smtp.mails()[0];
+        INFO(mail.data);
+        CHECK(mail.auth == std::string("plexus") + '\0' + k_smtp_password);  // AUTH used the password
+        CHECK(mail.to.size() == 2);
+        CHECK_THAT(mail.data, Catch::Contains("Subject: =?UTF-8?B?"));  // "Customers src→dst" is not ASCII
+        CHECK_THAT(mail.data, Catch::Contains("Customers src\u2192dst"));
+        CHECK_THAT(mail.data, Catch::Contains("2 records failed"));
+        CHECK_THAT(mail.data, Catch::Contains("Commonest reasons:"));
+        CHECK_THAT(mail.data, Catch::Contains("#/runs/" + std::to_string(r1["id"].get<int64_t>())));
+        CHECK_THAT(mail.data, Catch::Contains("#/failed/customers"));
+        const auto post = hook.posts()[0];
+        CHECK(post.first == "application/json");
+        json body = json::parse(post.second);
+        CHECK_THAT(body["text"].get<std::string>(), Catch::Contains("Customers src\u2192dst"));
+        CHECK(body["plexus"]["events"][0]["run_id"] == r1["id"]);
+    }
+    REQUIRE(eventually([&] { return !hub.get("/api/notifications")["status"]["email"]["last_sent"].is_null(); }, 3000));
+
+    // 2. Two failures within the window: one message listing both, after the window.
+    fs::remove_all(hub.dir.path() / "gone");  // the orders source is gone: that run fails
+    json r2 = hub.run("orders");
+    CHECK(r2["status"] == "failed");
+    hub.add_customers(1, 2);
+    json r3 = hub.run("customers");  // 2 new records fail
+    CHECK(r3["counts"]["failed"] == 2);
+    CHECK(smtp.mails().size() == 1);  // still inside the window
+    REQUIRE(eventually([&] { return smtp.mails().size() == 2 && hook.posts().size() == 2; }));
+    {
+        const auto mail = smtp.mails()[1];
+        INFO(mail.data);
+        CHECK_THAT(mail.data, Catch::Contains("2 runs need attention"));
+        CHECK_THAT(mail.data, Catch::Contains("Orders gone\u2192dst"));
+        CHECK_THAT(mail.data, Catch::Contains("Reason:"));
+        CHECK_THAT(mail.data, Catch::Contains("#/runs/" + std::to_string(r2["id"].get<int64_t>())));
+        CHECK_THAT(mail.data, Catch::Contains("#/runs/" + std::to_string(r3["id"].get<int64_t>())));
+        json body = json::parse(hook.posts()[1].second);
+        CHECK(body["plexus"]["events"].size() == 2);
+    }
+
+    // The attention view: the failed run, the failed records with their reason, the idle
+    // process switched off; each with its link.
+    {
+        json a = hub.get("/api/attention");
+        INFO(a.dump(2));
+        CHECK(a["all_clear"] == false);
+        json fr = find_item(a, "failed_runs", "orders");
+        REQUIRE(fr.is_object());
+        CHECK(fr["link"] == "#/runs/" + std::to_string(r2["id"].get<int64_t>()));
+        json rec = find_item(a, "failed_records", "customers");
+        REQUIRE(rec.is_object());
+        CHECK(rec["count"] == 4);
+        CHECK(rec["link"] == "#/failed/customers");
+        REQUIRE(rec["reasons"].size() >= 1);
+        CHECK(rec["reasons"][0]["count"] == 4);  // the "n/a" failures are one reason
+        CHECK(find_item(a, "disabled", "idle").is_object());
+        CHECK(find_item(a, "failed_runs", "customers").is_null());  // it finished its runs
+    }
+
+    // 3. A restart sends nothing again.
+    hub.stop();
+    hub.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    CHECK(smtp.mails().size() == 2);
+    CHECK(hook.posts().size() == 2);
+    v = hub.get("/api/notifications");
+    CHECK(v["status"]["email"]["pending"] == 0);
+    CHECK(v["status"]["webhook"]["pending"] == 0);
+
+    // 4. A bad SMTP server: the error is shown (API, attention, test), the run is as before,
+    // and the webhook still goes.
+    auto [s4, b4] = hub.call("PUT", "/api/notifications", {{"email", {{"port", closed_port()}}}});
+    REQUIRE(s4 == 200);
+    CHECK(b4["email"]["password_set"] == true);  // kept: not sent again
+    hub.add_customers(0, 1);
+    json r4 = hub.run("customers");
+    CHECK(r4["status"] == "succeeded_with_failures");
+    REQUIRE(eventually([&] {
+        return !hub.get("/api/notifications")["status"]["email"]["last_error"].is_null() &&
+               hook.posts().size() == 3;
+    }));
+    v = hub.get("/api/notifications");
+    CHECK_THAT(v["status"]["email"]["last_error"].get<std::string>(), Catch::Contains("127.0.0.1"));
+    CHECK(v["status"]["email"]["pending"] == 1);  // kept for the next try
+    CHECK(smtp.mails().size() == 2);
+    CHECK(find_item(hub.get("/api/attention"), "notification_failed", "").is_object());
+    auto [st, test] = hub.call("POST", "/api/notifications/test", {{"channel", "email"}});
+    REQUIRE(st == 200);
+    CHECK(test["results"][0]["ok"] == false);
+    CHECK_THAT(test["results"][0]["message"].get<std::string>(), Catch::Contains("connect"));
+    auto [st2, test2] = hub.call("POST", "/api/notifications/test", {{"channel", "webhook"}});
+    CHECK(test2["results"][0]["ok"] == true);
+    CHECK(hook.posts().size() == 4);
+
+    // Audited, without the secrets.
+    bool audited = false;
+    const json audit = hub.get("/api/audit?limit=100");
+    INFO(audit.dump());
+    for (const auto& a : audit["items"])
+        audited = audited || a["action"] == "notifications.update";
+    CHECK(audited);
+
+    // 5. The password and the webhook's path are in no log, answer or database byte.
+    hub.stop();
+    for (const std::string& secret : {std::string(k_smtp_password), std::string(k_hook_path)}) {
+        CHECK(hub.logs().find(secret) == std::string::npos);
+        CHECK(hub.transcript.find(secret) == std::string::npos);
+        CHECK(hub.database_bytes().find(secret) == std::string::npos);
+    }
+}
+
+TEST_CASE("attention: all clear when nothing needs action", "[notifications]") {
+    TempDir dir;
+    fs::create_directories(dir.path() / "src");
+    fs::create_directories(dir.path() / "dst");
+    write_jsonl(dir.path() / "src" / "customers.jsonl",
+                {json{{"id", "C1"}, {"updated_at", "2024-05-01T10:00:00Z"}}});
+    json config = {
+        {"connections",
+         {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
+          {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
+        {"processes", json::array({{{"id", "customers"},
+                                    {"source", {{"connection", "src"}, {"entity", "customers"}}},
+                                    {"target", {{"connection", "dst"}, {"entity", "customers"}}},
+                                    {"mapping", {{"id", "id"}}}}})},
+        {"serve", {{"run_at_start", "none"}}}};
+    write_file(dir.path() / "plexus.json", config.dump(2));
+    auto r = run_plexus({"users", "add", "sue", "--role", "support", "--data", dir.str("var")},
+                        "PLEXUS_PASSWORD=sue-password-123");
+    REQUIRE(r.exit_code == 0);
+    r = run_plexus({"users", "add", "otto", "--role", "operator", "--data", dir.str("var")},
+                   "PLEXUS_PASSWORD=otto-password-123");
+    REQUIRE(r.exit_code == 0);
+    const std::string log = dir.str("serve.log");
+    pid_t pid = spawn_plexus({"serve", "--config", dir.str("plexus.json"), "--data", dir.str("var"),
+                              "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
+                             log);
+    REQUIRE(pid > 0);
+    int port = 0;
+    std::regex address(R"(portal: http://127\.0\.0\.1:(\d+)/)");
+    for (int i = 0; i < 300 && port == 0; ++i) {
+        std::smatch m;
+        std::string text = read_file(log);
+        if (std::regex_search(text, m, address)) port = std::stoi(m[1]);
+        else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(port > 0);
+    auto session = [&](const std::string& name) {
+        httplib::Client c("127.0.0.1", port);
+        auto lr = c.Post("/api/login", json{{"name", name}, {"password", name + "-password-123"}}.dump(),
+                         "application/json");
+        REQUIRE(lr);
+        std::smatch m;
+        std::string sc = lr->get_header_value("Set-Cookie");
+        REQUIRE(std::regex_search(sc, m, std::regex("plexus_session=([0-9a-f]+)")));
+        return httplib::Headers{{"Cookie", "plexus_session=" + std::string(m[1])},
+                                {"X-CSRF-Token", json::parse(lr->body)["csrf_token"].get<std::string>()}};
+    };
+    httplib::Client c("127.0.0.1", port);
+    const auto sue = session("sue");
+    const auto otto = session("otto");
+    // Never run: that is what needs attention first.
+    auto a = c.Get("/api/attention", sue);
+    REQUIRE(a);
+    REQUIRE(a->status == 200);
+    json j = json::parse(a->body);
+    CHECK(j["all_clear"] == false);
+    CHECK(find_item(j, "never_run", "customers").is_object());
+    // Support may read the notification settings but not change or test them.
+    CHECK(c.Get("/api/notifications", sue)->status == 200);
+    CHECK(c.Put("/api/notifications", sue, "{}", "application/json")->status == 403);
+    CHECK(c.Post("/api/notifications/test", otto, "{}", "application/json")->status == 403);
+    // One successful run: all clear.
+    REQUIRE(c.Post("/api/processes/customers/run", otto, "{}", "application/json")->status == 202);
+    CHECK(eventually([&] {
+        auto x = c.Get("/api/attention", sue);
+        return x && x->status == 200 && json::parse(x->body)["all_clear"] == true;
+    }));
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+}
