@@ -432,6 +432,9 @@ async function main() {
       for (const k of failedKeys) check(lines.some((l) => l.includes(k)), `the CSV should hold record ${k}`);
     });
 
+    // ---- mappings (tests/browser/lib/mapping_steps.mjs): view, edit, preview, revert ----
+    await (await import('./lib/mapping_steps.mjs')).run(page, { base, step, check, until, snap, process: PROCESS_CUSTOMERS });
+
     // ---- replay ----
     await step('after customer 4 is synced, replaying order 1004 from the failed records page succeeds', async () => {
       appendCustomerFour(shop);
@@ -702,6 +705,9 @@ async function main() {
     });
 
     // ---- a support user sees no actions ----
+    // ---- attention and notifications (tests/browser/lib/attention_steps.mjs) ----
+    await (await import('./lib/attention_steps.mjs')).run(page, { base, step, snap, check, until, apiGet });
+
     await step('a support user sees the processes but no actions and no Users page', async () => {
       const ctx2 = await browser.newContext({ viewport: DESKTOP });
       const p2 = await ctx2.newPage();
