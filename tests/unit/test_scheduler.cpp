@@ -803,6 +803,11 @@ TEST_CASE("run all: every process once, each after its prerequisites ended", "[s
     REQUIRE(s.run_all(kShopOrder, "run-all", error));
     runner.wait_for("start categories");
     runner.wait_for("start customers");  // no prerequisite: runs beside categories
+    // Orders waits for customers too until the scheduler has seen that run end.
+    const auto until = std::chrono::steady_clock::now() + seconds{10};
+    while (s.status("orders")->run_all != "waiting for products" &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     CHECK(s.status("products")->run_all == "waiting for categories");
     CHECK(s.status("orders")->run_all == "waiting for products");
     CHECK(s.status("categories")->run_all == "running");
