@@ -207,11 +207,11 @@ TEST_CASE("a page commit opens the next write's intents with the rest, or not at
     TempDir tmp;
     auto store = open_sqlite_store(tmp.file("opened.db"));
     const int64_t run = store->begin_run("orders", "schedule", 1000);
-    const auto first = store->open_intents({Intent{0, "orders", run, "S1", "i1", "{}", "h", 1}});
+    const auto first = store->open_intents({Intent{0, "orders", run, "S1", "i1", "{}", "h", 1, "create", ""}});
     PageCommit p = page_for("orders", run, 2000);
     p.intents_closed = first;
-    p.intents_opened = {Intent{0, "orders", run, "S2", "i2", "{}", "h", 2},
-                        Intent{0, "orders", run, "S3", "i3", "{}", "h", 2}};
+    p.intents_opened = {Intent{0, "orders", run, "S2", "i2", "{}", "h", 2, "create", ""},
+                        Intent{0, "orders", run, "S3", "i3", "{}", "h", 2, "create", ""}};
     const auto ids = store->commit_page(p);
     REQUIRE(ids.size() == 2);
     CHECK(first[0] < ids[0]);
@@ -222,7 +222,7 @@ TEST_CASE("a page commit opens the next write's intents with the rest, or not at
 
     PageCommit bad = page_for("orders", run + 99, 3000);  // no such run: rolled back
     bad.intents_closed = ids;
-    bad.intents_opened = {Intent{0, "orders", run, "S4", "i4", "{}", "h", 3}};
+    bad.intents_opened = {Intent{0, "orders", run, "S4", "i4", "{}", "h", 3, "create", ""}};
     CHECK_THROWS_AS(store->commit_page(bad), std::runtime_error);
     pending = store->pending_intents("orders");
     REQUIRE(pending.size() == 2);

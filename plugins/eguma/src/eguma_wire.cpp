@@ -69,21 +69,6 @@ std::string comparable_code(std::string_view code) {
     return out;
 }
 
-std::string path_encode(std::string_view code) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : code) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 std::optional<int64_t> cents_of(const json& amount, std::string* why) {
     auto fail = [&](const std::string& w) -> std::optional<int64_t> {
         if (why) *why = w;

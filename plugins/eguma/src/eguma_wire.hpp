@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <plexus/rest.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -26,7 +27,7 @@ std::optional<std::string> normalise_code(std::string_view input, std::string* w
 // Upper case without dashes: two spellings of one code compare equal.
 std::string comparable_code(std::string_view code);
 // Percent-encodes a code for a path segment (the newest Balance page asks for it).
-std::string path_encode(std::string_view code);
+inline std::string path_encode(std::string_view code) { return sdk::rest::url_encode(code); }
 
 // ---- money ------------------------------------------------------------------------------
 // An amount in currency units — a decimal string ("12.50", "12.5", "12") or a number

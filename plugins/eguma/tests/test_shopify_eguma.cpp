@@ -9,15 +9,6 @@
 using namespace eguma_test;
 namespace sb = plexus::sandbox;
 
-namespace {
-
-size_t count_action(const std::vector<plexus::RecordOutcome>& outcomes, const std::string& action) {
-    size_t n = 0;
-    for (const auto& o : outcomes) n += o.action == action;
-    return n;
-}
-
-}  // namespace
 
 TEST_CASE("an order paid partly by voucher redeems min(due, balance) once, and a second run writes nothing",
           "[eguma][e2e]") {

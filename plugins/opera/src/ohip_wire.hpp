@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <plexus/rest.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -20,7 +21,7 @@ bool valid_app_key(const std::string& key);
 
 std::string base64(const std::string& bytes);
 // Percent-encoding of one query value or path segment (RFC 3986 unreserved kept).
-std::string url_encode(const std::string& s);
+using sdk::rest::url_encode;
 
 // Calendar dates as OHIP sends them: YYYY-MM-DD (the specs' maxLength 8 is a known bug).
 std::string date_of_ms(int64_t unix_ms);

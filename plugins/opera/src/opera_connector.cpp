@@ -718,8 +718,8 @@ private:
         if (resp.status == 401 || resp.status == 403) throw Error(PLEXUS_ERR_AUTH, "opera: " + message);
         if (resp.status == 429 || resp.status == 503) {
             wait_ms = 1000;
-            std::string ra = resp.header("Retry-After");
-            if (!ra.empty()) try { wait_ms = std::clamp<int64_t>(std::stoll(ra) * 1000, 0, 60000); } catch (...) {}
+            if (auto ra = sdk::rest::retry_after_s(resp.header("Retry-After"), host_.now_ms()))
+                wait_ms = std::clamp<int64_t>(*ra * 1000, 0, 60000);
             return PostOutcome::retry;
         }
         if (resp.status >= 500) return PostOutcome::uncertain;
