@@ -17,19 +17,28 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace plexus::test {
 
 // The connector `name` from PLEXUS_PLUGIN_DIR/libplexus_<name>.so, loaded once per test binary.
+// Tests call it from several threads at once (instances made inside worker threads): the
+// registry map is guarded, and the check is made outside the lock (Catch is not thread-safe,
+// but a REQUIRE that passes touches nothing shared).
 inline std::shared_ptr<const plexus::LoadedConnector> load_connector(const std::string& name) {
+    static std::mutex m;
     static std::map<std::string, std::unique_ptr<plexus::PluginRegistry>> registries;
-    auto& registry = registries[name];
-    if (!registry) {
-        registry = std::make_unique<plexus::PluginRegistry>();
-        registry->load_file(std::string(PLEXUS_PLUGIN_DIR) + "/libplexus_" + name + ".so");
+    std::shared_ptr<const plexus::LoadedConnector> c;
+    {
+        std::lock_guard lock(m);
+        auto& registry = registries[name];
+        if (!registry) {
+            registry = std::make_unique<plexus::PluginRegistry>();
+            registry->load_file(std::string(PLEXUS_PLUGIN_DIR) + "/libplexus_" + name + ".so");
+        }
+        c = registry->find(name);
     }
-    auto c = registry->find(name);
     REQUIRE(c);
     return c;
 }
