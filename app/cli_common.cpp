@@ -11,6 +11,7 @@
 #include <date/date.h>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 namespace plexus::cli {
 
@@ -82,8 +84,16 @@ std::optional<TimeArg> parse_time_arg(const std::string& text) {
 }
 
 std::string cli_actor() {
-    const char* user = std::getenv("USER");
-    return std::string("cli:") + (user && *user ? user : "unknown");
+    // $USER first (what the operator sees in their shell); without it (cron, containers,
+    // systemd units) the account the process runs as, so the audit log still names someone.
+    if (const char* user = std::getenv("USER"); user && *user) return std::string("cli:") + user;
+    const uid_t uid = ::geteuid();
+    std::vector<char> buf(16384);
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found && found->pw_name && *found->pw_name)
+        return std::string("cli:") + found->pw_name;
+    return "cli:uid " + std::to_string(uid);
 }
 
 bool data_dir_read_only(const std::string& data_dir) {

@@ -663,6 +663,16 @@ async function main() {
       await row.waitFor();
       check(/no secret set/.test(await row.innerText()), `webshop should show "no secret set"; shows "${await row.innerText()}"`);
       check(!(await page.content()).includes(SECRET_VALUE), 'the secret token must not be anywhere in the inbox page');
+      // The events table gives each event a row and a detail row under it (an array per
+      // event): the table helper must label cells of such rows, not throw.
+      const label = await page.evaluate(async () => {
+        const ui = await import('/js/ui.js');
+        try {
+          const t = ui.table([{ label: 'Seq' }], [[ui.h('tr', null, ui.h('td', null, '1')), ui.h('tr', null, ui.h('td', null, 'body'))]]);
+          return t.querySelector('td').dataset.label;
+        } catch (e) { return `threw: ${e.message}`; }
+      });
+      check(label === 'Seq', `a table of events (row + detail row) should label its cells; got ${label}`);
       await snap('inbox');
     });
 

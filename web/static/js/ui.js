@@ -189,7 +189,9 @@ export function liveWords(live) {
 // on a phone (cards, the default) each row becomes a card, every cell labelled with its
 // column, so that a row's buttons (Replay, Test, Run) are on screen without scrolling.
 export function table(columns, rows, { caption, empty = 'Nothing to show.', test, cards = true } = {}) {
-  for (const tr of rows) {
+  // A row may come as an array (a row and the detail row under it, as the inbox's events).
+  for (const tr of rows.flat(Infinity)) {
+    if (!tr || !tr.children) continue;
     [...tr.children].forEach((td, i) => {
       if (td.dataset.label === undefined && columns[i]) td.dataset.label = columns[i].label || columns[i].srLabel || '';
     });

@@ -85,7 +85,7 @@ export async function render(ctx) {
     const remove = canEdit ? h('button', { type: 'button', class: 'secondary small', 'data-test': 'mapping-remove' }, 'Remove') : null;
     const tr = h('tr', { 'data-test': 'mapping-row', 'data-field': name },
       h('td', { 'data-label': 'Target field' }, fieldInput),
-      h('td', { 'data-label': 'Filled from' }, expr, errorCell),
+      h('td', { class: 'expr', 'data-label': 'Filled from' }, expr, errorCell),
       canEdit ? h('td', { class: 'actions', 'data-label': '' }, remove) : null);
     const row = { field: fieldInput, expr, tr, errorCell };
     if (remove) remove.addEventListener('click', () => { rows = rows.filter((x) => x !== row); tr.remove(); });

@@ -91,7 +91,7 @@ export async function render(ctx) {
     h('td', { class: 'small nowrap' }, timeEl(r.started)),
     h('td', { class: 'num nowrap' }, r.finished ? fmtDuration(r.duration_ms) : '…'),
     ['read', 'created', 'updated', 'unchanged', 'failed'].map((k) =>
-      h('td', { class: ['num', k === 'failed' && r.counts && r.counts.failed ? 'failed-count' : null], 'data-count': k }, fmtNum((r.counts || {})[k] ?? 0))),
+      h('td', { class: ['num', k === 'failed' && r.counts && r.counts.failed ? 'failed-count' : null, (r.counts || {})[k] ? null : 'zero'], 'data-count': k }, fmtNum((r.counts || {})[k] ?? 0))),
     h('td', { class: 'message small' }, r.message || ''));
   const rows = items.map(rowEl);
 

@@ -6,7 +6,7 @@ import { api, seg } from '../api.js';
 import { field, fmtNum, h, put, select, showError, showInfo, table, timeEl, withButton } from '../ui.js';
 
 
-const ROLES = [['support', 'support — read and export'], ['operator', 'operator — + run, enable, replay'], ['admin', 'admin — + users, connection tests']];
+const ROLES = [['support', 'support — read and export'], ['operator', 'operator — + run, replay, mappings'], ['admin', 'admin — + users, connections']];
 
 export async function render(ctx) {
   const data = await api.get('/api/users');
@@ -86,7 +86,7 @@ export async function render(ctx) {
 
   put(ctx.main, 
     h('h1', null, 'Users'),
-    h('p', { class: 'subtitle' }, `${fmtNum(rows.length)} users. support reads and exports; operator also runs, enables and replays; admin also manages users and tests connections.`),
+    h('p', { class: 'subtitle' }, `${fmtNum(rows.length)} user${rows.length === 1 ? '' : 's'}. Support reads, looks up and exports; operator also runs, schedules, replays and edits mappings; admin also manages users, connections and notifications.`),
     table([{ label: 'Name' }, { label: 'Role' }, { label: 'Created' }, { srLabel: 'Actions' }], rows, { test: 'users-table', empty: 'No users.' }),
     form,
     passwordDialog.el);
