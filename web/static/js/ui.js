@@ -185,17 +185,24 @@ export function liveWords(live) {
   return { wait, line: parts.join(' · ') };
 }
 
-// A table. columns: [{label, num?}]. On a wide screen it scrolls sideways inside its box;
-// on a phone (cards, the default) each row becomes a card, every cell labelled with its
-// column, so that a row's buttons (Replay, Test, Run) are on screen without scrolling.
-export function table(columns, rows, { caption, empty = 'Nothing to show.', test, cards = true } = {}) {
-  // A row may come as an array (a row and the detail row under it, as the inbox's events).
+// Gives each cell the name of its column (data-label), which a phone's card shows beside
+// it. For rows added to a table() later, as a list that refreshes itself. A row may come as
+// an array (a row and the detail row under it, as the inbox's events).
+export function labelCells(columns, rows) {
   for (const tr of rows.flat(Infinity)) {
     if (!tr || !tr.children) continue;
     [...tr.children].forEach((td, i) => {
       if (td.dataset.label === undefined && columns[i]) td.dataset.label = columns[i].label || columns[i].srLabel || '';
     });
   }
+  return rows;
+}
+
+// A table. columns: [{label, num?}]. On a wide screen it scrolls sideways inside its box;
+// on a phone (cards, the default) each row becomes a card, every cell labelled with its
+// column, so that a row's buttons (Replay, Test, Run) are on screen without scrolling.
+export function table(columns, rows, { caption, empty = 'Nothing to show.', test, cards = true } = {}) {
+  labelCells(columns, rows);
   const tbody = h('tbody', null, rows);
   const t = h('table', { 'data-test': test, class: cards ? 'cards-on-phone' : null },
     caption ? h('caption', null, caption) : null,

@@ -5,7 +5,7 @@
 
 import { api } from '../api.js';
 import { runsChart } from '../chart.js';
-import { badge, clear, field, fmtDuration, fmtNum, h, offsetPager, put, select, table, timeEl } from '../ui.js';
+import { badge, clear, field, fmtDuration, fmtNum, h, labelCells, offsetPager, put, select, table, timeEl } from '../ui.js';
 import { visiblePoller } from './attention.js';
 
 
@@ -100,11 +100,12 @@ export async function render(ctx) {
     (o) => ctx.go('/runs', { ...filters, offset: o }), 'runs-pager');
   let pager = makePager();
   const runsTitle = h('h2', { 'data-test': 'runs-total' }, `Runs (${fmtNum(total)})`);
-  const runsTable = table([
+  const columns = [
     { label: 'Run' }, { label: 'Process' }, { label: 'Trigger' }, { label: 'Status' }, { label: 'Started' },
     { label: 'Duration', num: true }, { label: 'Read', num: true }, { label: 'Created', num: true },
     { label: 'Updated', num: true }, { label: 'Unchanged', num: true }, { label: 'Failed', num: true }, { label: 'Message' },
-  ], rows, { test: 'runs-table', empty: 'No runs match these filters.' });
+  ];
+  const runsTable = table(columns, rows, { test: 'runs-table', empty: 'No runs match these filters.' });
 
   put(ctx.main, 
     h('h1', null, 'Run history'),
@@ -130,7 +131,7 @@ export async function render(ctx) {
     total = fresh.total ?? items.length;
     const tbody = runsTable.querySelector('tbody');
     clear(tbody);
-    if (items.length) tbody.append(...items.map(rowEl));
+    if (items.length) tbody.append(...labelCells(columns, items.map(rowEl)));
     else tbody.append(h('tr', null, h('td', { colspan: 12, class: 'empty' }, 'No runs match these filters.')));
     runsTitle.textContent = `Runs (${fmtNum(total)})`;
     const next = makePager();
