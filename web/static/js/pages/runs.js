@@ -85,7 +85,7 @@ export async function render(ctx) {
   // ---- table ----
   const rowEl = (r) => h('tr', { 'data-test': 'run-row', 'data-run-id': r.id, 'data-status': r.status, 'data-process': r.process },
     h('td', null, h('a', { href: `#/runs/${r.id}`, 'data-test': 'run-link' }, String(r.id))),
-    h('td', { class: 'nowrap', title: r.process }, names.get(r.process) || r.process),
+    h('td', { class: 'run-process', title: r.process }, names.get(r.process) || r.process),
     h('td', null, r.trigger),
     h('td', null, badge(r.status)),
     h('td', { class: 'small nowrap' }, timeEl(r.started)),
