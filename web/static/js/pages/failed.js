@@ -7,7 +7,7 @@
 
 import { api, seg } from '../api.js';
 import {
-  badge, field, fmtNum, h, offsetPager, put, roleAtLeast, select, showError, table, timeEl,
+  badge, clear, field, fmtNum, h, offsetPager, put, roleAtLeast, select, showError, table, timeEl,
 } from '../ui.js';
 
 
@@ -326,7 +326,8 @@ export function attemptSent(outcomeId) {
         return;
       }
       const payload = typeof a.payload === 'string' ? a.payload : JSON.stringify(a.payload, null, 2);
-      body.replaceChildren(
+      clear(body);
+      put(body,
         a.sent
           ? [h('div', null, h('strong', null, a.operation === 'update' ? 'Sent as an update' : 'Sent as a create'),
             a.payload_truncated ? h('span', { class: 'muted' }, ` (the first ${fmtNum(payload.length)} of ${fmtNum(a.payload_bytes)} bytes)`) : ''),
