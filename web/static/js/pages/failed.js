@@ -269,7 +269,7 @@ function renderDismissed(ctx, chosen, page, offset, views) {
     { label: 'Dismissed' }, { label: 'By' }, { label: 'Reason' }, { label: 'Attempts' }],
   rows, { test: 'dismissed-table', empty: `No dismissed records of ${chosen.name || chosen.id}.` });
   put(ctx.main, views,
-    h('p', { class: 'subtitle' }, `${fmtNum(total)} records of ${chosen.name || chosen.id} were dismissed: they are not replayed and not counted as failed. Restore puts a record back in the failed queue. A dismissed record that fails again (after it changed in the source) is back in the queue by itself; one that syncs leaves this list.`),
+    h('p', { class: 'subtitle' }, `${fmtNum(total)} record${total === 1 ? '' : 's'} of ${chosen.name || chosen.id} ${total === 1 ? 'was' : 'were'} dismissed: they are not replayed and not counted as failed. Restore puts a record back in the failed queue. A dismissed record that fails again (after it changed in the source) is back in the queue by itself; one that syncs leaves this list.`),
     canOperate ? h('div', { class: 'button-row' }, restore) : null,
     t,
     offsetPager({ total, limit: LIMIT, offset, count: items.length },
