@@ -188,6 +188,32 @@ json outcome_json(const RecordOutcome& o) {
             {"finished", time_or_null(o.finished_ms)}};
 }
 
+// What a failed attempt sent and got back (docs/api.md, "Failed records"). The payload is
+// JSON when it was kept whole, else the text kept (cut at 64 KiB); masked again with the
+// secrets known now.
+json attempt_json(const FailedAttempt& a) {
+    const SecretRedactor& r = global_redactor();
+    json payload = nullptr;
+    bool truncated = false;
+    if (a.payload) {
+        truncated = a.payload_bytes > static_cast<int64_t>(a.payload->size());
+        json parsed = truncated ? json() : json::parse(*a.payload, nullptr, false);
+        if (!truncated && !parsed.is_discarded()) {
+            redact_json(parsed);
+            payload = std::move(parsed);
+        } else {
+            payload = r.redact(*a.payload);
+        }
+    }
+    return {{"sent", a.payload.has_value()},
+            {"operation", a.operation.empty() ? json(nullptr) : json(a.operation)},
+            {"payload", payload},
+            {"payload_bytes", a.payload_bytes},
+            {"payload_truncated", truncated},
+            {"note", r.redact(a.note)},
+            {"answer", r.redact(a.answer)}};
+}
+
 const std::set<std::string> k_actions = {"created", "updated", "unchanged", "failed"};
 const std::set<std::string> k_error_classes = {"auth", "rate_limit", "validation", "conflict",
                                                "transient", "plugin", "mapping", "dependency"};
@@ -738,25 +764,43 @@ struct Portal::Impl {
             send_op(c, ops.run_now(c.match[1], c.actor()),
                     [&] { send_json(c.res, 202, {{"accepted", true}}); });
         });
+        // The failed queue: waiting records, or (state=dismissed) those an operator took out.
         route("GET", "/api/processes/" + id + "/failed", support, [this](Ctx& c) {
             const std::string pid = c.match[1];
             process_or_404(pid);
             const int64_t limit = int_param(c.req, "limit", 50, 1, 500);
             const int64_t offset = int_param(c.req, "offset", 0, 0, INT64_MAX);
+            FailedState state = FailedState::waiting;
+            if (auto s = param(c.req, "state")) {
+                if (*s == "dismissed") state = FailedState::dismissed;
+                else if (*s != "waiting")
+                    throw bad_request("state \"" + *s + "\" is neither waiting nor dismissed");
+            }
             json items = json::array();
-            for (const auto& f : ops.store().failed_records(pid, limit, offset)) {
+            for (const auto& f : ops.store().failed_records(pid, limit, offset, state)) {
                 json record = json::parse(f.record_json, nullptr, false);
                 if (!record.is_discarded()) redact_json(record);
-                items.push_back({{"source_key", f.source_key},
-                                 {"error_class", f.error_class},
-                                 {"message", global_redactor().redact(f.message)},
-                                 {"attempts", f.attempts},
-                                 {"first_failed", time_or_null(f.first_failed_ms)},
-                                 {"last_failed", time_or_null(f.last_failed_ms)},
-                                 {"record", record.is_discarded() ? json(nullptr) : record}});
+                json item = {{"source_key", f.source_key},
+                             {"error_class", f.error_class},
+                             {"message", global_redactor().redact(f.message)},
+                             {"attempts", f.attempts},
+                             {"first_failed", time_or_null(f.first_failed_ms)},
+                             {"last_failed", time_or_null(f.last_failed_ms)},
+                             {"record", record.is_discarded() ? json(nullptr) : record}};
+                if (f.dismissed_ms) {
+                    item["dismissed"] = time_or_null(f.dismissed_ms);
+                    item["dismissed_by"] = f.dismissed_by;
+                    item["dismiss_reason"] = global_redactor().redact(f.dismiss_reason);
+                }
+                items.push_back(std::move(item));
             }
-            send_json(c.res, 200, {{"items", items}, {"total", ops.store().failed_count(pid)},
-                                   {"limit", limit}, {"offset", offset}});
+            send_json(c.res, 200,
+                      {{"items", items},
+                       {"state", state == FailedState::dismissed ? "dismissed" : "waiting"},
+                       {"total", ops.store().failed_count(pid, state)},
+                       {"dismissed_total", ops.store().failed_count(pid, FailedState::dismissed)},
+                       {"limit", limit},
+                       {"offset", offset}});
         });
         route("POST", "/api/processes/" + id + "/replay", operator_, [this](Ctx& c) {
             const std::string pid = c.match[1];
@@ -798,6 +842,26 @@ struct Portal::Impl {
             int64_t n = 0;
             send_op(c, ops.dismiss_failed(pid, keys, string_field(b, "reason", true), c.actor(), &n),
                     [&] { send_json(c.res, 200, {{"dismissed", n}}); });
+        });
+        // Dismissed records back into the queue (docs/api.md).
+        route("POST", "/api/processes/" + id + "/restore", operator_, [this](Ctx& c) {
+            const std::string pid = c.match[1];
+            process_or_404(pid);
+            json& b = c.body;
+            for (auto it = b.begin(); it != b.end(); ++it)
+                if (it.key() != "source_keys")
+                    throw bad_request("unknown field \"" + it.key() + "\"; send source_keys");
+            if (!b.contains("source_keys") || !b["source_keys"].is_array())
+                throw bad_request("\"source_keys\" must be an array of strings");
+            std::vector<std::string> keys;
+            for (const auto& k : b["source_keys"]) {
+                if (!k.is_string()) throw bad_request("\"source_keys\" must be an array of strings");
+                keys.push_back(k.get<std::string>());
+            }
+            if (keys.size() > 10000) throw bad_request("at most 10000 source_keys at once");
+            int64_t n = 0;
+            send_op(c, ops.restore_failed(pid, keys, c.actor(), &n),
+                    [&] { send_json(c.res, 200, {{"restored", n}}); });
         });
         route("POST", "/api/processes/" + id + "/reconcile", operator_, [this](Ctx& c) {
             const std::string pid = c.match[1];
@@ -855,6 +919,16 @@ struct Portal::Impl {
             OutcomeQuery q = outcome_query(c.req, ops);
             q.run_id = run_id;
             send_json(c.res, 200, outcome_page(ops, q, c.req));
+        });
+        // One outcome, and for a failure what its attempt sent and what the target answered.
+        route("GET", R"(/api/outcomes/(\d{1,18}))", support, [this](Ctx& c) {
+            const int64_t oid = std::stoll(c.match[1]);
+            auto o = ops.store().outcome(oid);
+            if (!o) throw not_found("no record outcome " + std::string(c.match[1]));
+            json v = outcome_json(*o);
+            v["attempt"] = nullptr;
+            if (auto a = ops.store().failed_attempt(oid)) v["attempt"] = attempt_json(*a);
+            send_json(c.res, 200, v);
         });
         route("GET", "/api/outcomes", support, [this](Ctx& c) {
             send_json(c.res, 200, outcome_page(ops, outcome_query(c.req, ops), c.req));

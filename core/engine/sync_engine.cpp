@@ -353,18 +353,22 @@ private:
     };
     ReverseWrite reverse_written(const ProcessRuntime& p, const SourceRecord& rec);
 
+    // A record failed: its outcome, its failed-queue row and what its attempt sent (`sent`,
+    // none when nothing was) with the target's `answer` (docs/operations.md, "Failed records").
     void add_failure(PageCommit& commit, const std::string& process_id, const SourceRecord& rec,
-                     const std::string& cls, const std::string& message, int64_t started);
+                     const std::string& cls, const std::string& message, int64_t started,
+                     const Pending* sent = nullptr, const std::string& answer = {});
     // A pending write failed: one failure per source record it carries.
     void fail_pending(PageCommit& commit, const std::string& process_id, const Pending& p,
-                      const std::string& cls, const std::string& message) {
+                      const std::string& cls, const std::string& message,
+                      const std::string& answer) {
         if (p.members.empty()) {
-            add_failure(commit, process_id, p.source, cls, message, p.started_ms);
+            add_failure(commit, process_id, p.source, cls, message, p.started_ms, &p, answer);
             return;
         }
         for (size_t i = 0; i < p.members.size(); ++i) {
             SourceRecord s = i < p.member_records.size() ? p.member_records[i] : SourceRecord{p.members[i], {}, {}};
-            add_failure(commit, process_id, s, cls, message, p.started_ms);
+            add_failure(commit, process_id, s, cls, message, p.started_ms, &p, answer);
         }
     }
     void add_success(PageCommit& commit, const std::string& process_id, const Pending& p,
@@ -421,7 +425,8 @@ ProcessRuntime& Run::runtime(const std::string& process_id) {
     ProcessRuntime& p = runtimes_[process_id];
     p.compiled = &hub_.process(process_id);
     p.reverse = reverse_processes_of(hub_.config(), *p.compiled->config);
-    has_failed_queue_[process_id] = store_.failed_count(process_id) > 0;
+    // Dismissed records count: a success must take them out too.
+    has_failed_queue_[process_id] = store_.failed_count(process_id, FailedState::any) > 0;
     return p;
 }
 
@@ -439,9 +444,45 @@ ConnectorInstance& Run::target_of(ProcessRuntime& p) {
     return *p.target;
 }
 
+// What a failed attempt sent (the mapped record, secrets masked, cut at
+// kMaxAttemptPayloadBytes on a UTF-8 boundary) and what the target answered; when nothing was
+// sent, why. Made only for failures: successes cost nothing.
+FailedAttempt failed_attempt_of(const Pending* sent, const std::string& cls,
+                                const std::string& answer) {
+    FailedAttempt a;
+    a.answer = global_redactor().redact(answer);
+    if (!sent || sent->op.empty()) {
+        a.note = cls == error_class::mapping
+                     ? "nothing was sent: the mapping could not map this record"
+                 : cls == error_class::dependency
+                     ? "nothing was sent: a record it refers to could not be synced first"
+                     : "nothing was sent";
+        return a;
+    }
+    a.operation = sent->op;
+    std::string payload = global_redactor().redact(sent->text);
+    a.payload_bytes = static_cast<int64_t>(payload.size());
+    if (payload.size() > kMaxAttemptPayloadBytes) {
+        size_t cut = kMaxAttemptPayloadBytes;
+        while (cut > 0 && (static_cast<unsigned char>(payload[cut]) & 0xC0) == 0x80) --cut;
+        payload.resize(cut);
+        a.note = "the payload was " + std::to_string(a.payload_bytes) + " bytes; the first " +
+                 std::to_string(cut) + " are kept";
+    }
+    if (sent->op == "update" && !sent->target_key.empty())
+        a.note += std::string(a.note.empty() ? "" : "; ") + "sent as an update of " +
+                  global_redactor().redact(sent->target_key);
+    a.payload = std::move(payload);
+    return a;
+}
+
 void Run::add_failure(PageCommit& commit, const std::string& process_id, const SourceRecord& rec,
-                      const std::string& cls, const std::string& message, int64_t started) {
+                      const std::string& cls, const std::string& message, int64_t started,
+                      const Pending* sent, const std::string& answer) {
     std::string msg = global_redactor().redact(message);
+    FailedAttempt attempt = failed_attempt_of(sent, cls, answer);
+    attempt.outcome_index = commit.outcomes.size();
+    commit.failed_attempts.push_back(std::move(attempt));
     RecordOutcome o;
     o.run_id = run_id_;
     o.process_id = process_id;
@@ -850,7 +891,8 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
         // The whole batch failed. A transient failure may still have created records: those
         // intents stay open and are resolved by lookup on the next run.
         for (auto& b : batch) {
-            fail_pending(c, pid, b, class_of(result.status), "write failed: " + result.text);
+            fail_pending(c, pid, b, class_of(result.status), "write failed: " + result.text,
+                         result.text);
             if (b.intent_id && result.status != PLEXUS_ERR_TRANSIENT) c.intents_closed.push_back(b.intent_id);
         }
         return;
@@ -876,7 +918,7 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
             conflicts.back().conflict_message = message;
             continue;
         }
-        fail_pending(c, pid, b, class_of(status), message);
+        fail_pending(c, pid, b, class_of(status), message, message);
         if (b.intent_id && status != PLEXUS_ERR_TRANSIENT) c.intents_closed.push_back(b.intent_id);
     }
 
@@ -895,7 +937,8 @@ void Run::write_batch(ProcessRuntime& p, std::vector<Pending>& batch, PageCommit
             b.intent_id = 0;
             updates.push_back(std::move(b));
         } else {
-            add_failure(c, pid, b.source, error_class::conflict, b.conflict_message, b.started_ms);
+            add_failure(c, pid, b.source, error_class::conflict, b.conflict_message, b.started_ms,
+                        &b, b.conflict_message + " (and a look-up found no record to update)");
         }
     }
     if (!updates.empty()) write_batch(p, updates, c);
@@ -1384,7 +1427,7 @@ ReconcileReport SyncEngine::reconcile(const std::string& process_id, const Recon
                              "an open intent of run " + std::to_string(in.run_id));
         }
         for (int64_t offset = 0; !cancelled();) {
-            auto failed = store.failed_records(process_id, 500, offset);
+            auto failed = store.failed_records(process_id, 500, offset, FailedState::any);
             for (const auto& f : failed) {
                 ++report.failed_records;
                 progress();

@@ -360,6 +360,7 @@ json Operations::process_view(const std::string& process_id) {
         v["last_run"] = nullptr;
     }
     v["failed_count"] = hub_.store().failed_count(cfg->id);
+    v["dismissed_count"] = hub_.store().failed_count(cfg->id, FailedState::dismissed);
     json deps = json::array();
     for (const auto& d : cfg->dependencies) deps.push_back(d.process);
     v["dependencies"] = deps;
@@ -614,9 +615,13 @@ OpResult Operations::replay(const std::string& process_id,
     if (keys) {
         if (keys->empty()) return {OpStatus::invalid, "source_keys is empty"};
         for (const auto& k : *keys) {
-            if (!store.failed_record(process_id, k))
+            auto f = store.failed_record(process_id, k);
+            if (!f)
                 return {OpStatus::invalid, "source key \"" + k + "\" is not in the failed queue of " +
                                                process_id};
+            if (f->dismissed_ms)
+                return {OpStatus::invalid, "source key \"" + k + "\" of " + process_id +
+                                               " was dismissed; restore it to replay it"};
         }
         n = static_cast<int64_t>(keys->size());
     } else {
@@ -651,18 +656,46 @@ OpResult Operations::dismiss_failed(const std::string& process_id,
         return {OpStatus::invalid, "give a reason: it is kept in the audit log for whoever looks next"};
     if (reason.size() > 1000) return {OpStatus::invalid, "the reason is longer than 1000 characters"};
     Store& store = hub_.store();
-    for (const auto& k : keys)
-        if (!store.failed_record(process_id, k))
+    for (const auto& k : keys) {
+        auto f = store.failed_record(process_id, k);
+        if (!f)
             return {OpStatus::invalid,
                     "source key \"" + k + "\" is not in the failed queue of " + process_id};
+        if (f->dismissed_ms)
+            return {OpStatus::invalid, "source key \"" + k + "\" of " + process_id +
+                                           " is dismissed already (by " + f->dismissed_by + ")"};
+    }
     if (scheduler_.running(process_id))
         return {OpStatus::conflict, "process " + process_id +
                                         " is running; dismiss its records when the run has ended"};
     const int64_t n = store.dismiss_failed(
-        process_id, keys,
+        process_id, keys, reason,
         AuditEntry{0, hub_.clock().now_ms(), actor, "failed.dismiss", process_id,
                    json{{"records", keys.size()}, {"source_keys", keys}, {"reason", reason}}.dump()});
     if (dismissed) *dismissed = n;
+    return OpResult::ok();
+}
+
+OpResult Operations::restore_failed(const std::string& process_id,
+                                    const std::vector<std::string>& keys, const std::string& actor,
+                                    int64_t* restored) {
+    if (!has_process(process_id)) return {OpStatus::not_found, "no process \"" + process_id + "\""};
+    if (keys.empty()) return {OpStatus::invalid, "source_keys is empty: name the records to restore"};
+    Store& store = hub_.store();
+    for (const auto& k : keys) {
+        auto f = store.failed_record(process_id, k);
+        if (!f || !f->dismissed_ms)
+            return {OpStatus::invalid, "source key \"" + k + "\" is not among the dismissed records of " +
+                                           process_id};
+    }
+    if (scheduler_.running(process_id))
+        return {OpStatus::conflict, "process " + process_id +
+                                        " is running; restore its records when the run has ended"};
+    const int64_t n = store.restore_failed(
+        process_id, keys,
+        AuditEntry{0, hub_.clock().now_ms(), actor, "failed.restore", process_id,
+                   json{{"records", keys.size()}, {"source_keys", keys}}.dump()});
+    if (restored) *restored = n;
     return OpResult::ok();
 }
 

@@ -158,12 +158,17 @@ public:
     OpResult rewind(const std::string& process_id, const std::string& to_text,
                     const std::string& actor);
     // Takes records out of the failed queue without syncing them (support decided they need
-    // none), with the reason, audited failed.dismiss. Each key must be in the queue; refused
-    // (conflict) while a run of the process is going. A dismissed record syncs again when
-    // its source changes.
+    // none), with the reason, audited failed.dismiss. They are kept as dismissed (not counted,
+    // not replayed) and can be restored. Each key must be waiting in the queue; refused
+    // (conflict) while a run of the process is going. A dismissed record that fails again
+    // (its source changed) is back in the queue; one that succeeds leaves it.
     OpResult dismiss_failed(const std::string& process_id, const std::vector<std::string>& keys,
                             const std::string& reason, const std::string& actor,
                             int64_t* dismissed = nullptr);
+    // Puts dismissed records back in the queue, audited failed.restore. Each key must be
+    // dismissed; refused (conflict) while a run of the process is going.
+    OpResult restore_failed(const std::string& process_id, const std::vector<std::string>& keys,
+                            const std::string& actor, int64_t* restored = nullptr);
 
     // Reconciliation (docs/operations.md): started in the background, one at a time per
     // process; conflict while one is going. reconcile_view: {"running", "checked",

@@ -384,6 +384,35 @@ CREATE TABLE notify_channels (
 ) WITHOUT ROWID;
 )sql";
 
+// Failed records (docs/operations.md, "Failed records"):
+// - failed_queue gains the dismissal: dismissed_ms NULL means the record waits in the queue
+//   (counted, replayed); set, an operator took it out with a reason (restorable). The index of
+//   migration 1 becomes two partial ones, so the waiting rows (every count, the attention
+//   panel, replay) are found without reading the dismissed ones, and the other way round.
+// - failed_attempts: for each failed outcome written since, what was sent to the target (the
+//   mapped record, secret values masked, at most 64 KiB: payload_bytes is the size before the
+//   cut; NULL when nothing was sent, `note` says why) and the target's answer. Only failures
+//   write a row, so the engine's hot path (successes) costs nothing more. The row's id is its
+//   outcome's.
+constexpr const char* k_migration_12 = R"sql(
+ALTER TABLE failed_queue ADD COLUMN dismissed_ms INTEGER;
+ALTER TABLE failed_queue ADD COLUMN dismissed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE failed_queue ADD COLUMN dismiss_reason TEXT NOT NULL DEFAULT '';
+DROP INDEX failed_queue_by_first_failed;
+CREATE INDEX failed_queue_waiting ON failed_queue (process_id, first_failed_ms)
+    WHERE dismissed_ms IS NULL;
+CREATE INDEX failed_queue_dismissed ON failed_queue (process_id, dismissed_ms)
+    WHERE dismissed_ms IS NOT NULL;
+CREATE TABLE failed_attempts (
+    outcome_id    INTEGER PRIMARY KEY REFERENCES record_outcomes (id) ON DELETE CASCADE,
+    operation     TEXT    NOT NULL DEFAULT '',  -- create, update; '' when nothing was sent
+    payload       TEXT,                         -- NULL when nothing was sent
+    payload_bytes INTEGER NOT NULL DEFAULT 0,
+    note          TEXT    NOT NULL DEFAULT '',
+    answer        TEXT    NOT NULL DEFAULT ''
+);
+)sql";
+
 int read_version(SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     q.executeStep();
@@ -407,6 +436,7 @@ const std::vector<Migration>& all() {
         {9, "intents for updates", k_migration_9},
         {10, "mapping versions edited in the portal", k_migration_10},
         {11, "attention and notifications", k_migration_11},
+        {12, "failed attempts kept, dismissal reversible", k_migration_12},
     };
     return migrations;
 }

@@ -141,7 +141,7 @@ constexpr const char* k_outcome_columns =
 
 constexpr const char* k_failed_columns =
     "process_id, source_key, record_json, error_class, message, attempts, first_failed_ms, "
-    "last_failed_ms";
+    "last_failed_ms, coalesce(dismissed_ms, 0), dismissed_by, dismiss_reason";
 
 // The page commit's inserts take many rows per statement ("INSERT … VALUES (…), (…), …":
 // rows_statement()): a statement costs its cursors opened, positioned and closed again,
@@ -176,7 +176,8 @@ constexpr const char* k_intent_batch_update =
 constexpr const char* k_intent_batch_delete = "DELETE FROM intent_batches WHERE id = ?1";
 
 // Failed-queue upsert: one row per source record. A repeated failure replaces the record and
-// the error, adds its attempts to those already counted and keeps the first failure time.
+// the error, adds its attempts to those already counted and keeps the first failure time; a
+// dismissed record that fails again is back in the queue (migration 12).
 constexpr const char* k_failed_upsert =
     "INSERT INTO failed_queue (process_id, source_key, record_json, error_class, message, "
     "attempts, first_failed_ms, last_failed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
@@ -184,7 +185,13 @@ constexpr const char* k_failed_upsert =
     "record_json = excluded.record_json, error_class = excluded.error_class, "
     "message = excluded.message, attempts = failed_queue.attempts + excluded.attempts, "
     "first_failed_ms = min(failed_queue.first_failed_ms, excluded.first_failed_ms), "
-    "last_failed_ms = max(failed_queue.last_failed_ms, excluded.last_failed_ms)";
+    "last_failed_ms = max(failed_queue.last_failed_ms, excluded.last_failed_ms), "
+    "dismissed_ms = NULL, dismissed_by = '', dismiss_reason = ''";
+
+// A failed attempt's payload and answer (migration 12), one row per failed outcome.
+constexpr const char* k_failed_attempt_insert =
+    "INSERT INTO failed_attempts (outcome_id, operation, payload, payload_bytes, note, answer) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 constexpr const char* k_failed_delete =
     "DELETE FROM failed_queue WHERE process_id = ?1 AND source_key = ?2";
@@ -307,6 +314,9 @@ FailedRecord read_failed(SQLite::Statement& s) {
     f.attempts = s.getColumn(5).getInt();
     f.first_failed_ms = s.getColumn(6).getInt64();
     f.last_failed_ms = s.getColumn(7).getInt64();
+    f.dismissed_ms = s.getColumn(8).getInt64();
+    f.dismissed_by = s.getColumn(9).getString();
+    f.dismiss_reason = s.getColumn(10).getString();
     return f;
 }
 
@@ -980,13 +990,20 @@ public:
 
     // --- failed queue ---------------------------------------------------------------------
 
-    // Oldest first failure first.
+    // Waiting: oldest first failure first; dismissed: newest dismissal first; any: by key.
+    // Each reads its own partial index (migration 12).
     std::vector<FailedRecord> failed_records(const std::string& process_id, int64_t limit,
-                                             int64_t offset) override {
+                                             int64_t offset, FailedState state) override {
         return guarded(about("read the failed records of", process_id), [&] {
+            const char* where_order =
+                state == FailedState::waiting
+                    ? " AND dismissed_ms IS NULL ORDER BY first_failed_ms, source_key"
+                : state == FailedState::dismissed
+                    ? " AND dismissed_ms IS NOT NULL ORDER BY dismissed_ms DESC, source_key"
+                    : " ORDER BY source_key";
             StatementUse s(stmt(std::string("SELECT ") + k_failed_columns +
-                                " FROM failed_queue WHERE process_id = ?1"
-                                " ORDER BY first_failed_ms, source_key LIMIT ?2 OFFSET ?3"));
+                                " FROM failed_queue WHERE process_id = ?1" + where_order +
+                                " LIMIT ?2 OFFSET ?3"));
             s->bind(1, process_id);
             s->bind(2, sql_limit(limit));
             s->bind(3, std::max<int64_t>(offset, 0));
@@ -996,9 +1013,14 @@ public:
         });
     }
 
-    int64_t failed_count(const std::string& process_id) override {
+    int64_t failed_count(const std::string& process_id, FailedState state) override {
         return guarded(about("count the failed records of", process_id), [&] {
-            StatementUse s(stmt("SELECT count(*) FROM failed_queue WHERE process_id = ?1"));
+            StatementUse s(stmt(
+                state == FailedState::waiting
+                    ? "SELECT count(*) FROM failed_queue WHERE process_id = ?1 AND dismissed_ms IS NULL"
+                : state == FailedState::dismissed
+                    ? "SELECT count(*) FROM failed_queue WHERE process_id = ?1 AND dismissed_ms IS NOT NULL"
+                    : "SELECT count(*) FROM failed_queue WHERE process_id = ?1"));
             s->bind(1, process_id);
             s->executeStep();
             return s->getColumn(0).getInt64();
@@ -1020,13 +1042,40 @@ public:
     }
 
     int64_t dismiss_failed(const std::string& process_id,
-                           const std::vector<std::string>& source_keys,
+                           const std::vector<std::string>& source_keys, const std::string& reason,
                            const AuditEntry& entry) override {
         return guarded(about("dismiss failed records of", process_id), [&] {
             SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
             int64_t n = 0;
             for (const auto& key : source_keys) {
-                StatementUse s(stmt(k_failed_delete));
+                StatementUse s(stmt(
+                    "UPDATE failed_queue SET dismissed_ms = ?3, dismissed_by = ?4, "
+                    "dismiss_reason = ?5 WHERE process_id = ?1 AND source_key = ?2 AND "
+                    "dismissed_ms IS NULL"));
+                s->bind(1, process_id);
+                s->bind(2, key);
+                s->bind(3, std::max<int64_t>(entry.at_ms, 1));
+                s->bind(4, entry.actor);
+                s->bind(5, reason);
+                n += s->exec();
+            }
+            insert_audit(entry);
+            tx.commit();
+            return n;
+        });
+    }
+
+    int64_t restore_failed(const std::string& process_id,
+                           const std::vector<std::string>& source_keys,
+                           const AuditEntry& entry) override {
+        return guarded(about("restore dismissed records of", process_id), [&] {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            int64_t n = 0;
+            for (const auto& key : source_keys) {
+                StatementUse s(stmt(
+                    "UPDATE failed_queue SET dismissed_ms = NULL, dismissed_by = '', "
+                    "dismiss_reason = '' WHERE process_id = ?1 AND source_key = ?2 AND "
+                    "dismissed_ms IS NOT NULL"));
                 s->bind(1, process_id);
                 s->bind(2, key);
                 n += s->exec();
@@ -1035,6 +1084,35 @@ public:
             tx.commit();
             return n;
         });
+    }
+
+    std::optional<RecordOutcome> outcome(int64_t id) override {
+        return guarded(about("read record outcome", id), [&]() -> std::optional<RecordOutcome> {
+            StatementUse s(stmt(std::string("SELECT ") + k_outcome_columns +
+                                " FROM record_outcomes WHERE id = ?1"));
+            s->bind(1, id);
+            if (!s->executeStep()) return std::nullopt;
+            return read_outcome(s.get());
+        });
+    }
+
+    std::optional<FailedAttempt> failed_attempt(int64_t outcome_id) override {
+        return guarded(about("read the failed attempt of outcome", outcome_id),
+                       [&]() -> std::optional<FailedAttempt> {
+                           StatementUse s(stmt(
+                               "SELECT operation, payload, payload_bytes, note, answer "
+                               "FROM failed_attempts WHERE outcome_id = ?1"));
+                           s->bind(1, outcome_id);
+                           if (!s->executeStep()) return std::nullopt;
+                           FailedAttempt a;
+                           a.outcome_id = outcome_id;
+                           a.operation = s->getColumn(0).getString();
+                           a.payload = optional_text(s->getColumn(1));
+                           a.payload_bytes = s->getColumn(2).getInt64();
+                           a.note = s->getColumn(3).getString();
+                           a.answer = s->getColumn(4).getString();
+                           return a;
+                       });
     }
 
     // --- outcomes -------------------------------------------------------------------------
@@ -1806,7 +1884,8 @@ public:
         return guarded(about("group the failed records of", process_id), [&] {
             StatementUse s(stmt(
                 "SELECT error_class, message, count(*) AS n FROM failed_queue "
-                "WHERE process_id = ?1 GROUP BY error_class, message ORDER BY n DESC, message "
+                "WHERE process_id = ?1 AND dismissed_ms IS NULL "
+                "GROUP BY error_class, message ORDER BY n DESC, message "
                 "LIMIT ?2"));
             s->bind(1, process_id);
             s->bind(2, sql_limit(limit));
@@ -2346,6 +2425,31 @@ private:
         }
     }
 
+    // The failed attempts of the page's outcomes, right after the outcomes' insert. The
+    // outcomes took consecutive ids ending at last_insert_rowid: the transaction holds the
+    // write lock, and an AUTOINCREMENT rowid is always the largest yet plus one.
+    void insert_failed_attempts(const PageCommit& page) {
+        const int64_t last = db_->getLastInsertRowid();
+        const int64_t first = last - static_cast<int64_t>(page.outcomes.size()) + 1;
+        SQLite::Statement& s = stmt(k_failed_attempt_insert);
+        for (const FailedAttempt& a : page.failed_attempts) {
+            if (a.outcome_index >= page.outcomes.size())
+                throw StoreError(path_ + ": commit a page of " + page.process_id +
+                                 ": a failed attempt names outcome " +
+                                 std::to_string(a.outcome_index) + " of " +
+                                 std::to_string(page.outcomes.size()));
+            StatementUse u(s);
+            u->bind(1, first + static_cast<int64_t>(a.outcome_index));
+            u->bindNoCopy(2, a.operation);
+            if (a.payload) u->bindNoCopy(3, *a.payload);
+            else u->bind(3);
+            u->bind(4, a.payload_bytes);
+            u->bindNoCopy(5, a.note);
+            u->bindNoCopy(6, a.answer);
+            u->exec();
+        }
+    }
+
     // The parts of commit_page, inside its transaction.
     // The page's ledger rows, upserted many to a statement.
     void upsert_ledger(const PageCommit& page) {
@@ -2375,6 +2479,7 @@ private:
                         s.bind(i++, o.started_ms);
                         s.bind(i++, o.finished_ms);
                     });
+        if (!page.failed_attempts.empty()) insert_failed_attempts(page);  // first: reads rowid
         if (!page.outcomes.empty()) count_outcomes(page);
         if (!page.intents_closed.empty()) close_intents(page);
         if (!page.failed.empty()) {

@@ -96,7 +96,10 @@ struct Intent {
     std::string target_key;     // update: the target record being written
 };
 
-// A record that failed, kept for replay until it succeeds.
+// A record that failed, kept for replay until it succeeds. Dismissed (migration 12): an
+// operator took it out of the queue with a reason; it is kept, no longer waits (not counted,
+// not replayed) and can be restored. A new failure puts it back in the queue; a success
+// removes it.
 struct FailedRecord {
     std::string process_id;
     std::string source_key;
@@ -106,6 +109,31 @@ struct FailedRecord {
     int attempts = 0;
     int64_t first_failed_ms = 0;
     int64_t last_failed_ms = 0;
+    int64_t dismissed_ms = 0;  // 0: waiting in the queue
+    std::string dismissed_by;
+    std::string dismiss_reason;
+};
+
+// Which rows of the failed queue a query means.
+enum class FailedState {
+    waiting,    // in the queue: counted, replayed, shown as failed
+    dismissed,  // taken out by an operator (restorable)
+    any,
+};
+
+// What a failed write attempt sent and what the target answered (migration 12), kept for
+// failed outcomes only. The payload is the mapped record as sent, secret values masked and
+// cut at kMaxAttemptPayloadBytes; none when nothing was sent (the mapping or a dependency
+// failed first: `note` says why).
+inline constexpr size_t kMaxAttemptPayloadBytes = 64 * 1024;
+struct FailedAttempt {
+    int64_t outcome_id = 0;     // read back: the failed outcome it belongs to
+    size_t outcome_index = 0;   // in a PageCommit: the index of its outcome in page.outcomes
+    std::string operation;      // "create" or "update"; empty when nothing was sent
+    std::optional<std::string> payload;
+    int64_t payload_bytes = 0;  // the payload's size before the cap (> payload->size(): cut)
+    std::string note;
+    std::string answer;         // the target's answer (the connector's message); may be empty
 };
 
 // Counters of a run (also the deltas a page adds).
@@ -211,6 +239,7 @@ struct PageCommit {
     std::vector<Intent> intents_opened;             // for the next write; ids: commit_page's result
     std::vector<FailedRecord> failed;               // upserted into the failed queue
     std::vector<std::string> failed_resolved;       // source keys that now succeeded
+    std::vector<FailedAttempt> failed_attempts;     // of failed outcomes (by outcome_index)
     std::optional<CursorState> cursor;              // new cursor; none: leave as is (replay)
     RunCounts counts;                               // added to the run's counters
     std::vector<LeaseFence> fences;                 // leases that must still be held
@@ -457,20 +486,34 @@ public:
     virtual std::vector<int64_t> commit_page(const PageCommit& page) = 0;
 
     // --- failed queue ---------------------------------------------------------------------
+    // Waiting records oldest first failure first; dismissed ones newest dismissal first.
     virtual std::vector<FailedRecord> failed_records(const std::string& process_id,
-                                                     int64_t limit = 1000, int64_t offset = 0) = 0;
-    virtual int64_t failed_count(const std::string& process_id) = 0;
+                                                     int64_t limit = 1000, int64_t offset = 0,
+                                                     FailedState state = FailedState::waiting) = 0;
+    virtual int64_t failed_count(const std::string& process_id,
+                                 FailedState state = FailedState::waiting) = 0;
+    // The row of `source_key`, waiting or dismissed (see FailedRecord::dismissed_ms).
     virtual std::optional<FailedRecord> failed_record(const std::string& process_id,
                                                       const std::string& source_key) = 0;
-    // Takes the given records out of the failed queue without running them again (support
-    // staff decided they need no sync), writing `audit` in the same transaction. Returns how
-    // many were in the queue.
+    // Takes the given waiting records out of the queue without running them again (support
+    // staff decided they need no sync): kept as dismissed with who (audit.actor), when
+    // (audit.at_ms) and `reason`, and `audit` written, in one transaction. Returns how many
+    // were waiting.
     virtual int64_t dismiss_failed(const std::string& process_id,
+                                   const std::vector<std::string>& source_keys,
+                                   const std::string& reason, const AuditEntry& audit) = 0;
+    // Puts the given dismissed records back in the queue, with `audit`, in one transaction.
+    // Returns how many were dismissed.
+    virtual int64_t restore_failed(const std::string& process_id,
                                    const std::vector<std::string>& source_keys,
                                    const AuditEntry& audit) = 0;
 
     // --- outcomes -------------------------------------------------------------------------
     virtual std::vector<RecordOutcome> outcomes(const OutcomeQuery& q) = 0;
+    virtual std::optional<RecordOutcome> outcome(int64_t id) = 0;
+    // What the failed outcome `outcome_id` sent and got back; none when not kept (not a
+    // failure, or written before migration 12).
+    virtual std::optional<FailedAttempt> failed_attempt(int64_t outcome_id) = 0;
     // The highest outcome id of the query's run (or else process, or else of all); 0 when
     // there is none. Only run_id and process_id of `q` count.
     virtual int64_t last_outcome_id(const OutcomeQuery& q) = 0;
@@ -584,8 +627,8 @@ public:
     // The runs of `process_id` that did not succeed since its last successful run; none
     // when its last run succeeded (or it never ran).
     virtual std::optional<FailureStreak> failure_streak(const std::string& process_id) = 0;
-    // The failed queue of the process grouped by (error class, message), commonest first,
-    // at most `limit` groups.
+    // The failed queue of the process (waiting records) grouped by (error class, message),
+    // commonest first, at most `limit` groups.
     virtual std::vector<FailureReason> failed_queue_reasons(const std::string& process_id,
                                                             int64_t limit) = 0;
     // The failed outcomes of one run grouped the same way.

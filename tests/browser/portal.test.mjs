@@ -752,6 +752,8 @@ async function main() {
       await snap('logged-out');
     });
 
+    await (await import('./lib/failed_steps.mjs')).run(page, { base, step, snap, check, until, apiGet, artifacts: opts.artifacts, login: ADMIN, process: PROCESS_ORDERS, secret: SECRET_VALUE });
+
     console.log(`${passed} passed, 0 failed`);
     return 0;
   } catch (e) {

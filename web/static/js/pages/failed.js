@@ -1,10 +1,13 @@
 // Failed records of one process (its failed queue, GET /api/processes/{id}/failed), with
 // replay of the selected records or of all (POST /api/processes/{id}/replay). After a replay
 // the page follows the process until the replay run has finished, then reloads the queue.
+// Each record's attempts show what was sent to the target and what it answered
+// (GET /api/outcomes/{id}). Dismissed records (?state=dismissed) are kept, listed apart and
+// can be restored (POST /api/processes/{id}/restore).
 
 import { api, seg } from '../api.js';
 import {
-  badge, field, fmtNum, h, offsetPager, put, roleAtLeast, select, showError, table, timeEl,
+  badge, clear, field, fmtNum, h, offsetPager, put, roleAtLeast, select, showError, table, timeEl,
 } from '../ui.js';
 
 
@@ -31,8 +34,12 @@ export async function render(ctx) {
   ctx.setTitle(`Failed records of ${chosen.name || chosen.id}`);
 
   const offset = Math.max(0, Number(ctx.params.get('offset')) || 0);
-  const page = await api.get(`/api/processes/${seg(chosen.id)}/failed`, { limit: LIMIT, offset });
+  const dismissedView = ctx.params.get('state') === 'dismissed';
+  const page = await api.get(`/api/processes/${seg(chosen.id)}/failed`,
+    { limit: LIMIT, offset, ...(dismissedView ? { state: 'dismissed' } : {}) });
   if (!ctx.alive()) return undefined;
+  const views = viewSwitch(chosen.id, dismissedView, dismissedView ? (chosen.failed_count || 0) : page.total, page.dismissed_total || 0);
+  if (dismissedView) return renderDismissed(ctx, chosen, page, offset, views);
   const items = page.items || [];
   const total = page.total ?? items.length;
   const canOperate = roleAtLeast(ctx.user, 'operator');
@@ -128,7 +135,7 @@ export async function render(ctx) {
     try {
       const r = await api.post(`/api/processes/${seg(chosen.id)}/dismiss`, { source_keys: keys, reason });
       ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { offset: offset || '' },
-        `${fmtNum(r.dismissed)} records dismissed (kept in the audit log with your reason).`);
+        `${fmtNum(r.dismissed)} records dismissed with your reason. They are listed under "Dismissed", where they can be restored.`);
     } catch (e) {
       showError(e);
       refreshSelection();
@@ -193,8 +200,8 @@ export async function render(ctx) {
   };
   let watchTimer = setTimeout(watch, 5000);
 
-  put(ctx.main, 
-    h('p', { class: 'subtitle' }, `${fmtNum(total)} records of ${chosen.name || chosen.id} failed and wait for a replay. A replay runs them again from the stored source record; the ones that succeed leave the queue. Dismiss takes a record out without syncing it (with a reason, kept in the audit log).`),
+  put(ctx.main, views,
+    h('p', { class: 'subtitle' }, `${fmtNum(total)} records of ${chosen.name || chosen.id} failed and wait for a replay. A replay runs them again from the stored source record; the ones that succeed leave the queue. Dismiss takes a record out without syncing it (with a reason); dismissed records are kept under "Dismissed" and can be restored.`),
     canOperate ? h('div', { class: 'button-row' }, replaySelected, replayAll, dismissSelected) : null,
     status,
     changed,
@@ -208,8 +215,71 @@ export async function render(ctx) {
   return () => { stopped = true; clearTimeout(timer); clearTimeout(watchTimer); recon.stop(); };
 }
 
-// Every attempt of one record (GET /api/outcomes?process=…&text=key): when, which run, what
-// the target answered. Loaded when opened.
+// "Waiting (N)" and "Dismissed (M)": the two lists of the page.
+function viewSwitch(processId, dismissedView, waiting, dismissed) {
+  const link = (label, state, current, test) => h('a', {
+    href: `#/failed/${encodeURIComponent(processId)}${state ? `?state=${state}` : ''}`,
+    class: `button small ${current ? '' : 'secondary'}`,
+    'aria-current': current ? 'page' : null,
+    'data-test': test,
+  }, label);
+  return h('nav', { class: 'button-row failed-views', 'aria-label': 'Failed records lists' },
+    link(`Waiting (${fmtNum(waiting)})`, '', !dismissedView, 'failed-view-waiting'),
+    link(`Dismissed (${fmtNum(dismissed)})`, 'dismissed', dismissedView, 'failed-view-dismissed'));
+}
+
+// The dismissed records: who took each out, when and why, and "Restore selected".
+function renderDismissed(ctx, chosen, page, offset, views) {
+  const items = page.items || [];
+  const total = page.total ?? items.length;
+  const canOperate = roleAtLeast(ctx.user, 'operator');
+  const selected = new Set();
+  const restore = h('button', { type: 'button', disabled: true, 'data-test': 'restore-selected' }, 'Restore selected');
+  const refresh = () => {
+    restore.disabled = selected.size === 0;
+    restore.textContent = selected.size ? `Restore ${fmtNum(selected.size)} selected` : 'Restore selected';
+  };
+  restore.addEventListener('click', async () => {
+    restore.disabled = true;
+    try {
+      const r = await api.post(`/api/processes/${seg(chosen.id)}/restore`, { source_keys: [...selected] });
+      ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { state: 'dismissed', offset: offset || '' },
+        `${fmtNum(r.restored)} records restored: they wait in the failed queue again and can be replayed.`);
+    } catch (e) {
+      showError(e);
+      refresh();
+    }
+  });
+  const rows = items.map((f) => {
+    const box = h('input', { type: 'checkbox', value: f.source_key, 'aria-label': `Select record ${f.source_key}`, 'data-test': 'select-dismissed' });
+    box.addEventListener('change', () => {
+      if (box.checked) selected.add(f.source_key); else selected.delete(f.source_key);
+      refresh();
+    });
+    return h('tr', { 'data-test': 'dismissed-row', 'data-source-key': f.source_key },
+      canOperate ? h('td', null, box) : null,
+      h('td', { class: 'mono' }, f.source_key),
+      h('td', { class: 'message small' }, f.error_class ? [badge(f.error_class, 'failed'), ' '] : '', f.message || ''),
+      h('td', { class: 'small nowrap' }, timeEl(f.dismissed)),
+      h('td', { class: 'small' }, f.dismissed_by || ''),
+      h('td', { class: 'message small', 'data-test': 'dismiss-reason-shown' }, f.dismiss_reason || ''),
+      h('td', null, attemptsDetails(chosen.id, f.source_key)));
+  });
+  const t = table([...(canOperate ? [{ srLabel: 'Select' }] : []), { label: 'Source key' }, { label: 'Last failure' },
+    { label: 'Dismissed' }, { label: 'By' }, { label: 'Reason' }, { label: 'Attempts' }],
+  rows, { test: 'dismissed-table', empty: `No dismissed records of ${chosen.name || chosen.id}.` });
+  put(ctx.main, views,
+    h('p', { class: 'subtitle' }, `${fmtNum(total)} record${total === 1 ? '' : 's'} of ${chosen.name || chosen.id} ${total === 1 ? 'was' : 'were'} dismissed: they are not replayed and not counted as failed. Restore puts a record back in the failed queue. A dismissed record that fails again (after it changed in the source) is back in the queue by itself; one that syncs leaves this list.`),
+    canOperate ? h('div', { class: 'button-row' }, restore) : null,
+    t,
+    offsetPager({ total, limit: LIMIT, offset, count: items.length },
+      (o) => ctx.go(`/failed/${encodeURIComponent(chosen.id)}`, { state: 'dismissed', offset: o }), 'dismissed-pager'));
+  return undefined;
+}
+
+// Every attempt of one record (GET /api/outcomes?process=…&text=key, following next_after
+// through the whole history): when, which run, and for a failure what was sent and what the
+// target answered (attemptSent). Loaded when opened.
 function attemptsDetails(processId, key) {
   const body = h('div', { class: 'small' }, 'Loading…');
   const d = h('details', { 'data-test': 'attempts-details' }, h('summary', null, 'attempts'), body);
@@ -218,13 +288,54 @@ function attemptsDetails(processId, key) {
     if (!d.open || loaded) return;
     loaded = true;
     try {
-      const r = await api.get('/api/outcomes', { process: processId, text: key, limit: 50 });
-      const mine = (r.items || []).filter((o) => o.source_key === key);
+      const mine = [];
+      let after = 0;
+      for (let i = 0; i < 40 && mine.length < 50; i++) {
+        const r = await api.get('/api/outcomes', { process: processId, text: key, limit: 100, after });
+        mine.push(...(r.items || []).filter((o) => o.source_key === key));
+        if (r.next_after === null || r.next_after === undefined) break;
+        after = r.next_after;
+      }
       body.replaceChildren(mine.length
-        ? h('ol', { class: 'attempts' }, mine.map((o) => h('li', null,
-          timeEl(o.started), ' ', h('a', { href: `#/runs/${o.run_id}` }, `run ${o.run_id}`), ' ', badge(o.action),
-          o.error_class ? [' ', badge(o.error_class, 'failed')] : '', o.message ? h('div', { class: 'message' }, o.message) : '')))
+        ? h('ol', { class: 'attempts' }, mine.map((o) => h('li', { 'data-test': 'attempt', 'data-outcome-id': o.id },
+          timeEl(o.started), ' ', h('a', { href: `#/runs/${o.run_id}`, 'data-test': 'attempt-run' }, `run ${o.run_id}`), ' ', badge(o.action),
+          o.error_class ? [' ', badge(o.error_class, 'failed')] : '', o.message ? h('div', { class: 'message' }, o.message) : '',
+          o.action === 'failed' ? attemptSent(o.id) : null)))
         : 'No attempts found in the kept outcomes.');
+    } catch (e) {
+      body.textContent = e.message;
+    }
+  });
+  return d;
+}
+
+// What one failed attempt sent to the target and what the target answered
+// (GET /api/outcomes/{id}: attempt.payload, secret values masked). Loaded when opened.
+export function attemptSent(outcomeId) {
+  const body = h('div', { class: 'small' }, 'Loading…');
+  const d = h('details', { class: 'attempt-sent', 'data-test': 'attempt-sent' }, h('summary', null, 'what was sent, and the answer'), body);
+  let loaded = false;
+  d.addEventListener('toggle', async () => {
+    if (!d.open || loaded) return;
+    loaded = true;
+    try {
+      const o = await api.get(`/api/outcomes/${outcomeId}`);
+      const a = o.attempt;
+      if (!a) {
+        body.replaceChildren('Not kept: this attempt was made before Plexus kept what failed attempts sent.');
+        return;
+      }
+      const payload = typeof a.payload === 'string' ? a.payload : JSON.stringify(a.payload, null, 2);
+      clear(body);
+      put(body,
+        a.sent
+          ? [h('div', null, h('strong', null, a.operation === 'update' ? 'Sent as an update' : 'Sent as a create'),
+            a.payload_truncated ? h('span', { class: 'muted' }, ` (the first ${fmtNum(payload.length)} of ${fmtNum(a.payload_bytes)} bytes)`) : ''),
+          h('pre', { class: 'record', 'data-test': 'attempt-payload' }, payload)]
+          : h('p', { 'data-test': 'attempt-not-sent' }, a.note || 'Nothing was sent.'),
+        a.sent && a.note ? h('p', { class: 'muted' }, a.note) : null,
+        h('div', null, h('strong', null, 'The target answered')),
+        h('p', { class: 'message', 'data-test': 'attempt-answer' }, a.answer || (a.sent ? 'no message' : 'nothing: the target was not asked')));
     } catch (e) {
       body.textContent = e.message;
     }

@@ -7,6 +7,7 @@ import {
   badge, clear, put, field, fmtDuration, fmtNum, h, liveWords, roleAtLeast, select, showInfo, table,
   timeEl, withButton,
 } from '../ui.js';
+import { attemptSent } from './failed.js';
 
 const LIMIT = 100;
 const ACTIONS = ['created', 'updated', 'unchanged', 'failed'];
@@ -121,7 +122,7 @@ export async function render(ctx) {
       h('td', { class: 'mono' }, o.target_key || ''),
       h('td', null, badge(o.action)),
       h('td', null, o.error_class || ''),
-      h('td', { class: 'message small' }, o.message || ''),
+      h('td', { class: 'message small' }, o.message || '', o.action === 'failed' ? attemptSent(o.id) : null),
       h('td', { class: 'num' }, fmtNum(o.attempts)),
       h('td', { class: 'small nowrap' }, timeEl(o.finished || o.started)),
       canOperate ? h('td', { class: 'actions' }, replay) : null);
