@@ -307,7 +307,7 @@ export async function render(ctx) {
     // The last test (kept by the hub across restarts), and why there is no Look up where the
     // connector has lookups but this connection cannot list them.
     const lt = c.last_test;
-    const lastTest = lt ? h('div', { class: ['small', lt.ok ? 'muted' : 'bad'], 'data-test': 'connection-last-test', 'data-ok': String(!!lt.ok) },
+    const lastTest = lt ? h('div', { class: ['small', 'last-test', lt.ok ? 'muted' : 'bad'], 'data-test': 'connection-last-test', 'data-ok': String(!!lt.ok), title: lt.message || null },
       lt.ok ? 'last test OK ' : `last test failed${lt.error_class ? ` (${lt.error_class})` : ''} `, agoEl(lt.at), !lt.ok && lt.message ? `: ${lt.message}` : '') : null;
     const noLookup = !(c.lookup_entities || []).length && c.lookup_unavailable && c.lookup_unavailable !== 'its connector looks nothing up'
       ? h('div', { class: 'small muted', 'data-test': 'lookup-unavailable' }, `No Look up: ${c.lookup_unavailable}.`) : null;

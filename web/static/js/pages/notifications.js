@@ -51,10 +51,10 @@ export async function render(ctx) {
     from: h('input', { type: 'email', value: e.from || '', disabled: dis || emailFile, placeholder: 'plexus@example.com', 'data-test': 'notify-from' }),
     to: h('input', { type: 'text', value: (e.to || []).join(', '), disabled: dis || emailFile, placeholder: 'ops@example.com, lead@example.com', 'data-test': 'notify-to' }),
     username: h('input', { type: 'text', value: e.username || '', disabled: dis || emailFile, autocomplete: 'off', 'data-test': 'notify-username' }),
-    password: h('input', { type: 'password', value: '', disabled: dis || emailFile, autocomplete: 'new-password', placeholder: e.password_set ? 'stored — leave empty to keep it' : '', 'data-test': 'notify-password' }),
+    password: h('input', { type: 'password', value: '', disabled: dis || emailFile, autocomplete: 'new-password', placeholder: emailFile ? (e.password_set ? 'given in the file' : '') : e.password_set ? 'stored — leave empty to keep it' : '', 'data-test': 'notify-password' }),
     passwordRemove: h('input', { type: 'checkbox', disabled: dis || emailFile || !e.password_set, 'data-test': 'notify-password-remove' }),
     hookOn: h('input', { type: 'checkbox', checked: !!w.enabled, disabled: dis || hookFile, 'data-test': 'notify-webhook-enabled' }),
-    url: h('input', { type: 'url', value: '', disabled: dis || hookFile, autocomplete: 'off', placeholder: w.url_set ? `stored (${w.url_host}) — leave empty to keep it` : 'https://hooks.slack.com/services/…', 'data-test': 'notify-url' }),
+    url: h('input', { type: 'url', value: '', disabled: dis || hookFile, autocomplete: 'off', placeholder: hookFile ? `given in the file (${w.url_host || 'not set'})` : w.url_set ? `stored (${w.url_host}) — leave empty to keep it` : 'https://hooks.slack.com/services/…', 'data-test': 'notify-url' }),
     digest: h('input', { type: 'number', min: 0, max: 1440, step: 'any', value: data.digest_minutes ?? 15, disabled: dis || fileSet.has('digest_minutes'), 'data-test': 'notify-digest' }),
     portalUrl: h('input', { type: 'url', value: data.portal_url || '', disabled: dis || fileSet.has('portal_url'), placeholder: data.links_to || '', 'data-test': 'notify-portal-url' }),
   };
