@@ -6,15 +6,21 @@
 //   as fields (never inside the text);
 // - a failed connection test still asks for attention after a restart, and a later
 //   successful test clears it;
-// - a webhook channel written in the file ("${ENV}" address) delivers to a loopback receiver,
-//   is shown read-only with where it comes from, cannot be changed through the API, and its
-//   address is in no answer;
+// - e-mail and webhook channels written in the file ("${ENV}" password and address) deliver
+//   to a loopback SMTP sink and webhook receiver, are shown read-only with where they come
+//   from, cannot be changed through the API, and their secrets are in no answer or log line;
 // - bad notification keys are refused by `plexus check-config` with the file and JSON path.
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -56,6 +62,98 @@ private:
     std::thread thread_;
     std::mutex mutex_;
     std::vector<std::string> posts_;
+};
+
+// A loopback SMTP server taking every message (EHLO, AUTH PLAIN, MAIL, RCPT, DATA): enough for libcurl's client; keeps each message's AUTH line and data.
+class SmtpSink {
+public:
+    SmtpSink() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        socklen_t len = sizeof a;
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        REQUIRE(::listen(fd_, 8) == 0);
+        thread_ = std::thread([this] {
+            while (!stop_) {
+                pollfd p{fd_, POLLIN, 0};
+                if (::poll(&p, 1, 100) <= 0) continue;
+                const int c = ::accept(fd_, nullptr, nullptr);
+                if (c >= 0) session(c), ::close(c);
+            }
+        });
+    }
+    ~SmtpSink() {
+        stop_ = true;
+        thread_.join();
+        ::close(fd_);
+    }
+    int port() const { return port_; }
+    std::vector<std::string> mails() {
+        std::lock_guard<std::mutex> l(mutex_);
+        return mails_;
+    }
+
+private:
+    void session(int c) {
+        const auto say = [c](const std::string& t) { ::send(c, t.data(), t.size(), MSG_NOSIGNAL); };
+        std::string buffer, mail;
+        bool data = false, auth = false;
+        say("220 sink.test ESMTP\r\n");
+        for (;;) {
+            const size_t eol = buffer.find("\r\n");
+            if (eol == std::string::npos) {
+                char chunk[4096];
+                pollfd p{c, POLLIN, 0};
+                if (::poll(&p, 1, 5000) <= 0) return;
+                const ssize_t n = ::recv(c, chunk, sizeof chunk, 0);
+                if (n <= 0) return;
+                buffer.append(chunk, static_cast<size_t>(n));
+                continue;
+            }
+            const std::string line = buffer.substr(0, eol);
+            buffer.erase(0, eol + 2);
+            if (data) {
+                if (line == ".") {
+                    data = false;
+                    std::lock_guard<std::mutex> l(mutex_);
+                    mails_.push_back(mail);
+                    mail.clear();
+                    say("250 queued\r\n");
+                } else {
+                    mail += line + "\n";
+                }
+            } else if (line.rfind("EHLO", 0) == 0) {
+                say("250-sink.test\r\n250 AUTH PLAIN\r\n");
+            } else if (auth) {  // the credentials after "334"
+                auth = false;
+                mail = "AUTH: " + line + "\n";
+                say("235 ok\r\n");
+            } else if (line == "AUTH PLAIN") {
+                auth = true;
+                say("334 \r\n");
+            } else if (line.rfind("AUTH PLAIN ", 0) == 0) {
+                mail = "AUTH: " + line.substr(11) + "\n";
+                say("235 ok\r\n");
+            } else if (line == "DATA") {
+                data = true;
+                say("354 go on\r\n");
+            } else if (line == "QUIT") {
+                say("221 bye\r\n");
+                return;
+            } else {
+                say("250 ok\r\n");
+            }
+        }
+    }
+    int fd_ = -1, port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+    std::mutex mutex_;
+    std::vector<std::string> mails_;
 };
 
 struct Hub : HubDir {
@@ -236,12 +334,18 @@ TEST_CASE("lookup: the files connector's entities from its settings, readable on
     CHECK(found["record"]["data"]["text"] == "hello");
 }
 
-TEST_CASE("notifications: a webhook written in the configuration file delivers, read-only in the portal",
+TEST_CASE("notifications: e-mail and webhook written in the configuration file deliver, read-only in the portal",
           "[portal][notifications]") {
     HookReceiver receiver;
+    SmtpSink smtp;
     ::setenv("PLEXUS_ATTN_TEST_HOOK", receiver.url().c_str(), 1);
+    ::setenv("PLEXUS_ATTN_TEST_SMTP_PW", "attn-smtp-PW-61f0", 1);
     Hub hub;
-    hub.config["notifications"] = {{"webhook", {{"url", "${PLEXUS_ATTN_TEST_HOOK}"}}}, {"digest_minutes", 0}};
+    hub.config["notifications"] = {{"webhook", {{"url", "${PLEXUS_ATTN_TEST_HOOK}"}}},
+                                   {"email", {{"server", "127.0.0.1"}, {"port", smtp.port()}, {"security", "none"},
+                                              {"from", "plexus@shop.test"}, {"to", "ops@shop.test"},
+                                              {"username", "plexus"}, {"password", "${PLEXUS_ATTN_TEST_SMTP_PW}"}}},
+                                   {"digest_minutes", 0}};
     hub.save();
     auto check = check_config(hub);
     INFO(check.out);
@@ -256,27 +360,41 @@ TEST_CASE("notifications: a webhook written in the configuration file delivers, 
     CHECK(v["webhook"]["read_only"] == true);
     CHECK(v["webhook"]["json_path"] == "/notifications/webhook");
     CHECK(v["webhook"]["url_set"] == true);
-    CHECK(v["email"]["origin"] == "portal");
+    CHECK(v["email"]["origin"] == "file");
+    CHECK(v["email"]["server"] == "127.0.0.1");
+    CHECK(v["email"]["password_set"] == true);
     CHECK(v["file_settings"] == json::array({"digest_minutes"}));
 
-    // The file's channel cannot be changed here; the portal's e-mail can.
+    // The file's channels cannot be changed here; what the file leaves out can.
     auto [put_status, put] = hub.call("PUT", "/api/notifications",
                                       {{"webhook", {{"enabled", false}}}});
     INFO(put.dump());
     CHECK(put_status == 400);
     CHECK(put.dump().find("/notifications/webhook") != std::string::npos);
-    CHECK(hub.call("PUT", "/api/notifications", {{"email", {{"username", "someone"}}}}).first == 200);
+    CHECK(hub.call("PUT", "/api/notifications", {{"email", {{"username", "someone"}}}}).first == 400);
+    CHECK(hub.call("PUT", "/api/notifications", {{"portal_url", "https://plexus.shop.test/"}}).first == 200);
 
     // A run that leaves a failed record is told to the webhook.
     hub.run("customers");
     REQUIRE(eventually([&] { return !receiver.posts().empty(); }, std::chrono::seconds(20)));
     const json post = json::parse(receiver.posts()[0]);
     CHECK(post["text"].get<std::string>().find("customers (files)") != std::string::npos);
+    const bool mailed = eventually([&] { return !smtp.mails().empty(); }, std::chrono::seconds(20));
+    INFO(hub.call("GET", "/api/notifications").second["status"].dump());
+    REQUIRE(mailed);
+    const std::string mail = smtp.mails()[0];
+    CHECK(mail.find("customers (files)") != std::string::npos);
+    CHECK(mail.find("https://plexus.shop.test/#/failed/customers") != std::string::npos);
+    // Logged in as the file says, with the password from the environment ("\0plexus\0attn-smtp-PW-61f0").
+    CHECK(mail.rfind("AUTH: AHBsZXh1cwBhdHRuLXNtdHAtUFctNjFmMA==\n", 0) == 0);
 
     // The address (a credential) is in no answer nor in the log.
     CHECK(hub.transcript.find("attn-hook-secret") == std::string::npos);
     CHECK(read_file(hub.proc.log).find("attn-hook-secret") == std::string::npos);
+    CHECK(hub.transcript.find("attn-smtp-PW") == std::string::npos);
+    CHECK(read_file(hub.proc.log).find("attn-smtp-PW") == std::string::npos);
     ::unsetenv("PLEXUS_ATTN_TEST_HOOK");
+    ::unsetenv("PLEXUS_ATTN_TEST_SMTP_PW");
 }
 
 TEST_CASE("notifications: bad keys in the configuration file are named with their path", "[cli][notifications]") {
