@@ -92,6 +92,13 @@ int cmd_serve(const std::vector<std::string>& args) {
     const std::string portal_host =
         portal_options.host == "0.0.0.0" || portal_options.host == "::" ? "127.0.0.1" : portal_options.host;
     notify::Notifier notifier(ops, secret_key, "");
+    if (hub.config().notifications.present()) {
+        // Channels written in the file (validated with it above): read-only in the portal.
+        std::vector<ConfigError> ignored;
+        notifier.set_file_channels(resolve_notifications(hub.config().notifications, system_environment(),
+                                                         hub.config().file, ignored),
+                                   hub.config().file);
+    }
     portal_options.notifier = &notifier;
     web::Portal portal(ops, portal_options);
     std::string error;

@@ -42,7 +42,7 @@ namespace {
 constexpr int kMaxPageSize = 10000;  // page_size and batch_size: 1 .. kMaxPageSize
 
 const char* const kTopKeys[] = {"connections", "lookup_tables", "processes", "hooks", "serve",
-                                "groups"};
+                                "groups", "notifications"};
 const char* const kGroupKeys[] = {"id", "name", "description", "processes", "actions"};
 const char* const kActionKeys[] = {"id", "label", "run", "run_all", "from", "from_default"};
 const char* const kServeKeys[] = {"run_at_start"};
@@ -732,6 +732,8 @@ Config parse_config(const std::string& text, const std::string& file_name,
     parse_lookup_tables(doc, r, cfg);
     parse_hooks(doc, r, cfg);
     parse_serve(doc, r, cfg);
+    if (auto it = doc.find("notifications"); it != doc.end())
+        parse_notifications(*it, cfg.file, cfg.notifications, r.errors);
     if (auto it = doc.find("processes"); it != doc.end()) {
         if (!it->is_array()) {
             r.error("/processes",
@@ -1137,6 +1139,9 @@ void validate_config(const Config& config, const ConnectorCatalog& catalog, cons
                      std::vector<ConfigError>& errors) {
     Validator v{config, catalog, env, errors, {}, {}, {}};
     v.run();
+    // Notification channels of the file: "${ENV}" set, addresses and the webhook's scheme.
+    if (config.notifications.present())
+        resolve_notifications(config.notifications, env, config.file, errors);
 }
 
 std::vector<std::string> prerequisites(const Config& config, const ProcessConfig& p) {

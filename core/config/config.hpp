@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "config/notifications_config.hpp"
 #include "config/settings.hpp"
 
 namespace plexus {
@@ -125,6 +126,7 @@ struct Config {
     std::string file;
     HooksConfig hooks;
     ServeConfig serve;
+    NotificationsConfig notifications;  // "notifications": channels provisioned in the file
     std::vector<GroupConfig> groups;
     std::vector<ConnectionConfig> connections;
     std::vector<ProcessConfig> processes;

@@ -132,6 +132,12 @@ std::string env_reference(const std::string& s) {
     return valid_env_name(name) ? name : "";
 }
 
+}  // namespace
+
+std::string env_reference_name(const std::string& text) { return env_reference(text); }
+
+namespace {
+
 std::string article_type(const std::string& type) {
     if (type == "integer" || type == "array" || type == "object") return "an " + type;
     return "a " + type;

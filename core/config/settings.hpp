@@ -56,6 +56,9 @@ ResolvedSettings resolve_settings(const nlohmann::json& manifest, const nlohmann
                                   const Environment& env, const std::string& file,
                                   const std::string& json_path, std::vector<ConfigError>& errors);
 
+// NAME when `text` is exactly "${NAME}" (a valid environment variable name), else "".
+std::string env_reference_name(const std::string& text);
+
 // True for keys starting with "_comment": notes for people that configuration checks skip
 // (at the top level, in connections, processes, sources, targets, schedules, dependencies,
 // aggregate specs and at the top level of settings — never in mappings).

@@ -117,7 +117,7 @@ json attention_view(Operations& ops, Notifier* notifier) {
         }
         const json waiting = p.value("waiting_for", json::array());
         if (!waiting.empty() && !running) {
-            held.push_back({{"severity", "warning"},
+            held.push_back({{"severity", "info"},
                             {"title", name + " waits for " + names_of(ops, waiting)},
                             {"detail", "Its schedule starts once " + names_of(ops, waiting) +
                                            (waiting.size() == 1 ? " has" : " have") +
@@ -129,21 +129,24 @@ json attention_view(Operations& ops, Notifier* notifier) {
                             {"link_label", "Processes"}});
         } else if (p["last_run"].is_null() && !running) {
             const json next = p.value("next_run", json(nullptr));
+            // The time goes in "next_run" (the page says it in words, in the reader's zone),
+            // never into the text.
             never.push_back({{"severity", "info"},
                              {"title", name + " has never run"},
                              {"detail", next.is_null() ? std::string("It has no schedule: start it by hand.")
-                                                       : "Its first scheduled run is at " +
-                                                             next.get<std::string>() + "."},
+                                                       : std::string("Its first run is on its schedule.")},
+                             {"next_run", next},
                              {"process", id},
                              {"process_name", name},
                              {"link", "#/processes"},
                              {"link_label", "Processes"}});
         }
     }
+    // Failures first (what needs action), then the notes (held, never run, switched off),
+    // which the page folds into one line.
     for (auto& i : failed_runs) add("failed_runs", std::move(i));
-    for (auto& i : failed_records) add("failed_records", std::move(i));
-    for (auto& i : held) add("held", std::move(i));
-    // Connections whose last test (since the hub started) failed.
+    // Connections whose last test failed (kept in the store: a restart does not forget it;
+    // the next successful test clears it).
     const json tests = ops.connection_tests();
     for (auto it = tests.begin(); it != tests.end(); ++it) {
         if (it.value().value("ok", true)) continue;
@@ -171,12 +174,20 @@ json attention_view(Operations& ops, Notifier* notifier) {
                  {"link_label", "Notifications"}});
         }
     }
+    for (auto& i : failed_records) add("failed_records", std::move(i));
+    for (auto& i : held) add("held", std::move(i));
     for (auto& i : never) add("never_run", std::move(i));
     for (auto& i : disabled) add("disabled", std::move(i));
-    bool clear = true;
-    for (const auto& i : items) clear = clear && i["severity"] == "info";
+    int64_t failures = 0, notes = 0;
+    for (auto& i : items) {
+        const bool note = i["severity"] == "info";
+        i["group"] = note ? "note" : "action";
+        (note ? notes : failures) += 1;
+    }
     return {{"all_clear", items.empty()},
-            {"needs_action", !clear},
+            {"needs_action", failures > 0},
+            {"failures", failures},
+            {"notes", notes},
             {"generated", iso_utc(ops.hub().clock().now_ms())},
             {"counts", counts},
             {"items", items}};

@@ -14,10 +14,14 @@ namespace plexus::notify {
 
 class Notifier;
 
-// {"all_clear": bool, "generated": time, "counts": {kind: n}, "items": [item]}; an item:
-// {"kind", "severity" ("error", "warning", "info"), "title", "detail", "process",
-// "process_name", "connection", "run_id", "count", "reasons", "at", "link", "link_label"}
-// (fields that do not apply are absent). `notifier` may be null (no notification items).
+// {"all_clear": bool, "needs_action": bool, "failures": n, "notes": n, "generated": time,
+// "counts": {kind: n}, "items": [item]}; an item: {"kind", "severity" ("error", "warning",
+// "info"), "group" ("action": a failure, or "note": held, never run, switched off), "title",
+// "detail", "process", "process_name", "connection", "run_id", "count", "reasons", "at",
+// "next_run", "link", "link_label"} (fields that do not apply are absent). Items come
+// failures first (failed runs, failed connection tests, notifications that cannot be sent,
+// failed records), then the notes. Times are ISO 8601 UTC fields, never inside the text.
+// `notifier` may be null (no notification items).
 nlohmann::json attention_view(Operations& ops, Notifier* notifier);
 
 }  // namespace plexus::notify

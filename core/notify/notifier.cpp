@@ -24,11 +24,7 @@ constexpr int64_t k_keep_ms = 30LL * 24 * 3600 * 1000;  // sent events kept this
 
 std::string context(const char* name) { return secret_context(kNotifySecretsOwner, name); }
 
-bool plausible_address(const std::string& a) {
-    const size_t at = a.find('@');
-    return at != std::string::npos && at > 0 && at + 1 < a.size() && a.size() <= 254 &&
-           a.find_first_of(" \t\r\n<>,;\"") == std::string::npos;
-}
+bool plausible_address(const std::string& a) { return plausible_email_address(a); }
 
 std::string status_words(const RunRecord& r) {
     if (r.status == run_status::failed) return "failed";
@@ -77,9 +73,41 @@ void Notifier::wake() {
     cv_.notify_all();
 }
 
+void Notifier::set_file_channels(NotificationsConfig resolved, std::string file) {
+    if (!resolved.email.password.empty()) global_redactor().add(resolved.email.password);
+    if (!resolved.webhook.url.empty()) global_redactor().add(resolved.webhook.url);
+    std::lock_guard<std::mutex> lock(mutex_);
+    file_ = std::move(resolved);
+    file_name_ = std::move(file);
+    loaded_ = false;
+}
+
+NotifySettings Notifier::with_file(NotifySettings s) const {
+    if (file_.email.present) {
+        const NotifyEmailFile& e = file_.email;
+        s.email_enabled = e.enabled;
+        s.email.server = e.server;
+        s.email.port = e.port;
+        s.email.security = e.security;
+        s.email.from = e.from;
+        s.email.to = e.to;
+        s.email.username = e.username;
+        s.email.password = e.password;
+    }
+    if (file_.webhook.present) {
+        s.webhook_enabled = file_.webhook.enabled;
+        s.webhook_url = file_.webhook.url;
+    }
+    if (file_.digest_minutes) s.digest_minutes = *file_.digest_minutes;
+    if (file_.portal_url) s.portal_url = *file_.portal_url;
+    return s;
+}
+
+NotifySettings Notifier::load() { return with_file(load_stored()); }
+
 // Settings from the store, secrets opened (and given to the redactor, so no log line,
 // error or API answer can carry them).
-NotifySettings Notifier::load() {
+NotifySettings Notifier::load_stored() {
     NotifySettingsRow row = ops_.store().notify_settings();
     NotifySettings s;
     json j = json::parse(row.settings_json, nullptr, false);
@@ -142,6 +170,17 @@ json Notifier::view() {
     v["webhook"] = {{"enabled", s.webhook_enabled},
                     {"url_set", !s.webhook_url.empty()},
                     {"url_host", s.webhook_url.empty() ? json(nullptr) : json(url_origin(s.webhook_url))}};
+    // Where each part comes from: the configuration file (read-only here) or the portal.
+    const auto origin = [&](bool from_file, const std::string& path) {
+        return from_file ? json{{"origin", "file"}, {"file", file_name_}, {"json_path", path}, {"read_only", true}}
+                         : json{{"origin", "portal"}, {"read_only", false}};
+    };
+    v["email"].update(origin(file_.email.present, file_.email.json_path));
+    v["webhook"].update(origin(file_.webhook.present, file_.webhook.json_path));
+    v["file_settings"] = json::array();
+    if (file_.digest_minutes) v["file_settings"].push_back("digest_minutes");
+    if (file_.portal_url) v["file_settings"].push_back("portal_url");
+    if (file_.present()) v["file"] = file_name_;
     v["digest_minutes"] = s.digest_minutes;
     v["portal_url"] = s.portal_url;
     v["links_to"] = base_url(s);
@@ -196,7 +235,7 @@ ConnectionWrite Notifier::update(const json& body, const std::string& actor) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         try {
-            cur = load();
+            cur = load_stored();
         } catch (const std::exception& e) {
             w.status = OpStatus::conflict;
             w.message = global_redactor().redact(e.what());
@@ -209,6 +248,20 @@ ConnectionWrite Notifier::update(const json& body, const std::string& actor) {
         if (it.key() != "email" && it.key() != "webhook" && it.key() != "digest_minutes" &&
             it.key() != "portal_url")
             fail(it.key(), "unknown setting; notifications have email, webhook, digest_minutes and portal_url");
+    // What the configuration file sets is changed there, not here.
+    const auto from_file = [&](const char* key, bool written, const std::string& path) {
+        if (written && body.contains(key))
+            fail(key, "set in the configuration file " + file_name_ + " (" + path +
+                          "); change it there and restart plexus serve");
+    };
+    from_file("email", file_.email.present, file_.email.json_path);
+    from_file("webhook", file_.webhook.present, file_.webhook.json_path);
+    from_file("digest_minutes", file_.digest_minutes.has_value(), "/notifications/digest_minutes");
+    from_file("portal_url", file_.portal_url.has_value(), "/notifications/portal_url");
+    if (!w.errors.empty()) {
+        w.status = OpStatus::invalid;
+        return w;
+    }
     if (body.contains("email")) {
         const json& e = body["email"];
         if (!e.is_object()) fail("email", "must be an object");
@@ -368,7 +421,7 @@ ConnectionWrite Notifier::update(const json& body, const std::string& actor) {
     if (!next.webhook_url.empty()) global_redactor().add(next.webhook_url);
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        settings_ = next;
+        settings_ = with_file(next);
         loaded_ = true;
         load_error_.clear();
     }

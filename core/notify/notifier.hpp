@@ -50,6 +50,12 @@ public:
     // has bound its port). Call before start().
     void set_default_portal_url(std::string url) { default_portal_url_ = std::move(url); }
 
+    // Channels written in the configuration file `file` ("notifications", resolved: see
+    // resolve_notifications): each one written there replaces the stored one and is read-only
+    // in the portal; the rest stay the portal's. Its secrets go to the redactor. Call before
+    // start().
+    void set_file_channels(NotificationsConfig resolved, std::string file);
+
     // The loop on its own thread: looks for new events every `tick_ms` and sends what is due.
     void start(int64_t tick_ms = 1000);
     void stop();
@@ -71,7 +77,9 @@ public:
     void tick();
 
 private:
-    NotifySettings load();
+    NotifySettings load();         // stored, with the file's channels over them
+    NotifySettings load_stored();  // as stored by the portal
+    NotifySettings with_file(NotifySettings s) const;
     std::string compose_text(const std::vector<NotifyEvent>& events, int64_t more,
                              bool maybe_repeated, const std::string& base, std::string& subject,
                              nlohmann::json& structured);
@@ -82,6 +90,8 @@ private:
     Operations& ops_;
     std::shared_ptr<const SecretKey> key_;
     std::string default_portal_url_;
+    NotificationsConfig file_;  // the file's channels (set before start, then read only)
+    std::string file_name_;
 
     std::mutex mutex_;  // settings_, and one tick at a time
     NotifySettings settings_;

@@ -119,8 +119,12 @@ json ConnectionAdmin::connections_view() {
     for (const auto& c : ops_.store().stored_connections())
         if (!items.count(c.id)) items[c.id] = stored_view(c);
     json out = json::array();
+    const json tests = ops_.connection_tests();
     for (auto& [id, item] : items) {
-        item["lookup_entities"] = lookup_entities(item.value("connector", ""));
+        std::string why_not;
+        item["lookup_entities"] = lookup_entities(id, item.value("connector", ""), &why_not);
+        if (item["lookup_entities"].empty()) item["lookup_unavailable"] = why_not;
+        item["last_test"] = tests.contains(id) ? tests[id] : json(nullptr);
         out.push_back(std::move(item));
     }
     return {{"items", out}};
@@ -487,19 +491,70 @@ ConnectionTest ConnectionAdmin::test_unsaved(const json& body, const std::string
     return t;
 }
 
-json ConnectionAdmin::lookup_entities(const std::string& connector) const {
+json ConnectionAdmin::lookup_entities(const std::string& id, const std::string& connector,
+                                      std::string* why_not) const {
     json out = json::array();
+    const auto reason = [&](const std::string& why) {
+        if (why_not) *why_not = global_redactor().redact(why);
+        return out;
+    };
     const json* manifest = ops_.hub().registry().manifest(connector);
-    if (!manifest || !manifest->contains("entities") || !(*manifest)["entities"].is_array()) return out;
-    for (const auto& e : (*manifest)["entities"]) {
-        if (!e.is_object() || !e.contains("capabilities") || !e["capabilities"].is_array()) continue;
-        bool can = false;
-        for (const auto& c : e["capabilities"]) can = can || c == "lookup";
-        if (!can) continue;
-        out.push_back({{"name", text_of(e, "name")},
-                       {"key", text_of(e, "key")},
-                       {"description", text_of(e, "description")}});
+    if (!manifest) return reason("its connector \"" + connector + "\" is not loaded");
+    json entities = manifest->value("entities", json::array());
+    auto loaded = ops_.hub().registry().find(connector);
+    if (loaded && loaded->has_describe()) {
+        // Entities that come from the connection's settings (the files connector: one per
+        // configured file): described from this connection's settings, resolved as a run
+        // resolves them.
+        json written;
+        std::string file = ops_.hub().config().file, path = "/connections/" + id + "/settings";
+        try {
+            if (const ConnectionConfig* c = file_connection(id)) {
+                written = c->settings;
+                path = c->json_path + "/settings";
+            } else if (auto stored = ops_.store().stored_connection(id)) {
+                if (!key_) return reason("its entities come from its settings, and no secret key is loaded to open them");
+                written = open_connection_settings(*stored, *key_);
+                file = "the portal";
+            } else {
+                return reason("no connection \"" + id + "\"");
+            }
+        } catch (const std::exception& e) {
+            return reason(std::string("its settings cannot be opened: ") + e.what());
+        }
+        std::vector<ConfigError> errors;
+        ResolvedSettings resolved =
+            resolve_settings(*manifest, written, ops_.hub().environment(), file, path, errors);
+        if (!errors.empty())
+            return reason("its entities come from its settings, which have a problem: " +
+                          errors.front().to_string());
+        std::string error;
+        auto described = ops_.hub().registry().entities(connector, resolved.values, error);
+        if (!described) return reason("its connector could not list its entities: " + error);
+        entities = *described;
     }
+    if (!entities.is_array()) return reason("its connector lists no entities");
+    // Entities that can be read and looked up come first: their key is the record's own
+    // (a voucher code, a customer number), what someone at the desk has in hand. An entity
+    // that can only be written has lookup to find what a create made after a crash; its key
+    // is the target's internal one. The page opens on the first entity of the list.
+    json readable = json::array(), others = json::array();
+    for (const auto& e : entities) {
+        if (!e.is_object() || !e.contains("capabilities") || !e["capabilities"].is_array()) continue;
+        bool can = false, read = false;
+        for (const auto& c : e["capabilities"]) {
+            can = can || c == "lookup";
+            read = read || c == "read";
+        }
+        if (!can) continue;
+        (read ? readable : others).push_back({{"name", text_of(e, "name")},
+                                              {"key", text_of(e, "key")},
+                                              {"description", text_of(e, "description")},
+                                              {"by_key", read}});
+    }
+    for (auto& e : readable) out.push_back(std::move(e));
+    for (auto& e : others) out.push_back(std::move(e));
+    if (out.empty() && why_not) *why_not = "its connector looks nothing up";
     return out;
 }
 
@@ -533,7 +588,7 @@ ConnectionLookup ConnectionAdmin::lookup(const std::string& id, const json& body
         l.not_found = "connection";
         return answer(OpStatus::not_found, "no connection \"" + id + "\"");
     }
-    const json entities = lookup_entities(connector);
+    const json entities = lookup_entities(id, connector);
     bool known = false;
     std::string names;
     for (const auto& e : entities) {

@@ -101,8 +101,13 @@ private:
     const ConnectionConfig* file_connection(const std::string& id) const;
     // A new instance of the connection, file or stored (throws with what is wrong).
     std::unique_ptr<ConnectorInstance> open(const std::string& id);
-    // The entities of `connector` that can be looked up: [{"name", "key", "description"}].
-    nlohmann::json lookup_entities(const std::string& connector) const;
+    // The entities connection `id` (of `connector`) can look up: [{"name", "key",
+    // "description", "by_key"}], those that can also be read first ("by_key": the key is
+    // the record's own, e.g. a voucher code); the Look up panel opens on the first. A
+    // connector whose entities come from settings (describe_entities, e.g. files) is asked
+    // with the connection's resolved settings. Empty: `why_not` (when given) says why.
+    nlohmann::json lookup_entities(const std::string& id, const std::string& connector,
+                                   std::string* why_not = nullptr) const;
 
     Operations& ops_;
     std::shared_ptr<const SecretKey> key_;

@@ -780,21 +780,28 @@ ConnectionTest Operations::test_connection(
     if (!t.ok) detail["error_class"] = t.error_class;
     hub_.store().audit(AuditEntry{0, hub_.clock().now_ms(), actor, "connection.test",
                                   connection_id, detail.dump()});
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        last_tests_[connection_id] = {hub_.clock().now_ms(), t};
+    // Kept in the store (migration 13), so a failed test still asks for attention after a
+    // restart; the next test replaces it. A store that cannot write (a read-only database)
+    // does not turn the test's answer into an error.
+    try {
+        hub_.store().record_connection_test(ConnectionTestRow{
+            connection_id, t.ok, t.ok ? std::string() : t.error_class, t.message, t.duration_ms,
+            hub_.clock().now_ms()});
+    } catch (const std::exception& e) {
+        log_line(LogLevel::warn, LogTags{{}, 0, {}, connection_id},
+                 global_redactor().redact(std::string("the connection test was not recorded: ") + e.what()));
     }
     return t;
 }
 
 json Operations::connection_tests() const {
-    std::lock_guard<std::mutex> lock(mutex_);
     json out = json::object();
-    for (const auto& [id, test] : last_tests_)
-        out[id] = {{"ok", test.second.ok},
-                   {"message", test.second.message},
-                   {"error_class", test.second.error_class},
-                   {"at", iso_utc(test.first)}};
+    for (const auto& row : hub_.store().connection_tests())
+        out[row.connection_id] = {{"ok", row.ok},
+                                  {"message", row.message},
+                                  {"error_class", row.error_class},
+                                  {"duration_ms", row.duration_ms},
+                                  {"at", iso_utc(row.tested_ms)}};
     return out;
 }
 

@@ -186,8 +186,8 @@ public:
                                    const std::function<std::unique_ptr<ConnectorInstance>()>& open,
                                    const std::string& actor);
 
-    // The last test of each connection since the hub started (attention view):
-    // {connection id: {"ok", "message", "error_class", "at"}}.
+    // The last test of each connection, kept in the store (attention view, Connections page):
+    // {connection id: {"ok", "message", "error_class", "duration_ms", "at"}}.
     nlohmann::json connection_tests() const;
 
     // Loaded connectors and refused files.
@@ -209,7 +209,6 @@ private:
     std::map<std::string, LiveRun> live_;                              // by process
     std::map<std::string, std::vector<std::string>> pending_replays_;  // keys, by process
     std::map<std::string, ScheduleEdit> schedules_;                    // in force, by process
-    std::map<std::string, std::pair<int64_t, ConnectionTest>> last_tests_;  // by connection
 
     struct ReconcileState {
         bool running = false;

@@ -413,6 +413,21 @@ CREATE TABLE failed_attempts (
 );
 )sql";
 
+// Migration 13 (issue 13): the last test of each connection, so that "the connection failed
+// its last test" (GET /api/attention) survives a restart. One row per connection id (file or
+// portal connection), replaced by every test; a successful test keeps its row with ok = 1,
+// which is what clears the attention item. message is already redacted (never a secret).
+constexpr const char* k_migration_13 = R"sql(
+CREATE TABLE connection_tests (
+    connection_id TEXT    PRIMARY KEY,
+    ok            INTEGER NOT NULL,
+    error_class   TEXT    NOT NULL DEFAULT '',
+    message       TEXT    NOT NULL DEFAULT '',
+    duration_ms   INTEGER NOT NULL DEFAULT 0,
+    tested_ms     INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 int read_version(SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     q.executeStep();
@@ -437,6 +452,7 @@ const std::vector<Migration>& all() {
         {10, "mapping versions edited in the portal", k_migration_10},
         {11, "attention and notifications", k_migration_11},
         {12, "failed attempts kept, dismissal reversible", k_migration_12},
+        {13, "last connection tests", k_migration_13},
     };
     return migrations;
 }

@@ -1800,6 +1800,11 @@ public:
                 s->bind(1, id);
                 s->exec();
             }
+            {
+                StatementUse s(stmt("DELETE FROM connection_tests WHERE connection_id = ?1"));
+                s->bind(1, id);
+                s->exec();
+            }
             insert_audit(AuditEntry{0, now_ms, actor, "connection.delete", id, "{}"});
             tx.commit();
             return true;
@@ -1985,6 +1990,39 @@ public:
             StatementUse s(stmt("SELECT coalesce(max(id), 0) FROM notify_events"));
             s->executeStep();
             return s->getColumn(0).getInt64();
+        });
+    }
+
+    void record_connection_test(const ConnectionTestRow& row) override {
+        guarded(about("record the test of the connection", row.connection_id), [&] {
+            StatementUse s(stmt("INSERT INTO connection_tests (connection_id, ok, error_class, "
+                                "message, duration_ms, tested_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                                "ON CONFLICT (connection_id) DO UPDATE SET ok = excluded.ok, "
+                                "error_class = excluded.error_class, message = excluded.message, "
+                                "duration_ms = excluded.duration_ms, tested_ms = excluded.tested_ms"));
+            s->bind(1, row.connection_id);
+            s->bind(2, row.ok ? 1 : 0);
+            s->bind(3, row.error_class);
+            s->bind(4, row.message);
+            s->bind(5, row.duration_ms);
+            s->bind(6, row.tested_ms);
+            s->exec();
+        });
+    }
+
+    std::vector<ConnectionTestRow> connection_tests() override {
+        return guarded("read the last connection tests", [&] {
+            std::vector<ConnectionTestRow> out;
+            StatementUse s(stmt("SELECT connection_id, ok, error_class, message, duration_ms, "
+                                "tested_ms FROM connection_tests ORDER BY connection_id"));
+            while (s->executeStep())
+                out.push_back(ConnectionTestRow{s->getColumn(0).getString(),
+                                                s->getColumn(1).getInt() != 0,
+                                                s->getColumn(2).getString(),
+                                                s->getColumn(3).getString(),
+                                                s->getColumn(4).getInt64(),
+                                                s->getColumn(5).getInt64()});
+            return out;
         });
     }
 

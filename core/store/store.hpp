@@ -393,6 +393,17 @@ struct NotifySettingsRow {
 // (never a real connection id: '#' is not allowed in one), so a key rotation re-seals them.
 inline constexpr const char* kNotifySecretsOwner = "#notifications";
 
+// The last test of a connection (migration 13): kept across restarts for the attention view.
+// `message` is redacted before it is stored.
+struct ConnectionTestRow {
+    std::string connection_id;
+    bool ok = false;
+    std::string error_class;
+    std::string message;
+    int64_t duration_ms = 0;
+    int64_t tested_ms = 0;
+};
+
 // Totals over finished runs of one process (Prometheus /metrics).
 struct RunStats {
     std::string process_id;
@@ -666,6 +677,12 @@ public:
                                       const std::vector<std::string>& skip_to_latest,
                                       const std::string& actor, int64_t now_ms,
                                       const std::string& audit_detail) = 0;
+
+    // --- connection tests (migration 13) ---------------------------------------------------
+    // Replaces the connection's last test with `row` (a success clears a failure).
+    virtual void record_connection_test(const ConnectionTestRow& row) = 0;
+    // The last test of every connection ever tested, by connection id.
+    virtual std::vector<ConnectionTestRow> connection_tests() = 0;
 
     // --- audit ----------------------------------------------------------------------------
     virtual void audit(const AuditEntry& entry) = 0;

@@ -85,6 +85,66 @@ export async function run(page, ctx) {
       await page.waitForURL(/#\/failed\//);
     });
 
+    await step('failures come first; the notes fold into one line; times are words with the zone', async () => {
+      // A connection whose test fails: the e-guma connection made earlier, its sandbox gone.
+      const conns = (await apiGet('/api/connections')).items;
+      const eg = conns.find((c) => c.connector === 'eguma' && c.origin === 'portal');
+      check(eg, 'an e-guma connection made in the portal is needed (the Look up step makes "vouchers")');
+      const csrf = await page.evaluate(async () => (await (await fetch('/api/session')).json()).csrf_token);
+      const res = await page.request.post(`${base}/api/connections/${encodeURIComponent(eg.id)}/test`, {
+        headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' }, data: '{}',
+      });
+      check(res.status() === 200 && (await res.json()).ok === false, `the test of ${eg.id} should fail (its sandbox is stopped)`);
+      await page.goto(`${base}/#/processes`);
+      const panel = page.locator('[data-test="attention"]');
+      const failed = panel.locator(`[data-test="attention-item"][data-kind="connection_test_failed"][data-process="${eg.id}"]`);
+      await failed.waitFor();
+      // Failures before notes, and the notes folded: one closed line "N notes: …".
+      const kinds = await panel.locator('[data-test="attention-item"]').evaluateAll((els) => els.map((e) => e.dataset.kind));
+      const firstNote = kinds.findIndex((k) => ['held', 'never_run', 'disabled'].includes(k));
+      const lastFailure = kinds.map((k) => !['held', 'never_run', 'disabled'].includes(k)).lastIndexOf(true);
+      check(firstNote === -1 || lastFailure < firstNote, `failures should come before notes: ${kinds.join(', ')}`);
+      const notes = panel.locator('[data-test="attention-notes"]');
+      const api = await apiGet('/api/attention');
+      if (api.notes > 0) {
+        check(await notes.count() === 1, 'the notes should be one folded line');
+        check(!(await notes.evaluate((d) => d.open)), 'the notes should start folded');
+        const line = await notes.locator('[data-test="attention-notes-summary"]').innerText();
+        check(new RegExp(`^${api.notes} notes?\\b`).test(line), `the notes line should say "${api.notes} notes"; says "${line}"`);
+        check(!(await notes.locator('[data-test="attention-item"]').first().isVisible()), 'folded notes should not show their items');
+        await notes.locator('summary').click();
+        check(await notes.locator('[data-test="attention-item"]').first().isVisible(), 'opening the notes line should list them');
+        await notes.locator('summary').click();
+      }
+      // Times in words with the zone in the tooltip; no raw ISO time anywhere in the panel.
+      const when = failed.locator('time.ago');
+      const words = await when.innerText();
+      check(/^(just now|\d+ s ago|\d+ min ago)$/.test(words), `the test's time should be in words; shows "${words}"`);
+      const title = await when.getAttribute('title');
+      check(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d .*your time zone: /.test(title), `the tooltip should give the full time and zone; gives "${title}"`);
+      check(!/\d{4}-\d\d-\d\dT\d\d:/.test(await panel.innerText()), 'no raw ISO time in the panel');
+      // The process list starts on the first screen at desktop width.
+      const row = page.locator('tr[data-test="process-row"]').first();
+      const box = await row.boundingBox();
+      const view = page.viewportSize();
+      check(box && box.y < view.height, `the first process should be on the first screen (at y=${box && Math.round(box.y)} of ${view.height})`);
+      await snap('attention-folded');
+    });
+
+    await step('Look up opens on the entity looked up by its own key; a files connection has one too', async () => {
+      await page.goto(`${base}/#/connections`);
+      const conns = (await apiGet('/api/connections')).items;
+      const eg = conns.find((c) => c.connector === 'eguma' && c.origin === 'portal');
+      await page.locator(`tr[data-connection="${eg.id}"] [data-test="lookup-connection"]`).click();
+      const entity = page.locator('[data-test="lookup-entity"]');
+      await entity.waitFor({ state: 'attached' });
+      check(await entity.inputValue() === 'voucher_balance', `e-guma's Look up should open on voucher_balance; opens on ${await entity.inputValue()}`);
+      const files = conns.find((c) => c.connector === 'files');
+      check(files && files.lookup_entities.length > 0, 'a files connection should list entities to look up');
+      check(await page.locator(`tr[data-connection="${files.id}"] [data-test="lookup-connection"]`).count() === 1, `the files connection ${files.id} should have a Look up button`);
+      check(await page.locator(`tr[data-connection="${eg.id}"] [data-test="connection-last-test"][data-ok="false"]`).count() === 1, 'the failed test should show on the connection');
+    });
+
     await step('the Notifications page shows a wrong setting beside its field', async () => {
       await page.click('[data-test="nav-notifications"]').catch(async () => {
         await page.goto(`${base}/#/notifications`);

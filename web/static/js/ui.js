@@ -138,6 +138,16 @@ export function fmtRelative(iso, now = Date.now()) {
   return sec >= 0 ? `in ${text}` : `${text} ago`;
 }
 
+// A time in words ("3 min ago", "in 2 min"), the full time and zone in its title
+// ("2026-12-06 15:21:01 CET (your time zone: Europe/Zurich)"), as the lists that refresh
+// themselves say it. `prefix` goes before the words ("first run ").
+export function agoEl(iso, prefix = '') {
+  if (!iso) return h('span', { class: 'muted' }, '—');
+  const zone = zoneAbbrev(iso);
+  return h('time', { datetime: iso, class: 'ago', title: `${fmtTime(iso)}${zone ? ` ${zone}` : ''} (your time zone: ${browserZone()})` },
+    `${prefix}${fmtRelative(iso)}`);
+}
+
 export function fmtDuration(ms) {
   if (ms === null || ms === undefined) return '—';
   if (ms < 1000) return `${ms} ms`;

@@ -6,7 +6,7 @@
 // Admins test any connection (POST /api/connections/{id}/test).
 
 import { api, ApiError, seg } from '../api.js';
-import { asText, badge, clear, field, fmtDuration, h, labelOf, put, roleAtLeast, select, showError, table, timeEl, withButton } from '../ui.js';
+import { agoEl, asText, badge, clear, field, fmtDuration, h, labelOf, put, roleAtLeast, select, showError, table, timeEl, withButton } from '../ui.js';
 
 const MASK = '••••••';
 
@@ -226,6 +226,8 @@ function connectionForm(ctx, plugins, existing, onDone) {
 // their names in words; nothing is written anywhere.
 function lookupPanel(c, onClose) {
   const entities = c.lookup_entities || [];
+  // The server lists the entities looked up by their own key (read and lookup) first: open on
+  // that one (e-guma: the voucher balance, not redemptions).
   const entity = select(entities.map((e) => [e.name, labelOf(e.name)]), entities[0].name, { 'data-test': 'lookup-entity' });
   const key = h('input', { type: 'search', required: true, autocomplete: 'off', spellcheck: 'false', 'data-test': 'lookup-key' });
   const keyField = field('Key', key);
@@ -302,6 +304,13 @@ export async function render(ctx) {
     const origin = portal
       ? h('div', { class: 'small muted', 'data-test': 'connection-origin' }, 'created in the portal', c.updated ? [' · changed ', timeEl(c.updated)] : null)
       : h('div', { class: 'small muted', 'data-test': 'connection-origin' }, 'from ', h('span', { class: 'mono' }, c.file || 'the configuration file'), ' (read-only)');
+    // The last test (kept by the hub across restarts), and why there is no Look up where the
+    // connector has lookups but this connection cannot list them.
+    const lt = c.last_test;
+    const lastTest = lt ? h('div', { class: ['small', 'last-test', lt.ok ? 'muted' : 'bad'], 'data-test': 'connection-last-test', 'data-ok': String(!!lt.ok), title: lt.message || null },
+      lt.ok ? 'last test OK ' : `last test failed${lt.error_class ? ` (${lt.error_class})` : ''} `, agoEl(lt.at), !lt.ok && lt.message ? `: ${lt.message}` : '') : null;
+    const noLookup = !(c.lookup_entities || []).length && c.lookup_unavailable && c.lookup_unavailable !== 'its connector looks nothing up'
+      ? h('div', { class: 'small muted', 'data-test': 'lookup-unavailable' }, `No Look up: ${c.lookup_unavailable}.`) : null;
     let actions = null;
     // "Look up" for any role, where the connector can look something up.
     let lookup = null;
@@ -341,7 +350,7 @@ export async function render(ctx) {
       actions = h('td', { class: 'actions', 'data-label': 'Actions' }, h('div', { class: 'action-stack' }, lookup, test, edit, del), result);
     }
     return h('tr', { 'data-test': 'connection-row', 'data-connection': c.id, 'data-origin': c.origin || 'file' },
-      h('td', { class: 'process-cell' }, h('strong', null, c.id), c.display_name ? h('div', null, c.display_name) : null, origin),
+      h('td', { class: 'process-cell' }, h('strong', null, c.id), c.display_name ? h('div', null, c.display_name) : null, origin, lastTest, noLookup),
       h('td', { 'data-label': 'Connector' }, badge(c.connector, 'unchanged')),
       h('td', { class: 'settings-cell', 'data-label': 'Settings' }, settingsList(c.settings)),
       h('td', { class: 'small', 'data-label': 'Used by' }, (c.processes || []).length
