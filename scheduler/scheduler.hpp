@@ -25,8 +25,11 @@
 //   them have reached their end (in parallel where the order allows, up to `workers`). A
 //   process whose prerequisite failed or was not run is not run (logged, reported). A
 //   member already running when its turn comes waits for that run to end, then runs; one
-//   whose run was skipped (a conflicting run held its lease) runs again after the next run
-//   ends (not run when none is going any more). One
+//   whose run was skipped (a conflicting run held its lease) runs again once a run here has
+//   ended: at once when one ended while it was trying (the skip came in just after its
+//   conflicting run ended), else after the next run ends. It is given up (with what depends
+//   on it) when no run is going here any more (another host holds the lease), or after
+//   SchedulerOptions::run_all_max_tries tries. One
 //   run-all at a time; `plexus serve` starts one at start (docs/scheduling.md).
 // - set_enabled(): persisted; a new Scheduler on the same SchedulerState honours it.
 //   Enabling starts the schedule afresh from now (no catch-up for the disabled period).
@@ -161,6 +164,9 @@ const char* to_string(RunNowResult r);
 struct SchedulerOptions {
     size_t workers = 4;           // runs at the same time (different processes)
     int64_t max_sleep_ms = 60000;  // run_loop re-reads the clock at least this often
+    // How often a run-all member skipped for a conflicting run is tried in one run-all
+    // before it is given up (with what depends on it).
+    int run_all_max_tries = 10;
 };
 
 class Scheduler {
@@ -176,6 +182,10 @@ public:
     // has passed, the next tick() runs a catch-up.
     bool add(const ScheduledProcess& process, std::string& error);
     bool remove(const std::string& process_id);
+    // Replaces the process's prerequisites (its mapping in force gained or lost a ref()).
+    // A process held for a prerequisite no longer among them starts at once, as when the
+    // last one's first success arrives. False for an unknown process.
+    bool set_prerequisites(const std::string& process_id, std::vector<std::string> prerequisites);
 
     // Starts every process due at clock.now_ms(); returns how many runs it started.
     size_t tick();
@@ -271,6 +281,15 @@ private:
     // Started, but the run was skipped (a run it conflicts with — e.g. the other direction of
     // a two-way sync — was going): tried again when another run ends.
     std::vector<std::string> run_all_retry_;
+    // Per member of this run-all: tries started, and run_ends_ when the last one started. A
+    // skip taken in after a run ended since its try started may have lost the race with
+    // its conflicting run's end (that end found no one to wake): it is tried again at once.
+    struct RunAllTry {
+        int tries = 0;
+        uint64_t ends_at_start = 0;
+    };
+    std::unordered_map<std::string, RunAllTry> run_all_tries_;
+    uint64_t run_ends_ = 0;  // runs that ended here, not counting skips (they held no lease)
     std::unordered_set<std::string> run_all_retry_noted_;  // said "waiting" once (this run all)
     bool wake_ = false;
     bool stopping_ = false;
