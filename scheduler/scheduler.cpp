@@ -208,7 +208,13 @@ size_t Scheduler::tick() {
             const std::optional<int64_t> following = next_fire_ms(e.schedule, item.due, item.due);
             const bool missed_more = following && *following <= now;
             const std::vector<std::string> waiting = waiting_for_locked(e);
-            if (!waiting.empty()) {
+            if (run_all_member_locked(e.id)) {
+                // Run all in order runs it (or is running it) once, in its order: a scheduled
+                // run now would only run it twice, perhaps before its prerequisites.
+                logs.push_back({"info", e.id,
+                                "the run due at " + iso(item.due) +
+                                    " is left to run all in order, which runs it in its turn"});
+            } else if (!waiting.empty()) {
                 if (!e.held) {
                     std::string names;
                     for (const auto& q : waiting) names += (names.empty() ? "" : ", ") + q;
@@ -313,6 +319,13 @@ RunNowResult Scheduler::run_now(const std::string& process_id, const std::string
     return result;
 }
 
+bool Scheduler::run_all_member_locked(const std::string& id) const {
+    if (!run_all_ || !run_all_->active) return false;
+    return run_all_started_.count(id) ||
+           std::find(run_all_pending_.begin(), run_all_pending_.end(), id) != run_all_pending_.end() ||
+           std::find(run_all_retry_.begin(), run_all_retry_.end(), id) != run_all_retry_.end();
+}
+
 std::vector<std::string> Scheduler::batch_prerequisites_locked(const std::string& id) const {
     std::vector<std::string> out;
     auto it = entries_.find(id);
@@ -357,6 +370,7 @@ void Scheduler::advance_run_all_locked(std::vector<LogLine>& logs) {
                 it = run_all_pending_.erase(it);
                 continue;
             }
+            e->second.held = false;  // this run is the one a held due time waited for
             start_locked(e->second, b.trigger);
             run_all_started_.insert(id);
             RunAllTry& t = run_all_tries_[id];

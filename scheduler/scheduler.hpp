@@ -10,7 +10,9 @@
 // - tick() starts every process whose next due time has come; runs go to a small pool of
 //   worker threads; one run per process at a time (scheduled or manual).
 // - A due time that arrives while the previous run of that process is still going (or
-//   still queued) is skipped: logged at "warn" and counted. The next due time is computed
+//   still queued) is skipped: logged at "warn" and counted. One that arrives while the
+//   process is a member of the run-all going (not yet done there) is left to the run-all
+//   (logged at "info", not counted). The next due time is computed
 //   from now. A RunFn result with status "skipped" (another host holds the process's lease)
 //   is counted and logged the same way.
 // - After downtime (or any late tick) with several due times missed, the process runs
@@ -254,6 +256,8 @@ private:
     void compact_heap_locked();
     void advance_run_all_locked(std::vector<LogLine>& logs);
     std::vector<std::string> batch_prerequisites_locked(const std::string& id) const;
+    // In the active run-all and not yet done there (pending, started or waiting to retry).
+    bool run_all_member_locked(const std::string& id) const;
     ScheduleStatus status_locked(const Entry& e) const;
     void emit(std::vector<LogLine>& lines);
     void worker();

@@ -1052,6 +1052,42 @@ TEST_CASE("run all: a member whose skip is taken in just after its conflicting r
     CHECK(pos("start c") > pos("end b"));
 }
 
+TEST_CASE("run all: a due time of a member not yet done there is left to the run all",
+          "[scheduler]") {
+    ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
+    MemorySchedulerState state;  // says every process succeeded once: no holds
+    Logs logs;
+    OrderRunner runner;
+    Scheduler s(clock, state, runner.fn(), logs.fn(), SchedulerOptions{4, 60000});
+    add(s, process("a", "", "1m"));
+    ScheduledProcess b = process("b", "", "1m");
+    b.prerequisites = {"a"};
+    add(s, b);
+    {
+        std::lock_guard lock(runner.m);
+        runner.gate = {"a"};
+    }
+    std::string error;
+    REQUIRE(s.run_all({"a", "b"}, "run-all", error));
+    runner.wait_for("start a run-all");
+    // Both fall due while a runs in the run-all and b waits there for a.
+    clock.advance(61'000);
+    const size_t started = s.tick();
+    runner.open("a");
+    s.wait_idle();
+    CHECK(started == 0);
+    CHECK(runner.count("start a") == 1);
+    CHECK(runner.count("start b") == 1);
+    CHECK(runner.index("start b") > runner.index("end a"));
+    CHECK(logs.containing("is left to run all in order") == 2);
+    CHECK(logs.containing("skipped the run") == 0);
+    CHECK(s.skipped_count() == 0);
+    // Afterwards the schedule is the schedule again.
+    clock.advance(60'000);
+    CHECK(s.tick() == 2);
+    s.wait_idle();
+}
+
 TEST_CASE("run all: a member skipped on every try is given up after run_all_max_tries",
           "[scheduler]") {
     ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
