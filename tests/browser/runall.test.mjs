@@ -54,7 +54,7 @@ const SHOPIFY_SEED = {
   orders: Number(process.env.PLEXUS_RUNALL_SHOPIFY_ORDERS || 150),
 };
 // The longest the run-all may take before the test gives up (the real rate limits set the pace).
-const RUN_ALL_TIMEOUT_MS = Number(process.env.PLEXUS_RUNALL_TIMEOUT_S || 600) * 1000;
+const RUN_ALL_TIMEOUT_MS = Number(process.env.PLEXUS_RUNALL_TIMEOUT_S || 1500) * 1000;
 const ADMIN = { name: 'ann', password: 'ann-password-123', role: 'admin' };
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
