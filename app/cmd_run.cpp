@@ -250,18 +250,20 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
     if (!load_valid_config_with_store(c, registry, *store, secret_key.get(), config))
         return run_failed;
     std::vector<std::string> ids;
-    if (all) {
-        for (const auto& id : dependency_order(config))
-            if (config.process(id)->enabled) ids.push_back(id);
-        if (ids.empty()) {
-            std::cerr << "plexus " << name << ": no enabled process in " << c.config_file << "\n";
-            return usage;
-        }
-    } else {
+    if (!all) {
         if (!require_process(config, process_id, name, c.config_file)) return usage;
         ids.push_back(process_id);
     }
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
+    if (all) {
+        // The order of the mappings in force: a ref() added in the portal counts.
+        for (const auto& id : hub.dependency_order())
+            if (hub.config().process(id)->enabled) ids.push_back(id);
+        if (ids.empty()) {
+            std::cerr << "plexus " << name << ": no enabled process in " << c.config_file << "\n";
+            return usage;
+        }
+    }
     std::vector<const ProcessConfig*> processes;
     for (const auto& id : ids) processes.push_back(hub.config().process(id));
     if (!no_check && !connections_answer(hub, processes, name)) return run_failed;
@@ -289,7 +291,7 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
     for (const auto& id : ids) {
         if (g_cancel.load()) break;
         std::string blocked;
-        for (const auto& pre : prerequisites(hub.config(), *hub.config().process(id)))
+        for (const auto& pre : hub.prerequisites(id))
             if (auto it = not_ok.find(pre); it != not_ok.end() && blocked.empty())
                 blocked = pre + " " + it->second;
         if (!blocked.empty()) {

@@ -138,6 +138,35 @@ bool Scheduler::remove(const std::string& process_id) {
     return entries_.erase(process_id) > 0;  // its heap items are now stale
 }
 
+bool Scheduler::set_prerequisites(const std::string& process_id,
+                                  std::vector<std::string> prerequisites) {
+    std::vector<LogLine> logs;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = entries_.find(process_id);
+        if (it == entries_.end()) return false;
+        Entry& e = it->second;
+        if (e.prerequisites == prerequisites) return true;
+        std::string names;
+        for (const auto& q : prerequisites) names += (names.empty() ? "" : ", ") + q;
+        logs.push_back({"info", process_id,
+                        "prerequisites now: " + (names.empty() ? std::string("none") : names) +
+                            " (its mapping in force changed)"});
+        e.prerequisites = std::move(prerequisites);
+        if (e.held && e.enabled && !stopping_ && !running_.count(process_id) &&
+            waiting_for_locked(e).empty() &&
+            std::find(run_all_pending_.begin(), run_all_pending_.end(), process_id) ==
+                run_all_pending_.end()) {
+            e.held = false;
+            start_locked(e, "schedule");
+            logs.push_back({"info", process_id,
+                            "released: no prerequisite it waited for is left"});
+        }
+    }
+    emit(logs);
+    return true;
+}
+
 std::vector<std::string> Scheduler::waiting_for_locked(const Entry& e) const {
     std::vector<std::string> out;
     for (const auto& q : e.prerequisites) {
@@ -179,7 +208,13 @@ size_t Scheduler::tick() {
             const std::optional<int64_t> following = next_fire_ms(e.schedule, item.due, item.due);
             const bool missed_more = following && *following <= now;
             const std::vector<std::string> waiting = waiting_for_locked(e);
-            if (!waiting.empty()) {
+            if (run_all_member_locked(e.id)) {
+                // Run all in order runs it (or is running it) once, in its order: a scheduled
+                // run now would only run it twice, perhaps before its prerequisites.
+                logs.push_back({"info", e.id,
+                                "the run due at " + iso(item.due) +
+                                    " is left to run all in order, which runs it in its turn"});
+            } else if (!waiting.empty()) {
                 if (!e.held) {
                     std::string names;
                     for (const auto& q : waiting) names += (names.empty() ? "" : ", ") + q;
@@ -284,6 +319,13 @@ RunNowResult Scheduler::run_now(const std::string& process_id, const std::string
     return result;
 }
 
+bool Scheduler::run_all_member_locked(const std::string& id) const {
+    if (!run_all_ || !run_all_->active) return false;
+    return run_all_started_.count(id) ||
+           std::find(run_all_pending_.begin(), run_all_pending_.end(), id) != run_all_pending_.end() ||
+           std::find(run_all_retry_.begin(), run_all_retry_.end(), id) != run_all_retry_.end();
+}
+
 std::vector<std::string> Scheduler::batch_prerequisites_locked(const std::string& id) const {
     std::vector<std::string> out;
     auto it = entries_.find(id);
@@ -328,15 +370,20 @@ void Scheduler::advance_run_all_locked(std::vector<LogLine>& logs) {
                 it = run_all_pending_.erase(it);
                 continue;
             }
+            e->second.held = false;  // this run is the one a held due time waited for
             start_locked(e->second, b.trigger);
             run_all_started_.insert(id);
+            RunAllTry& t = run_all_tries_[id];
+            ++t.tries;
+            t.ends_at_start = run_ends_;
             it = run_all_pending_.erase(it);
         }
     };
     pass();
     if (!run_all_retry_.empty() && run_all_started_.empty() && running_.empty()) {
-        // Skipped members wait for a run here to end; none is going, so another host holds
-        // their leases: give up on them, and on what depends on them.
+        // Skipped members wait for a run here to end; none is going, and none ended since
+        // they started trying (else they would be pending again), so another host (or a
+        // command) holds their leases: give up on them, and on what depends on them.
         for (const auto& id : run_all_retry_) {
             b.not_succeeded[id] = "skipped: another run of it, or of a process it shares "
                                   "records with, was going";
@@ -390,6 +437,7 @@ bool Scheduler::run_all(const std::vector<std::string>& order, const std::string
         run_all_started_.clear();
         run_all_retry_.clear();
         run_all_retry_noted_.clear();
+        run_all_tries_.clear();
         std::string names;
         for (const auto& id : order) names += (names.empty() ? "" : ", ") + id;
         logs.push_back({"info", "", "run all (" + trigger + "): " + names});
@@ -452,6 +500,9 @@ ScheduleStatus Scheduler::status_locked(const Entry& e) const {
     if (run_all_ && run_all_->active) {
         if (run_all_started_.count(e.id)) {
             s.run_all = "running";
+        } else if (std::find(run_all_retry_.begin(), run_all_retry_.end(), e.id) !=
+                   run_all_retry_.end()) {
+            s.run_all = "waiting for another run to end";
         } else if (std::find(run_all_pending_.begin(), run_all_pending_.end(), e.id) !=
                    run_all_pending_.end()) {
             std::string waits;
@@ -613,6 +664,7 @@ void Scheduler::worker() {
             }
             const bool reached_end =
                 result.status == "succeeded" || result.status == "succeeded_with_failures";
+            if (!skipped) ++run_ends_;  // it held its leases and has let them go
             if (run_all_ && run_all_->active) {
                 // Another run ended: members skipped earlier may run now.
                 if (!skipped && !run_all_retry_.empty()) {
@@ -621,11 +673,30 @@ void Scheduler::worker() {
                     run_all_retry_.clear();
                 }
                 if (run_all_started_.erase(job.id)) {
-                    if (reached_end) run_all_->succeeded.push_back(job.id);
-                    else if (skipped) run_all_retry_.push_back(job.id);
-                    else
+                    if (reached_end) {
+                        run_all_->succeeded.push_back(job.id);
+                    } else if (skipped) {
+                        const RunAllTry t = run_all_tries_[job.id];
+                        if (t.tries >= options_.run_all_max_tries) {
+                            run_all_->not_succeeded[job.id] =
+                                "skipped " + std::to_string(t.tries) +
+                                " times: another run of it, or of a process it shares records "
+                                "with, was going each time";
+                            logs.push_back({"warn", job.id,
+                                            "run all: not run, because it was " +
+                                                run_all_->not_succeeded[job.id]});
+                        } else if (run_ends_ != t.ends_at_start) {
+                            // A run ended while this try went on: perhaps the one it
+                            // conflicted with, whose end came in before this skip and so
+                            // found no one to wake. Try again now.
+                            run_all_pending_.insert(run_all_pending_.begin(), job.id);
+                        } else {
+                            run_all_retry_.push_back(job.id);
+                        }
+                    } else {
                         run_all_->not_succeeded[job.id] =
                             result.status.empty() ? "failed" : result.status;
+                    }
                 }
             }
             if (reached_end && succeeded_.insert(job.id).second && !stopping_) {

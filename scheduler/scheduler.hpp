@@ -10,7 +10,9 @@
 // - tick() starts every process whose next due time has come; runs go to a small pool of
 //   worker threads; one run per process at a time (scheduled or manual).
 // - A due time that arrives while the previous run of that process is still going (or
-//   still queued) is skipped: logged at "warn" and counted. The next due time is computed
+//   still queued) is skipped: logged at "warn" and counted. One that arrives while the
+//   process is a member of the run-all going (not yet done there) is left to the run-all
+//   (logged at "info", not counted). The next due time is computed
 //   from now. A RunFn result with status "skipped" (another host holds the process's lease)
 //   is counted and logged the same way.
 // - After downtime (or any late tick) with several due times missed, the process runs
@@ -25,8 +27,11 @@
 //   them have reached their end (in parallel where the order allows, up to `workers`). A
 //   process whose prerequisite failed or was not run is not run (logged, reported). A
 //   member already running when its turn comes waits for that run to end, then runs; one
-//   whose run was skipped (a conflicting run held its lease) runs again after the next run
-//   ends (not run when none is going any more). One
+//   whose run was skipped (a conflicting run held its lease) runs again once a run here has
+//   ended: at once when one ended while it was trying (the skip came in just after its
+//   conflicting run ended), else after the next run ends. It is given up (with what depends
+//   on it) when no run is going here any more (another host holds the lease), or after
+//   SchedulerOptions::run_all_max_tries tries. One
 //   run-all at a time; `plexus serve` starts one at start (docs/scheduling.md).
 // - set_enabled(): persisted; a new Scheduler on the same SchedulerState honours it.
 //   Enabling starts the schedule afresh from now (no catch-up for the disabled period).
@@ -161,6 +166,9 @@ const char* to_string(RunNowResult r);
 struct SchedulerOptions {
     size_t workers = 4;           // runs at the same time (different processes)
     int64_t max_sleep_ms = 60000;  // run_loop re-reads the clock at least this often
+    // How often a run-all member skipped for a conflicting run is tried in one run-all
+    // before it is given up (with what depends on it).
+    int run_all_max_tries = 10;
 };
 
 class Scheduler {
@@ -176,6 +184,10 @@ public:
     // has passed, the next tick() runs a catch-up.
     bool add(const ScheduledProcess& process, std::string& error);
     bool remove(const std::string& process_id);
+    // Replaces the process's prerequisites (its mapping in force gained or lost a ref()).
+    // A process held for a prerequisite no longer among them starts at once, as when the
+    // last one's first success arrives. False for an unknown process.
+    bool set_prerequisites(const std::string& process_id, std::vector<std::string> prerequisites);
 
     // Starts every process due at clock.now_ms(); returns how many runs it started.
     size_t tick();
@@ -244,6 +256,8 @@ private:
     void compact_heap_locked();
     void advance_run_all_locked(std::vector<LogLine>& logs);
     std::vector<std::string> batch_prerequisites_locked(const std::string& id) const;
+    // In the active run-all and not yet done there (pending, started or waiting to retry).
+    bool run_all_member_locked(const std::string& id) const;
     ScheduleStatus status_locked(const Entry& e) const;
     void emit(std::vector<LogLine>& lines);
     void worker();
@@ -271,6 +285,15 @@ private:
     // Started, but the run was skipped (a run it conflicts with — e.g. the other direction of
     // a two-way sync — was going): tried again when another run ends.
     std::vector<std::string> run_all_retry_;
+    // Per member of this run-all: tries started, and run_ends_ when the last one started. A
+    // skip taken in after a run ended since its try started may have lost the race with
+    // its conflicting run's end (that end found no one to wake): it is tried again at once.
+    struct RunAllTry {
+        int tries = 0;
+        uint64_t ends_at_start = 0;
+    };
+    std::unordered_map<std::string, RunAllTry> run_all_tries_;
+    uint64_t run_ends_ = 0;  // runs that ended here, not counting skips (they held no lease)
     std::unordered_set<std::string> run_all_retry_noted_;  // said "waiting" once (this run all)
     bool wake_ = false;
     bool stopping_ = false;

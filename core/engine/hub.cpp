@@ -88,9 +88,36 @@ const CompiledProcess& Hub::process(const std::string& process_id) const {
     return *it->second;
 }
 
+Config Hub::config_in_force() const {
+    Config copy = config_;
+    std::lock_guard lock(processes_mutex_);
+    for (auto& p : copy.processes)
+        if (auto it = processes_.find(p.id); it != processes_.end() && it->second->own_config)
+            p.mapping = it->second->config->mapping;
+    return copy;
+}
+
+std::vector<std::string> Hub::prerequisites(const std::string& process_id) const {
+    const Config in_force = config_in_force();
+    const ProcessConfig* p = in_force.process(process_id);
+    if (!p) throw std::invalid_argument("unknown process \"" + process_id + "\"");
+    return plexus::prerequisites(in_force, *p);
+}
+
+std::vector<std::string> Hub::dependency_order() const {
+    return plexus::dependency_order(config_in_force());
+}
+
+void Hub::set_mapping_listener(std::function<void(const std::string&)> listener) {
+    std::lock_guard lock(listener_mutex_);
+    mapping_listener_ = std::move(listener);
+}
+
 std::vector<ConfigError> Hub::check_mapping(const std::string& process_id,
                                             const nlohmann::json& spec) const {
-    Config copy = config_;
+    // The other processes with their mappings in force: a cycle through ref() made of two
+    // mappings edited in the portal is found too.
+    Config copy = config_in_force();
     bool found = false;
     for (auto& p : copy.processes)
         if (p.id == process_id) {
@@ -127,10 +154,18 @@ void Hub::use_mapping(const std::string& process_id, const nlohmann::json& spec,
         throw std::runtime_error(text);
     }
     cp->mapping_version = version;
-    std::lock_guard lock(processes_mutex_);
-    auto& slot = processes_[process_id];
-    if (slot) retired_.push_back(std::move(slot));
-    slot = std::move(cp);
+    {
+        std::lock_guard lock(processes_mutex_);
+        auto& slot = processes_[process_id];
+        if (slot) retired_.push_back(std::move(slot));
+        slot = std::move(cp);
+    }
+    std::function<void(const std::string&)> listener;
+    {
+        std::lock_guard lock(listener_mutex_);
+        listener = mapping_listener_;
+    }
+    if (listener) listener(process_id);
 }
 
 std::unique_ptr<ConnectorInstance> Hub::open(const std::string& connection_id, LogTags tags,

@@ -13,6 +13,7 @@
 #include "plugin_host/plugin_registry.hpp"
 #include "store/store.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,7 +60,20 @@ public:
                                            const nlohmann::json& spec) const;
     // Puts a mapping in force for runs that start from now on: `spec` null = the file's
     // (version 0). Throws std::runtime_error listing the problems when it does not compile.
+    // Then tells the mapping listener (its ref() may name other processes now).
     void use_mapping(const std::string& process_id, const nlohmann::json& spec, int64_t version);
+
+    // The configuration with each process's mapping in force (the file's, or the version
+    // edited in the portal). What run order and prerequisites come from: a ref() added in
+    // the portal makes the process it names a prerequisite at once (docs/operations.md).
+    Config config_in_force() const;
+    // prerequisites() and dependency_order() (config/config.hpp) of config_in_force().
+    std::vector<std::string> prerequisites(const std::string& process_id) const;
+    std::vector<std::string> dependency_order() const;
+    // Called with the process's id after use_mapping() put a new mapping in force (from the
+    // thread that called it, no hub lock held). One listener; empty clears it. Whoever sets
+    // it clears it before it goes away.
+    void set_mapping_listener(std::function<void(const std::string& process_id)> listener);
     const Environment& environment() const { return env_; }
 
     // A new connector instance for a connection, attributed to `tags` (process, run).
@@ -101,6 +115,8 @@ private:
     std::map<std::string, std::shared_ptr<CompiledProcess>> processes_;
     // Replaced ones, kept alive: runs in flight hold pointers into them.
     std::vector<std::shared_ptr<CompiledProcess>> retired_;
+    mutable std::mutex listener_mutex_;  // guards mapping_listener_
+    std::function<void(const std::string&)> mapping_listener_;
     std::mutex governors_mutex_;
     std::map<std::string, std::unique_ptr<RateGovernor>> governors_;
 };

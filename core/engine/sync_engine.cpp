@@ -1515,7 +1515,10 @@ RunSummary SyncEngine::execute(const std::string& process_id, const RunOptions& 
     if (!taken) {
         summary.status = "skipped";
         summary.message = "process " + process_id + " is already running: " + busy;
-        log_line(LogLevel::warn, LogTags{process_id, 0, {}, {}}, summary.message);
+        // Debug only: every caller says it in its own words, once (the scheduler warns of
+        // a skipped run, or notes once that a run-all member waits for the other run and
+        // retries it; `plexus run` prints the summary).
+        log_line(LogLevel::debug, LogTags{process_id, 0, {}, {}}, summary.message);
         return summary;
     }
 

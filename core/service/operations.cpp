@@ -113,6 +113,16 @@ Operations::Operations(Hub& hub, SchedulerOptions options)
                  const std::atomic<bool>* cancel) { return execute(id, trigger, cancel); },
           log_scheduler, options),
       inbox_(hub, [this](const std::vector<std::string>& ids) { request_event_runs(ids); }) {
+    // A ref() added to (or removed from) a mapping in the portal changes what the process
+    // waits for at once, not at the next start (issue 13).
+    hub_.set_mapping_listener([this](const std::string& id) {
+        try {
+            scheduler_.set_prerequisites(id, hub_.prerequisites(id));
+        } catch (const std::exception& e) {
+            log_line(LogLevel::error, LogTags{id, 0, {}, {}},
+                     std::string("could not update the prerequisites: ") + e.what());
+        }
+    });
     for (const auto& p : hub_.config().processes) {
         ScheduleEdit edit{p.schedule.cron, p.schedule.interval, p.schedule.timezone};
         if (auto stored = hub_.store().schedule_override(p.id)) {
@@ -129,11 +139,15 @@ Operations::Operations(Hub& hub, SchedulerOptions options)
     }
 }
 
-Operations::~Operations() { stop(); }
+Operations::~Operations() {
+    hub_.set_mapping_listener({});
+    stop();
+}
 
 ScheduledProcess Operations::scheduled(const ProcessConfig& p) const {
+    // Prerequisites from the mapping in force (a ref() added in the portal counts).
     return ScheduledProcess{p.id,      p.schedule.cron, p.schedule.interval, p.schedule.timezone,
-                            p.enabled, std::nullopt,    prerequisites(hub_.config(), p)};
+                            p.enabled, std::nullopt,    hub_.prerequisites(p.id)};
 }
 
 void Operations::start() {
@@ -425,7 +439,7 @@ OpResult Operations::run_all(const std::string& trigger, bool only_new, const st
                              const std::vector<std::string>* subset) {
     if (stopping_.load()) return {OpStatus::conflict, "the hub is shutting down"};
     std::vector<std::string> order;
-    for (const auto& id : dependency_order(hub_.config())) {
+    for (const auto& id : hub_.dependency_order()) {  // the mappings in force
         if (subset) {
             if (std::find(subset->begin(), subset->end(), id) == subset->end()) continue;
         } else if (!scheduler_.enabled(id).value_or(false)) {

@@ -44,4 +44,5 @@ fi
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"
 export CHROMIUM="$chromium"
-exec node "$here/portal.test.mjs" "$@"
+# PLEXUS_BROWSER_TEST: another test script of this folder (runall.sh sets runall.test.mjs).
+exec node "$here/${PLEXUS_BROWSER_TEST:-portal.test.mjs}" "$@"
