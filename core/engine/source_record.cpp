@@ -1,5 +1,9 @@
 #include "engine/source_record.hpp"
 
+#include "mapping/expression.hpp"
+
+#include <stdexcept>
+
 namespace plexus {
 
 using json = nlohmann::json;
@@ -22,31 +26,19 @@ std::string SourceRecord::to_text() const {
 }
 
 std::string key_at(const json& data, const std::string& path) {
-    const json* cur = &data;
-    size_t pos = 0;
-    while (pos < path.size() && cur) {
-        size_t end = path.find_first_of(".[", pos);
-        std::string name = path.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-        if (!name.empty()) {
-            if (!cur->is_object() || !cur->contains(name)) return {};
-            cur = &(*cur)[name];
-        }
-        if (end == std::string::npos) break;
-        if (path[end] == '[') {
-            size_t close = path.find(']', end);
-            if (close == std::string::npos) return {};
-            size_t idx = std::stoul(path.substr(end + 1, close - end - 1));
-            if (!cur->is_array() || idx >= cur->size()) return {};
-            cur = &(*cur)[idx];
-            pos = close + 1;
-            if (pos < path.size() && path[pos] == '.') ++pos;
-        } else {
-            pos = end + 1;
-        }
-    }
-    if (!cur || cur->is_null()) return {};
-    if (cur->is_string()) return cur->get<std::string>();
-    return cur->dump();
+    if (path.empty()) return {};  // a dependency without a key only records the relation
+    // The path as check-config and the mapping read it: "customer.id", "lines[0].sku",
+    // "lines[-1].sku" (from the end), "customer[\"first-name\"]", "$.customer.id".
+    std::string problem;
+    const expr::NodePtr node = expr::parse(path, json::object(), problem);
+    if (!node || node->kind != expr::Node::Kind::path)
+        throw std::invalid_argument("dependency key \"" + path + "\" is not a source path" +
+                                    (problem.empty() ? "" : ": " + problem));
+    const expr::Value value = expr::evaluate(*node, expr::Context{&data, &data, nullptr});
+    const json& found = value.get();
+    if (found.is_null()) return {};
+    if (found.is_string()) return found.get<std::string>();
+    return found.dump();
 }
 
 }  // namespace plexus

@@ -25,10 +25,12 @@ struct SourceRecord {
     std::string to_text() const;
 };
 
-// The value at a dotted path of a record ("customer.id", "lines[0].sku") as a key string: a
-// string as it is, another value as its JSON text; "" when the path leads nowhere or to null.
-// Throws std::invalid_argument or std::out_of_range when an index is not a number (the run
-// fails that record for it).
+// The value at a source path of a record ("customer.id", "lines[0].sku", "lines[-1].sku",
+// "customer[\"first-name\"]", "$.customer.id": the paths check-config accepts for a
+// dependency's key, read as the mapping reads them) as a key string: a string as it is,
+// another value as its JSON text; "" when the path is empty, leads nowhere or to null.
+// Throws std::invalid_argument, naming the path, when it is not a source path (the run fails
+// that record for it).
 std::string key_at(const nlohmann::json& data, const std::string& path);
 
 }  // namespace plexus

@@ -41,5 +41,18 @@ TEST_CASE("source record: a dependency's key at a dotted path") {
     CHECK(key_at(data, "customer.name").empty());
     CHECK(key_at(data, "none").empty());
     CHECK(key_at(data, "customer[0]").empty());
-    CHECK_THROWS_AS(key_at(data, "lines[x].sku"), std::invalid_argument);
+    // Every path check-config accepts for a dependency's key is read as the mapping reads it.
+    CHECK(key_at(data, "customer[\"id\"]") == "7");
+    CHECK(key_at(data, "lines[-1].sku") == "S2");
+    CHECK(key_at(data, "$.customer.id") == "7");
+    CHECK(key_at(data, "lines[ 0 ].sku") == "S1");
+    // A dependency without a key pulls nothing (not the whole record as a key).
+    CHECK(key_at(data, "").empty());
+    // What is no path says so, naming it (the run fails the record with this).
+    try {
+        key_at(data, "lines[x].sku");
+        FAIL("no error");
+    } catch (const std::invalid_argument& e) {
+        CHECK_THAT(e.what(), Catch::Contains("lines[x].sku") && Catch::Contains("is not a source path"));
+    }
 }
