@@ -4,6 +4,7 @@
 #include "common/time_text.hpp"
 #include "engine/ledger_decision.hpp"
 #include "engine/payload_hash.hpp"
+#include "engine/source_record.hpp"
 #include "inbox/webhook_inbox.hpp"
 
 #include <algorithm>
@@ -16,57 +17,6 @@ namespace plexus {
 namespace {
 
 using json = nlohmann::json;
-
-struct Rec {
-    std::string key;
-    std::string cursor;
-    json data = json::object();
-};
-
-Rec rec_from(const json& j) {
-    Rec r;
-    if (!j.is_object()) return r;
-    if (auto k = j.find("key"); k != j.end() && !k->is_null())
-        r.key = k->is_string() ? k->get<std::string>() : k->dump();
-    if (auto c = j.find("cursor"); c != j.end() && c->is_string()) r.cursor = c->get<std::string>();
-    if (auto d = j.find("data"); d != j.end() && d->is_object()) r.data = *d;
-    return r;
-}
-
-// The value at a dotted path ("customer.id", "lines[0].sku") as a key string (the engine's
-// rule for a dependency's key).
-std::string key_at(const json& data, const std::string& path) {
-    const json* cur = &data;
-    size_t pos = 0;
-    while (pos < path.size() && cur) {
-        size_t end = path.find_first_of(".[", pos);
-        std::string name = path.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-        if (!name.empty()) {
-            if (!cur->is_object() || !cur->contains(name)) return {};
-            cur = &(*cur)[name];
-        }
-        if (end == std::string::npos) break;
-        if (path[end] == '[') {
-            size_t close = path.find(']', end);
-            if (close == std::string::npos) return {};
-            size_t idx = 0;
-            try {
-                idx = std::stoul(path.substr(end + 1, close - end - 1));
-            } catch (...) {
-                return {};
-            }
-            if (!cur->is_array() || idx >= cur->size()) return {};
-            cur = &(*cur)[idx];
-            pos = close + 1;
-            if (pos < path.size() && path[pos] == '.') ++pos;
-        } else {
-            pos = end + 1;
-        }
-    }
-    if (!cur || cur->is_null()) return {};
-    if (cur->is_string()) return cur->get<std::string>();
-    return cur->dump();
-}
 
 void redact_values(json& j) {
     if (j.is_string()) {
@@ -117,7 +67,7 @@ public:
                 reverse_.push_back(other.id);
     }
 
-    std::vector<Rec> read(bool from_start, bool& more, std::string& message) {
+    std::vector<SourceRecord> read(bool from_start, bool& more, std::string& message) {
         auto source = hub_.open(cfg_.source.connection, tags(), options_.cancel);
         CursorState state;
         if (!from_start) state = store_.cursor(cfg_.id);
@@ -160,13 +110,13 @@ public:
         json reply = json::parse(r.text, nullptr, false);
         if (!reply.is_object() || !reply.contains("records") || !reply["records"].is_array())
             throw std::runtime_error("the source connector's page reply is malformed");
-        std::vector<Rec> out;
-        for (const auto& j : reply["records"]) {
+        std::vector<SourceRecord> out;
+        for (auto& j : reply["records"]) {
             if (static_cast<int64_t>(out.size()) >= options_.limit) {
                 more = true;
                 break;
             }
-            out.push_back(rec_from(j));
+            out.push_back(SourceRecord::from_json(std::move(j)));
         }
         if (reply.value("has_more", false)) more = true;
         if (out.empty())
@@ -175,7 +125,7 @@ public:
         return out;
     }
 
-    std::vector<PreviewItem> decide_all(const std::vector<Rec>& recs) {
+    std::vector<PreviewItem> decide_all(const std::vector<SourceRecord>& recs) {
         return cfg_.mode == "aggregate" ? aggregate_items(recs) : record_items(recs);
     }
 
@@ -231,7 +181,7 @@ private:
             note = "the target no longer has " + key + "; the update will say so";
             return nullptr;
         }
-        const json data = rec_from(reply->value("record", json::object())).data;
+        const json data = SourceRecord::from_json(reply->value("record", json::object())).data;
         json changed = json::array();
         size_t compared = 0;
         for (const auto& [name, value] : mapped.items()) {
@@ -247,10 +197,19 @@ private:
         return changed;
     }
 
-    std::string dependency_note(const Rec& rec) {
+    // The key each dependency takes from the record, in cfg_.dependencies' order; throws as
+    // key_at does (a run fails the record for it).
+    std::vector<std::string> dependency_keys(const SourceRecord& rec) const {
+        std::vector<std::string> keys;
+        for (const auto& dep : cfg_.dependencies) keys.push_back(key_at(rec.data, dep.key_path));
+        return keys;
+    }
+
+    std::string dependency_note(const std::vector<std::string>& keys) {
         std::string note;
-        for (const auto& dep : cfg_.dependencies) {
-            const std::string k = key_at(rec.data, dep.key_path);
+        for (size_t i = 0; i < cfg_.dependencies.size(); ++i) {
+            const auto& dep = cfg_.dependencies[i];
+            const std::string& k = keys[i];
             if (k.empty() || store_.ledger_find(dep.process, k)) continue;
             note += (note.empty() ? "" : "; ") + std::string("needs ") + dep.key_path + " " + k +
                     " from process " + dep.process + " first (a run sends it before this record)";
@@ -258,7 +217,7 @@ private:
         return note;
     }
 
-    std::vector<PreviewItem> record_items(const std::vector<Rec>& recs) {
+    std::vector<PreviewItem> record_items(const std::vector<SourceRecord>& recs) {
         std::vector<PreviewItem> out;
         RefResolver refs = resolver();
         for (const auto& rec : recs) {
@@ -266,7 +225,11 @@ private:
             PreviewItem it;
             it.source_key = rec.key;
             json mapped;
+            std::vector<std::string> dep_keys;
             try {
+                // As a run does: the dependencies' keys first (a path that cannot be read
+                // fails the record), then the mapping.
+                dep_keys = dependency_keys(rec);
                 mapped = mapping_.apply(rec.data, refs);
             } catch (const MappingError& e) {
                 it.action = "error";
@@ -281,7 +244,7 @@ private:
                 continue;
             }
             const std::string hash = payload_hash(mapped);
-            std::string note = dependency_note(rec);
+            std::string note = dependency_note(dep_keys);
             auto add_note = [&](const std::string& n) {
                 if (!n.empty()) note += (note.empty() ? "" : "; ") + n;
             };
@@ -319,7 +282,7 @@ private:
                                         why);
                     std::string found;
                     if (reply && reply->value("found", false))
-                        found = rec_from(reply->value("record", json::object())).key;
+                        found = SourceRecord::from_json(reply->value("record", json::object())).key;
                     if (!found.empty()) {
                         it.action = "update";
                         it.target_key = found;
@@ -341,11 +304,11 @@ private:
         return out;
     }
 
-    std::vector<PreviewItem> aggregate_items(const std::vector<Rec>& recs) {
+    std::vector<PreviewItem> aggregate_items(const std::vector<SourceRecord>& recs) {
         std::vector<PreviewItem> out;
         RefResolver refs = resolver();
         std::vector<json> mapped;
-        std::vector<const Rec*> members;
+        std::vector<const SourceRecord*> members;
         for (const auto& rec : recs) {
             if (auto e = store_.ledger_find(cfg_.id, rec.key)) {
                 PreviewItem it;
@@ -372,7 +335,7 @@ private:
         try {
             groups = aggregate(compiled_.aggregate, mapped);
         } catch (const MappingError& e) {
-            for (const Rec* m : members) {
+            for (const SourceRecord* m : members) {
                 PreviewItem it;
                 it.source_key = m->key;
                 it.action = "error";
@@ -433,7 +396,7 @@ PreviewReport preview(Hub& hub, const std::string& process_id, const PreviewOpti
         report.mapping_version = -1;
     }
     Previewer p(hub, compiled, *mapping, o);
-    std::vector<Rec> recs;
+    std::vector<SourceRecord> recs;
     if (s == "read" || s == "new") {
         recs = p.read(s == "read", report.more, report.message);
     } else if (s == "failed") {
@@ -442,7 +405,7 @@ PreviewReport preview(Hub& hub, const std::string& process_id, const PreviewOpti
                 report.more = true;
                 break;
             }
-            Rec r = rec_from(json::parse(f.record_json, nullptr, false));
+            SourceRecord r = SourceRecord::from_json(json::parse(f.record_json, nullptr, false));
             if (r.key.empty()) r.key = f.source_key;
             recs.push_back(std::move(r));
         }
@@ -451,13 +414,14 @@ PreviewReport preview(Hub& hub, const std::string& process_id, const PreviewOpti
         if (!o.record.is_object())
             throw std::invalid_argument("record must be a JSON object: the record's fields, or "
                                         "{\"key\": …, \"data\": {…}}");
-        Rec r;
+        SourceRecord r;
         if (o.record.contains("data") && o.record["data"].is_object()) {
-            r = rec_from(o.record);
+            r = SourceRecord::from_json(o.record);
         } else {
             r.data = o.record;
         }
-        if (r.key.empty()) r.key = "(pasted)";
+        const auto k = o.record.find("key");
+        if (r.key.empty() || (k != o.record.end() && k->is_null())) r.key = "(pasted)";
         recs.push_back(std::move(r));
     }
     report.items = p.decide_all(recs);

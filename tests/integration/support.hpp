@@ -445,6 +445,7 @@ struct ServeProcess {
     int port = 0, hooks_port = 0, starts = 0;
     int exit_status = -1;  // the exit code when it ended (as exit_code_of)
     std::string log;
+    std::vector<std::string> extra;  // more `plexus serve` arguments, e.g. {"--log-level", "debug"}
 
     ~ServeProcess() { stop(); }
 
@@ -452,7 +453,9 @@ struct ServeProcess {
     bool start(const HubDir& hub, bool with_hooks = false, const std::string& listen = "127.0.0.1:0",
                std::chrono::milliseconds limit = 30s) {
         log = hub.dir.str("serve-" + std::to_string(++starts) + ".log");
-        pid = spawn_plexus(hub.args("serve", {}, {"--listen", listen}), log);
+        std::vector<std::string> more{"--listen", listen};
+        more.insert(more.end(), extra.begin(), extra.end());
+        pid = spawn_plexus(hub.args("serve", {}, more), log);
         if (pid <= 0) return false;
         std::vector<std::regex> patterns{std::regex(R"(portal: http://127\.0\.0\.1:(\d+)/)")};
         if (with_hooks) patterns.emplace_back(R"(hooks: http://127\.0\.0\.1:(\d+)/hooks/)");
@@ -496,6 +499,94 @@ struct ServeProcess {
         httplib::Client c("127.0.0.1", port);
         c.set_read_timeout(30, 0);
         return c;
+    }
+};
+
+// A hub served by `plexus serve` with portal users, and calls as one of them: the fixture of
+// the portal's REST tests. Users are added before start() (password: password(name)); login()
+// makes `session`; call() keeps every answer's body in `transcript`, to look for secrets in.
+// What failed (a user not added, serve not started) is printed to stderr, which ctest shows.
+struct PortalHub : HubDir {
+    ServeProcess proc;
+    PortalSession session;
+    std::string transcript;
+
+    static std::string password(const std::string& name) { return name + "-password-123"; }
+
+    // Adds the portal user `name` with `role` to the hub's data.
+    bool add_user(const std::string& name, const std::string& role) const {
+        const auto r = run_plexus({"users", "add", name, "--role", role, "--data", data()},
+                                  "PLEXUS_PASSWORD=" + password(name));
+        if (r.exit_code != 0) std::fprintf(stderr, "plexus users add %s failed:\n%s\n", name.c_str(), r.out.c_str());
+        return r.exit_code == 0;
+    }
+    // Saves `cfg` as the hub's configuration and adds `users` ({name, role}).
+    bool prepare(const json& cfg, const std::vector<std::pair<std::string, std::string>>& users) {
+        config = cfg;
+        save();
+        for (const auto& [name, role] : users)
+            if (!add_user(name, role)) return false;
+        return true;
+    }
+    // `plexus serve` with `extra` arguments; false (its log on stderr) when it did not start.
+    bool start(const std::vector<std::string>& extra = {}) {
+        proc.extra = extra;
+        const bool up = proc.start(*this);
+        if (!up) std::fprintf(stderr, "plexus serve did not start:\n%s\n", read_file(proc.log).c_str());
+        return up;
+    }
+    void stop() { proc.stop(); }
+    bool login(const std::string& name) {
+        session = portal_login(proc.port, name, password(name));
+        if (session.cookie.empty()) std::fprintf(stderr, "portal login of %s refused\n", name.c_str());
+        return !session.cookie.empty();
+    }
+    // {status, body as JSON}: null for an empty body, the text as a JSON string when it is not
+    // JSON; status 0 when there was no answer.
+    std::pair<int, json> call(const std::string& method, const std::string& path, const json& body = json::object()) {
+        session.port = proc.port;
+        const httplib::Result r = session.call(method, path, method == "DELETE" ? std::string() : body.dump());
+        if (!r) return {0, nullptr};
+        transcript += r->body + "\n";
+        if (r->body.empty()) return {r->status, nullptr};
+        json j = json::parse(r->body, nullptr, false);
+        return {r->status, j.is_discarded() ? json(r->body) : std::move(j)};
+    }
+    // Runs process `id` now (POST …/run) and returns its finished run; null when it was not
+    // started or did not finish within `limit`.
+    json run_process(const std::string& id, std::chrono::milliseconds limit = 20s) {
+        const std::string path = "/api/processes/" + id;
+        const json view = call("GET", path).second;
+        const json before = view.is_object() && view.contains("last_run") ? view["last_run"] : json();
+        const auto [status, body] = call("POST", path + "/run");
+        if (status != 202) {
+            std::fprintf(stderr, "POST %s/run: %d %s\n", path.c_str(), status, body.dump().c_str());
+            return nullptr;
+        }
+        json last;
+        eventually(
+            [&] {
+                const json v = call("GET", path).second;
+                if (!v.is_object() || !v["running"].is_null() || !v["last_run"].is_object()) return false;
+                if (before.is_object() && v["last_run"]["id"] == before["id"]) return false;
+                last = v["last_run"];
+                return true;
+            },
+            limit, 25ms);
+        return last;
+    }
+    // Every serve log of this hub, in the order of the starts.
+    std::string logs() const {
+        std::string all;
+        for (int i = 1; i <= proc.starts; ++i) all += read_file(dir.str("serve-" + std::to_string(i) + ".log"));
+        return all;
+    }
+    // The database's bytes (with its write-ahead log), to look for secrets in.
+    std::string database_bytes() const {
+        std::string all;
+        for (const char* f : {"plexus.db", "plexus.db-wal"})
+            if (fs::exists(fs::path(data()) / f)) all += read_file(fs::path(data()) / f);
+        return all;
     }
 };
 

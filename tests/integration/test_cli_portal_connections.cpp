@@ -2,9 +2,12 @@
 // file that reads through a connection made in the portal is valid for `plexus check-config`
 // (given the hub's data directory), and `plexus cursor` and `plexus reconcile` run it, as
 // `plexus serve` and `plexus run` do.
-#include "serve_fixture.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 
 TEST_CASE("cli: check-config, cursor and reconcile see connections created in the portal",
           "[cli][connections]") {
@@ -17,9 +20,10 @@ TEST_CASE("cli: check-config, cursor and reconcile see connections created in th
          {{"dst", files_connection(files.str("out"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
         {"processes", json::array()},
         {"serve", {{"run_at_start", "none"}}}};
-    Serve hub(config);
-    hub.start();
-    hub.login("ada");
+    PortalHub hub;
+    REQUIRE(hub.prepare(config, {{"ada", "admin"}, {"sam", "support"}}));
+    REQUIRE(hub.start());
+    REQUIRE(hub.login("ada"));
     json settings = files_connection(files.str("in"), {{"customers", jsonl_entity("customers.jsonl")}})["settings"];
     auto [status, created] = hub.call("POST", "/api/connections",
                                       {{"id", "src"}, {"connector", "files"}, {"settings", settings}});
@@ -32,8 +36,9 @@ TEST_CASE("cli: check-config, cursor and reconcile see connections created in th
                                    {"source", {{"connection", "src"}, {"entity", "customers"}}},
                                    {"target", {{"connection", "dst"}, {"entity", "customers"}}},
                                    {"mapping", {{"id", "id"}, {"email", "email"}}}});
-    write_file(hub.dir.path() / "plexus.json", config.dump(2));
-    const std::string file = hub.dir.str("plexus.json"), data = hub.dir.str("var");
+    hub.config = config;
+    hub.save();
+    const std::string file = hub.dir.str("plexus.json"), data = hub.data();
 
     auto check = run_plexus({"check-config", file, "--data", data, "--plugin-dir", PLEXUS_PLUGIN_DIR});
     INFO(check.out);

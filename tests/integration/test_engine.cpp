@@ -1,8 +1,7 @@
 // The engine end to end through the real loader and the files connector: creates, nothing
 // written twice, updates, failures kept and replayed, dependencies, aggregates, rewind.
-#include "support.hpp"
+#include "engine_world.hpp"
 
-#include "engine/hub.hpp"
 #include "engine/payload_hash.hpp"
 #include "engine/sync_engine.hpp"
 
@@ -17,17 +16,8 @@ using namespace plexus::test;
 namespace {
 
 // A small world: a source directory, a target directory, a store, a configuration.
-struct World {
-    TempDir dir;
-    PluginRegistry registry;
-    std::unique_ptr<Store> store;
-    json config;
-
+struct World : EngineWorld {
     World() {
-        registry.load_directory(PLEXUS_PLUGIN_DIR);
-        fs::create_directories(dir.path() / "src");
-        fs::create_directories(dir.path() / "dst");
-        store = open_sqlite_store(dir.str("plexus.db"));
         config = json{
             {"connections",
              {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")},
@@ -59,10 +49,7 @@ struct World {
     }
 
     RunSummary run(const std::string& process, bool replay = false, RunOptions options = {}) {
-        std::vector<ConfigError> errors;
-        Config c = parse_config(config.dump(), "test.json", errors);
-        for (const auto& e : errors) FAIL(e.to_string());
-        Hub hub(std::move(c), registry, *store, SystemClock::instance());
+        Hub hub(parsed(config), registry, *store, SystemClock::instance());
         SyncEngine engine(hub);
         return replay ? engine.replay(process, options) : engine.run(process, options);
     }

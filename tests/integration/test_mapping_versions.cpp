@@ -3,9 +3,8 @@
 // used from the next run, never halfway through the one going on; a stored version is in
 // force when a hub starts; one that no longer compiles is not used (the file's runs) and the
 // hub says why.
-#include "support.hpp"
+#include "engine_world.hpp"
 
-#include "engine/hub.hpp"
 #include "engine/sync_engine.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,17 +14,8 @@ using namespace plexus::test;
 
 namespace {
 
-struct World {
-    TempDir dir;
-    PluginRegistry registry;
-    std::unique_ptr<Store> store;
-    json config;
-
+struct World : EngineWorld {
     World() {
-        registry.load_directory(PLEXUS_PLUGIN_DIR);
-        fs::create_directories(dir.path() / "src");
-        fs::create_directories(dir.path() / "dst");
-        store = open_sqlite_store(dir.str("plexus.db"));
         config = json{
             {"connections",
              {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
@@ -43,12 +33,6 @@ struct World {
             records.push_back({{"id", "C" + std::to_string(i)}, {"name", "n" + std::to_string(i)},
                                {"updated_at", "2024-05-01T10:00:0" + std::to_string(i) + "Z"}});
         write_jsonl(dir.path() / "src" / "customers.jsonl", records);
-    }
-    Config parsed(const json& c) {
-        std::vector<ConfigError> errors;
-        Config out = parse_config(c.dump(), "test.json", errors);
-        for (const auto& e : errors) FAIL(e.to_string());
-        return out;
     }
     std::map<std::string, json> target() {
         std::map<std::string, json> out;

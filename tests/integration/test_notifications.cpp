@@ -17,12 +17,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <mutex>
-#include <regex>
 #include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 
 namespace {
 
@@ -228,14 +227,7 @@ int closed_port() {
     return ntohs(a.sin_port);
 }
 
-struct Hub {
-    TempDir dir;
-    pid_t pid = -1;
-    int port = 0;
-    int starts = 0;
-    std::string cookie, csrf;
-    std::string transcript;  // every API answer
-
+struct Hub : PortalHub {
     Hub() {
         fs::create_directories(dir.path() / "src");
         fs::create_directories(dir.path() / "dst");
@@ -248,7 +240,7 @@ struct Hub {
                                  {"updated_at", "2024-05-01T10:00:0" + std::to_string(i) + "Z"}});
         write_jsonl(dir.path() / "src" / "customers.jsonl", customers);
         write_jsonl(dir.path() / "gone" / "orders.jsonl", {json{{"id", "O1"}, {"updated_at", "2024-05-01T10:00:00Z"}}});
-        json config = {
+        json cfg = {
             {"connections",
              {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
               {"gone", files_connection(dir.str("gone"), {{"orders", jsonl_entity("orders.jsonl")}})},
@@ -272,62 +264,14 @@ struct Hub {
                            {"target", {{"connection", "dst"}, {"entity", "customers"}}},
                            {"mapping", {{"id", "id"}}}}})},
             {"serve", {{"run_at_start", "none"}}}};
-        write_file(dir.path() / "plexus.json", config.dump(2));
-        auto r = run_plexus({"users", "add", "ada", "--role", "admin", "--data", dir.str("var")},
-                            "PLEXUS_PASSWORD=ada-password-123");
-        REQUIRE(r.exit_code == 0);
+        REQUIRE(prepare(cfg, {{"ada", "admin"}}));
         start();
     }
-    ~Hub() { stop(); }
 
+    // Serve, and log in as ada.
     void start() {
-        const std::string log = dir.str("serve-" + std::to_string(++starts) + ".log");
-        pid = spawn_plexus({"serve", "--config", dir.str("plexus.json"), "--data", dir.str("var"),
-                            "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
-                           log);
-        REQUIRE(pid > 0);
-        std::regex address(R"(portal: http://127\.0\.0\.1:(\d+)/)");
-        for (int i = 0; i < 300 && port == 0; ++i) {
-            std::smatch m;
-            std::string text = read_file(log);
-            if (std::regex_search(text, m, address)) port = std::stoi(m[1]);
-            else std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        INFO(read_file(log));
-        REQUIRE(port > 0);
-        httplib::Client c("127.0.0.1", port);
-        auto lr = c.Post("/api/login", json{{"name", "ada"}, {"password", "ada-password-123"}}.dump(),
-                         "application/json");
-        REQUIRE(lr);
-        REQUIRE(lr->status == 200);
-        std::smatch m;
-        std::string set_cookie = lr->get_header_value("Set-Cookie");
-        REQUIRE(std::regex_search(set_cookie, m, std::regex("plexus_session=([0-9a-f]+)")));
-        cookie = "plexus_session=" + std::string(m[1]);
-        csrf = json::parse(lr->body)["csrf_token"];
-    }
-    void stop() {
-        if (pid <= 0) return;
-        kill(pid, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 400 && waitpid(pid, &status, WNOHANG) == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        pid = -1;
-        port = 0;
-    }
-    std::pair<int, json> call(const std::string& method, const std::string& path,
-                              const json& body = json::object()) {
-        httplib::Client c("127.0.0.1", port);
-        c.set_read_timeout(60, 0);
-        httplib::Headers h{{"Cookie", cookie}, {"X-CSRF-Token", csrf}};
-        httplib::Result r = method == "GET"    ? c.Get(path.c_str(), h)
-                            : method == "POST" ? c.Post(path.c_str(), h, body.dump(), "application/json")
-                                               : c.Put(path.c_str(), h, body.dump(), "application/json");
-        REQUIRE(r);
-        transcript += r->body + "\n";
-        return {r->status, r->body.empty() ? json() : json::parse(r->body)};
+        REQUIRE(PortalHub::start());
+        REQUIRE(login("ada"));
     }
     json get(const std::string& path) {
         auto [status, body] = call("GET", path);
@@ -337,19 +281,10 @@ struct Hub {
     }
     // Runs the process now and returns its finished run.
     json run(const std::string& id) {
-        const json before = get("/api/processes/" + id)["last_run"];
-        auto [status, body] = call("POST", "/api/processes/" + id + "/run");
-        INFO(body.dump());
-        REQUIRE(status == 202);
-        for (int i = 0; i < 400; ++i) {
-            json v = get("/api/processes/" + id);
-            if (v["running"].is_null() && !v["last_run"].is_null() &&
-                (before.is_null() || v["last_run"]["id"] != before["id"]))
-                return v["last_run"];
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
-        }
-        FAIL("the run of " << id << " did not finish");
-        return {};
+        json r = run_process(id);
+        INFO("the run of " << id);
+        REQUIRE(r.is_object());
+        return r;
     }
     // Appends `good` valid and `bad` unmappable customers after the ones there (newer
     // cursor values), so that the next run of "customers" reads them.
@@ -365,27 +300,7 @@ struct Hub {
         write_file(dir.path() / "src" / "customers.jsonl", text);
     }
     int added = 0;
-    std::string logs() const {
-        std::string all;
-        for (int i = 1; i <= starts; ++i) all += read_file(dir.str("serve-" + std::to_string(i) + ".log"));
-        return all;
-    }
-    std::string database_bytes() const {
-        std::string all;
-        for (const char* f : {"plexus.db", "plexus.db-wal"})
-            if (fs::exists(dir.path() / "var" / f)) all += read_file(dir.path() / "var" / f);
-        return all;
-    }
 };
-
-template <class F>
-bool eventually(F f, int ms = 15000) {
-    for (int i = 0; i < ms / 25; ++i) {
-        if (f()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return f();
-}
 
 json find_item(const json& attention, const std::string& kind, const std::string& process) {
     for (const auto& i : attention["items"])
@@ -457,7 +372,7 @@ TEST_CASE("notifications: e-mail and webhook of failed runs, a digest, no repeat
         CHECK_THAT(body["text"].get<std::string>(), Catch::Contains("Customers src\u2192dst"));
         CHECK(body["plexus"]["events"][0]["run_id"] == r1["id"]);
     }
-    REQUIRE(eventually([&] { return !hub.get("/api/notifications")["status"]["email"]["last_sent"].is_null(); }, 3000));
+    REQUIRE(eventually([&] { return !hub.get("/api/notifications")["status"]["email"]["last_sent"].is_null(); }, 3000ms));
 
     // 2. Two failures within the window: one message listing both, after the window.
     fs::remove_all(hub.dir.path() / "gone");  // the orders source is gone: that run fails
@@ -552,73 +467,41 @@ TEST_CASE("notifications: e-mail and webhook of failed runs, a digest, no repeat
 }
 
 TEST_CASE("attention: all clear when nothing needs action", "[notifications]") {
-    TempDir dir;
-    fs::create_directories(dir.path() / "src");
-    fs::create_directories(dir.path() / "dst");
-    write_jsonl(dir.path() / "src" / "customers.jsonl",
-                {json{{"id", "C1"}, {"updated_at", "2024-05-01T10:00:00Z"}}});
+    PortalHub hub;
+    const fs::path& dir = hub.dir.path();
+    fs::create_directories(dir / "src");
+    fs::create_directories(dir / "dst");
+    write_jsonl(dir / "src" / "customers.jsonl", {json{{"id", "C1"}, {"updated_at", "2024-05-01T10:00:00Z"}}});
     json config = {
         {"connections",
-         {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
-          {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
+         {{"src", files_connection((dir / "src").string(), {{"customers", jsonl_entity("customers.jsonl")}})},
+          {"dst", files_connection((dir / "dst").string(), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
         {"processes", json::array({{{"id", "customers"},
                                     {"source", {{"connection", "src"}, {"entity", "customers"}}},
                                     {"target", {{"connection", "dst"}, {"entity", "customers"}}},
                                     {"mapping", {{"id", "id"}}}}})},
         {"serve", {{"run_at_start", "none"}}}};
-    write_file(dir.path() / "plexus.json", config.dump(2));
-    auto r = run_plexus({"users", "add", "sue", "--role", "support", "--data", dir.str("var")},
-                        "PLEXUS_PASSWORD=sue-password-123");
-    REQUIRE(r.exit_code == 0);
-    r = run_plexus({"users", "add", "otto", "--role", "operator", "--data", dir.str("var")},
-                   "PLEXUS_PASSWORD=otto-password-123");
-    REQUIRE(r.exit_code == 0);
-    const std::string log = dir.str("serve.log");
-    pid_t pid = spawn_plexus({"serve", "--config", dir.str("plexus.json"), "--data", dir.str("var"),
-                              "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
-                             log);
-    REQUIRE(pid > 0);
-    int port = 0;
-    std::regex address(R"(portal: http://127\.0\.0\.1:(\d+)/)");
-    for (int i = 0; i < 300 && port == 0; ++i) {
-        std::smatch m;
-        std::string text = read_file(log);
-        if (std::regex_search(text, m, address)) port = std::stoi(m[1]);
-        else std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    REQUIRE(port > 0);
-    auto session = [&](const std::string& name) {
-        httplib::Client c("127.0.0.1", port);
-        auto lr = c.Post("/api/login", json{{"name", name}, {"password", name + "-password-123"}}.dump(),
-                         "application/json");
-        REQUIRE(lr);
-        std::smatch m;
-        std::string sc = lr->get_header_value("Set-Cookie");
-        REQUIRE(std::regex_search(sc, m, std::regex("plexus_session=([0-9a-f]+)")));
-        return httplib::Headers{{"Cookie", "plexus_session=" + std::string(m[1])},
-                                {"X-CSRF-Token", json::parse(lr->body)["csrf_token"].get<std::string>()}};
-    };
-    httplib::Client c("127.0.0.1", port);
-    const auto sue = session("sue");
-    const auto otto = session("otto");
+    REQUIRE(hub.prepare(config, {{"sue", "support"}, {"otto", "operator"}}));
+    REQUIRE(hub.start());
+    const PortalSession sue = portal_login(hub.proc.port, "sue", PortalHub::password("sue"));
+    const PortalSession otto = portal_login(hub.proc.port, "otto", PortalHub::password("otto"));
+    REQUIRE(!sue.cookie.empty());
+    REQUIRE(!otto.cookie.empty());
     // Never run: that is what needs attention first.
-    auto a = c.Get("/api/attention", sue);
+    auto a = sue.call("GET", "/api/attention");
     REQUIRE(a);
     REQUIRE(a->status == 200);
     json j = json::parse(a->body);
     CHECK(j["all_clear"] == false);
     CHECK(find_item(j, "never_run", "customers").is_object());
     // Support may read the notification settings but not change or test them.
-    CHECK(c.Get("/api/notifications", sue)->status == 200);
-    CHECK(c.Put("/api/notifications", sue, "{}", "application/json")->status == 403);
-    CHECK(c.Post("/api/notifications/test", otto, "{}", "application/json")->status == 403);
+    CHECK(sue.call("GET", "/api/notifications")->status == 200);
+    CHECK(sue.call("PUT", "/api/notifications")->status == 403);
+    CHECK(otto.call("POST", "/api/notifications/test")->status == 403);
     // One successful run: all clear.
-    REQUIRE(c.Post("/api/processes/customers/run", otto, "{}", "application/json")->status == 202);
+    REQUIRE(otto.call("POST", "/api/processes/customers/run")->status == 202);
     CHECK(eventually([&] {
-        auto x = c.Get("/api/attention", sue);
+        auto x = sue.call("GET", "/api/attention");
         return x && x->status == 200 && json::parse(x->body)["all_clear"] == true;
     }));
-    kill(pid, SIGTERM);
-    int status = 0;
-    waitpid(pid, &status, 0);
 }

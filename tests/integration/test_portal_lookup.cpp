@@ -4,11 +4,14 @@
 // answers for an unknown entity, an unknown voucher, a malformed code and a refused API key;
 // the API key in no answer; every lookup audited. The form's "Test" works on unsaved values,
 // keeps a stored secret the form left empty, and never echoes the secret typed.
-#include "serve_fixture.hpp"
+#include "support.hpp"
 
 #include "plugins/eguma/sandbox/eguma_sandbox.hpp"
 
+#include <catch2/catch.hpp>
+
 using namespace plexus::test;
+using namespace plexus::test::harness;
 namespace sb = plexus::sandbox;
 
 TEST_CASE("portal: look a voucher up through a connection, and test a form before saving",
@@ -21,11 +24,12 @@ TEST_CASE("portal: look a voucher up through a connection, and test a form befor
          {{"eg", {{"connector", "eguma"}, {"settings", {{"api_key", key}, {"base_url", eguma.base_url()}}}}}}},
         {"processes", json::array()},
         {"serve", {{"run_at_start", "none"}}}};
-    Serve hub(config);
-    hub.start();
+    PortalHub hub;
+    REQUIRE(hub.prepare(config, {{"ada", "admin"}, {"sam", "support"}}));
+    REQUIRE(hub.start());
 
     // Support staff: the connections list says what can be looked up.
-    hub.login("sam");
+    REQUIRE(hub.login("sam"));
     json list = hub.call("GET", "/api/connections").second;
     json eg;
     for (const auto& c : list["items"])
@@ -68,7 +72,7 @@ TEST_CASE("portal: look a voucher up through a connection, and test a form befor
     CHECK(hub.call("POST", "/api/connections/test", {{"connector", "eguma"}}).first == 403);
 
     // Test before save: the form's values, nothing stored, the typed secret never echoed.
-    hub.login("ada");
+    REQUIRE(hub.login("ada"));
     const json form_wrong = {{"connector", "eguma"},
                              {"settings", {{"api_key", wrong_key}, {"base_url", eguma.base_url()}}}};
     auto [t1_status, t1] = hub.call("POST", "/api/connections/test", form_wrong);
@@ -115,7 +119,7 @@ TEST_CASE("portal: look a voucher up through a connection, and test a form befor
                    {{"id", "eg2"}, {"connector", "eguma"},
                     {"settings", {{"api_key", ""}, {"base_url", eguma.base_url()}}}})
               .second["ok"] == true);
-    hub.login("sam");
+    REQUIRE(hub.login("sam"));
     auto [stored_status, stored] = hub.call("POST", "/api/connections/eg2/lookup",
                                             {{"entity", "voucher_balance"}, {"key", sb::kEgumaVoucher50}});
     INFO(stored.dump());
@@ -123,7 +127,7 @@ TEST_CASE("portal: look a voucher up through a connection, and test a form befor
     CHECK(stored["record"]["data"]["balance_in_cents"] == 5000);
 
     // Audited; no key in any answer.
-    hub.login("ada");
+    REQUIRE(hub.login("ada"));
     json audit = hub.call("GET", "/api/audit?limit=100").second;
     int lookups = 0;
     for (const auto& a : audit["items"])

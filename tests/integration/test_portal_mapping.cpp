@@ -9,28 +9,19 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
-#include <chrono>
-#include <csignal>
 #include <map>
-#include <regex>
 #include <set>
-#include <thread>
 
 using namespace plexus::test;
+using namespace plexus::test::harness;
 
 namespace {
 
-struct Serve {
-    TempDir dir;
-    pid_t pid = -1;
-    int port = 0;
-    int starts = 0;
-    std::string cookie, csrf;
-
+struct Serve : PortalHub {
     Serve() {
         fs::create_directories(dir.path() / "src");
         fs::create_directories(dir.path() / "dst");
-        json config = {
+        json cfg = {
             {"connections",
              {{"src", files_connection(dir.str("src"), {{"customers", jsonl_entity("customers.jsonl")}})},
               {"dst", files_connection(dir.str("dst"), {{"customers", jsonl_entity("customers.jsonl", "id", "")}})}}},
@@ -42,16 +33,8 @@ struct Serve {
                {"mapping",
                 {{"id", "id"}, {"email", "lower(email)"}, {"name", "upper(name)"}, {"amount", "number(amount)"}}}}}},
             {"serve", {{"run_at_start", "none"}}}};
-        write_file(dir.path() / "plexus.json", config.dump(2));
-        for (const char* who : {"otto:operator", "sue:support"}) {
-            std::string s = who;
-            const std::string name = s.substr(0, s.find(':')), role = s.substr(s.find(':') + 1);
-            auto r = run_plexus({"users", "add", name, "--role", role, "--data", dir.str("var")},
-                                "PLEXUS_PASSWORD=" + name + "-password-123");
-            REQUIRE(r.exit_code == 0);
-        }
+        REQUIRE(prepare(cfg, {{"otto", "operator"}, {"sue", "support"}}));
     }
-    ~Serve() { stop(); }
 
     void source(const std::vector<json>& records) { write_jsonl(dir.path() / "src" / "customers.jsonl", records); }
     std::string target_bytes() const {
@@ -65,71 +48,6 @@ struct Serve {
         if (!fs::exists(p)) return out;
         for (auto& r : read_jsonl(p)) out[r["id"].get<std::string>()] = r;
         return out;
-    }
-
-    void start() {
-        const std::string log = dir.str("serve-" + std::to_string(++starts) + ".log");
-        pid = spawn_plexus({"serve", "--config", dir.str("plexus.json"), "--data", dir.str("var"),
-                            "--plugin-dir", PLEXUS_PLUGIN_DIR, "--listen", "127.0.0.1:0"},
-                           log);
-        REQUIRE(pid > 0);
-        std::regex address(R"(portal: http://127\.0\.0\.1:(\d+)/)");
-        for (int i = 0; i < 300 && port == 0; ++i) {
-            std::smatch m;
-            std::string text = read_file(log);
-            if (std::regex_search(text, m, address)) port = std::stoi(m[1]);
-            else std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        INFO(read_file(log));
-        REQUIRE(port > 0);
-    }
-    void stop() {
-        if (pid <= 0) return;
-        kill(pid, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 200 && waitpid(pid, &status, WNOHANG) == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        pid = -1;
-        port = 0;
-    }
-    void login(const std::string& name) {
-        httplib::Client c("127.0.0.1", port);
-        auto r = c.Post("/api/login", json{{"name", name}, {"password", name + "-password-123"}}.dump(),
-                        "application/json");
-        REQUIRE(r);
-        REQUIRE(r->status == 200);
-        std::smatch m;
-        std::string set_cookie = r->get_header_value("Set-Cookie");
-        REQUIRE(std::regex_search(set_cookie, m, std::regex("plexus_session=([0-9a-f]+)")));
-        cookie = "plexus_session=" + std::string(m[1]);
-        csrf = json::parse(r->body)["csrf_token"];
-    }
-    std::pair<int, json> call(const std::string& method, const std::string& path,
-                              const json& body = json::object()) {
-        httplib::Client c("127.0.0.1", port);
-        c.set_read_timeout(30, 0);
-        httplib::Headers h{{"Cookie", cookie}, {"X-CSRF-Token", csrf}};
-        httplib::Result r = method == "GET"    ? c.Get(path.c_str(), h)
-                            : method == "POST" ? c.Post(path.c_str(), h, body.dump(), "application/json")
-                                               : c.Put(path.c_str(), h, body.dump(), "application/json");
-        REQUIRE(r);
-        return {r->status, r->body.empty() ? json() : json::parse(r->body)};
-    }
-    json last_run_id;
-    json run_process() {
-        auto [status, body] = call("POST", "/api/processes/customers/run");
-        INFO(body.dump());
-        REQUIRE(status == 202);
-        json v;
-        for (int i = 0; i < 400; ++i) {
-            v = call("GET", "/api/processes/customers").second;
-            if (v["running"].is_null() && !v["last_run"].is_null() && v["last_run"]["id"] != last_run_id) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        last_run_id = v["last_run"]["id"];
-        return v["last_run"];
     }
     // The preview's items by record key.
     std::map<std::string, json> preview(const json& body) {
@@ -168,10 +86,10 @@ TEST_CASE("portal: a mapping is shown, edited with check-config's checks, audite
     s.source({customer("1", "A@X.CH", "anna", "10.5", "2024-01-01T00:00:01Z"),
               customer("2", "B@X.CH", "bert", "7", "2024-01-01T00:00:02Z"),
               customer("3", "C@X.CH", "cleo", "3", "2024-01-01T00:00:03Z")});
-    s.start();
+    REQUIRE(s.start());
 
     // Support staff read it; they may not change or preview it.
-    s.login("sue");
+    REQUIRE(s.login("sue"));
     auto [view_status, view] = s.call("GET", "/api/processes/customers/mapping");
     INFO(view.dump());
     REQUIRE(view_status == 200);
@@ -186,8 +104,8 @@ TEST_CASE("portal: a mapping is shown, edited with check-config's checks, audite
     CHECK(s.call("POST", "/api/processes/customers/preview", {{"source", "read"}}).first == 403);
     CHECK(s.call("GET", "/api/processes/nope/mapping").first == 404);
 
-    s.login("otto");
-    CHECK(s.run_process()["counts"]["created"] == 3);
+    REQUIRE(s.login("otto"));
+    CHECK(s.run_process("customers")["counts"]["created"] == 3);
 
     // A bad edit: 400, problems by field, nothing stored, nothing in force.
     auto [bad_status, bad] = s.call("PUT", "/api/processes/customers/mapping",
@@ -221,7 +139,7 @@ TEST_CASE("portal: a mapping is shown, edited with check-config's checks, audite
     s.source({customer("1", "A@X.CH", "anna", "10.5", "2024-01-01T00:00:01Z"),
               customer("2", "B@X.CH", "bert", "7", "2024-01-01T00:00:02Z"),
               customer("3", "C@X.CH", "cleo", "3", "2024-01-02T00:00:03Z")});
-    auto run = s.run_process();
+    auto run = s.run_process("customers");
     INFO(run.dump());
     CHECK(run["counts"]["updated"] == 1);
     CHECK(s.target()["3"]["name"] == "cleo");
@@ -245,8 +163,8 @@ TEST_CASE("portal: a mapping is shown, edited with check-config's checks, audite
     CHECK(versions["items"][0]["note"] == "revert to version 1");
 
     s.stop();
-    s.start();
-    s.login("sue");
+    REQUIRE(s.start());
+    REQUIRE(s.login("sue"));
     view = s.call("GET", "/api/processes/customers/mapping").second;
     CHECK(view["source"]["kind"] == "portal");
     CHECK(view["source"]["version"] == 3);
@@ -259,9 +177,9 @@ TEST_CASE("portal: a preview decides create, update, skip and error for real rec
     s.source({customer("1", "A@X.CH", "anna", "10.5", "2024-01-01T00:00:01Z"),
               customer("2", "B@X.CH", "bert", "7", "2024-01-01T00:00:02Z"),
               customer("3", "C@X.CH", "cleo", "3", "2024-01-01T00:00:03Z")});
-    s.start();
-    s.login("otto");
-    CHECK(s.run_process()["counts"]["created"] == 3);
+    REQUIRE(s.start());
+    REQUIRE(s.login("otto"));
+    CHECK(s.run_process("customers")["counts"]["created"] == 3);
 
     // 1 unchanged, 2 changed, 3 cannot be mapped, 4 new.
     s.source({customer("1", "A@X.CH", "anna", "10.5", "2024-01-01T00:00:01Z"),
@@ -313,7 +231,7 @@ TEST_CASE("portal: a preview decides create, update, skip and error for real rec
     CHECK(s.audit("mapping.preview").size() >= 5);
 
     // The run then does what the preview said.
-    auto run = s.run_process();
+    auto run = s.run_process("customers");
     INFO(run.dump());
     CHECK(run["counts"]["created"] == 1);
     CHECK(run["counts"]["updated"] == 1);

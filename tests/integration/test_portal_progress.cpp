@@ -3,11 +3,17 @@
 // so the run waits two seconds before each retry — in GET /api/processes/{id} and in
 // GET /api/runs/{id}; the wait is gone once the sandbox serves again, and the debug log
 // names every retry with its reason.
-#include "serve_fixture.hpp"
+#include "support.hpp"
 
 #include "plugins/shopify/sandbox/shopify_sandbox.hpp"
 
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
+
 using namespace plexus::test;
+using namespace plexus::test::harness;
 namespace sb = plexus::sandbox;
 
 TEST_CASE("portal: a waiting run says why in the process and run views", "[portal][progress]") {
@@ -33,9 +39,10 @@ TEST_CASE("portal: a waiting run says why in the process and run views", "[porta
            {"target", {{"connection", "dst"}, {"entity", "customers"}}},
            {"mapping", {{"id", "id"}, {"email", "email"}}}}}},
         {"serve", {{"run_at_start", "none"}}}};
-    Serve hub(config);
-    hub.start({"--log-level", "debug"});
-    hub.login("sam");  // support may watch; an operator starts the run below
+    PortalHub hub;
+    REQUIRE(hub.prepare(config, {{"ada", "admin"}, {"sam", "support"}}));
+    REQUIRE(hub.start({"--log-level", "debug"}));
+    REQUIRE(hub.login("sam"));  // support may watch; an operator starts the run below
 
     // Every request answered 429 (Retry-After: 2.0) until the faults are lifted.
     sb::Faults f;
@@ -43,7 +50,7 @@ TEST_CASE("portal: a waiting run says why in the process and run views", "[porta
     f.burst_429_length = 1;
     shop.sandbox().faults().set(f);
 
-    hub.login("ada");
+    REQUIRE(hub.login("ada"));
     auto [run_status, run] = hub.call("POST", "/api/processes/customers/run");
     INFO(run.dump());
     REQUIRE(run_status == 202);
@@ -96,7 +103,7 @@ TEST_CASE("portal: a waiting run says why in the process and run views", "[porta
     CHECK(done["live"].is_null());
 
     // Each retry is in the debug log with its reason.
-    const std::string text = read_file(hub.log);
+    const std::string text = read_file(hub.proc.log);
     CHECK(text.find("HTTP 429 with Retry-After \"2.0\": retrying in 2000 ms (attempt 2 of 5)") !=
           std::string::npos);
     CHECK(hub.transcript.find("shpat_sandbox") == std::string::npos);

@@ -1,7 +1,7 @@
 // A connector library loaded through the real host (PluginRegistry + ConnectorInstance with the
 // host's HttpClient, a RateGovernor and the cancel flag), for the connector tests that talk to
 // an in-process sandbox (plugins/intacct/tests/intacct_fixture.hpp, plugins/opera/tests/
-// opera_fixture.hpp). Included as "tests/support/connector_fixture.hpp" (the source root is on
+// opera_fixture.hpp; Gomag's fixture loads its connector with it). Included as "tests/support/connector_fixture.hpp" (the source root is on
 // every target's include path).
 #pragma once
 
@@ -10,6 +10,7 @@
 #include "http/rate_governor.hpp"
 #include "plugin_host/connector_instance.hpp"
 #include "plugin_host/plugin_registry.hpp"
+#include "tests/support/retry_policy.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -41,17 +42,6 @@ inline std::shared_ptr<const plexus::LoadedConnector> load_connector(const std::
     }
     REQUIRE(c);
     return c;
-}
-
-// Retries in milliseconds, not seconds: the tests' faults are the sandbox's, on loopback.
-inline plexus::RetryPolicy fast_retry_policy() {
-    plexus::RetryPolicy p;
-    p.base_backoff_ms = 5;
-    p.max_backoff_ms = 40;
-    p.default_retry_after_ms = 20;
-    p.max_retry_after_ms = 100;
-    p.default_timeout_ms = 5000;
-    return p;
 }
 
 // A call's answer as JSON; the call must have succeeded.

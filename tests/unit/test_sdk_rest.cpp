@@ -150,6 +150,30 @@ TEST_CASE("rest: ISO 8601 times parse, normalise and format at any precision") {
     CHECK(rest::utc_time("2024-05-01T02:00:00+02:00") == "2024-05-01T00:00:00Z");
 }
 
+TEST_CASE("rest: calendar dates to day numbers and back, across leap years and before 1970") {
+    CHECK(rest::days_from_civil(1970, 1, 1) == 0);
+    CHECK(rest::days_from_civil(2000, 3, 1) == 11017);
+    CHECK(rest::days_from_civil(1969, 12, 31) == -1);
+    CHECK(rest::days_from_civil(2024, 2, 30) == rest::days_from_civil(2024, 3, 1));  // counts on
+    const auto leap = rest::civil_from_days(rest::days_from_civil(2024, 2, 29));
+    CHECK((leap.year == 2024 && leap.month == 2 && leap.day == 29));
+    const auto before = rest::civil_from_days(-719468);  // 0000-03-01, the algorithm's epoch
+    CHECK((before.year == 0 && before.month == 3 && before.day == 1));
+    // Every day of 1899–2101 (both century rules) goes round the two ways.
+    for (int64_t day = rest::days_from_civil(1899, 1, 1); day <= rest::days_from_civil(2101, 12, 31); ++day) {
+        const auto c = rest::civil_from_days(day);
+        REQUIRE(rest::days_from_civil(c.year, c.month, c.day) == day);
+        REQUIRE(rest::parse_date(rest::format_date(day)) == day);
+    }
+    CHECK(rest::format_date(rest::days_from_civil(1900, 2, 28) + 1) == "1900-03-01");  // no 29th
+    CHECK(rest::format_date(rest::days_from_civil(2000, 2, 28) + 1) == "2000-02-29");
+    CHECK(rest::parse_date("2024-05-01") == rest::days_from_civil(2024, 5, 1));
+    CHECK(rest::format_date(-1) == "1969-12-31");
+    for (const char* bad : {"2024-5-01", "2024-05-01T00:00:00Z", " 2024-05-01", "2024-13-01", "2024-00-10",
+                            "2024-05-00", "2024-05-32", "2024/05/01", "2024-0a-01", ""})
+        CHECK_FALSE(rest::parse_date(bad));
+}
+
 TEST_CASE("rest: page-number and offset pagers end as the API says, and never store an empty cursor") {
     auto p = rest::PageNumber::from(std::nullopt, 2);
     rest::Query q;

@@ -143,56 +143,92 @@ public:
     }
 
     sdk::ReadPage read(const sdk::ReadRequest& r) override {
-        if (r.entity == "sales_events") return read_sales(r, false);
-        if (r.entity == "redemption_events") return read_sales(r, true);
-        if (r.entity == "voucher_balance") {
-            std::vector<std::string> codes;
-            if (auto c = r.filter.find("code"); c != r.filter.end() && c->is_string()) codes.push_back(*c);
-            if (auto c = r.filter.find("codes"); c != r.filter.end() && c->is_array())
-                for (const auto& x : *c)
-                    if (x.is_string()) codes.push_back(x);
-            if (codes.empty())
-                throw Error(PLEXUS_ERR_CONFIG,
-                            "voucher_balance reads the vouchers a filter names: {\"code\": \"L4FU-5LQT-KJR3\"} or {\"codes\": […]}");
-            sdk::ReadPage page;
-            for (const auto& c : codes) {
-                json b = balance_record(c);
-                b.erase("known");
-                page.records.push_back({b["code"], "", b});
-            }
-            return page;
-        }
-        throw Error(PLEXUS_ERR_CONFIG, "unknown entity \"" + r.entity + "\" for reading: e-guma reads sales_events, redemption_events and voucher_balance");
+        return (this->*entity_with(r.entity, &EntityOps::read, "reading", "reads").read)(r);
     }
 
     std::vector<sdk::WriteResult> write(const std::string& entity, const std::vector<sdk::WriteItem>& items) override {
-        if (entity != "redemptions" && entity != "depot_activations")
-            throw Error(PLEXUS_ERR_CONFIG, "unknown entity \"" + entity + "\" for writing: e-guma writes redemptions and depot_activations");
+        const EntityOps& e = entity_with(entity, &EntityOps::create, "writing", "writes");
         std::vector<sdk::WriteResult> out;
-        for (const auto& item : items) {
-            if (entity == "redemptions") out.push_back(item.op == sdk::WriteOp::Create ? redeem(item) : cancel_redemptions(item));
-            else out.push_back(item.op == sdk::WriteOp::Create ? activate(item) : deactivate(item));
-        }
+        for (const auto& item : items) out.push_back((this->*(item.op == sdk::WriteOp::Create ? e.create : e.update))(item));
         return out;
     }
 
     sdk::LookupResult lookup(const sdk::LookupRequest& r) override {
-        if (r.entity == "voucher_balance") {
-            if (!r.key) return {};
-            json b = balance_record(*r.key);
-            if (!b["known"].get<bool>()) return {};
-            b.erase("known");
-            sdk::LookupResult res;
-            res.found = true;
-            res.record = {b["code"], "", b};
-            return res;
-        }
-        if (r.entity == "redemptions") return lookup_redemptions(r);
-        if (r.entity == "depot_activations") return lookup_depot(r);
-        throw Error(PLEXUS_ERR_CONFIG, "unknown entity \"" + r.entity + "\" for lookup: e-guma looks up voucher_balance, redemptions and depot_activations");
+        return (this->*entity_with(r.entity, &EntityOps::lookup, "lookup", "looks up").lookup)(r);
     }
 
 private:
+    // ---- entities ----
+    // What each entity does; an operation it lacks is null (creating and updating go together).
+    // The order is the one the "unknown entity" errors list them in.
+    struct EntityOps {
+        const char* name;
+        sdk::ReadPage (EgumaConnector::*read)(const sdk::ReadRequest&);
+        sdk::WriteResult (EgumaConnector::*create)(const sdk::WriteItem&);
+        sdk::WriteResult (EgumaConnector::*update)(const sdk::WriteItem&);
+        sdk::LookupResult (EgumaConnector::*lookup)(const sdk::LookupRequest&);
+    };
+    static const std::vector<EntityOps>& entities() {
+        static const std::vector<EntityOps> table = {
+            {"sales_events", &EgumaConnector::read_sales_events, nullptr, nullptr, nullptr},
+            {"redemption_events", &EgumaConnector::read_redemption_events, nullptr, nullptr, nullptr},
+            {"voucher_balance", &EgumaConnector::read_balances, nullptr, nullptr, &EgumaConnector::lookup_balance},
+            {"redemptions", nullptr, &EgumaConnector::redeem, &EgumaConnector::cancel_redemptions,
+             &EgumaConnector::lookup_redemptions},
+            {"depot_activations", nullptr, &EgumaConnector::activate, &EgumaConnector::deactivate,
+             &EgumaConnector::lookup_depot},
+        };
+        return table;
+    }
+    // The row of `entity` when it has the operation `op`; otherwise a config error naming those
+    // that have it ("unknown entity "x" for writing: e-guma writes redemptions and depot_activations").
+    template <class Op>
+    static const EntityOps& entity_with(const std::string& entity, Op EntityOps::*op, const char* doing, const char* verb) {
+        std::string able;
+        std::vector<const char*> names;
+        for (const auto& e : entities()) {
+            if (!(e.*op)) continue;
+            if (entity == e.name) return e;
+            names.push_back(e.name);
+        }
+        for (size_t i = 0; i < names.size(); ++i)
+            able += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + std::string(names[i]);
+        throw Error(PLEXUS_ERR_CONFIG, "unknown entity \"" + entity + "\" for " + doing + ": e-guma " + verb + " " + able);
+    }
+
+    sdk::ReadPage read_sales_events(const sdk::ReadRequest& r) { return read_sales(r, false); }
+    sdk::ReadPage read_redemption_events(const sdk::ReadRequest& r) { return read_sales(r, true); }
+
+    // voucher_balance: the vouchers a filter names, each as balance_record has it.
+    sdk::ReadPage read_balances(const sdk::ReadRequest& r) {
+        std::vector<std::string> codes;
+        if (auto c = r.filter.find("code"); c != r.filter.end() && c->is_string()) codes.push_back(*c);
+        if (auto c = r.filter.find("codes"); c != r.filter.end() && c->is_array())
+            for (const auto& x : *c)
+                if (x.is_string()) codes.push_back(x);
+        if (codes.empty())
+            throw Error(PLEXUS_ERR_CONFIG,
+                        "voucher_balance reads the vouchers a filter names: {\"code\": \"L4FU-5LQT-KJR3\"} or {\"codes\": […]}");
+        sdk::ReadPage page;
+        for (const auto& c : codes) {
+            json b = balance_record(c);
+            b.erase("known");
+            page.records.push_back({b["code"], "", b});
+        }
+        return page;
+    }
+
+    sdk::LookupResult lookup_balance(const sdk::LookupRequest& r) {
+        if (!r.key) return {};
+        json b = balance_record(*r.key);
+        if (!b["known"].get<bool>()) return {};
+        b.erase("known");
+        sdk::LookupResult res;
+        res.found = true;
+        res.record = {b["code"], "", b};
+        return res;
+    }
+
     // ---- HTTP ----
     // The key goes only into the URL handed to the host; every message names method and path.
     Answer call(const std::string& method, const std::string& path, const json& body, bool retry_ok) {

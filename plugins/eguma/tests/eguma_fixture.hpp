@@ -12,6 +12,7 @@
 #include "plugin_host/connector_instance.hpp"
 #include "plugin_host/plugin_registry.hpp"
 #include "store/store.hpp"
+#include "tests/support/retry_policy.hpp"
 
 #include "plugins/shopify/sandbox/shopify_sandbox.hpp"
 #include "sandbox/eguma_sandbox.hpp"
@@ -36,16 +37,6 @@ namespace eguma_test {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-inline plexus::RetryPolicy fast_policy() {
-    plexus::RetryPolicy p;
-    p.base_backoff_ms = 5;
-    p.max_backoff_ms = 40;
-    p.default_retry_after_ms = 20;
-    p.max_retry_after_ms = 100;
-    p.default_timeout_ms = 5000;
-    return p;
-}
 
 inline plexus::PluginRegistry& registry() {
     static plexus::PluginRegistry r = [] {
@@ -80,7 +71,7 @@ struct LogCapture {
 struct EgumaWorld {
     plexus::sandbox::SandboxServer eguma_server{plexus::sandbox::make_eguma_sandbox(1)};
     plexus::SystemClock& clock = plexus::SystemClock::instance();
-    plexus::HttpClient http{clock, fast_policy()};
+    plexus::HttpClient http{clock, plexus::test::fast_retry_policy()};
     plexus::RateGovernor governor{1000, 1000, clock};
     std::atomic<bool> cancel{false};
 

@@ -11,6 +11,7 @@
 #include "plugin_host/connector_instance.hpp"
 #include "plugin_host/plugin_registry.hpp"
 #include "sandbox/gomag_sandbox.hpp"
+#include "tests/support/connector_fixture.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -35,26 +36,7 @@ using json = nlohmann::json;
 inline const char* const kKey = "gk-7c1e9f30a2b84d55-secret";
 inline const char* const kShop = "https://www.magazin-test.ro";
 
-inline std::shared_ptr<const plexus::LoadedConnector> connector() {
-    static plexus::PluginRegistry registry = [] {
-        plexus::PluginRegistry r;
-        r.load_file(std::string(PLEXUS_PLUGIN_DIR) + "/libplexus_gomag.so");
-        return r;
-    }();
-    auto c = registry.find("gomag");
-    REQUIRE(c);
-    return c;
-}
-
-inline plexus::RetryPolicy fast_policy() {
-    plexus::RetryPolicy p;
-    p.base_backoff_ms = 2;
-    p.max_backoff_ms = 20;
-    p.default_retry_after_ms = 20;
-    p.max_retry_after_ms = 30;  // the sandbox's Retry-After: 1, shortened for tests
-    p.default_timeout_ms = 5000;
-    return p;
-}
+inline std::shared_ptr<const plexus::LoadedConnector> connector() { return plexus::test::load_connector("gomag"); }
 
 // Where a test's exchanges go: one file per test name (emptied when the rig starts), kept in
 // the build tree for a look after a failure.
@@ -125,7 +107,7 @@ struct Rig {
 
     plexus::sandbox::SandboxServer server;
     plexus::SystemClock& clock = plexus::SystemClock::instance();
-    plexus::HttpClient http{clock, fast_policy()};
+    plexus::HttpClient http{clock, plexus::test::fast_retry_policy(30)};
     plexus::RateGovernor governor;
     std::atomic<bool> cancel{false};
 

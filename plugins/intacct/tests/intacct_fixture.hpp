@@ -20,7 +20,6 @@ namespace intacct_test {
 using json = nlohmann::json;
 
 inline std::shared_ptr<const plexus::LoadedConnector> connector() { return plexus::test::load_connector("intacct"); }
-inline plexus::RetryPolicy fast_policy() { return plexus::test::fast_retry_policy(); }
 using plexus::test::ok_json;
 
 // Every request body in `requests` against the official schema (tests/contract/api.xsd):

@@ -40,57 +40,22 @@ std::string base64(const std::string& in) {
     return out;
 }
 
-// Howard Hinnant's days_from_civil / civil_from_days.
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-std::string date_of_day(int64_t z) {
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = static_cast<int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
-    return buf;
-}
-
 std::string date_of_ms(int64_t unix_ms) {
     int64_t day = unix_ms >= 0 ? unix_ms / 86400000 : -((-unix_ms + 86399999) / 86400000);
-    return date_of_day(day);
-}
-
-std::optional<int64_t> day_number(const std::string& date) {
-    static const std::regex re("^(\\d{4})-(\\d{2})-(\\d{2})$");
-    std::smatch m;
-    if (!std::regex_match(date, m, re)) return std::nullopt;
-    int y = std::stoi(m[1]), mo = std::stoi(m[2]), d = std::stoi(m[3]);
-    if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
-    return days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+    return format_date(day);
 }
 
 std::string add_days(const std::string& date, int64_t days) {
-    auto n = day_number(date);
-    return n ? date_of_day(*n + days) : date;
+    auto n = parse_date(date);
+    return n ? format_date(*n + days) : date;
 }
 
 std::vector<std::pair<std::string, std::string>> search_windows(const std::string& from,
                                                                 const std::string& to) {
     std::vector<std::pair<std::string, std::string>> out;
-    auto a = day_number(from), b = day_number(to);
+    auto a = parse_date(from), b = parse_date(to);
     if (!a || !b) return out;
-    for (int64_t s = *a; s <= *b; s += 30) out.emplace_back(date_of_day(s), date_of_day(s + 29));
+    for (int64_t s = *a; s <= *b; s += 30) out.emplace_back(format_date(s), format_date(s + 29));
     return out;
 }
 
@@ -309,7 +274,7 @@ std::optional<TargetKey> decode_target_key(const std::string& text) {
     TargetKey k;
     k.key = text.substr(0, at);
     k.date = text.substr(at + 1, hash - at - 1);
-    if (!day_number(k.date)) return std::nullopt;
+    if (!parse_date(k.date)) return std::nullopt;
     const std::string g = text.substr(hash + 1);
     if (g.empty() || g.size() > 6 || g.find_first_not_of("0123456789") != std::string::npos)
         return std::nullopt;

@@ -24,9 +24,10 @@ std::string base64(const std::string& bytes);
 using sdk::rest::url_encode;
 
 // Calendar dates as OHIP sends them: YYYY-MM-DD (the specs' maxLength 8 is a known bug).
+// parse_date: "YYYY-MM-DD" → days since 1970-01-01; format_date: back.
+using sdk::rest::format_date;
+using sdk::rest::parse_date;
 std::string date_of_ms(int64_t unix_ms);
-std::optional<int64_t> day_number(const std::string& date);  // days since 1970-01-01
-std::string date_of_day(int64_t day);
 std::string add_days(const std::string& date, int64_t days);
 
 // getGuestsTransactions allows a span of 30 days: the windows [start, end] (both inclusive,

@@ -343,7 +343,7 @@ public:
             if (req.entity == "reversals" && !req.key) ref = reversal_ref(ref);
             if (ref.empty()) throw Error(PLEXUS_ERR_VALIDATION, "opera: a lookup of " + req.entity + " needs a posting reference");
             std::string from = req.data.value("posting_date", "");
-            if (!day_number(from)) from = recent();
+            if (!parse_date(from)) from = recent();
             auto found = find(ref, from);
             if (found.empty()) return out;
             out.found = true;
@@ -384,7 +384,7 @@ private:
         auto sf = data.find("search_from");
         if (sf == data.end() || !sf->is_string()) return from;
         const std::string d = sf->get<std::string>().substr(0, 10);
-        if (day_number(d) && d < from) from = d;
+        if (parse_date(d) && d < from) from = d;
         return from;
     }
 
@@ -515,7 +515,7 @@ private:
     // from the day before `from` to tomorrow (the hotel's business date may lag or lead UTC).
     std::vector<Posting> find(const std::string& ref, const std::string& from) {
         std::vector<Posting> out;
-        const std::string start = add_days(day_number(from) ? from : today(), -1);
+        const std::string start = add_days(parse_date(from) ? from : today(), -1);
         for (const auto& [s, e] : search_windows(start, add_days(today(), 1))) {
             auto body = get_json("/csh/v1/hotels/" + url_encode(hotel_) + "/transactions?" +
                                      transactions_query(reservation_, ref, s, e),
@@ -773,10 +773,10 @@ private:
             switch (o) {
                 case PostOutcome::done: {
                     host_.info("opera: " + what + (posted.empty() ? "" : " (transactionNo " + std::to_string(posted.front().transaction_no) + (posted.size() > 1 ? " …" : "") + ")"));
-                    if (st.first_date.empty() && !posted.empty() && day_number(posted.front().date))
+                    if (st.first_date.empty() && !posted.empty() && parse_date(posted.front().date))
                         tk.date = posted.front().date;
                     if (st.first_date.empty() && item.op == sdk::WriteOp::Create) {
-                        if (!posted.empty() && day_number(posted.front().date)) tk.date = posted.front().date;
+                        if (!posted.empty() && parse_date(posted.front().date)) tk.date = posted.front().date;
                         else tk.date = today();
                     }
                     tk.generations = planned_gen_;
@@ -900,7 +900,7 @@ private:
         const std::string ref = data.value("reference", "");
         if (ref.empty() || ref.size() > 1990) throw Error(PLEXUS_ERR_VALIDATION, "reversals: reference must be 1..1990 characters");
         std::string from = data.value("posting_date", "");
-        if (!from.empty() && !day_number(from))
+        if (!from.empty() && !parse_date(from))
             throw Error(PLEXUS_ERR_VALIDATION, "reversals: posting_date must be YYYY-MM-DD");
         if (from.empty()) from = recent();
         std::string last_message;
@@ -961,17 +961,17 @@ private:
             auto bar = req.cursor->find('|');
             start = req.cursor->substr(0, bar);
             if (bar != std::string::npos) try { skip = std::stoul(req.cursor->substr(bar + 1)); } catch (...) { start.clear(); }
-            if (!day_number(start)) throw Error(PLEXUS_ERR_CONFIG, "opera: unreadable postings cursor '" + *req.cursor + "'");
-        } else if (req.since && req.since->size() >= 10 && day_number(req.since->substr(0, 10))) {
+            if (!parse_date(start)) throw Error(PLEXUS_ERR_CONFIG, "opera: unreadable postings cursor '" + *req.cursor + "'");
+        } else if (req.since && req.since->size() >= 10 && parse_date(req.since->substr(0, 10))) {
             start = req.since->substr(0, 10);
         } else {
             start = recent();
         }
         const std::string last = add_days(today(), 1);
         std::string end = add_days(start, 29);
-        if (*day_number(end) > *day_number(last)) end = last;
+        if (*parse_date(end) > *parse_date(last)) end = last;
         std::vector<Posting> rows;
-        if (*day_number(start) <= *day_number(end)) {
+        if (*parse_date(start) <= *parse_date(end)) {
             auto body = get_json("/csh/v1/hotels/" + url_encode(hotel_) + "/transactions?reservationList=" +
                                      url_encode(reservation_) + "&startDate=" + start + "&endDate=" + end,
                                  "reading postings");

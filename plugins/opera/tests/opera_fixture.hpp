@@ -22,7 +22,6 @@ namespace opera_test {
 using json = nlohmann::json;
 
 inline std::shared_ptr<const plexus::LoadedConnector> connector() { return plexus::test::load_connector("opera"); }
-inline plexus::RetryPolicy fast_policy() { return plexus::test::fast_retry_policy(); }
 using plexus::test::ok_json;
 
 // The host's log lines, captured from the process-wide logger.

@@ -9,6 +9,7 @@
 #include "plugin_host/connector_instance.hpp"
 #include "plugin_host/plugin_registry.hpp"
 #include "sandbox/poweroffice_go_sandbox.hpp"
+#include "tests/support/retry_policy.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -60,19 +61,10 @@ struct Rig {
     std::string recording;
 
     explicit Rig(plexus::sandbox::PowerOfficeGoSandbox::Options o = small_options(), double rps = 0, double burst = 0)
-        : server(std::make_unique<plexus::sandbox::PowerOfficeGoSandbox>(o)), http(clock, policy()), governor(rps, burst, clock) {
+        : server(std::make_unique<plexus::sandbox::PowerOfficeGoSandbox>(o)), http(clock, plexus::test::fast_retry_policy(40, 8)), governor(rps, burst, clock) {
         recording = exchanges_file(Catch::getResultCapture().getCurrentTestName());
         std::filesystem::remove(recording);
         server.record_exchanges(recording);
-    }
-    static plexus::RetryPolicy policy() {
-        plexus::RetryPolicy p;
-        p.max_attempts = 8;
-        p.base_backoff_ms = 2;
-        p.max_backoff_ms = 20;
-        p.max_retry_after_ms = 40;  // Go says "Retry-After: 1"; shortened for tests
-        p.default_timeout_ms = 5000;
-        return p;
     }
     plexus::sandbox::PowerOfficeGoSandbox& go() {
         return static_cast<plexus::sandbox::PowerOfficeGoSandbox&>(server.sandbox());

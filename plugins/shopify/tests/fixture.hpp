@@ -7,6 +7,7 @@
 #include "http/http_client.hpp"
 #include "http/rate_governor.hpp"
 #include "sandbox/shopify_sandbox.hpp"
+#include "tests/support/retry_policy.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -41,7 +42,7 @@ struct Rig {
     explicit Rig(bool rate_limit = false, int max_attempts = 8) : Rig(options(rate_limit), max_attempts) {}
     explicit Rig(const plexus::sandbox::ShopifySandbox::Options& o, int max_attempts = 8)
         : server(std::make_unique<plexus::sandbox::ShopifySandbox>(o)),
-          http(clock, policy(max_attempts)),
+          http(clock, plexus::test::fast_retry_policy(30, max_attempts)),
           governor(0, 0, clock) {}
 
     static plexus::sandbox::ShopifySandbox::Options options(bool rate_limit) {
@@ -49,15 +50,6 @@ struct Rig {
         o.seed = 1;
         o.rate_limit = rate_limit;
         return o;
-    }
-    static plexus::RetryPolicy policy(int max_attempts) {
-        plexus::RetryPolicy p;
-        p.max_attempts = max_attempts;
-        p.base_backoff_ms = 2;
-        p.max_backoff_ms = 20;
-        p.max_retry_after_ms = 30;  // Shopify's Retry-After: 2.0, shortened for tests
-        p.default_timeout_ms = 5000;
-        return p;
     }
 
     plexus::sandbox::ShopifySandbox& shop() {

@@ -312,7 +312,9 @@ inline std::optional<std::string> link_param(std::string_view header, std::strin
 
 // ---- ISO 8601 times ------------------------------------------------------------------------------
 
-namespace detail {
+// Days since 1970-01-01 of a date of the proleptic Gregorian calendar (H. Hinnant's
+// days_from_civil): month 1–12, day 1–31; a day past the month's end counts on into the next
+// (2024-02-30 is 2024-03-01). Negative before 1970.
 inline int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -321,7 +323,48 @@ inline int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
-}  // namespace detail
+
+// A date of the proleptic Gregorian calendar.
+struct CivilDate {
+    int64_t year = 1970;
+    unsigned month = 1;  // 1–12
+    unsigned day = 1;    // 1–31
+};
+
+// The date of a day counted since 1970-01-01 (H. Hinnant's civil_from_days); the inverse of
+// days_from_civil.
+inline CivilDate civil_from_days(int64_t days) {
+    days += 719468;
+    const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(days - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    return CivilDate{static_cast<int64_t>(yoe) + era * 400 + (m <= 2), m, d};
+}
+
+// A calendar date written "YYYY-MM-DD" (nothing before or after it) as days since 1970-01-01;
+// none when malformed or the month is not 1–12 or the day not 1–31.
+inline std::optional<int64_t> parse_date(std::string_view s) {
+    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+    for (size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u})
+        if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    const int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    const unsigned m = static_cast<unsigned>((s[5] - '0') * 10 + (s[6] - '0'));
+    const unsigned d = static_cast<unsigned>((s[8] - '0') * 10 + (s[9] - '0'));
+    if (m < 1 || m > 12 || d < 1 || d > 31) return std::nullopt;
+    return days_from_civil(y, m, d);
+}
+
+// Days since 1970-01-01 → "YYYY-MM-DD"; the inverse of parse_date.
+inline std::string format_date(int64_t days) {
+    const CivilDate c = civil_from_days(days);
+    char buf[40];
+    const int len = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(c.year), c.month, c.day);
+    return std::string(buf, static_cast<size_t>(len));
+}
 
 // An RFC 3339 / ISO 8601 time ("2024-05-01T12:00:00Z", "…T08:00:00.25-04:00", also with a
 // space for the 'T') as units since 1970-01-01 UTC: seconds by default, or `per_second` units
@@ -339,7 +382,7 @@ inline std::optional<int64_t> parse_time(std::string_view s, int64_t per_second 
     };
     const auto y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2);
     if (!y || !mo || !d || s[4] != '-' || s[7] != '-' || *mo < 1 || *mo > 12 || *d < 1 || *d > 31) return std::nullopt;
-    int64_t t = detail::days_from_civil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d)) * 86400 * per_second;
+    int64_t t = days_from_civil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d)) * 86400 * per_second;
     if (s.size() == 10) return assume_utc ? std::optional<int64_t>(t) : std::nullopt;
     if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return std::nullopt;
     const auto h = digits(11, 2), mi = digits(14, 2), se = digits(17, 2);
@@ -375,21 +418,10 @@ inline std::string format_time(int64_t value, int64_t per_second = 1) {
     if (frac < 0) frac += per_second, --secs;
     int64_t days = secs / 86400, rem = secs % 86400;
     if (rem < 0) rem += 86400, --days;
-    days += 719468;  // civil_from_days (H. Hinnant)
-    const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    const unsigned doe = static_cast<unsigned>(days - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = static_cast<int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
     char buf[80];
-    int len = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld", static_cast<long long>(y), m, d,
-                            static_cast<long long>(rem / 3600), static_cast<long long>(rem % 3600 / 60),
-                            static_cast<long long>(rem % 60));
-    std::string out(buf, static_cast<size_t>(len));
+    int len = std::snprintf(buf, sizeof buf, "T%02lld:%02lld:%02lld", static_cast<long long>(rem / 3600),
+                            static_cast<long long>(rem % 3600 / 60), static_cast<long long>(rem % 60));
+    std::string out = format_date(days) + std::string(buf, static_cast<size_t>(len));
     int width = 0;
     for (int64_t p = per_second; p >= 10; p /= 10) ++width;
     if (width > 0) {
@@ -746,7 +778,7 @@ inline std::optional<int64_t> retry_after_s(std::string_view value, int64_t now_
     int m = 0;
     while (m < 12 && std::string_view(mon) != months[m]) ++m;
     if (m == 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
-    const int64_t at = detail::days_from_civil(y, static_cast<unsigned>(m + 1), static_cast<unsigned>(d)) * 86400 +
+    const int64_t at = days_from_civil(y, static_cast<unsigned>(m + 1), static_cast<unsigned>(d)) * 86400 +
                        h * 3600 + mi * 60 + s;
     return std::max<int64_t>(0, at - now_ms / 1000);
 }
