@@ -2,6 +2,7 @@
 #   make demo   install, build, start the sandboxes and the hub, print the portal address
 #   make test   install, build, run every test through ctest
 #   make test SANITIZE=1   the same with AddressSanitizer and UndefinedBehaviorSanitizer
+#   make acceptance-runall  the by-hand acceptance of "Run all in order" on a fresh demo
 BUILD ?= build
 JOBS ?= 2
 ifeq ($(SANITIZE),1)
@@ -9,7 +10,7 @@ BUILD := build-sanitize
 CMAKE_FLAGS += -DPLEXUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 endif
 
-.PHONY: all deps build test demo bench clean format
+.PHONY: all deps build test demo bench acceptance-runall clean format
 
 all: build
 
@@ -30,6 +31,11 @@ demo: build
 
 bench: build
 	@echo "benchmarks are run by hand; see docs/performance.md"
+
+# "Run all in order" on a fresh demo, in Chromium, at the sandboxes' real rate limits: 15
+# minutes and more, so by hand and not in `make test` (tests/browser/README.md).
+acceptance-runall: build
+	tests/browser/runall.sh --plexus $(BUILD)/bin/plexus --plugin-dir $(BUILD)/plugins --artifacts $(BUILD)/browser-artifacts/runall
 
 clean:
 	rm -rf build build-sanitize
