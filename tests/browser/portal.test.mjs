@@ -653,7 +653,16 @@ async function main() {
         check(!(await p3.content()).includes('eguma-sandbox-outlet-1'), 'the API key must not reach the page');
         await ctx3.close();
       } finally {
-        sandbox.kill('SIGTERM');
+        // Gone before the next steps: a later step tests this connection against a stopped
+        // sandbox. After SIGTERM the sandbox still answers a connection kept alive (serve's)
+        // until its keep-alive ends, so wait for the process to exit (SIGKILL after 10 s).
+        if (sandbox.exitCode === null && sandbox.signalCode === null) {
+          const exited = new Promise((resolve) => sandbox.once('exit', resolve));
+          sandbox.kill('SIGTERM');
+          const timer = setTimeout(() => sandbox.kill('SIGKILL'), 10000);
+          await exited;
+          clearTimeout(timer);
+        }
       }
     });
 

@@ -94,7 +94,7 @@ export async function run(page, ctx) {
       const res = await page.request.post(`${base}/api/connections/${encodeURIComponent(eg.id)}/test`, {
         headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' }, data: '{}',
       });
-      check(res.status() === 200 && (await res.json()).ok === false, `the test of ${eg.id} should fail (its sandbox is stopped)`);
+      const body = await res.text(); check(res.status() === 200 && JSON.parse(body).ok === false, `the test of ${eg.id} should fail (its sandbox is stopped); HTTP ${res.status()}: ${body.slice(0, 300)}`);
       await page.goto(`${base}/#/processes`);
       const panel = page.locator('[data-test="attention"]');
       const failed = panel.locator(`[data-test="attention-item"][data-kind="connection_test_failed"][data-process="${eg.id}"]`);
