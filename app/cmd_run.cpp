@@ -256,9 +256,12 @@ int run_or_replay(const std::vector<std::string>& args, bool replay) {
     }
     Hub hub(std::move(config), registry, *store, SystemClock::instance());
     if (all) {
-        // The order of the mappings in force: a ref() added in the portal counts.
-        for (const auto& id : hub.dependency_order())
-            if (hub.config().process(id)->enabled) ids.push_back(id);
+        // The order of the mappings in force: a ref() added in the portal counts. Enabled as
+        // the scheduler sees it: the operator's switch in the portal when set, else the file.
+        for (const auto& id : hub.dependency_order()) {
+            const auto switched = store->process_enabled(id);
+            if (switched ? *switched : hub.config().process(id)->enabled) ids.push_back(id);
+        }
         if (ids.empty()) {
             std::cerr << "plexus " << name << ": no enabled process in " << c.config_file << "\n";
             return usage;

@@ -208,6 +208,19 @@ TEST_CASE("plexus run --all runs every enabled process after the ones it depends
     auto both = w.plexus({"run", "customers", "--all"});
     CHECK(both.exit_code == 64);
     CHECK_THAT(both.out, Catch::Contains("name one process, or --all"));
+
+    // The operator's switch in the portal (stored) wins over the file's "enabled", as it does
+    // for the scheduler: orders switched off and orders-copy switched on.
+    {
+        auto store = plexus::open_sqlite_store(w.dir.str("var/plexus.db"));
+        store->set_process_enabled("orders", false, "ann", 1);
+        store->set_process_enabled("orders-copy", true, "ann", 1);
+    }
+    auto switched = w.plexus({"run", "--all"});
+    INFO(switched.out);
+    CHECK_THAT(switched.out, Catch::Contains("Running 2 enabled processes in dependency order"));
+    CHECK_THAT(switched.out, Catch::Contains("(orders-copy), run"));
+    CHECK(switched.out.find("(orders), run") == std::string::npos);
 }
 
 TEST_CASE("serve runs the processes that never ran once at start, prerequisites first",
