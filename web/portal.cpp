@@ -83,6 +83,20 @@ json body_object(const httplib::Request& req, const std::string& text) {
     return std::move(parsed.value);
 }
 
+// The body's "source_keys": an array of at most 10000 strings (replay, dismiss, restore).
+// `too_many` is the refusal past that bound.
+std::vector<std::string> source_keys_field(const json& b, const std::string& too_many) {
+    if (!b.contains("source_keys") || !b["source_keys"].is_array())
+        throw bad_request("\"source_keys\" must be an array of strings");
+    std::vector<std::string> keys;
+    for (const auto& k : b["source_keys"]) {
+        if (!k.is_string()) throw bad_request("\"source_keys\" must be an array of strings");
+        keys.push_back(k.get<std::string>());
+    }
+    if (keys.size() > 10000) throw bad_request(too_many);
+    return keys;
+}
+
 std::string string_field(const json& j, const char* name, bool required) {
     if (!j.contains(name)) {
         if (required) throw bad_request(std::string("\"") + name + "\" is missing");
@@ -807,18 +821,8 @@ struct Portal::Impl {
             process_or_404(pid);
             json& b = c.body;
             std::optional<std::vector<std::string>> keys;
-            if (b.contains("source_keys")) {
-                if (!b["source_keys"].is_array())
-                    throw bad_request("\"source_keys\" must be an array of strings");
-                keys.emplace();
-                for (const auto& k : b["source_keys"]) {
-                    if (!k.is_string())
-                        throw bad_request("\"source_keys\" must be an array of strings");
-                    keys->push_back(k.get<std::string>());
-                }
-                if (keys->size() > 10000)
-                    throw bad_request("at most 10000 source_keys at once; replay all with {}");
-            }
+            if (b.contains("source_keys"))
+                keys = source_keys_field(b, "at most 10000 source_keys at once; replay all with {}");
             int64_t n = 0;
             send_op(c, ops.replay(pid, keys, c.actor(), &n), [&] {
                 send_json(c.res, 202, {{"accepted", true}, {"records", n}});
@@ -831,14 +835,7 @@ struct Portal::Impl {
             for (auto it = b.begin(); it != b.end(); ++it)
                 if (it.key() != "source_keys" && it.key() != "reason")
                     throw bad_request("unknown field \"" + it.key() + "\"; send source_keys and reason");
-            if (!b.contains("source_keys") || !b["source_keys"].is_array())
-                throw bad_request("\"source_keys\" must be an array of strings");
-            std::vector<std::string> keys;
-            for (const auto& k : b["source_keys"]) {
-                if (!k.is_string()) throw bad_request("\"source_keys\" must be an array of strings");
-                keys.push_back(k.get<std::string>());
-            }
-            if (keys.size() > 10000) throw bad_request("at most 10000 source_keys at once");
+            const auto keys = source_keys_field(b, "at most 10000 source_keys at once");
             int64_t n = 0;
             send_op(c, ops.dismiss_failed(pid, keys, string_field(b, "reason", true), c.actor(), &n),
                     [&] { send_json(c.res, 200, {{"dismissed", n}}); });
@@ -851,14 +848,7 @@ struct Portal::Impl {
             for (auto it = b.begin(); it != b.end(); ++it)
                 if (it.key() != "source_keys")
                     throw bad_request("unknown field \"" + it.key() + "\"; send source_keys");
-            if (!b.contains("source_keys") || !b["source_keys"].is_array())
-                throw bad_request("\"source_keys\" must be an array of strings");
-            std::vector<std::string> keys;
-            for (const auto& k : b["source_keys"]) {
-                if (!k.is_string()) throw bad_request("\"source_keys\" must be an array of strings");
-                keys.push_back(k.get<std::string>());
-            }
-            if (keys.size() > 10000) throw bad_request("at most 10000 source_keys at once");
+            const auto keys = source_keys_field(b, "at most 10000 source_keys at once");
             int64_t n = 0;
             send_op(c, ops.restore_failed(pid, keys, c.actor(), &n),
                     [&] { send_json(c.res, 200, {{"restored", n}}); });
