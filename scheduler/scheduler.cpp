@@ -145,6 +145,27 @@ bool Scheduler::set_prerequisites(const std::string& process_id,
         std::lock_guard lock(mutex_);
         auto it = entries_.find(process_id);
         if (it == entries_.end()) return false;
+        if (it->second.prerequisites == prerequisites) return true;
+    }
+    {
+        // Whether the new prerequisites have succeeded, asked before the lock is taken.
+        std::vector<std::string> yes;
+        for (const auto& q : prerequisites) {
+            bool y = true;
+            try {
+                y = state_.ever_succeeded(q);
+            } catch (const std::exception&) {
+                y = true;  // a store that cannot answer must not stop the schedule
+            }
+            if (y) yes.push_back(q);
+        }
+        std::lock_guard lock(mutex_);
+        succeeded_.insert(yes.begin(), yes.end());
+    }
+    {
+        std::lock_guard lock(mutex_);
+        auto it = entries_.find(process_id);
+        if (it == entries_.end()) return false;
         Entry& e = it->second;
         if (e.prerequisites == prerequisites) return true;
         std::string names;
@@ -169,18 +190,71 @@ bool Scheduler::set_prerequisites(const std::string& process_id,
 
 std::vector<std::string> Scheduler::waiting_for_locked(const Entry& e) const {
     std::vector<std::string> out;
-    for (const auto& q : e.prerequisites) {
-        if (succeeded_.count(q)) continue;
-        bool yes = true;
-        try {
-            yes = state_.ever_succeeded(q);
-        } catch (const std::exception&) {
-            yes = true;  // a store that cannot answer must not stop the schedule
-        }
-        if (yes) succeeded_.insert(q);
-        else out.push_back(q);
-    }
+    for (const auto& q : e.prerequisites)
+        if (!succeeded_.count(q)) out.push_back(q);
     return out;
+}
+
+void Scheduler::refresh_succeeded() {
+    std::vector<std::string> unknown;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, e] : entries_)
+            for (const auto& q : e.prerequisites)
+                if (!succeeded_.count(q) &&
+                    std::find(unknown.begin(), unknown.end(), q) == unknown.end())
+                    unknown.push_back(q);
+    }
+    if (unknown.empty()) return;
+    std::vector<std::string> yes;
+    for (const auto& q : unknown) {
+        bool y = true;
+        try {
+            y = state_.ever_succeeded(q);
+        } catch (const std::exception&) {
+            y = true;  // a store that cannot answer must not stop the schedule
+        }
+        if (y) yes.push_back(q);
+    }
+    if (yes.empty()) return;
+    std::lock_guard lock(mutex_);
+    succeeded_.insert(yes.begin(), yes.end());
+}
+
+void Scheduler::store_anchors(std::vector<LogLine>& logs, bool now) {
+    std::lock_guard one(anchor_store_mutex_);
+    std::unordered_map<std::string, int64_t> anchors;
+    {
+        std::lock_guard lock(mutex_);
+        if (pending_anchors_.empty()) return;
+        if (!now && clock_.now_ms() < anchor_retry_at_ms_) return;
+        anchors.swap(pending_anchors_);
+    }
+    // The stored anchor only serves catch-up after downtime: a store that cannot write it
+    // now must not stop the schedule, nor the host (issue 10, row 7); it is kept and tried
+    // again later.
+    std::string failure;
+    std::unordered_map<std::string, int64_t> unsaved;
+    for (const auto& [id, at] : anchors) {
+        if (!failure.empty()) {
+            unsaved.emplace(id, at);
+            continue;
+        }
+        try {
+            state_.set_anchor_ms(id, at);
+        } catch (const std::exception& ex) {
+            failure = ex.what();
+            unsaved.emplace(id, at);
+        }
+    }
+    if (failure.empty()) return;
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, at] : unsaved) pending_anchors_.emplace(id, at);  // newer ones win
+    anchor_retry_at_ms_ = clock_.now_ms() + options_.anchor_retry_ms;
+    logs.push_back({"error", "",
+                    "could not store the schedule's anchor of " + std::to_string(unsaved.size()) +
+                        " process(es), tried again in " +
+                        std::to_string(options_.anchor_retry_ms / 1000) + " s: " + failure});
 }
 
 void Scheduler::start_locked(Entry& e, const std::string& trigger) {
@@ -191,6 +265,7 @@ void Scheduler::start_locked(Entry& e, const std::string& trigger) {
 }
 
 size_t Scheduler::tick() {
+    refresh_succeeded();
     std::vector<LogLine> logs;
     size_t started = 0;
     {
@@ -239,19 +314,12 @@ size_t Scheduler::tick() {
                                         " were missed; running once now"});
             }
             e.anchor = now;
-            // The stored anchor only serves catch-up after downtime: a store that cannot
-            // write it now (locked by another process, full disk) must not stop the
-            // schedule, nor the host (issue 10, row 7).
-            try {
-                state_.set_anchor_ms(e.id, now);
-            } catch (const std::exception& ex) {
-                logs.push_back({"error", e.id,
-                                std::string("could not store the schedule's anchor: ") + ex.what()});
-            }
+            pending_anchors_[e.id] = now;  // stored below, without the lock
             // Cron: the first due time after now; interval: keep the phase of the slot.
             schedule_locked(e, next_fire_ms(e.schedule, now, item.due));
         }
     }
+    store_anchors(logs);
     emit(logs);
     return started;
 }
@@ -457,16 +525,22 @@ bool Scheduler::set_enabled(const std::string& process_id, bool enabled, const s
     std::vector<LogLine> logs;
     {
         std::lock_guard lock(mutex_);
+        if (!entries_.count(process_id)) return false;
+    }
+    // The operator's choice is stored first, without the lock (it may wait for a locked
+    // database); when it cannot be, nothing changes and the caller hears why.
+    state_.set_enabled(process_id, enabled, actor, now);
+    {
+        std::lock_guard lock(mutex_);
         auto it = entries_.find(process_id);
         if (it == entries_.end()) return false;
         Entry& e = it->second;
-        state_.set_enabled(process_id, enabled, actor, now);
         if (e.enabled == enabled) return true;
         e.enabled = enabled;
         if (enabled) {
             // A fresh start: the disabled period is not downtime, nothing to catch up.
             e.anchor = now;
-            state_.set_anchor_ms(process_id, now);
+            pending_anchors_[process_id] = now;
             schedule_locked(e, next_fire_ms(e.schedule, now, now));
         } else {
             schedule_locked(e, std::nullopt);
@@ -475,6 +549,7 @@ bool Scheduler::set_enabled(const std::string& process_id, bool enabled, const s
                         std::string(enabled ? "enabled" : "disabled") +
                             (actor.empty() ? "" : " by " + actor)});
     }
+    if (enabled) store_anchors(logs, true);
     emit(logs);
     return true;
 }
@@ -609,6 +684,9 @@ void Scheduler::stop() {
     for (auto& t : workers_)
         if (t.joinable()) t.join();
     workers_.clear();
+    std::vector<LogLine> last;
+    store_anchors(last, true);  // those a failed write kept, once more
+    emit(last);
     stopped_ = true;
 }
 
@@ -654,6 +732,8 @@ void Scheduler::worker() {
                                     "; it starts when that run ends"});
         }
         emit(logs);  // before the run counts as ended: wait_idle() callers see the log
+        if (result.status == "succeeded" || result.status == "succeeded_with_failures")
+            refresh_succeeded();  // what the held processes wait for, asked without the lock
         {
             std::lock_guard lock(mutex_);
             running_.erase(job.id);

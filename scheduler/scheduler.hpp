@@ -169,6 +169,10 @@ struct SchedulerOptions {
     // How often a run-all member skipped for a conflicting run is tried in one run-all
     // before it is given up (with what depends on it).
     int run_all_max_tries = 10;
+    // After a failed write of the schedule's anchors, the next try waits this long (the
+    // anchors are kept meanwhile; a write that waits for a locked database blocks nothing
+    // but the next anchors).
+    int64_t anchor_retry_ms = 30000;
 };
 
 class Scheduler {
@@ -251,7 +255,15 @@ private:
     };
 
     void schedule_locked(Entry& e, std::optional<int64_t> due);
+    // The prerequisites of `e` not yet seen to succeed (from succeeded_ only: no store).
     std::vector<std::string> waiting_for_locked(const Entry& e) const;
+    // Asks the state, without the lock, whether prerequisites not yet seen to succeed have
+    // succeeded since (by another host, or a command), and notes those that have.
+    void refresh_succeeded();
+    // Stores the anchors noted in pending_anchors_, without the lock. After a failure (the
+    // database locked by another process, a full disk) it tries again only after
+    // anchor_retry_ms, unless `now`.
+    void store_anchors(std::vector<LogLine>& logs, bool now = false);
     void start_locked(Entry& e, const std::string& trigger);
     void compact_heap_locked();
     void advance_run_all_locked(std::vector<LogLine>& logs);
@@ -276,7 +288,13 @@ private:
     std::priority_queue<HeapItem, std::vector<HeapItem>, std::greater<HeapItem>> heap_;
     std::deque<Job> jobs_;
     std::unordered_set<std::string> running_;  // queued or going
-    mutable std::unordered_set<std::string> succeeded_;  // seen to succeed (or said by state_)
+    std::unordered_set<std::string> succeeded_;  // seen to succeed (or said by state_)
+    // Scheduler state is never written with mutex_ held: a store write can wait seconds for
+    // another process's lock, and the portal's views need mutex_. Anchors to store, newest
+    // per process, and when the next try may be after a failed one.
+    std::unordered_map<std::string, int64_t> pending_anchors_;
+    int64_t anchor_retry_at_ms_ = 0;
+    std::mutex anchor_store_mutex_;  // one store_anchors() at a time
     int64_t skipped_total_ = 0;
     // The run-all: members not yet started (in order), and those it started, still going.
     std::optional<RunAllStatus> run_all_;

@@ -50,7 +50,13 @@ void Notifier::start(int64_t tick_ms) {
             l.unlock();
             tick();
             l.lock();
-            cv_.wait_for(l, std::chrono::milliseconds(tick_ms), [this] { return stop_ || woken_; });
+            // While another process holds the database, each tick's write would wait the
+            // store's busy timeout and hold up this host's other writers: wait longer.
+            // A wake (a run ended) does not cut that wait short.
+            const bool busy = busy_.exchange(false);
+            const int64_t wait = busy ? std::max<int64_t>(tick_ms, k_busy_backoff_ms) : tick_ms;
+            cv_.wait_for(l, std::chrono::milliseconds(wait),
+                         [this, busy] { return stop_ || (woken_ && !busy); });
             woken_ = false;
         }
     });
@@ -630,6 +636,11 @@ void Notifier::tick() {
             next_prune_ms_ = now + 3600 * 1000;
             store.prune_notify_events(now - k_keep_ms, enabled);
         }
+    } catch (const StoreBusyError& e) {
+        busy_ = true;
+        log_line(LogLevel::warn, LogTags{},
+                 std::string("notifications: ") + global_redactor().redact(e.what()) +
+                     " (tried again in " + std::to_string(k_busy_backoff_ms / 1000) + " s)");
     } catch (const std::exception& e) {
         log_line(LogLevel::warn, LogTags{},
                  std::string("notifications: ") + global_redactor().redact(e.what()));

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -104,6 +105,8 @@ private:
     bool woken_ = false;
     std::thread thread_;
     int64_t next_prune_ms_ = 0;
+    std::atomic<bool> busy_{false};  // the last tick found the database locked
+    static constexpr int64_t k_busy_backoff_ms = 15000;
 };
 
 }  // namespace plexus::notify

@@ -456,6 +456,34 @@ std::unique_ptr<SQLite::Database> open_read_only_connection(const std::string& p
 }
 
 class SqliteStore final : public Store {
+    // A connection with its cache of prepared statements. mu guards all of it.
+    struct RowsStatement {
+        const char* head;  // one of the k_*_head constants: compared by address
+        size_t rows;
+        SQLite::Statement* statement;  // owned by statements
+    };
+    struct Conn {
+        std::mutex mu;
+        std::unique_ptr<SQLite::Database> db;  // declared before statements: closed last
+        std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements;
+        std::string ledger_in_sql;
+        std::vector<RowsStatement> rows_statements;
+    };
+    // The connection the calling thread holds (set by Use): what db() and stmt() work on.
+    inline static thread_local Conn* current_ = nullptr;
+    class Use {
+    public:
+        explicit Use(Conn& c) : lock_(c.mu), previous_(current_) { current_ = &c; }
+        ~Use() { current_ = previous_; }
+        Use(const Use&) = delete;
+        Use& operator=(const Use&) = delete;
+
+    private:
+        std::lock_guard<std::mutex> lock_;
+        Conn* previous_;
+    };
+    SQLite::Database& db() { return *current_->db; }
+
 public:
     struct ReadOnly {};
 
@@ -464,9 +492,9 @@ public:
     SqliteStore(std::string path, ReadOnly) : path_(std::move(path)) {
         try {
             bool immutable = false;
-            db_ = open_read_only_connection(path_, immutable);
-            db_->exec("PRAGMA query_only = ON");
-            SQLite::Statement v(*db_, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+            writer_.db = open_read_only_connection(path_, immutable);
+            writer_.db->exec("PRAGMA query_only = ON");
+            SQLite::Statement v(*writer_.db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
             const int version = v.executeStep() ? v.getColumn(0).getInt() : 0;
             if (version != store_migrations::latest_version())
                 throw StoreError(path_ + ": the database has schema version " +
@@ -482,22 +510,18 @@ public:
 
     explicit SqliteStore(std::string path) : path_(std::move(path)) {
         try {
-            db_ = std::make_unique<SQLite::Database>(
+            writer_.db = std::make_unique<SQLite::Database>(
                 path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, k_busy_timeout_ms);
         } catch (const std::exception& e) {
             throw StoreError(path_ + ": cannot open the database: " + e.what());
         }
         configure();
-        store_migrations::migrate(*db_, path_);  // throws naming the file and migration
-    }
-
-    ~SqliteStore() override {
-        // Cached statements must be finalised before the connection closes.
-        statements_.clear();
+        store_migrations::migrate(*writer_.db, path_);  // throws naming the file and migration
+        open_reader();
     }
 
     int schema_version() override {
-        return guarded("read the schema version", [&] {
+        return guarded_read("read the schema version", [&] {
             StatementUse s(stmt("SELECT coalesce(max(version), 0) FROM schema_migrations"));
             s->executeStep();
             return s->getColumn(0).getInt();
@@ -509,7 +533,7 @@ public:
     bool acquire_lease(const std::string& process_id, const std::string& owner, int64_t now_ms,
                        int64_t ttl_ms) override {
         return guarded(about("acquire the lease of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             // Taken when free, expired (expires_ms <= now) or already ours (then renewed).
             StatementUse s(stmt(
                 "INSERT INTO leases (process_id, owner, acquired_ms, expires_ms) "
@@ -524,7 +548,7 @@ public:
             s->bind(3, now_ms);
             s->bind(4, now_ms + ttl_ms);
             s->exec();
-            const bool taken = db_->getChanges() > 0;
+            const bool taken = db().getChanges() > 0;
             tx.commit();
             return taken;
         });
@@ -533,14 +557,14 @@ public:
     void renew_lease(const std::string& process_id, const std::string& owner, int64_t now_ms,
                      int64_t ttl_ms) override {
         guarded(about("renew the lease of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(
                 stmt("UPDATE leases SET expires_ms = ?3 WHERE process_id = ?1 AND owner = ?2"));
             s->bind(1, process_id);
             s->bind(2, owner);
             s->bind(3, now_ms + ttl_ms);
             s->exec();
-            if (db_->getChanges() == 0) {
+            if (db().getChanges() == 0) {
                 // Lost (expired and taken by another owner, or released): the caller must
                 // stop rather than run alongside the new holder.
                 throw StoreError(path_ + ": renew the lease of " + process_id + ": not held by " +
@@ -552,7 +576,7 @@ public:
 
     void release_lease(const std::string& process_id, const std::string& owner) override {
         guarded(about("release the lease of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(stmt("DELETE FROM leases WHERE process_id = ?1 AND owner = ?2"));
             s->bind(1, process_id);
             s->bind(2, owner);
@@ -562,7 +586,7 @@ public:
     }
 
     std::optional<std::string> lease_holder(const std::string& process_id, int64_t now_ms) override {
-        return guarded(about("read the lease of", process_id), [&]() -> std::optional<std::string> {
+        return guarded_read(about("read the lease of", process_id), [&]() -> std::optional<std::string> {
             StatementUse s(
                 stmt("SELECT owner FROM leases WHERE process_id = ?1 AND expires_ms > ?2"));
             s->bind(1, process_id);
@@ -577,7 +601,7 @@ public:
     int64_t begin_run(const std::string& process_id, const std::string& trigger,
                       int64_t now_ms) override {
         return guarded(about("begin a run of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(
                 stmt("INSERT INTO runs (process_id, trigger, status, started_ms) "
                      "VALUES (?1, ?2, ?3, ?4)"));
@@ -586,7 +610,7 @@ public:
             s->bind(3, run_status::running);
             s->bind(4, now_ms);
             s->exec();
-            const int64_t id = db_->getLastInsertRowid();
+            const int64_t id = db().getLastInsertRowid();
             tx.commit();
             return id;
         });
@@ -595,7 +619,7 @@ public:
     void finish_run(int64_t run_id, const std::string& status, const std::string& message,
                     int64_t now_ms) override {
         guarded(about("finish run", run_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(
                 stmt("UPDATE runs SET status = ?2, message = ?3, finished_ms = ?4 WHERE id = ?1"));
             s->bind(1, run_id);
@@ -603,7 +627,7 @@ public:
             s->bind(3, message);
             s->bind(4, now_ms);
             s->exec();
-            if (db_->getChanges() == 0)
+            if (db().getChanges() == 0)
                 throw StoreError(path_ + ": finish run " + std::to_string(run_id) +
                                  ": no such run");
             tx.commit();
@@ -612,7 +636,7 @@ public:
 
     int abandon_running(const std::string& process_id, int64_t now_ms) override {
         return guarded(about("abandon the running runs of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(
                 stmt("UPDATE runs SET status = ?2, finished_ms = ?3, message = CASE WHEN "
                      "message = '' "
@@ -623,14 +647,14 @@ public:
             s->bind(3, now_ms);
             s->bind(4, run_status::running);
             s->exec();
-            const int n = db_->getChanges();
+            const int n = db().getChanges();
             tx.commit();
             return n;
         });
     }
 
     std::optional<RunRecord> run(int64_t run_id) override {
-        return guarded(about("read run", run_id), [&]() -> std::optional<RunRecord> {
+        return guarded_read(about("read run", run_id), [&]() -> std::optional<RunRecord> {
             StatementUse s(
                 stmt(std::string("SELECT ") + k_run_columns + " FROM runs WHERE id = ?1"));
             s->bind(1, run_id);
@@ -642,7 +666,7 @@ public:
     // Newest first (started_ms, then id, descending). started_from_ms is inclusive,
     // started_to_ms exclusive. limit <= 0: no limit.
     std::vector<RunRecord> runs(const RunQuery& q) override {
-        return guarded("list runs", [&] {
+        return guarded_read("list runs", [&] {
             std::vector<Param> params;
             std::string sql =
                 std::string("SELECT ") + k_run_columns + " FROM runs" + run_where(q, params);
@@ -659,7 +683,7 @@ public:
     }
 
     std::optional<RunRecord> last_run(const std::string& process_id) override {
-        return guarded(about("read the last run of", process_id),
+        return guarded_read(about("read the last run of", process_id),
                        [&]() -> std::optional<RunRecord> {
                            StatementUse s(stmt(std::string("SELECT ") + k_run_columns +
                                                " FROM runs WHERE process_id = ?1"
@@ -671,7 +695,7 @@ public:
     }
 
     int64_t run_count(const RunQuery& q) override {
-        return guarded("count runs", [&] {
+        return guarded_read("count runs", [&] {
             std::vector<Param> params;
             std::string sql = "SELECT count(*) FROM runs" + run_where(q, params);
             StatementUse s(stmt(sql));
@@ -682,7 +706,7 @@ public:
     }
 
     std::vector<RunStats> run_stats() override {
-        return guarded("summarise runs", [&] {
+        return guarded_read("summarise runs", [&] {
             std::map<std::string, RunStats> by_process;
             {
                 StatementUse s(stmt(
@@ -728,7 +752,7 @@ public:
     }
 
     std::vector<RecordCount> record_counts() override {
-        return guarded("count record outcomes per process", [&] {
+        return guarded_read("count record outcomes per process", [&] {
             StatementUse s(stmt("SELECT process_id, action, n FROM process_record_counts "
                                 "ORDER BY process_id, action"));
             std::vector<RecordCount> out;
@@ -742,7 +766,7 @@ public:
     // --- cursor ---------------------------------------------------------------------------
 
     CursorState cursor(const std::string& process_id) override {
-        return guarded(about("read the cursor of", process_id), [&] {
+        return guarded_read(about("read the cursor of", process_id), [&] {
             StatementUse s(stmt("SELECT cursor, since FROM cursors WHERE process_id = ?1"));
             s->bind(1, process_id);
             CursorState c;
@@ -760,7 +784,7 @@ public:
     void rewind_cursor(const std::string& process_id, const std::string& since_iso,
                        const std::string& actor, int64_t now_ms) override {
         guarded(about("rewind the cursor of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             nlohmann::json detail;
             detail["since"] = since_iso.empty() ? nlohmann::json() : nlohmann::json(since_iso);
             detail["previous_cursor"] = nullptr;
@@ -791,7 +815,7 @@ public:
 
     std::optional<LedgerEntry> ledger_find(const std::string& process_id,
                                            const std::string& source_key) override {
-        return guarded(
+        return guarded_read(
             about("look up the ledger of", process_id), [&]() -> std::optional<LedgerEntry> {
                 StatementUse s(
                     stmt("SELECT source_key, target_key, payload_hash, updated_ms, target_cursor "
@@ -807,7 +831,7 @@ public:
     // appears once even when asked for several times.
     std::vector<LedgerEntry> ledger_find_many(
         const std::string& process_id, const std::vector<std::string>& source_keys) override {
-        return guarded(about("look up the ledger of", process_id), [&] {
+        return guarded_read(about("look up the ledger of", process_id), [&] {
             std::vector<LedgerEntry> out;
             if (source_keys.empty()) return out;
             // Drop repeated keys so one key cannot come back twice from two chunks.
@@ -820,7 +844,7 @@ public:
                     if (seen.insert(k).second) keys.push_back(&k);
             }
             out.reserve(keys.size());
-            SQLite::Transaction tx(*db_);  // one read snapshot for all chunks
+            SQLite::Transaction tx(db());  // one read snapshot for all chunks
             SQLite::Statement& chunk_stmt = ledger_in_statement();
             for (size_t begin = 0; begin < keys.size(); begin += k_ledger_chunk) {
                 const size_t end = std::min(keys.size(), begin + k_ledger_chunk);
@@ -841,7 +865,7 @@ public:
 
     std::optional<LedgerEntry> ledger_find_by_target(const std::string& process_id,
                                                      const std::string& target_key) override {
-        return guarded(
+        return guarded_read(
             about("look up the ledger of", process_id), [&]() -> std::optional<LedgerEntry> {
                 StatementUse s(
                     stmt("SELECT source_key, target_key, payload_hash, updated_ms, target_cursor "
@@ -854,7 +878,7 @@ public:
     }
 
     int64_t ledger_count(const std::string& process_id) override {
-        return guarded(about("count the ledger of", process_id), [&] {
+        return guarded_read(about("count the ledger of", process_id), [&] {
             StatementUse s(stmt("SELECT count(*) FROM ledger WHERE process_id = ?1"));
             s->bind(1, process_id);
             s->executeStep();
@@ -865,7 +889,7 @@ public:
     std::vector<LedgerEntry> ledger_page(const std::string& process_id,
                                          const std::string& after_source_key,
                                          int64_t limit) override {
-        return guarded(about("page through the ledger of", process_id), [&] {
+        return guarded_read(about("page through the ledger of", process_id), [&] {
             StatementUse s(stmt(
                 "SELECT source_key, target_key, payload_hash, updated_ms, target_cursor "
                 "FROM ledger WHERE process_id = ?1 AND source_key > ?2 ORDER BY source_key "
@@ -883,7 +907,7 @@ public:
                            const std::vector<int64_t>& intents_closed, const std::string& actor,
                            int64_t now_ms) override {
         guarded(about("adopt a record into the ledger of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             PageCommit page;
             page.process_id = process_id;
             page.now_ms = now_ms;
@@ -910,7 +934,7 @@ public:
     std::vector<int64_t> open_intents(const std::vector<Intent>& intents) override {
         return guarded("open intents", [&] {
             if (intents.empty()) return std::vector<int64_t>();
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             std::vector<int64_t> ids = insert_intents(intents);
             tx.commit();
             return ids;
@@ -918,7 +942,7 @@ public:
     }
 
     std::vector<Intent> pending_intents(const std::string& process_id) override {
-        return guarded(about("read the open intents of", process_id), [&] {
+        return guarded_read(about("read the open intents of", process_id), [&] {
             StatementUse s(
                 stmt("SELECT id, run_id, open_members, members, member_fields FROM intent_batches "
                      "WHERE process_id = ?1 ORDER BY id"));
@@ -979,7 +1003,7 @@ public:
                        page.process_id;
             },
             [&] {
-                SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+                SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
                 check_fences(page);
                 write_page(page);
                 std::vector<int64_t> ids = insert_intents(page.intents_opened);
@@ -994,7 +1018,7 @@ public:
     // Each reads its own partial index (migration 12).
     std::vector<FailedRecord> failed_records(const std::string& process_id, int64_t limit,
                                              int64_t offset, FailedState state) override {
-        return guarded(about("read the failed records of", process_id), [&] {
+        return guarded_read(about("read the failed records of", process_id), [&] {
             const char* where_order =
                 state == FailedState::waiting
                     ? " AND dismissed_ms IS NULL ORDER BY first_failed_ms, source_key"
@@ -1014,7 +1038,7 @@ public:
     }
 
     int64_t failed_count(const std::string& process_id, FailedState state) override {
-        return guarded(about("count the failed records of", process_id), [&] {
+        return guarded_read(about("count the failed records of", process_id), [&] {
             StatementUse s(stmt(
                 state == FailedState::waiting
                     ? "SELECT count(*) FROM failed_queue WHERE process_id = ?1 AND dismissed_ms IS NULL"
@@ -1029,7 +1053,7 @@ public:
 
     std::optional<FailedRecord> failed_record(const std::string& process_id,
                                               const std::string& source_key) override {
-        return guarded(about("read a failed record of", process_id),
+        return guarded_read(about("read a failed record of", process_id),
                        [&]() -> std::optional<FailedRecord> {
                            StatementUse s(stmt(std::string("SELECT ") + k_failed_columns +
                                                " FROM failed_queue WHERE process_id = ?1 AND "
@@ -1045,7 +1069,7 @@ public:
                            const std::vector<std::string>& source_keys, const std::string& reason,
                            const AuditEntry& entry) override {
         return guarded(about("dismiss failed records of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             int64_t n = 0;
             for (const auto& key : source_keys) {
                 StatementUse s(stmt(
@@ -1069,7 +1093,7 @@ public:
                            const std::vector<std::string>& source_keys,
                            const AuditEntry& entry) override {
         return guarded(about("restore dismissed records of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             int64_t n = 0;
             for (const auto& key : source_keys) {
                 StatementUse s(stmt(
@@ -1087,7 +1111,7 @@ public:
     }
 
     std::optional<RecordOutcome> outcome(int64_t id) override {
-        return guarded(about("read record outcome", id), [&]() -> std::optional<RecordOutcome> {
+        return guarded_read(about("read record outcome", id), [&]() -> std::optional<RecordOutcome> {
             StatementUse s(stmt(std::string("SELECT ") + k_outcome_columns +
                                 " FROM record_outcomes WHERE id = ?1"));
             s->bind(1, id);
@@ -1097,7 +1121,7 @@ public:
     }
 
     std::optional<FailedAttempt> failed_attempt(int64_t outcome_id) override {
-        return guarded(about("read the failed attempt of outcome", outcome_id),
+        return guarded_read(about("read the failed attempt of outcome", outcome_id),
                        [&]() -> std::optional<FailedAttempt> {
                            StatementUse s(stmt(
                                "SELECT operation, payload, payload_bytes, note, answer "
@@ -1119,7 +1143,7 @@ public:
 
     // In id order. limit <= 0: no limit.
     int64_t last_outcome_id(const OutcomeQuery& q) override {
-        return guarded("find the last record outcome", [&] {
+        return guarded_read("find the last record outcome", [&] {
             std::string sql = "SELECT coalesce(max(id), 0) FROM record_outcomes";
             std::vector<Param> params;
             if (q.run_id) {
@@ -1137,7 +1161,7 @@ public:
     }
 
     std::vector<RecordOutcome> outcomes(const OutcomeQuery& q) override {
-        return guarded("list record outcomes", [&] {
+        return guarded_read("list record outcomes", [&] {
             const std::optional<IdBounds> ids = outcome_id_bounds(q);
             if (has_time_filter(q) && !ids) return std::vector<RecordOutcome>{};
             return outcome_page(q, ids, q.limit, q.offset);
@@ -1152,11 +1176,11 @@ public:
     void for_each_outcome(const OutcomeQuery& q,
                           const std::function<void(const RecordOutcome&)>& f) override {
         const std::optional<IdBounds> ids =
-            guarded("stream record outcomes", [&] { return outcome_id_bounds(q); });
+            guarded_read("stream record outcomes", [&] { return outcome_id_bounds(q); });
         if (has_time_filter(q) && !ids) return;
         OutcomeQuery chunk_query = q;
         for (;;) {
-            std::vector<RecordOutcome> chunk = guarded("stream record outcomes", [&] {
+            std::vector<RecordOutcome> chunk = guarded_read("stream record outcomes", [&] {
                 return outcome_page(chunk_query, ids, k_stream_chunk, 0);
             });
             for (const RecordOutcome& o : chunk) f(o);
@@ -1168,7 +1192,7 @@ public:
     // --- process state --------------------------------------------------------------------
 
     std::optional<bool> process_enabled(const std::string& process_id) override {
-        return guarded(about("read the state of", process_id), [&]() -> std::optional<bool> {
+        return guarded_read(about("read the state of", process_id), [&]() -> std::optional<bool> {
             StatementUse s(stmt("SELECT enabled FROM process_state WHERE process_id = ?1"));
             s->bind(1, process_id);
             if (!s->executeStep() || s->getColumn(0).isNull()) return std::nullopt;
@@ -1179,7 +1203,7 @@ public:
     // Audit: action "process.enable" or "process.disable", detail {"enabled": bool}, in the
     // same transaction.
     std::optional<int64_t> schedule_anchor(const std::string& process_id) override {
-        return guarded(about("read the schedule of", process_id), [&]() -> std::optional<int64_t> {
+        return guarded_read(about("read the schedule of", process_id), [&]() -> std::optional<int64_t> {
             StatementUse s(stmt(
                 "SELECT schedule_anchor_ms FROM process_state WHERE process_id = ?1"));
             s->bind(1, process_id);
@@ -1190,7 +1214,7 @@ public:
 
     void set_schedule_anchor(const std::string& process_id, int64_t anchor_ms) override {
         guarded(about("store the schedule of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(stmt(
                 "INSERT INTO process_state (process_id, enabled, updated_ms, schedule_anchor_ms) "
                 "VALUES (?1, NULL, ?2, ?2) ON CONFLICT (process_id) DO UPDATE SET "
@@ -1205,7 +1229,7 @@ public:
     void set_process_enabled(const std::string& process_id, bool enabled, const std::string& actor,
                              int64_t now_ms) override {
         guarded(about("set the state of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 StatementUse s(
                     stmt("INSERT INTO process_state (process_id, enabled, updated_ms, updated_by) "
@@ -1227,7 +1251,7 @@ public:
     }
 
     std::optional<std::string> schedule_override(const std::string& process_id) override {
-        return guarded(about("read the schedule of", process_id),
+        return guarded_read(about("read the schedule of", process_id),
                        [&]() -> std::optional<std::string> {
                            StatementUse s(stmt(
                                "SELECT schedule_json FROM process_state WHERE process_id = ?1"));
@@ -1240,7 +1264,7 @@ public:
     void set_schedule_override(const std::string& process_id, const std::string& schedule_json,
                                const std::string& actor, int64_t now_ms) override {
         guarded(about("store the schedule of", process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 StatementUse s(stmt(
                     "INSERT INTO process_state (process_id, enabled, updated_ms, updated_by, "
@@ -1272,7 +1296,7 @@ public:
     }
 
     std::optional<MappingVersion> mapping_current(const std::string& process_id) override {
-        return guarded(about("read the mapping of", process_id), [&]() -> std::optional<MappingVersion> {
+        return guarded_read(about("read the mapping of", process_id), [&]() -> std::optional<MappingVersion> {
             StatementUse s(stmt("SELECT process_id, version, mapping_json, actor, created_ms, note "
                                 "FROM mapping_versions WHERE process_id = ?1 "
                                 "ORDER BY version DESC LIMIT 1"));
@@ -1284,7 +1308,7 @@ public:
 
     std::optional<MappingVersion> mapping_version(const std::string& process_id,
                                                   int64_t version) override {
-        return guarded(about("read the mapping of", process_id), [&]() -> std::optional<MappingVersion> {
+        return guarded_read(about("read the mapping of", process_id), [&]() -> std::optional<MappingVersion> {
             StatementUse s(stmt("SELECT process_id, version, mapping_json, actor, created_ms, note "
                                 "FROM mapping_versions WHERE process_id = ?1 AND version = ?2"));
             s->bind(1, process_id);
@@ -1296,7 +1320,7 @@ public:
 
     std::vector<MappingVersion> mapping_versions(const std::string& process_id,
                                                  int64_t limit) override {
-        return guarded(about("read the mapping versions of", process_id), [&] {
+        return guarded_read(about("read the mapping versions of", process_id), [&] {
             std::vector<MappingVersion> out;
             StatementUse s(stmt("SELECT process_id, version, mapping_json, actor, created_ms, note "
                                 "FROM mapping_versions WHERE process_id = ?1 "
@@ -1311,7 +1335,7 @@ public:
     int64_t add_mapping_version(const MappingVersion& v, const std::string& audit_action,
                                 const std::string& audit_detail) override {
         return guarded(about("store the mapping of", v.process_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             int64_t next = 1;
             {
                 StatementUse s(stmt("SELECT coalesce(max(version), 0) + 1 FROM mapping_versions "
@@ -1341,7 +1365,7 @@ public:
     // --- users and sessions ---------------------------------------------------------------
 
     std::optional<User> user(const std::string& name) override {
-        return guarded(about("read the user", name), [&]() -> std::optional<User> {
+        return guarded_read(about("read the user", name), [&]() -> std::optional<User> {
             StatementUse s(stmt(std::string("SELECT ") + k_user_columns +
                                 " FROM users WHERE name = ?1"));
             s->bind(1, name);
@@ -1351,7 +1375,7 @@ public:
     }
 
     std::vector<User> users() override {
-        return guarded("list users", [&] {
+        return guarded_read("list users", [&] {
             StatementUse s(stmt(std::string("SELECT ") + k_user_columns +
                                 " FROM users ORDER BY name"));
             std::vector<User> out;
@@ -1362,7 +1386,7 @@ public:
 
     bool add_user(const User& u, const std::string& actor, int64_t now_ms) override {
         return guarded(about("add the user", u.name), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 StatementUse s(stmt(
                     "INSERT INTO users (name, password_hash, role, disabled, created_ms, "
@@ -1374,7 +1398,7 @@ public:
                 s->bind(5, now_ms);
                 s->exec();
             }
-            if (db_->getChanges() == 0) return false;
+            if (db().getChanges() == 0) return false;
             const nlohmann::json detail = {{"role", u.role}};
             insert_audit(AuditEntry{0, now_ms, actor, "user.add", u.name, detail.dump()});
             tx.commit();
@@ -1386,7 +1410,7 @@ public:
                      const std::optional<std::string>& password_hash, const std::string& actor,
                      int64_t now_ms) override {
         return guarded(about("update the user", name), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 StatementUse s(stmt(
                     "UPDATE users SET role = coalesce(?2, role), password_hash = "
@@ -1397,7 +1421,7 @@ public:
                 s->bind(4, now_ms);
                 s->exec();
             }
-            if (db_->getChanges() == 0) return false;
+            if (db().getChanges() == 0) return false;
             if (password_hash) {
                 StatementUse s(stmt("DELETE FROM sessions WHERE user_id = "
                                     "(SELECT id FROM users WHERE name = ?1)"));
@@ -1415,14 +1439,14 @@ public:
 
     bool delete_user(const std::string& name, const std::string& actor, int64_t now_ms) override {
         return guarded(about("delete the user", name), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 // Sessions go with the user (ON DELETE CASCADE).
                 StatementUse s(stmt("DELETE FROM users WHERE name = ?1"));
                 s->bind(1, name);
                 s->exec();
             }
-            if (db_->getChanges() == 0) return false;
+            if (db().getChanges() == 0) return false;
             insert_audit(AuditEntry{0, now_ms, actor, "user.delete", name, "{}"});
             tx.commit();
             return true;
@@ -1431,7 +1455,7 @@ public:
 
     void create_session(const Session& x) override {
         guarded("create a session", [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(stmt(
                 "INSERT INTO sessions (token_hash, user_id, csrf_token, created_ms, last_seen_ms, "
                 "expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
@@ -1447,7 +1471,7 @@ public:
     }
 
     std::optional<Session> session(const std::string& token_hash, int64_t now_ms) override {
-        return guarded("read a session", [&]() -> std::optional<Session> {
+        return guarded_read("read a session", [&]() -> std::optional<Session> {
             StatementUse s(stmt(
                 "SELECT s.token_hash, s.user_id, u.name, u.role, s.csrf_token, s.created_ms, "
                 "s.last_seen_ms, s.expires_ms FROM sessions s JOIN users u ON u.id = s.user_id "
@@ -1464,7 +1488,7 @@ public:
 
     void touch_session(const std::string& token_hash, int64_t now_ms, int64_t expires_ms) override {
         guarded("renew a session", [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(stmt(
                 "UPDATE sessions SET last_seen_ms = ?2, expires_ms = ?3 WHERE token_hash = ?1"));
             s->bind(1, token_hash);
@@ -1477,7 +1501,7 @@ public:
 
     void delete_session(const std::string& token_hash) override {
         guarded("end a session", [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(stmt("DELETE FROM sessions WHERE token_hash = ?1"));
             s->bind(1, token_hash);
             s->exec();
@@ -1487,11 +1511,11 @@ public:
 
     int64_t purge_sessions(int64_t now_ms) override {
         return guarded("remove expired sessions", [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(stmt("DELETE FROM sessions WHERE expires_ms <= ?1"));
             s->bind(1, now_ms);
             s->exec();
-            const int64_t n = db_->getChanges();
+            const int64_t n = db().getChanges();
             tx.commit();
             return n;
         });
@@ -1504,7 +1528,7 @@ public:
     InboxInsert insert_inbox_event(InboxEventRow& e, int64_t consumed_through,
                                    int64_t max_pending) override {
         return guarded(about("store a webhook event of", e.connection_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 StatementUse s(stmt(
                     "SELECT seq FROM inbox_events WHERE connection_id = ?1 AND event_id = ?2"));
@@ -1535,7 +1559,7 @@ public:
             s->bind(4, e.body);
             s->bind(5, e.received_ms);
             s->exec();
-            e.seq = db_->getLastInsertRowid();
+            e.seq = db().getLastInsertRowid();
             tx.commit();
             return InboxInsert::stored;
         });
@@ -1544,7 +1568,7 @@ public:
     std::vector<InboxEventRow> inbox_events_after(const std::string& connection_id,
                                                   int64_t after_seq, int64_t since_ms,
                                                   int64_t limit) override {
-        return guarded(about("read the webhook events of", connection_id), [&] {
+        return guarded_read(about("read the webhook events of", connection_id), [&] {
             StatementUse s(stmt(
                 "SELECT seq, event_id, topic, body, received_ms FROM inbox_events "
                 "WHERE connection_id = ?1 AND seq > ?2 AND received_ms >= ?3 "
@@ -1564,7 +1588,7 @@ public:
 
     std::vector<InboxEventRow> inbox_latest(const std::string& connection_id, int64_t before_seq,
                                             int64_t limit) override {
-        return guarded(about("list the webhook events of", connection_id), [&] {
+        return guarded_read(about("list the webhook events of", connection_id), [&] {
             StatementUse s(stmt(
                 "SELECT seq, event_id, topic, received_ms FROM inbox_events "
                 "WHERE connection_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"));
@@ -1582,7 +1606,7 @@ public:
 
     std::optional<InboxEventRow> inbox_event(const std::string& connection_id,
                                              int64_t seq) override {
-        return guarded(about("read a webhook event of", connection_id),
+        return guarded_read(about("read a webhook event of", connection_id),
                        [&]() -> std::optional<InboxEventRow> {
                            StatementUse s(stmt(
                                "SELECT seq, event_id, topic, body, received_ms FROM inbox_events "
@@ -1599,7 +1623,7 @@ public:
     }
 
     InboxCounts inbox_counts(const std::string& connection_id, int64_t consumed_through) override {
-        return guarded(about("count the webhook events of", connection_id), [&] {
+        return guarded_read(about("count the webhook events of", connection_id), [&] {
             InboxCounts c;
             StatementUse s(stmt(
                 "SELECT count(*), coalesce(sum(seq > ?2), 0), coalesce(max(seq), 0), "
@@ -1618,7 +1642,7 @@ public:
 
     std::vector<InboxRead> inbox_reads(const std::string& connection_id, int64_t from_seq,
                                        int64_t to_seq) override {
-        return guarded(about("read the inbox reads of", connection_id), [&] {
+        return guarded_read(about("read the inbox reads of", connection_id), [&] {
             StatementUse s(stmt(
                 "SELECT process_id, run_id, after_seq, through_seq, at_ms FROM inbox_reads "
                 "WHERE connection_id = ?1 AND through_seq > ?2 AND after_seq < ?3 ORDER BY id"));
@@ -1637,7 +1661,7 @@ public:
     int64_t prune_inbox(const std::string& connection_id, int64_t consumed_through,
                         int64_t before_ms) override {
         return guarded(about("prune the webhook events of", connection_id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             int64_t n = 0;
             {
                 StatementUse s(stmt(
@@ -1647,7 +1671,7 @@ public:
                 s->bind(2, consumed_through);
                 s->bind(3, before_ms);
                 s->exec();
-                n = db_->getChanges();
+                n = db().getChanges();
             }
             {
                 // A read whose events are all gone tells nothing any more.
@@ -1710,8 +1734,8 @@ public:
     }
 
     std::vector<StoredConnection> stored_connections() override {
-        return guarded("list connections", [&] {
-            SQLite::Transaction tx(*db_);  // one snapshot for connections and secrets
+        return guarded_read("list connections", [&] {
+            SQLite::Transaction tx(db());  // one snapshot for connections and secrets
             std::vector<StoredConnection> out;
             {
                 StatementUse s(stmt(std::string("SELECT ") + k_connection_columns +
@@ -1725,8 +1749,8 @@ public:
     }
 
     std::optional<StoredConnection> stored_connection(const std::string& id) override {
-        return guarded(about("read the connection", id), [&]() -> std::optional<StoredConnection> {
-            SQLite::Transaction tx(*db_);
+        return guarded_read(about("read the connection", id), [&]() -> std::optional<StoredConnection> {
+            SQLite::Transaction tx(db());
             std::optional<StoredConnection> c;
             {
                 StatementUse s(stmt(std::string("SELECT ") + k_connection_columns +
@@ -1743,7 +1767,7 @@ public:
     bool create_connection(const StoredConnection& c, const std::string& actor, int64_t now_ms,
                            const std::string& audit_detail) override {
         return guarded(about("create the connection", c.id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 StatementUse s(stmt(
                     "INSERT INTO connections (id, connector, display_name, settings_json, "
@@ -1756,7 +1780,7 @@ public:
                 s->bind(5, now_ms);
                 s->exec();
             }
-            if (db_->getChanges() == 0) return false;
+            if (db().getChanges() == 0) return false;
             write_secrets(c, now_ms);
             insert_audit(AuditEntry{0, now_ms, actor, "connection.create", c.id, audit_detail});
             tx.commit();
@@ -1767,7 +1791,7 @@ public:
     bool update_connection(const StoredConnection& c, const std::string& actor, int64_t now_ms,
                            const std::string& audit_detail) override {
         return guarded(about("update the connection", c.id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 StatementUse s(stmt("UPDATE connections SET display_name = ?2, settings_json = ?3, "
                                     "updated_ms = ?4 WHERE id = ?1"));
@@ -1777,7 +1801,7 @@ public:
                 s->bind(4, now_ms);
                 s->exec();
             }
-            if (db_->getChanges() == 0) return false;
+            if (db().getChanges() == 0) return false;
             write_secrets(c, now_ms);
             insert_audit(AuditEntry{0, now_ms, actor, "connection.update", c.id, audit_detail});
             tx.commit();
@@ -1788,13 +1812,13 @@ public:
     bool delete_connection(const std::string& id, const std::string& actor,
                            int64_t now_ms) override {
         return guarded(about("delete the connection", id), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 StatementUse s(stmt("DELETE FROM connections WHERE id = ?1"));
                 s->bind(1, id);
                 s->exec();
             }
-            if (db_->getChanges() == 0) return false;
+            if (db().getChanges() == 0) return false;
             {
                 StatementUse s(stmt("DELETE FROM connection_secrets WHERE connection_id = ?1"));
                 s->bind(1, id);
@@ -1816,7 +1840,8 @@ public:
                            const std::string& audit_detail) override {
         // Not guarded(): an exception of `reseal` (a secret that does not open) must reach
         // the caller as it is, after the rollback.
-        SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        Use use(writer_);
+        SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
         std::vector<SealedSecretRow> rows;
         {
             StatementUse s(stmt("SELECT connection_id, name, sealed, key_id FROM "
@@ -1846,9 +1871,9 @@ public:
     // --- attention and notifications (migration 11) -----------------------------------------
 
     std::optional<FailureStreak> failure_streak(const std::string& process_id) override {
-        return guarded(about("read the failures of", process_id),
+        return guarded_read(about("read the failures of", process_id),
                        [&]() -> std::optional<FailureStreak> {
-            SQLite::Transaction tx(*db_);  // one snapshot for the three reads
+            SQLite::Transaction tx(db());  // one snapshot for the three reads
             int64_t last_ok_id = 0, last_ok_ms = 0;
             {
                 StatementUse s(stmt(
@@ -1886,7 +1911,7 @@ public:
 
     std::vector<FailureReason> failed_queue_reasons(const std::string& process_id,
                                                     int64_t limit) override {
-        return guarded(about("group the failed records of", process_id), [&] {
+        return guarded_read(about("group the failed records of", process_id), [&] {
             StatementUse s(stmt(
                 "SELECT error_class, message, count(*) AS n FROM failed_queue "
                 "WHERE process_id = ?1 AND dismissed_ms IS NULL "
@@ -1903,7 +1928,7 @@ public:
     }
 
     std::vector<FailureReason> run_failure_reasons(int64_t run_id, int64_t limit) override {
-        return guarded(about("group the failures of run", run_id), [&] {
+        return guarded_read(about("group the failures of run", run_id), [&] {
             StatementUse s(stmt(
                 "SELECT error_class, message, count(*) AS n FROM record_outcomes "
                 "WHERE run_id = ?1 AND action = 'failed' GROUP BY error_class, message "
@@ -1919,8 +1944,17 @@ public:
     }
 
     int64_t scan_runs_for_notification(int64_t now_ms) override {
-        return guarded("look for runs to notify", [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        return guarded("look for runs to notify", [&]() -> int64_t {
+            {
+                // Most ticks find nothing new: they answer from a read, without taking the
+                // write lock (which another process may hold for a while).
+                StatementUse s(stmt(
+                    "SELECT EXISTS (SELECT 1 FROM runs WHERE id >= coalesce((SELECT "
+                    "scan_from_run FROM notify_state WHERE id = 1), 1) AND status != ?1)"));
+                s->bind(1, std::string(run_status::running));
+                if (s->executeStep() && s->getColumn(0).getInt() == 0) return 0;
+            }
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             int64_t from = 1;
             {
                 StatementUse s(stmt("SELECT scan_from_run FROM notify_state WHERE id = 1"));
@@ -1963,7 +1997,7 @@ public:
     }
 
     std::vector<NotifyEvent> notify_events_after(int64_t after_id, int64_t limit) override {
-        return guarded("read the events to notify", [&] {
+        return guarded_read("read the events to notify", [&] {
             StatementUse s(stmt("SELECT id, run_id, process_id, created_ms FROM notify_events "
                                 "WHERE id > ?1 ORDER BY id LIMIT ?2"));
             s->bind(1, after_id);
@@ -1977,7 +2011,7 @@ public:
     }
 
     int64_t notify_events_count_after(int64_t after_id) override {
-        return guarded("count the events to notify", [&] {
+        return guarded_read("count the events to notify", [&] {
             StatementUse s(stmt("SELECT count(*) FROM notify_events WHERE id > ?1"));
             s->bind(1, after_id);
             s->executeStep();
@@ -1986,7 +2020,7 @@ public:
     }
 
     int64_t notify_last_event_id() override {
-        return guarded("read the last event to notify", [&] {
+        return guarded_read("read the last event to notify", [&] {
             StatementUse s(stmt("SELECT coalesce(max(id), 0) FROM notify_events"));
             s->executeStep();
             return s->getColumn(0).getInt64();
@@ -2011,7 +2045,7 @@ public:
     }
 
     std::vector<ConnectionTestRow> connection_tests() override {
-        return guarded("read the last connection tests", [&] {
+        return guarded_read("read the last connection tests", [&] {
             std::vector<ConnectionTestRow> out;
             StatementUse s(stmt("SELECT connection_id, ok, error_class, message, duration_ms, "
                                 "tested_ms FROM connection_tests ORDER BY connection_id"));
@@ -2027,7 +2061,7 @@ public:
     }
 
     NotifyChannelState notify_channel(const std::string& channel) override {
-        return guarded(about("read the notification state of", channel), [&] {
+        return guarded_read(about("read the notification state of", channel), [&] {
             NotifyChannelState c;
             c.channel = channel;
             StatementUse s(stmt("SELECT sent_through, sending_through, last_sent_ms, last_error, "
@@ -2046,7 +2080,7 @@ public:
 
     void notify_mark_sending(const std::string& channel, int64_t through_id) override {
         guarded(about("mark a notification being sent on", channel), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(stmt("INSERT INTO notify_channels (channel, sending_through) VALUES "
                                 "(?1, ?2) ON CONFLICT (channel) DO UPDATE SET sending_through = "
                                 "excluded.sending_through"));
@@ -2059,7 +2093,7 @@ public:
 
     void notify_mark_sent(const std::string& channel, int64_t through_id, int64_t now_ms) override {
         guarded(about("mark a notification sent on", channel), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(stmt(
                 "INSERT INTO notify_channels (channel, sent_through, sending_through, "
                 "last_sent_ms) VALUES (?1, ?2, ?2, ?3) ON CONFLICT (channel) DO UPDATE SET "
@@ -2077,7 +2111,7 @@ public:
     void notify_mark_failed(const std::string& channel, const std::string& error,
                             int64_t now_ms) override {
         guarded(about("mark a notification failed on", channel), [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             StatementUse s(stmt("INSERT INTO notify_channels (channel, last_error, last_error_ms) "
                                 "VALUES (?1, ?2, ?3) ON CONFLICT (channel) DO UPDATE SET "
                                 "last_error = excluded.last_error, last_error_ms = "
@@ -2092,7 +2126,7 @@ public:
 
     int64_t prune_notify_events(int64_t before_ms, const std::vector<std::string>& channels) override {
         return guarded("prune notified events", [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             int64_t through = INT64_MAX;
             for (const auto& ch : channels) {
                 StatementUse s(stmt("SELECT sent_through FROM notify_channels WHERE channel = ?1"));
@@ -2109,8 +2143,8 @@ public:
     }
 
     NotifySettingsRow notify_settings() override {
-        return guarded("read the notification settings", [&] {
-            SQLite::Transaction tx(*db_);
+        return guarded_read("read the notification settings", [&] {
+            SQLite::Transaction tx(db());
             NotifySettingsRow row;
             {
                 StatementUse s(stmt("SELECT settings_json, updated_ms FROM notify_state WHERE id = 1"));
@@ -2130,7 +2164,7 @@ public:
                               const std::string& actor, int64_t now_ms,
                               const std::string& audit_detail) override {
         guarded("save the notification settings", [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             {
                 StatementUse s(stmt("UPDATE notify_state SET settings_json = ?1, updated_ms = ?2 "
                                     "WHERE id = 1"));
@@ -2158,7 +2192,7 @@ public:
 
     void audit(const AuditEntry& entry) override {
         guarded("write an audit entry", [&] {
-            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             insert_audit(entry);
             tx.commit();
         });
@@ -2166,7 +2200,7 @@ public:
 
     // Newest first. limit <= 0: no limit.
     std::vector<AuditEntry> audit_log(int64_t limit, int64_t offset) override {
-        return guarded("read the audit log", [&] {
+        return guarded_read("read the audit log", [&] {
             StatementUse s(
                 stmt("SELECT id, at_ms, actor, action, subject, detail FROM audit "
                      "ORDER BY id DESC LIMIT ?1 OFFSET ?2"));
@@ -2187,7 +2221,24 @@ private:
     // build no message unless something fails.
     template <class What, class F>
     auto guarded(const What& what, F&& f) -> decltype(f()) {
-        std::lock_guard<std::mutex> lock(mu_);
+        return on(writer_, what, std::forward<F>(f));
+    }
+
+    // As guarded(), on the reading connection: for methods that only read. A write of this
+    // process waiting for another process's lock (up to the busy timeout) holds the writing
+    // connection, and the portal's views, the scheduler and the notifier would wait behind
+    // it; in WAL mode a reader needs no lock, so reads go on meanwhile, each seeing what was
+    // last committed. PRAGMA query_only on that connection refuses any write that slips in.
+    template <class What, class F>
+    auto guarded_read(const What& what, F&& f) -> decltype(f()) {
+        return on(*reader_, what, std::forward<F>(f));
+    }
+
+    // Runs f with `c` locked and current (db(), stmt() use it); SQLite failures become
+    // StoreErrors naming the file and `what`.
+    template <class What, class F>
+    auto on(Conn& c, const What& what, F&& f) -> decltype(f()) {
+        Use use(c);
         try {
             return f();
         } catch (const StoreError&) {
@@ -2215,37 +2266,55 @@ private:
         try {
             // journal_mode answers with the mode in effect; anything but WAL (e.g. a file
             // system without shared memory) breaks the concurrency the rest assumes.
-            SQLite::Statement wal(*db_, "PRAGMA journal_mode = WAL");
+            SQLite::Statement wal(*writer_.db, "PRAGMA journal_mode = WAL");
             std::string mode = wal.executeStep() ? wal.getColumn(0).getString() : "";
             std::transform(mode.begin(), mode.end(), mode.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
             if (mode != "wal")
                 throw std::runtime_error("journal_mode is '" + mode + "', WAL is required");
-            db_->exec("PRAGMA synchronous = FULL");
-            db_->exec("PRAGMA foreign_keys = ON");
-            db_->exec("PRAGMA temp_store = MEMORY");
+            writer_.db->exec("PRAGMA synchronous = FULL");
+            writer_.db->exec("PRAGMA foreign_keys = ON");
+            writer_.db->exec("PRAGMA temp_store = MEMORY");
             // Checkpoint every 10,000 WAL pages (about 40 MB) rather than SQLite's 1,000: a
             // page commit of a large ledger dirties a page per record (keys arrive in
             // cursor order, not key order), so with the default nearly every commit was
             // followed by a checkpoint copying the same leaf pages again. Durability is the
             // WAL's (synchronous=FULL); a checkpoint only moves pages into the main file.
-            db_->exec("PRAGMA wal_autocheckpoint = 10000");
+            writer_.db->exec("PRAGMA wal_autocheckpoint = 10000");
         } catch (const std::exception& e) {
             throw StoreError(path_ + ": cannot configure the database: " + e.what());
+        }
+    }
+
+    // The second connection, for guarded_read(). Opened after the migrations, on the same
+    // file; query_only makes SQLite refuse any write on it.
+    void open_reader() {
+        try {
+            auto c = std::make_unique<Conn>();
+            c->db = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE,
+                                                       k_busy_timeout_ms);
+            c->db->exec("PRAGMA query_only = ON");
+            c->db->exec("PRAGMA temp_store = MEMORY");
+            reader_owned_ = std::move(c);
+            reader_ = reader_owned_.get();
+        } catch (const std::exception& e) {
+            throw StoreError(path_ + ": cannot open the database for reading: " + e.what());
         }
     }
 
     // The cached prepared statement for `sql` (prepared on first use, kept for the life of
     // the connection). Call with the lock held.
     SQLite::Statement& stmt(const std::string& sql) {
-        auto it = statements_.find(sql);
-        if (it == statements_.end())
-            it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
+        Conn& c = *current_;
+        auto it = c.statements.find(sql);
+        if (it == c.statements.end())
+            it = c.statements.emplace(sql, std::make_unique<SQLite::Statement>(*c.db, sql)).first;
         return *it->second;
     }
 
     SQLite::Statement& ledger_in_statement() {
-        if (!ledger_in_sql_.empty()) return stmt(ledger_in_sql_);
+        std::string& ledger_in_sql = current_->ledger_in_sql;
+        if (!ledger_in_sql.empty()) return stmt(ledger_in_sql);
         std::string sql =
             "SELECT source_key, target_key, payload_hash, updated_ms, target_cursor FROM ledger "
             "WHERE process_id = ?1 AND source_key IN (";
@@ -2254,8 +2323,8 @@ private:
             sql += "?" + std::to_string(i + 2);
         }
         sql += ")";
-        ledger_in_sql_ = std::move(sql);
-        return stmt(ledger_in_sql_);
+        ledger_in_sql = std::move(sql);
+        return stmt(ledger_in_sql);
     }
 
     static bool has_time_filter(const OutcomeQuery& q) {
@@ -2346,7 +2415,7 @@ private:
             u->bindNoCopy(3, open.data(), static_cast<int>(open.size()));
             u->bindNoCopy(4, members.data(), static_cast<int>(members.size()));
             u->exec();
-            const int64_t row = db_->getLastInsertRowid();
+            const int64_t row = db().getLastInsertRowid();
             for (size_t i = 0; i < n; ++i) ids.push_back(intent_id(row, i));
             begin = end;
         }
@@ -2396,7 +2465,7 @@ private:
     // "<head> VALUES (?, …), … <tail>" for `rows` rows of `columns` values, prepared once.
     SQLite::Statement& rows_statement(const char* head, int columns, const char* tail,
                                       size_t rows) {
-        for (const RowsStatement& r : rows_statements_)
+        for (const RowsStatement& r : current_->rows_statements)
             if (r.head == head && r.rows == rows) return *r.statement;
         std::string row = "(?";
         for (int c = 1; c < columns; ++c) row += ", ?";
@@ -2405,7 +2474,7 @@ private:
         for (size_t r = 1; r < rows; ++r) sql += ", " + row;
         sql += tail;
         SQLite::Statement& statement = stmt(sql);
-        rows_statements_.push_back({head, rows, &statement});
+        current_->rows_statements.push_back({head, rows, &statement});
         return statement;
     }
 
@@ -2437,7 +2506,7 @@ private:
             u->bindNoCopy(2, f.owner);
             u->bind(3, page.now_ms + f.ttl_ms);
             u->exec();
-            if (db_->getChanges() == 0)
+            if (db().getChanges() == 0)
                 throw LeaseLost("the lease of process " + f.process_id +
                                 " was lost (it expired and another run took it): nothing of this "
                                 "page was committed");
@@ -2467,7 +2536,7 @@ private:
     // outcomes took consecutive ids ending at last_insert_rowid: the transaction holds the
     // write lock, and an AUTOINCREMENT rowid is always the largest yet plus one.
     void insert_failed_attempts(const PageCommit& page) {
-        const int64_t last = db_->getLastInsertRowid();
+        const int64_t last = db().getLastInsertRowid();
         const int64_t first = last - static_cast<int64_t>(page.outcomes.size()) + 1;
         SQLite::Statement& s = stmt(k_failed_attempt_insert);
         for (const FailedAttempt& a : page.failed_attempts) {
@@ -2575,23 +2644,17 @@ private:
             u->bind(6, page.counts.failed);
             u->bind(7, page.counts.recovered);
             u->exec();
-            if (db_->getChanges() == 0)
+            if (db().getChanges() == 0)
                 throw StoreError(path_ + ": commit a page of " + page.process_id + ": run " +
                                  std::to_string(page.run_id) + " does not exist");
         }
     }
 
     const std::string path_;
-    std::mutex mu_;  // guards db_, statements_, ledger_in_sql_, rows_statements_
-    std::unique_ptr<SQLite::Database> db_;  // declared before statements_: closed last
-    std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
-    std::string ledger_in_sql_;
-    struct RowsStatement {
-        const char* head;  // one of the k_*_head constants: compared by address
-        size_t rows;
-        SQLite::Statement* statement;  // owned by statements_
-    };
-    std::vector<RowsStatement> rows_statements_;
+    // The writing connection, and (read-write store) a second one for reads only.
+    Conn writer_;
+    std::unique_ptr<Conn> reader_owned_;
+    Conn* reader_ = &writer_;  // the read-only store reads on its one connection
 };
 
 }  // namespace
