@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -1150,4 +1151,159 @@ TEST_CASE("run all: a member skipped with nothing going here is given up, with i
     CHECK(st->not_succeeded.at("b").rfind("skipped", 0) == 0);
     CHECK(st->not_succeeded.at("c") == "not run: b did not complete");
     CHECK(logs.containing("finished: 0 of 2") == 1);
+}
+
+// --- the scheduler's state waiting for a locked store ---------------------------------------
+
+namespace {
+
+// A state whose store calls can be made to wait (the database locked by another process,
+// up to the store's busy timeout), or to fail as a locked store does.
+class SlowState final : public SchedulerState {
+public:
+    std::optional<bool> enabled(const std::string&) override { return std::nullopt; }
+    void set_enabled(const std::string&, bool, const std::string&, int64_t) override {}
+    std::optional<int64_t> anchor_ms(const std::string&) override { return std::nullopt; }
+    void set_anchor_ms(const std::string& id, int64_t at) override {
+        std::unique_lock lock(m);
+        ++anchor_calls;
+        if (fail_anchors) throw std::runtime_error("plexus.db: the database is locked");
+        wait_locked(lock);
+        anchors[id] = at;
+    }
+    bool ever_succeeded(const std::string&) override {
+        std::unique_lock lock(m);
+        wait_locked(lock);
+        return false;
+    }
+    // Store calls wait from now until open().
+    void close() {
+        std::lock_guard lock(m);
+        closed = true;
+    }
+    void open() {
+        std::lock_guard lock(m);
+        closed = false;
+        cv.notify_all();
+    }
+    // Until a store call waits (or 10 s).
+    bool wait_for_waiter() {
+        std::unique_lock lock(m);
+        return cv.wait_for(lock, seconds{10}, [&] { return waiting > 0; });
+    }
+
+    std::mutex m;
+    std::condition_variable cv;
+    bool closed = false;
+    int waiting = 0;
+    bool fail_anchors = false;
+    int anchor_calls = 0;
+    std::map<std::string, int64_t> anchors;
+
+private:
+    void wait_locked(std::unique_lock<std::mutex>& lock) {
+        ++waiting;
+        cv.notify_all();
+        cv.wait(lock, [&] { return !closed; });
+        --waiting;
+    }
+};
+
+// Whether every view of the scheduler answers (within 10 s) from another thread.
+bool views_answer(Scheduler& s, const std::string& id) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread viewer([&s, id, done] {
+        (void)s.status(id);
+        (void)s.statuses();
+        (void)s.enabled(id);
+        (void)s.running(id);
+        (void)s.next_run(id);
+        (void)s.run_now("nobody");
+        *done = true;
+    });
+    const bool answered = eventually([&] { return done->load(); });
+    viewer.detach();  // when it did not answer, it finishes once the store opens
+    return answered;
+}
+
+}  // namespace
+
+TEST_CASE("the scheduler's views answer while a store call of a tick waits for the database",
+          "[scheduler]") {
+    ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
+    SlowState state;
+    Runner runner;
+    Logs logs;
+    Scheduler s(clock, state, runner.fn(), logs.fn());
+    ScheduledProcess orders = process("orders", "", "1m");
+    orders.prerequisites = {"customers"};
+    add(s, orders);
+    add(s, process("customers", "", "1m"));
+    clock.advance(60000);
+    state.close();
+
+    // First the question whether "customers" ever succeeded waits, then the anchors' write.
+    std::thread ticking([&] { s.tick(); });
+    REQUIRE(state.wait_for_waiter());
+    CHECK(views_answer(s, "orders"));
+    {
+        std::lock_guard lock(state.m);
+        CHECK(state.anchors.empty());
+    }
+    state.open();
+    ticking.join();
+    s.wait_idle();
+    CHECK(runner.count("customers") == 1);
+    // Held (customers had never succeeded when it was due), then released by that success.
+    CHECK(logs.containing("held: waits for the first successful run of customers") == 1);
+    CHECK(runner.count("orders") == 1);
+
+    clock.advance(60000);
+    state.close();
+    std::thread ticking_again([&] { s.tick(); });
+    REQUIRE(state.wait_for_waiter());
+    CHECK(views_answer(s, "customers"));
+    state.open();
+    ticking_again.join();
+    s.wait_idle();
+    std::lock_guard lock(state.m);
+    CHECK(state.anchors.count("customers") == 1);
+}
+
+TEST_CASE("anchors that could not be stored are kept and tried again after the back-off",
+          "[scheduler]") {
+    ManualClock clock(ms(utc(2026_y / 12 / 6, 8)));
+    SlowState state;
+    Runner runner;
+    Logs logs;
+    SchedulerOptions options;
+    options.anchor_retry_ms = 30000;
+    Scheduler s(clock, state, runner.fn(), logs.fn(), options);
+    add(s, process("customers", "", "10s"));
+    state.fail_anchors = true;
+
+    clock.advance(10000);
+    CHECK(s.tick() == 1);
+    s.wait_idle();
+    CHECK(logs.containing("could not store the schedule's anchor of 1 process(es), tried again "
+                          "in 30 s: plexus.db: the database is locked") == 1);
+    // Within the back-off the schedule goes on, and the store is not asked again.
+    clock.advance(10000);
+    CHECK(s.tick() == 1);
+    s.wait_idle();
+    clock.advance(10000);
+    CHECK(s.tick() == 1);
+    s.wait_idle();
+    {
+        std::lock_guard lock(state.m);
+        CHECK(state.anchor_calls == 1);
+        state.fail_anchors = false;
+    }
+    // After it: the newest anchor is stored.
+    clock.advance(10000);
+    CHECK(s.tick() == 1);
+    s.wait_idle();
+    std::lock_guard lock(state.m);
+    CHECK(state.anchor_calls == 2);
+    CHECK(state.anchors.at("customers") == clock.now_ms());
 }

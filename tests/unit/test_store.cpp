@@ -880,6 +880,43 @@ TEST_CASE("one store used from several threads", "[store]") {
     }
 }
 
+TEST_CASE("reads answer while a write waits for another process's lock, and see what it wrote",
+          "[store]") {
+    TempDir tmp;
+    const std::string path = tmp.file("held.db");
+    auto store = open_sqlite_store(path);
+    const int64_t run_id = store->begin_run("customers", "schedule", 1000);
+    store->set_schedule_anchor("customers", 1000);
+
+    SQLite::Database other(path, SQLite::OPEN_READWRITE);
+    other.exec("BEGIN IMMEDIATE");  // another process holds the write lock
+    std::atomic<bool> write_ended{false};
+    std::string write_error;
+    std::thread writer([&] {
+        try {
+            store->set_schedule_anchor("customers", 2000);  // waits the 5 s busy timeout
+        } catch (const StoreBusyError& e) {
+            write_error = e.what();
+        }
+        write_ended = true;
+    });
+    // Let the write start waiting. (Should it start late, the reads below would pass
+    // without showing anything; they never fail for it.)
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Reads of this store go on meanwhile, on their own connection: before the write gave up.
+    CHECK(store->schedule_anchor("customers") == std::optional<int64_t>(1000));
+    CHECK(store->run(run_id).has_value());
+    CHECK(store->runs(RunQuery{}).size() == 1);
+    CHECK_FALSE(write_ended.load());
+    writer.join();
+    CHECK_THAT(write_error, Catch::Contains("locked by another process"));
+    other.exec("ROLLBACK");
+
+    // Once the lock is free, a write is seen by the next read at once.
+    store->set_schedule_anchor("customers", 3000);
+    CHECK(store->schedule_anchor("customers") == std::optional<int64_t>(3000));
+}
+
 TEST_CASE("the ledger finds an entry by its target and keeps the target's cursor", "[store]") {
     TempDir dir;
     auto store = open_sqlite_store(dir.file("p.db"));
