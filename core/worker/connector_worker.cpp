@@ -57,12 +57,19 @@ void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NON
 
 void mark_worker_capable() { g_worker_capable.store(true); }
 
+namespace {
+constexpr const char* k_self_exe = "/proc/self/exe";
+}  // namespace
+
 std::string worker_executable() {
     if (const char* env = std::getenv("PLEXUS_WORKER_EXE"); env && *env) return env;
     std::error_code ec;
     auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (ec) return {};
-    if (g_worker_capable.load()) return self.string();
+    // This very image, also once its file was replaced or removed on disk (an upgrade while
+    // serve runs: read_symlink then says ".../plexus (deleted)"): the kernel's link reaches the
+    // running binary, so the workers speak the host's own protocol version.
+    if (g_worker_capable.load()) return k_self_exe;
     auto sibling = self.parent_path() / "plexus";
     if (::access(sibling.c_str(), X_OK) == 0) return sibling.string();
     return {};
@@ -76,7 +83,17 @@ namespace {
 // and SIGCHLD at their defaults. Returns posix_spawn's result (0: `pid` is set).
 int spawn_worker(const std::string& exe, std::vector<std::string> args, int out_fd, int sock_fd,
                  pid_t& pid) {
-    args.insert(args.begin(), exe);
+    std::string name = exe;  // argv[0]: what ps shows
+    if (exe == k_self_exe) {
+        std::error_code ec;
+        const auto self = std::filesystem::read_symlink(k_self_exe, ec);
+        name = ec ? "plexus" : self.string();
+        const std::string deleted = " (deleted)";
+        if (name.size() > deleted.size() &&
+            name.compare(name.size() - deleted.size(), deleted.size(), deleted) == 0)
+            name.resize(name.size() - deleted.size());
+    }
+    args.insert(args.begin(), name);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -36,8 +36,10 @@ public:
 };
 
 // The executable run as a worker: $PLEXUS_WORKER_EXE if set; this very executable when
-// it is the plexus binary (mark_worker_capable() was called from its main); else `plexus`
-// next to this executable (test and benchmark binaries in build/bin). Empty: none found.
+// it is the plexus binary (mark_worker_capable() was called from its main), as
+// "/proc/self/exe", so an upgrade that replaces the file under a running serve does not
+// stop it starting workers; else `plexus` next to this executable (test and benchmark
+// binaries in build/bin). Empty: none found.
 std::string worker_executable();
 // Loads the library at `path` in a throw-away `plexus worker --probe` process and says why to
 // refuse it when that process crashed, aborted or hung (10 s) while loading; nothing when it

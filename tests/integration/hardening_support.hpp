@@ -33,6 +33,7 @@ struct ServedHub {
     int port = 0;
     std::string log;
     int starts = 0;
+    std::string binary = PLEXUS_BINARY;  // the plexus that start() runs
 
     explicit ServedHub(const std::string& schedule_interval = "",
                  const std::vector<json>& extra_records = {}) {
@@ -76,7 +77,7 @@ struct ServedHub {
         auto c = common();
         args.insert(args.end(), c.begin(), c.end());
         args.insert(args.end(), {"--listen", listen});
-        pid = spawn_plexus(args, log);
+        pid = spawn_plexus(args, log, binary);
         REQUIRE(pid > 0);
         int code = -1;
         port = harness::wait_for_ports(log, pid, {std::regex(R"(portal: http://127\.0\.0\.1:(\d+)/)")}, 20s, &code)[0];

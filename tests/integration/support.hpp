@@ -110,8 +110,10 @@ inline CommandResult run_plexus(const std::vector<std::string>& args, const std:
 
 // Starts `plexus <args>` as a child of this process (so waitpid works), stdout and stderr
 // appended to `log`. Returns its pid, or -1.
-inline pid_t spawn_plexus(const std::vector<std::string>& args, const std::string& log) {
-    std::vector<std::string> full{PLEXUS_BINARY};
+// `binary`: another copy of plexus to run (the upgrade test).
+inline pid_t spawn_plexus(const std::vector<std::string>& args, const std::string& log,
+                          const std::string& binary = PLEXUS_BINARY) {
+    std::vector<std::string> full{binary};
     full.insert(full.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : full) argv.push_back(a.data());
@@ -121,7 +123,7 @@ inline pid_t spawn_plexus(const std::vector<std::string>& args, const std::strin
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     pid_t pid = 0;
-    int rc = posix_spawn(&pid, PLEXUS_BINARY, &actions, nullptr, argv.data(), environ);
+    int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     return rc == 0 ? pid : -1;
 }

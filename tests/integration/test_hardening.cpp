@@ -205,3 +205,49 @@ TEST_CASE("hardening: a read-only data directory says so, and reading commands s
 
     fs::permissions(var, fs::perms::owner_all, fs::perm_options::add);
 }
+
+TEST_CASE("hardening: serve goes on starting its connectors' workers after an upgrade replaced its binary",
+          "[hardening]") {
+    ServedHub hub;
+    hub.add_user("otto", "operator");
+    // Its own copy of plexus, replaced under the running serve as a package upgrade does
+    // (a new file renamed over the old one: the running image's file is then "deleted").
+    const fs::path bin = hub.dir.path() / "bin";
+    fs::create_directories(bin);
+    fs::copy_file(PLEXUS_BINARY, bin / "plexus");
+    hub.binary = (bin / "plexus").string();
+    REQUIRE(hub.start());
+    PortalLogin otto = log_in(hub, "otto");
+    fs::copy_file(PLEXUS_BINARY, bin / "plexus.new");
+    fs::rename(bin / "plexus.new", bin / "plexus");
+    {
+        // One record more for the next run to read.
+        std::ofstream src(hub.dir.path() / "src" / "customers.jsonl", std::ios::app);
+        src << json{{"id", "C9"}, {"credit", "9.5"}, {"updated_at", "2024-05-02T10:00:00Z"}}.dump()
+            << "\n";
+    }
+
+    auto c = hub.client();
+    auto started = c.Post("/api/processes/customers/run", otto.headers(), "{}", "application/json");
+    REQUIRE(started);
+    REQUIRE(started->status == 202);
+    json last;
+    const bool ended = harness::eventually([&] {
+        auto r = c.Get("/api/processes/customers", otto.headers());
+        if (!r || r->status != 200) return false;
+        json v = json::parse(r->body, nullptr, false);
+        if (v.is_discarded() || !v["running"].is_null() || v["last_run"].is_null()) return false;
+        last = v["last_run"];
+        return true;
+    }, 60s);
+    INFO(read_file(hub.log));
+    REQUIRE(ended);
+    INFO(last.dump());
+    // The run read the source through a worker started after the replacement (it used to
+    // fail: "cannot start the worker …/plexus (deleted)").
+    CHECK(last["status"] == "succeeded");
+    CHECK(last["counts"]["read"] == 1);
+    CHECK(last["counts"]["created"] == 1);
+    CHECK_THAT(read_file(hub.log), !Catch::Contains("cannot start the worker"));
+    CHECK(hub.alive());
+}
