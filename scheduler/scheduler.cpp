@@ -149,16 +149,7 @@ bool Scheduler::set_prerequisites(const std::string& process_id,
     }
     {
         // Whether the new prerequisites have succeeded, asked before the lock is taken.
-        std::vector<std::string> yes;
-        for (const auto& q : prerequisites) {
-            bool y = true;
-            try {
-                y = state_.ever_succeeded(q);
-            } catch (const std::exception&) {
-                y = true;  // a store that cannot answer must not stop the schedule
-            }
-            if (y) yes.push_back(q);
-        }
+        const std::vector<std::string> yes = ever_succeeded(prerequisites);
         std::lock_guard lock(mutex_);
         succeeded_.insert(yes.begin(), yes.end());
     }
@@ -195,6 +186,20 @@ std::vector<std::string> Scheduler::waiting_for_locked(const Entry& e) const {
     return out;
 }
 
+std::vector<std::string> Scheduler::ever_succeeded(const std::vector<std::string>& ids) {
+    std::vector<std::string> yes;
+    for (const auto& q : ids) {
+        bool y = true;
+        try {
+            y = state_.ever_succeeded(q);
+        } catch (const std::exception&) {
+            y = true;  // a store that cannot answer must not stop the schedule
+        }
+        if (y) yes.push_back(q);
+    }
+    return yes;
+}
+
 void Scheduler::refresh_succeeded() {
     std::vector<std::string> unknown;
     {
@@ -206,16 +211,7 @@ void Scheduler::refresh_succeeded() {
                     unknown.push_back(q);
     }
     if (unknown.empty()) return;
-    std::vector<std::string> yes;
-    for (const auto& q : unknown) {
-        bool y = true;
-        try {
-            y = state_.ever_succeeded(q);
-        } catch (const std::exception&) {
-            y = true;  // a store that cannot answer must not stop the schedule
-        }
-        if (y) yes.push_back(q);
-    }
+    const std::vector<std::string> yes = ever_succeeded(unknown);
     if (yes.empty()) return;
     std::lock_guard lock(mutex_);
     succeeded_.insert(yes.begin(), yes.end());

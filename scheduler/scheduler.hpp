@@ -260,6 +260,9 @@ private:
     // Asks the state, without the lock, whether prerequisites not yet seen to succeed have
     // succeeded since (by another host, or a command), and notes those that have.
     void refresh_succeeded();
+    // Those of `ids` the state says have succeeded (all, when it cannot answer). Without
+    // the lock.
+    std::vector<std::string> ever_succeeded(const std::vector<std::string>& ids);
     // Stores the anchors noted in pending_anchors_, without the lock. After a failure (the
     // database locked by another process, a full disk) it tries again only after
     // anchor_retry_ms, unless `now`.
