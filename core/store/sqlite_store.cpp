@@ -1068,40 +1068,41 @@ public:
     int64_t dismiss_failed(const std::string& process_id,
                            const std::vector<std::string>& source_keys, const std::string& reason,
                            const AuditEntry& entry) override {
-        return guarded(about("dismiss failed records of", process_id), [&] {
-            SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
-            int64_t n = 0;
-            for (const auto& key : source_keys) {
-                StatementUse s(stmt(
-                    "UPDATE failed_queue SET dismissed_ms = ?3, dismissed_by = ?4, "
-                    "dismiss_reason = ?5 WHERE process_id = ?1 AND source_key = ?2 AND "
-                    "dismissed_ms IS NULL"));
-                s->bind(1, process_id);
-                s->bind(2, key);
-                s->bind(3, std::max<int64_t>(entry.at_ms, 1));
-                s->bind(4, entry.actor);
-                s->bind(5, reason);
-                n += s->exec();
-            }
-            insert_audit(entry);
-            tx.commit();
-            return n;
-        });
+        return update_each_key(
+            "dismiss failed records of", process_id, source_keys, entry,
+            "UPDATE failed_queue SET dismissed_ms = ?3, dismissed_by = ?4, dismiss_reason = ?5 "
+            "WHERE process_id = ?1 AND source_key = ?2 AND dismissed_ms IS NULL",
+            [&](SQLite::Statement& s) {
+                s.bind(3, std::max<int64_t>(entry.at_ms, 1));
+                s.bind(4, entry.actor);
+                s.bind(5, reason);
+            });
     }
 
     int64_t restore_failed(const std::string& process_id,
                            const std::vector<std::string>& source_keys,
                            const AuditEntry& entry) override {
-        return guarded(about("restore dismissed records of", process_id), [&] {
+        return update_each_key(
+            "restore dismissed records of", process_id, source_keys, entry,
+            "UPDATE failed_queue SET dismissed_ms = NULL, dismissed_by = '', dismiss_reason = '' "
+            "WHERE process_id = ?1 AND source_key = ?2 AND dismissed_ms IS NOT NULL",
+            [](SQLite::Statement&) {});
+    }
+
+    // Runs `sql` (?1 the process, ?2 a key, the rest bound by bind_more) for each key, and
+    // writes the audit entry, in one transaction; how many rows changed.
+    template <class BindMore>
+    int64_t update_each_key(const char* what, const std::string& process_id,
+                            const std::vector<std::string>& keys, const AuditEntry& entry,
+                            const char* sql, BindMore bind_more) {
+        return guarded(about(what, process_id), [&] {
             SQLite::Transaction tx(db(), SQLite::TransactionBehavior::IMMEDIATE);
             int64_t n = 0;
-            for (const auto& key : source_keys) {
-                StatementUse s(stmt(
-                    "UPDATE failed_queue SET dismissed_ms = NULL, dismissed_by = '', "
-                    "dismiss_reason = '' WHERE process_id = ?1 AND source_key = ?2 AND "
-                    "dismissed_ms IS NOT NULL"));
+            for (const auto& key : keys) {
+                StatementUse s(stmt(sql));
                 s->bind(1, process_id);
                 s->bind(2, key);
+                bind_more(s.get());
                 n += s->exec();
             }
             insert_audit(entry);
