@@ -11,6 +11,7 @@
 //   from, cannot be changed through the API, and their secrets are in no answer or log line;
 // - bad notification keys are refused by `plexus check-config` with the file and JSON path.
 #include "support.hpp"
+#include "tests/support/smtp_sink.hpp"
 
 #include <catch2/catch.hpp>
 #include <httplib.h>
@@ -62,98 +63,6 @@ private:
     std::thread thread_;
     std::mutex mutex_;
     std::vector<std::string> posts_;
-};
-
-// A loopback SMTP server taking every message (EHLO, AUTH PLAIN, MAIL, RCPT, DATA): enough for libcurl's client; keeps each message's AUTH line and data.
-class SmtpSink {
-public:
-    SmtpSink() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        socklen_t len = sizeof a;
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
-        REQUIRE(::listen(fd_, 8) == 0);
-        thread_ = std::thread([this] {
-            while (!stop_) {
-                pollfd p{fd_, POLLIN, 0};
-                if (::poll(&p, 1, 100) <= 0) continue;
-                const int c = ::accept(fd_, nullptr, nullptr);
-                if (c >= 0) session(c), ::close(c);
-            }
-        });
-    }
-    ~SmtpSink() {
-        stop_ = true;
-        thread_.join();
-        ::close(fd_);
-    }
-    int port() const { return port_; }
-    std::vector<std::string> mails() {
-        std::lock_guard<std::mutex> l(mutex_);
-        return mails_;
-    }
-
-private:
-    void session(int c) {
-        const auto say = [c](const std::string& t) { ::send(c, t.data(), t.size(), MSG_NOSIGNAL); };
-        std::string buffer, mail;
-        bool data = false, auth = false;
-        say("220 sink.test ESMTP\r\n");
-        for (;;) {
-            const size_t eol = buffer.find("\r\n");
-            if (eol == std::string::npos) {
-                char chunk[4096];
-                pollfd p{c, POLLIN, 0};
-                if (::poll(&p, 1, 5000) <= 0) return;
-                const ssize_t n = ::recv(c, chunk, sizeof chunk, 0);
-                if (n <= 0) return;
-                buffer.append(chunk, static_cast<size_t>(n));
-                continue;
-            }
-            const std::string line = buffer.substr(0, eol);
-            buffer.erase(0, eol + 2);
-            if (data) {
-                if (line == ".") {
-                    data = false;
-                    std::lock_guard<std::mutex> l(mutex_);
-                    mails_.push_back(mail);
-                    mail.clear();
-                    say("250 queued\r\n");
-                } else {
-                    mail += line + "\n";
-                }
-            } else if (line.rfind("EHLO", 0) == 0) {
-                say("250-sink.test\r\n250 AUTH PLAIN\r\n");
-            } else if (auth) {  // the credentials after "334"
-                auth = false;
-                mail = "AUTH: " + line + "\n";
-                say("235 ok\r\n");
-            } else if (line == "AUTH PLAIN") {
-                auth = true;
-                say("334 \r\n");
-            } else if (line.rfind("AUTH PLAIN ", 0) == 0) {
-                mail = "AUTH: " + line.substr(11) + "\n";
-                say("235 ok\r\n");
-            } else if (line == "DATA") {
-                data = true;
-                say("354 go on\r\n");
-            } else if (line == "QUIT") {
-                say("221 bye\r\n");
-                return;
-            } else {
-                say("250 ok\r\n");
-            }
-        }
-    }
-    int fd_ = -1, port_ = 0;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-    std::mutex mutex_;
-    std::vector<std::string> mails_;
 };
 
 struct Hub : HubDir {
@@ -382,11 +291,11 @@ TEST_CASE("notifications: e-mail and webhook written in the configuration file d
     const bool mailed = eventually([&] { return !smtp.mails().empty(); }, std::chrono::seconds(20));
     INFO(hub.call("GET", "/api/notifications").second["status"].dump());
     REQUIRE(mailed);
-    const std::string mail = smtp.mails()[0];
-    CHECK(mail.find("customers (files)") != std::string::npos);
-    CHECK(mail.find("https://plexus.shop.test/#/failed/customers") != std::string::npos);
-    // Logged in as the file says, with the password from the environment ("\0plexus\0attn-smtp-PW-61f0").
-    CHECK(mail.rfind("AUTH: AHBsZXh1cwBhdHRuLXNtdHAtUFctNjFmMA==\n", 0) == 0);
+    const SmtpSink::Mail mail = smtp.mails()[0];
+    CHECK(mail.data.find("customers (files)") != std::string::npos);
+    CHECK(mail.data.find("https://plexus.shop.test/#/failed/customers") != std::string::npos);
+    // Logged in as the file says, with the password from the environment.
+    CHECK(mail.auth == std::string("plexus") + '\0' + "attn-smtp-PW-61f0");
 
     // The address (a credential) is in no answer nor in the log.
     CHECK(hub.transcript.find("attn-hook-secret") == std::string::npos);
