@@ -2,7 +2,7 @@
 #   make demo   install, build, start the sandboxes and the hub, print the portal address
 #   make test   install, build, run every test through ctest
 #   make test SANITIZE=1   the same with AddressSanitizer and UndefinedBehaviorSanitizer
-#   make acceptance-runall  the by-hand acceptance of "Run all in order" on a fresh demo
+#   make acceptance-runall  the by-hand acceptance of "Run all in order" on the full demo seeds
 BUILD ?= build
 JOBS ?= 2
 ifeq ($(SANITIZE),1)
@@ -32,8 +32,9 @@ demo: build
 bench: build
 	@echo "benchmarks are run by hand; see docs/performance.md"
 
-# "Run all in order" on a fresh demo, in Chromium, at the sandboxes' real rate limits: 15
-# minutes and more, so by hand and not in `make test` (tests/browser/README.md).
+# "Run all in order" on a fresh demo with the demo's full seeds, in Chromium, at the sandboxes'
+# real rate limits: 15 minutes and more, so by hand; `make test` runs the same test on
+# sandboxes seeded small (tests/browser/README.md).
 acceptance-runall: build
 	tests/browser/runall.sh --plexus $(BUILD)/bin/plexus --plugin-dir $(BUILD)/plugins --artifacts $(BUILD)/browser-artifacts/runall
 

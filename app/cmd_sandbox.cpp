@@ -23,24 +23,31 @@ const std::map<std::string, int> kDefaultPorts{{"shopify", 8081}, {"intacct", 80
 
 }  // namespace
 
-// plexus sandbox [--only ID]... [--port ID=PORT]... [--seed N] [--faults JSON]
+// plexus sandbox [--only ID]... [--port ID=PORT]... [--seed N] [--size demo|small] [--faults JSON]
 int cmd_sandbox(const std::vector<std::string>& args) {
     Common c;
     std::vector<std::string> only, ports;
     uint32_t seed = 1;
-    std::string faults;
+    std::string faults, size_name = "demo";
     po::options_description opts("options");
     add_common(opts, c, false, false, false);
     opts.add_options()("only", po::value(&only)->composing(), "serve only this system (repeatable)")(
         "port", po::value(&ports)->composing(), "ID=PORT: listen port of a system (repeatable)")(
         "seed", po::value(&seed)->default_value(1), "seed of the generated data")(
+        "size", po::value(&size_name)->default_value("demo"),
+        "how much data: demo (volumes that cross pages) or small (a few records of each "
+        "kind: a first sync in about a minute)")(
         "faults", po::value(&faults),
         "fault knobs for every system, JSON: {\"error_rate\":0.1,\"drop_rate\":0,"
         "\"malformed_rate\":0,\"latency_ms\":0,\"burst_429_every\":0,\"burst_429_length\":0}");
     po::variables_map vm;
-    if (!parse("sandbox", "[--only ID]... [--port ID=PORT]... [--seed N] [--faults JSON]", opts, {},
-               args, vm))
+    if (!parse("sandbox", "[--only ID]... [--port ID=PORT]... [--seed N] [--size demo|small] [--faults JSON]",
+               opts, {}, args, vm))
         return ok;
+    sandbox::SeedSize size = sandbox::SeedSize::demo;
+    if (size_name == "small") size = sandbox::SeedSize::small;
+    else if (size_name != "demo")
+        throw po::error("--size " + size_name + ": the sizes are demo and small");
 
     raise_open_file_limit();
     std::map<std::string, int> port_of = kDefaultPorts;
@@ -70,7 +77,7 @@ int cmd_sandbox(const std::vector<std::string>& args) {
     for (const auto& f : table) {
         if (!only.empty() && std::find(only.begin(), only.end(), f.id) == only.end()) continue;
         int port = port_of.count(f.id) ? port_of[f.id] : next_free++;
-        auto server = std::make_unique<sandbox::SandboxServer>(f.make(seed), port);
+        auto server = std::make_unique<sandbox::SandboxServer>(f.make(seed, size), port);
         server->sandbox().faults().set(knobs);
         std::cout << f.id << " sandbox: " << server->base_url() << "\n";
         servers.push_back(std::move(server));

@@ -12,7 +12,7 @@ namespace plexus::sandbox {
 
 struct SandboxFactory {
     std::string id;
-    std::unique_ptr<Sandbox> (*make)(uint32_t seed);
+    std::unique_ptr<Sandbox> (*make)(uint32_t seed, SeedSize size);
 };
 
 const std::vector<SandboxFactory>& sandbox_factories();

@@ -21,6 +21,13 @@
 
 namespace plexus::sandbox {
 
+// How much data a sandbox is seeded with (`plexus sandbox --size`). `demo`: each system's
+// full seed, whose volumes cross several pages. `small`: a few records of each kind, the
+// cross-references between the systems kept (orders name items the other systems have,
+// invoices bill orders that exist), so that a whole first sync of the demo at the real rate
+// limits takes about a minute. e-guma and OPERA start empty either way.
+enum class SeedSize { demo, small };
+
 // What can go wrong, on purpose. Rates are probabilities per request in [0, 1].
 struct Faults {
     double error_rate = 0;        // answer 500/502/503 instead of serving

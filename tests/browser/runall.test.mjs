@@ -9,13 +9,18 @@
 // ref()) had ended, disabled ones did not run, and no record failed for a missing
 // dependency. Run it through runall.sh.
 //
-//   node runall.test.mjs --plexus PATH [--plugin-dir DIR] [--artifacts DIR] [--keep]
+//   node runall.test.mjs --plexus PATH [--size demo|small] [--plugin-dir DIR] [--artifacts DIR] [--keep]
 //
-// Volumes: the Shopify sandbox is reseeded small through its own seed route (POST
-// /_sandbox/shopify {"seed": …}); every rate limit stays the sandboxes' real one. The
-// other sandboxes have no size option and keep their seed (Intacct: 150 items, 200
-// customers, 150 invoices; Go: 1200 customers, 700 products; Gomag: 250 products). What
-// that costs in time: docs/performance.md, "Run all in order on a fresh demo".
+// Volumes, every rate limit the sandboxes' real one:
+// - `--size small` (ctest's "browser: run all in order"): `plexus sandbox --size small`, a
+//   few records of each kind in every sandbox, cross-references kept (Intacct: 8 items, 10
+//   customers, 8 invoices billing Shopify's orders #1001 … #1008; Go: 20 products; Gomag:
+//   12 products). The first sync takes about a minute.
+// - `--size demo` (the default; `make acceptance-runall`): the demo's own seeds, only the
+//   Shopify store reseeded smaller through its seed route (POST /_sandbox/shopify {"seed":
+//   …}); Intacct keeps 150 items, 200 customers and 150 invoices, Go 1200 customers and 700
+//   products, Gomag 250 products. That first sync lasts 15 minutes and more.
+// What each costs in time: docs/performance.md, "Run all in order on a fresh demo".
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -54,7 +59,9 @@ const SHOPIFY_SEED = {
   orders: Number(process.env.PLEXUS_RUNALL_SHOPIFY_ORDERS || 150),
 };
 // The longest the run-all may take before the test gives up (the real rate limits set the pace).
-const RUN_ALL_TIMEOUT_MS = Number(process.env.PLEXUS_RUNALL_TIMEOUT_S || 1500) * 1000;
+// (Default: 1500 s for the demo's seed, 300 s for the small one.)
+const runAllTimeoutMs = (size) =>
+  Number(process.env.PLEXUS_RUNALL_TIMEOUT_S || (size === 'small' ? 300 : 1500)) * 1000;
 const ADMIN = { name: 'ann', password: 'ann-password-123', role: 'admin' };
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
@@ -66,6 +73,7 @@ function parseArgs(argv) {
     artifacts: process.env.PLEXUS_ARTIFACTS || path.join(here, 'artifacts', 'runall'),
     chromium: process.env.CHROMIUM || '/usr/bin/chromium',
     keep: false,
+    size: process.env.PLEXUS_RUNALL_SIZE || 'demo',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -77,8 +85,10 @@ function parseArgs(argv) {
     else if (a === '--plugin-dir') opts.pluginDir = value();
     else if (a === '--artifacts') opts.artifacts = value();
     else if (a === '--keep') opts.keep = true;
-    else throw new Error(`unknown argument ${a}; usage: runall.sh --plexus PATH [--plugin-dir DIR] [--artifacts DIR] [--keep]`);
+    else if (a === '--size') opts.size = value();
+    else throw new Error(`unknown argument ${a}; usage: runall.sh --plexus PATH [--size demo|small] [--plugin-dir DIR] [--artifacts DIR] [--keep]`);
   }
+  if (opts.size !== 'demo' && opts.size !== 'small') throw new Error(`--size ${opts.size}: the sizes are demo and small`);
   if (!opts.plexus) throw new Error('say where the plexus executable is: --plexus build/bin/plexus (or PLEXUS_BIN)');
   opts.plexus = path.resolve(opts.plexus);
   if (!fs.existsSync(opts.plexus)) throw new Error(`${opts.plexus} does not exist; build first (cmake --build build)`);
@@ -111,7 +121,7 @@ async function until(what, fn, { timeout = 10000, interval = 250 } = {}) {
 // `plexus sandbox` with every demo sandbox on a free port (--port ID=0); resolves to
 // {child, urls: {id: base URL}} once each has printed its address.
 async function startSandboxes(opts, logFile) {
-  const args = ['sandbox', ...SANDBOXES.flatMap((id) => ['--port', `${id}=0`])];
+  const args = ['sandbox', '--size', opts.size, ...SANDBOXES.flatMap((id) => ['--port', `${id}=0`])];
   const child = spawn(opts.plexus, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = fs.createWriteStream(logFile);
   child.stderr.pipe(log);
@@ -213,14 +223,18 @@ async function main() {
   try {
     let config;
     let base;
-    await step('the demo\'s six sandboxes start on free ports, the Shopify store seeded small', async () => {
+    const seeded = opts.size === 'small' ? 'every one seeded small (--size small)' : 'the Shopify store seeded small';
+    await step(`the demo's six sandboxes start on free ports, ${seeded}`, async () => {
       sandboxes = await startSandboxes(opts, sandboxLog);
+      // The small size is the sandboxes' own; the demo's Shopify is reseeded through its route.
+      const want = opts.size === 'small' ? { customers: 6, products: 3, orders: 8 } : SHOPIFY_SEED;
       const res = await fetch(`${sandboxes.urls.shopify}/_sandbox/shopify`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ seed: SHOPIFY_SEED }),
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(opts.size === 'small' ? {} : { seed: SHOPIFY_SEED }),
       });
       const body = await res.json();
-      check(res.ok && body.seed.customers === SHOPIFY_SEED.customers && body.seed.orders === SHOPIFY_SEED.orders,
-        `reseeding the Shopify sandbox should answer the new sizes; HTTP ${res.status} ${JSON.stringify(body)}`);
+      check(res.ok && body.seed.customers === want.customers && body.seed.orders === want.orders,
+        `the Shopify sandbox should have ${JSON.stringify(want)}; HTTP ${res.status} ${JSON.stringify(body)}`);
       check(body.rate_limit === true, 'the Shopify sandbox keeps its real rate limit');
     });
     await step('plexus serve starts on a fresh data directory with the demo\'s processes, nothing run at start', async () => {
@@ -282,7 +296,7 @@ async function main() {
       await until('every member of the run-all to end', async () => {
         const r = (await apiGet('/api/run-all')).run_all;
         return r && !r.active;
-      }, { timeout: RUN_ALL_TIMEOUT_MS, interval: 1000 });
+      }, { timeout: runAllTimeoutMs(opts.size), interval: 1000 });
       runAllMs = Date.now() - started;
       console.log(`# run all in order took ${secs(runAllMs)} (${enabled.length} processes)`);
     });

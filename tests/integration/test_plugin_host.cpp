@@ -16,12 +16,12 @@ using namespace plexus::test;
 namespace plexus::sandbox {
 // The simulators' factories (each plugins/<id>/sandbox defines one; app/sandbox_table.cpp.in
 // declares them the same way).
-std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed);
-std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed);
-std::unique_ptr<Sandbox> make_eguma_sandbox(uint32_t seed);
-std::unique_ptr<Sandbox> make_opera_sandbox(uint32_t seed);
-std::unique_ptr<Sandbox> make_poweroffice_go_sandbox(uint32_t seed);
-std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
+std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
+std::unique_ptr<Sandbox> make_eguma_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
+std::unique_ptr<Sandbox> make_opera_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
+std::unique_ptr<Sandbox> make_poweroffice_go_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
+std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
 }  // namespace plexus::sandbox
 
 namespace {
@@ -205,7 +205,7 @@ TEST_CASE("the files connector passes the behavioural conformance rules", "[plug
 TEST_CASE("every shipped connector passes the behavioural conformance rules against its sandbox",
           "[plugins][conformance][sandbox]") {
     namespace sb = plexus::sandbox;
-    const std::vector<std::pair<std::string, std::unique_ptr<sb::Sandbox> (*)(uint32_t)>> systems{
+    const std::vector<std::pair<std::string, std::unique_ptr<sb::Sandbox> (*)(uint32_t, sb::SeedSize)>> systems{
         {"shopify", &sb::make_shopify_sandbox},   {"intacct", &sb::make_intacct_sandbox},
         {"eguma", &sb::make_eguma_sandbox},       {"opera", &sb::make_opera_sandbox},
         {"poweroffice_go", &sb::make_poweroffice_go_sandbox}, {"gomag", &sb::make_gomag_sandbox}};
@@ -214,7 +214,7 @@ TEST_CASE("every shipped connector passes the behavioural conformance rules agai
         INFO("connector " << id << ", " << fixture.string());
         REQUIRE(fs::exists(fixture));
         const json notes = json::parse(read_file(fixture));
-        sb::SandboxServer server(make(1));
+        sb::SandboxServer server(make(1, sb::SeedSize::demo));
         PluginRegistry registry;
         auto subject = conformance::locate((fs::path(PLEXUS_PLUGIN_DIR) / ("libplexus_" + id + ".so")).string(),
                                            (fs::path(PLEXUS_SOURCE_DIR) / "plugins" / id).string(), {}, registry);

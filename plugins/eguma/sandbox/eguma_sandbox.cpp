@@ -138,7 +138,9 @@ void EgumaSandbox::seed(uint32_t seed) {
     }
 }
 
-std::unique_ptr<Sandbox> make_eguma_sandbox(uint32_t seed) { return std::make_unique<EgumaSandbox>(seed); }
+std::unique_ptr<Sandbox> make_eguma_sandbox(uint32_t seed, SeedSize) {
+    return std::make_unique<EgumaSandbox>(seed);  // starts empty: no size to choose
+}
 
 std::optional<EgumaSandbox::Voucher> EgumaSandbox::voucher(const std::string& code) const {
     std::lock_guard lock(mutex_);

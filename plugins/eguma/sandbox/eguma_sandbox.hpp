@@ -128,7 +128,7 @@ private:
     std::thread deliverer_;
 };
 
-std::unique_ptr<Sandbox> make_eguma_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_eguma_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
 
 // HMAC-SHA256 of `data` with `key`, lower-case hex (the signature the sandbox sends).
 std::string eguma_hmac_hex(const std::string& key, const std::string& data);

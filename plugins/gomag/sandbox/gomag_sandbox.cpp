@@ -703,12 +703,19 @@ size_t GomagSandbox::count(const std::string& what) const {
     return 0;
 }
 
-std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed) {
+std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed, SeedSize size) {
     GomagSandbox::Options o;
     o.seed = seed;
-    // The Go sandbox's products 151 … 700 are GO-0151 …: the shop sells 250 of them.
+    // The Go sandbox's products 151 … 700 are GO-0151 …: the shop sells 250 of them. Small:
+    // Go's products 9 … 20 are GO-0009 … GO-0020, and the shop sells those 12.
     o.sku_format = "GO-%04d";
     o.first_sku = 151;
+    if (size == SeedSize::small) {
+        o.first_sku = 9;
+        o.products = 12;
+        o.orders = 12;
+        o.customers = 8;
+    }
     return std::make_unique<GomagSandbox>(o);
 }
 

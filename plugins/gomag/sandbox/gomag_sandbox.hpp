@@ -126,6 +126,6 @@ private:
 
 // `plexus sandbox` serves this one: key "gomag-sandbox-key", shop https://sandbox.gomag.ro,
 // the observed budgets.
-std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
 
 }  // namespace plexus::sandbox

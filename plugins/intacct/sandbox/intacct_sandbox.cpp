@@ -533,8 +533,14 @@ const std::map<std::string, std::string>& key_fields() {
 
 class IntacctSandbox final : public Sandbox, public IntacctSandboxControl {
 public:
-    explicit IntacctSandbox(uint32_t seed) : rng_(seed), schema_(IntacctSchema::bundled(&schema_missing_)) {
-        seed_data();
+    // How many rows seed_data() makes of each kind.
+    struct SeedCounts {
+        int items = 150, customers = 200, invoices = 150;
+    };
+
+    IntacctSandbox(uint32_t seed, SeedCounts counts)
+        : rng_(seed), schema_(IntacctSchema::bundled(&schema_missing_)) {
+        seed_data(counts);
     }
 
     std::string id() const override { return "intacct"; }
@@ -1209,7 +1215,7 @@ private:
     }
     static std::string now_stamp() { return format_time(now_s()); }
 
-    void seed_data() {
+    void seed_data(const SeedCounts& counts) {
         static const char* first[] = {"Zoë", "José", "Anaïs", "Björn", "Łukasz", "Søren", "Chloé",
                                       "Jürgen", "Ana", "Mika", "Renée", "Ömer", "Ngọc", "Eilís",
                                       "Sigríður", "François", "Dagný", "Miloš", "Aylin", "Kenji"};
@@ -1242,7 +1248,7 @@ private:
                                                {"STATUS", "active"},
                                                {"WHENMODIFIED", stamp(last_stamp, i)}});
         }
-        for (int i = 0; i < 150; ++i) {
+        for (int i = 0; i < counts.items; ++i) {
             char id[32], price[16], cost[16];
             std::snprintf(id, sizeof id, "I-%04d", 1001 + i);
             double p = 5 + (pick(rng_) % 50000) / 100.0;
@@ -1261,7 +1267,7 @@ private:
                  {"TAXABLE", i % 4 == 0 ? "false" : "true"},
                  {"WHENMODIFIED", stamp(last_stamp, i)}});
         }
-        for (int i = 0; i < 200; ++i) {
+        for (int i = 0; i < counts.customers; ++i) {
             std::string fn = first[pick(rng_) % 20], ln = last[pick(rng_) % 18];
             int c = pick(rng_) % 10;
             char id[32];
@@ -1285,8 +1291,9 @@ private:
                  {"WHENMODIFIED", stamp(last_stamp, i)}});
         }
         static const char* states[] = {"Posted", "Partially Paid", "Paid"};
-        for (int i = 0; i < 150; ++i) {
-            const json& cust = objects_["CUSTOMER"][pick(rng_) % 200];
+        for (int i = 0; i < counts.invoices; ++i) {
+            const json& cust =
+                objects_["CUSTOMER"][pick(rng_) % static_cast<unsigned>(counts.customers)];
             double total = 20 + (pick(rng_) % 300000) / 100.0;
             int s = pick(rng_) % 3;
             double paid = s == 0 ? 0 : s == 2 ? total : std::round(total * 0.4 * 100) / 100;
@@ -1387,8 +1394,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed) {
-    return std::make_unique<IntacctSandbox>(seed);
+std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed, SeedSize size) {
+    IntacctSandbox::SeedCounts counts;  // demo: 150 items, 200 customers, 150 invoices
+    if (size == SeedSize::small) counts = {8, 10, 8};  // invoices bill orders #1001 … #1008
+    return std::make_unique<IntacctSandbox>(seed, counts);
 }
 
 }  // namespace plexus::sandbox

@@ -21,7 +21,7 @@ inline constexpr const char* kIntacctUserPassword = "sandbox_pw";
 // Requests in flight at once before further ones get HTTP 429 / GW-0010.
 inline constexpr int kIntacctConcurrentLimit = 2;
 
-std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
 
 // Test hooks of the Intacct sandbox (reach them with dynamic_cast from Sandbox&).
 class IntacctSandboxControl {

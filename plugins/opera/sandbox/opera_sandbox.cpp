@@ -852,6 +852,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Sandbox> make_opera_sandbox(uint32_t seed) { return std::make_unique<OperaSandbox>(seed); }
+std::unique_ptr<Sandbox> make_opera_sandbox(uint32_t seed, SeedSize) {
+    return std::make_unique<OperaSandbox>(seed);  // starts empty: no size to choose
+}
 
 }  // namespace plexus::sandbox

@@ -26,7 +26,7 @@ inline constexpr const char* kOperaReservedReservation = "900002"; // not checke
 inline constexpr long long kOperaCashier = 4;                      // allowed in HOTEL1
 inline constexpr long long kOperaOtherCashier = 7;                 // allowed in HOTEL2 only
 
-std::unique_ptr<Sandbox> make_opera_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_opera_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
 
 // Test hooks (dynamic_cast from Sandbox&); the same are reachable over HTTP under
 // /_sandbox/opera/… (see sandbox/README.md).

@@ -125,4 +125,8 @@ private:
     std::atomic<uint64_t> requests_{0}, tokens_issued_{0}, rate_limited_{0};
 };
 
+// The demo's Go (`plexus sandbox`): the Intacct sandbox's item codes first, so that orders
+// from the demo's Shopify name products Go has.
+std::unique_ptr<Sandbox> make_poweroffice_go_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
+
 }  // namespace plexus::sandbox

@@ -160,6 +160,6 @@ public:
 
 // `plexus sandbox` serves this: rate limit on, token "shpat_sandbox", orders whose SKUs are
 // the Intacct sandbox's items (I-1001 … I-1150), so that the two sandboxes form one world.
-std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed);
+std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
 
 }  // namespace plexus::sandbox
