@@ -11,7 +11,7 @@
 //   from, cannot be changed through the API, and their secrets are in no answer or log line;
 // - bad notification keys are refused by `plexus check-config` with the file and JSON path.
 #include "support.hpp"
-#include "tests/support/smtp_sink.hpp"
+#include "tests/support/notify_sinks.hpp"
 
 #include <catch2/catch.hpp>
 #include <httplib.h>
@@ -34,36 +34,6 @@ using namespace plexus::test::harness;
 namespace {
 
 const char* k_hook_secret_path = "/services/T9/B8/attn-hook-secret-2d7f";
-
-// A loopback webhook receiver keeping every POST body.
-class HookReceiver {
-public:
-    HookReceiver() {
-        server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
-            std::lock_guard<std::mutex> l(mutex_);
-            posts_.push_back(req.body);
-            res.set_content("ok", "text/plain");
-        });
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-    }
-    ~HookReceiver() {
-        server_.stop();
-        thread_.join();
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + k_hook_secret_path; }
-    std::vector<std::string> posts() {
-        std::lock_guard<std::mutex> l(mutex_);
-        return posts_;
-    }
-
-private:
-    httplib::Server server_;
-    int port_ = 0;
-    std::thread thread_;
-    std::mutex mutex_;
-    std::vector<std::string> posts_;
-};
 
 struct Hub : HubDir {
     ServeProcess proc;
@@ -245,7 +215,7 @@ TEST_CASE("lookup: the files connector's entities from its settings, readable on
 
 TEST_CASE("notifications: e-mail and webhook written in the configuration file deliver, read-only in the portal",
           "[portal][notifications]") {
-    HookReceiver receiver;
+    HookSink receiver(k_hook_secret_path);
     SmtpSink smtp;
     ::setenv("PLEXUS_ATTN_TEST_HOOK", receiver.url().c_str(), 1);
     ::setenv("PLEXUS_ATTN_TEST_SMTP_PW", "attn-smtp-PW-61f0", 1);
@@ -286,7 +256,7 @@ TEST_CASE("notifications: e-mail and webhook written in the configuration file d
     // A run that leaves a failed record is told to the webhook.
     hub.run("customers");
     REQUIRE(eventually([&] { return !receiver.posts().empty(); }, std::chrono::seconds(20)));
-    const json post = json::parse(receiver.posts()[0]);
+    const json post = json::parse(receiver.posts()[0].second);
     CHECK(post["text"].get<std::string>().find("customers (files)") != std::string::npos);
     const bool mailed = eventually([&] { return !smtp.mails().empty(); }, std::chrono::seconds(20));
     INFO(hub.call("GET", "/api/notifications").second["status"].dump());

@@ -6,7 +6,7 @@
 // the SMTP password is in no log, API answer or database byte. And GET /api/attention says
 // what needs action, or that all is clear.
 #include "support.hpp"
-#include "tests/support/smtp_sink.hpp"
+#include "tests/support/notify_sinks.hpp"
 
 #include <catch2/catch.hpp>
 #include <httplib.h>
@@ -28,37 +28,6 @@ namespace {
 
 const char* k_smtp_password = "smtp-PW-9c41e7d2";
 const char* k_hook_path = "/services/T01/B02/hooksecret7731";
-
-// A loopback webhook receiver keeping every POSTed body.
-class HookSink {
-public:
-    HookSink() {
-        server_.Post(k_hook_path, [this](const httplib::Request& req, httplib::Response& res) {
-            std::lock_guard<std::mutex> l(mutex_);
-            posts_.push_back({req.get_header_value("Content-Type"), req.body});
-            res.set_content("ok", "text/plain");
-        });
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-    }
-    ~HookSink() {
-        server_.stop();
-        thread_.join();
-    }
-    int port() const { return port_; }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + k_hook_path; }
-    std::vector<std::pair<std::string, std::string>> posts() {
-        std::lock_guard<std::mutex> l(mutex_);
-        return posts_;
-    }
-
-private:
-    httplib::Server server_;
-    int port_ = 0;
-    std::thread thread_;
-    std::mutex mutex_;
-    std::vector<std::pair<std::string, std::string>> posts_;
-};
 
 // A port nothing listens on (bound, then closed).
 int closed_port() {
@@ -160,7 +129,7 @@ TEST_CASE("notifications: e-mail and webhook of failed runs, a digest, no repeat
           "errors shown, the password nowhere",
           "[notifications]") {
     SmtpSink smtp;
-    HookSink hook;
+    HookSink hook(k_hook_path);
     Hub hub;
 
     // Nothing is configured yet: both channels off, nothing pending.

@@ -1,8 +1,10 @@
-// A loopback SMTP server for the notification tests. Included as
-// "tests/support/smtp_sink.hpp" (the source root is on every target's include path).
+// Loopback receivers for the notification tests: an SMTP server and a webhook endpoint.
+// Included as "tests/support/notify_sinks.hpp" (the source root is on every target's include
+// path).
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <httplib.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace plexus::test {
@@ -172,6 +175,38 @@ private:
     std::thread thread_;
     std::mutex mutex_;
     std::vector<Mail> mails_;
+};
+
+// A loopback webhook endpoint at `path` keeping every POST: {Content-Type, body}.
+class HookSink {
+public:
+    explicit HookSink(std::string path) : path_(std::move(path)) {
+        server_.Post(path_, [this](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard<std::mutex> l(mutex_);
+            posts_.push_back({req.get_header_value("Content-Type"), req.body});
+            res.set_content("ok", "text/plain");
+        });
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+    }
+    ~HookSink() {
+        server_.stop();
+        thread_.join();
+    }
+    int port() const { return port_; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + path_; }
+    std::vector<std::pair<std::string, std::string>> posts() {
+        std::lock_guard<std::mutex> l(mutex_);
+        return posts_;
+    }
+
+private:
+    std::string path_;
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::vector<std::pair<std::string, std::string>> posts_;
 };
 
 }  // namespace plexus::test
