@@ -18,6 +18,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace plexus::sandbox {
 
@@ -27,6 +28,15 @@ namespace plexus::sandbox {
 // invoices bill orders that exist), so that a whole first sync of the demo at the real rate
 // limits takes about a minute. e-guma and OPERA start empty either way.
 enum class SeedSize { demo, small };
+
+// The demo world's shared item codes: the Intacct sandbox's items I-1001 … (150; small: 8),
+// which the demo's Shopify orders sell and its PowerOffice Go carries.
+inline std::vector<std::string> demo_item_codes(SeedSize size) {
+    const int n = size == SeedSize::small ? 8 : 150;
+    std::vector<std::string> codes;
+    for (int i = 1001; i < 1001 + n; ++i) codes.push_back("I-" + std::to_string(i));
+    return codes;
+}
 
 // What can go wrong, on purpose. Rates are probabilities per request in [0, 1].
 struct Faults {

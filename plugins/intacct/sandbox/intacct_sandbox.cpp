@@ -1397,6 +1397,8 @@ private:
 std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed, SeedSize size) {
     IntacctSandbox::SeedCounts counts;  // demo: 150 items, 200 customers, 150 invoices
     if (size == SeedSize::small) counts = {8, 10, 8};  // invoices bill orders #1001 … #1008
+    // The items are I-1001 … as the other sandboxes expect them (demo_item_codes).
+    counts.items = static_cast<int>(demo_item_codes(size).size());
     return std::make_unique<IntacctSandbox>(seed, counts);
 }
 

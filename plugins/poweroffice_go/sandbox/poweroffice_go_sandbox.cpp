@@ -1378,10 +1378,9 @@ size_t PowerOfficeGoSandbox::count(const std::string& collection) const {
 std::unique_ptr<Sandbox> make_poweroffice_go_sandbox(uint32_t seed, SeedSize size) {
     PowerOfficeGoSandbox::Options o;
     o.seed = seed;
-    // The demo's Shopify orders sell the Intacct sandbox's items I-1001 … I-1150 (small:
-    // I-1008): Go has them too, so Orders Shopify→Go can name its lines by product code.
-    const int items = size == SeedSize::small ? 8 : 150;
-    for (int i = 1001; i < 1001 + items; ++i) o.product_codes.push_back("I-" + std::to_string(i));
+    // The demo's Shopify orders sell the Intacct sandbox's items: Go has them too, so Orders
+    // Shopify→Go can name its lines by product code.
+    o.product_codes = demo_item_codes(size);
     if (size == SeedSize::small) {
         o.customers = 12;
         o.products = 20;  // I-1001 … I-1008, then GO-0009 … GO-0020 (the small Gomag's)

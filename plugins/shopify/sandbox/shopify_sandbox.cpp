@@ -728,10 +728,9 @@ std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed, SeedSize size) {
     ShopifySandbox::Options o;
     o.seed = seed;
     o.rate_limit = true;
-    // The Intacct sandbox's items I-1001 … (150; small: 8): orders then reference items that
-    // Products Intacct→Shopify put in the store and that Orders Shopify→Intacct can post.
-    const int items = size == SeedSize::small ? 8 : 150;
-    for (int i = 1001; i < 1001 + items; ++i) o.order_skus.push_back("I-" + std::to_string(i));
+    // The Intacct sandbox's items: orders then reference items that Products Intacct→Shopify
+    // put in the store and that Orders Shopify→Intacct can post.
+    o.order_skus = demo_item_codes(size);
     if (size == SeedSize::small) {
         // The orders #1001 … #1008 that the small Intacct's invoices bill.
         o.customers = 6;
