@@ -21,6 +21,8 @@ namespace sb = plexus::sandbox;
 
 namespace {
 
+const char* k_sales = "voucher-sales-eguma-opera";
+const char* k_sale_payments = "voucher-payments-eguma-opera";
 const char* k_charges = "voucher-redemptions-eguma-opera";
 const char* k_payments = "voucher-redemption-payments-eguma-opera";
 const char* k_secret = "whsec_EGUMA_MAISON_TEST_4242";
@@ -139,6 +141,29 @@ Booked booked(const MaisonHub& h, const std::string& redemption_id) {
     return b;
 }
 
+// The web-shop order's own postings (the sales processes, triggered by the same events):
+// its charge and its payment of `amount` cents, each once — or, cancelled, each reversed once.
+// The counts below are taken only once these have settled too, since serve posts them on its
+// own schedule beside the redemptions.
+bool sale_exactly(const MaisonHub& h, const std::string& sale_id, int64_t amount, bool cancelled, std::string& why) {
+    std::ostringstream out;
+    const auto charges = h.postings(plexus::idempotency_key(k_sales, sale_id) + "-");
+    const auto payments = h.postings(plexus::idempotency_key(k_sale_payments, sale_id) + "-");
+    auto net = [](const std::vector<json>& ps) {
+        int64_t s = 0;
+        for (const auto& p : ps) s += cents(p);
+        return s;
+    };
+    const size_t want = cancelled ? 2 : 1;
+    const int64_t want_net = cancelled ? 0 : amount;
+    if (charges.size() != want || net(charges) != want_net)
+        out << charges.size() << " sale charges netting " << net(charges) << " cents; ";
+    if (payments.size() != want || net(payments) != want_net)
+        out << payments.size() << " sale payments netting " << net(payments) << " cents; ";
+    why = out.str();
+    return why.empty();
+}
+
 // Exactly one charge of `amount` cents under `code` with its reference, one payment of the
 // same amount under `method`; reversed (each once) or not at all.
 bool exactly(const Booked& b, const std::string& code, const std::string& method, int64_t amount, bool reversed,
@@ -188,11 +213,13 @@ TEST_CASE("e-guma → OPERA through serve: Maison and organisation redemptions b
 
     std::string why;
     auto all_booked = [&](bool m_reversed, bool r_reversed) {
-        std::string w1, w2, w3;
+        std::string w1, w2, w3, w4;
         const bool ok = exactly(booked(h, m_id), "7050", "MA", 12000, m_reversed, w1) &
                         exactly(booked(h, o_id), "7060", "OV", 8050, false, w2) &
-                        exactly(booked(h, r_id), "7050", "MA", 3000, r_reversed, w3);
-        why = m_id + ": " + w1 + " " + o_id + ": " + w2 + " " + r_id + ": " + w3 + " OPERA holds:";
+                        exactly(booked(h, r_id), "7050", "MA", 3000, r_reversed, w3) &
+                        sale_exactly(h, order["id"], 5000, r_reversed, w4);
+        why = m_id + ": " + w1 + " " + o_id + ": " + w2 + " " + r_id + ": " + w3 + " sale " +
+              order["id"].get<std::string>() + ": " + w4 + " OPERA holds:";
         for (const auto& p : h.postings(""))
             why += " " + p.value("reference", "") + " " + p["transactionCode"].get<std::string>() + " " +
                    std::to_string(cents(p)) + ";";
