@@ -4,7 +4,7 @@
 //   node portal.test.mjs --plexus PATH [--plugin-dir DIR] [--artifacts DIR] [--keep]
 //
 // Each step prints "ok N - what"; a failing step prints what was expected, saves a
-// screenshot FAILED-*.png, the tail of the server's log, and the script exits 1. Screenshots
+// screenshot FAILED.png, the tail of the server's log, and the script exits 1. Screenshots
 // of every step at 1280 px and at phone width go to the artifacts directory.
 
 import { spawn } from 'node:child_process';
@@ -15,78 +15,26 @@ import { chromium } from 'playwright-core';
 import {
   BAD_NUMBER_KEYS, BULK_RECORDS, MISSING_CUSTOMER_KEY, ORDER_KEYS, PROCESS_BULK, PROCESS_CUSTOMERS,
   PROCESS_ORDERS, SECRET_ENV, SECRET_VALUE, addUser, appendCustomerFour, freePort, makeTempDir, plexusCommand, startServe,
-  stopServe, tail, writeConfig,
+  stopServe, writeConfig,
 } from './lib/fixture.mjs';
+import {
+  PHONE, Session, apiGetter, check, clearArtifacts, parseArgs, until,
+} from './lib/kit.mjs';
 import { readXlsx } from './lib/xlsx.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-// ---- command line ----
-function parseArgs(argv) {
-  const opts = {
-    plexus: process.env.PLEXUS_BIN || '',
-    pluginDir: process.env.PLEXUS_PLUGIN_DIR || '',
-    artifacts: process.env.PLEXUS_ARTIFACTS || path.join(here, 'artifacts'),
-    chromium: process.env.CHROMIUM || '/usr/bin/chromium',
-    keep: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--plexus') opts.plexus = value();
-    else if (a === '--plugin-dir') opts.pluginDir = value();
-    else if (a === '--artifacts') opts.artifacts = value();
-    else if (a === '--keep') opts.keep = true;
-    else throw new Error(`unknown argument ${a}; usage: run.sh --plexus PATH [--plugin-dir DIR] [--artifacts DIR] [--keep]`);
-  }
-  if (!opts.plexus) throw new Error('say where the plexus executable is: --plexus build/bin/plexus (or PLEXUS_BIN)');
-  opts.plexus = path.resolve(opts.plexus);
-  if (!fs.existsSync(opts.plexus)) throw new Error(`${opts.plexus} does not exist; build first (cmake --build build)`);
-  if (opts.pluginDir) opts.pluginDir = path.resolve(opts.pluginDir);
-  opts.artifacts = path.resolve(opts.artifacts);
-  return opts;
-}
-
-// ---- small test kit ----
-class CheckFailed extends Error {}
-
-function check(cond, message) {
-  if (!cond) throw new CheckFailed(message);
-}
-
-async function until(what, fn, { timeout = 10000, interval = 150 } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new CheckFailed(`timed out after ${timeout / 1000} s waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
+const USAGE = 'run.sh --plexus PATH [--plugin-dir DIR] [--artifacts DIR] [--keep]';
 
 const EXPORT_COLUMNS = ['outcome_id', 'run_id', 'process', 'source_key', 'target_key', 'action', 'error_class',
   'message', 'attempts', 'started_utc', 'finished_utc', 'duration_ms'];
 const ADMIN = { name: 'ann', password: 'ann-password-123', role: 'admin' };
 const SUPPORT = { name: 'sam', password: 'sam-password-123', role: 'support' };
-const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
-  fs.mkdirSync(opts.artifacts, { recursive: true });
-  for (const f of fs.readdirSync(opts.artifacts)) {
-    if (/\.(png|xlsx|csv|log)$/.test(f)) fs.rmSync(path.join(opts.artifacts, f));
-  }
+  const opts = parseArgs(process.argv.slice(2), { artifacts: path.join(here, 'artifacts'), usage: USAGE });
+  clearArtifacts(opts.artifacts, /\.(png|xlsx|csv|log)$/);
   process.env[SECRET_ENV] = SECRET_VALUE; // for plexus run and plexus serve, which inherit it
   const tmp = makeTempDir();
   const dataDir = path.join(tmp, 'data');
@@ -96,31 +44,13 @@ async function main() {
   console.log(`# temporary directory: ${tmp}`);
   console.log(`# artifacts (screenshots, downloads, server log): ${opts.artifacts}`);
 
-  let passed = 0;
+  const session = new Session(opts.artifacts, DESKTOP);
+  const { pageErrors } = session;
+  const snap = (name, p) => session.snap(name, p);
+  const step = (name, fn) => session.step(name, fn);
   let server = null;
   let browser = null;
   let page = null;
-  let shot = 0;
-  const pageErrors = [];
-
-  async function snap(name, p = page) {
-    shot += 1;
-    const base = `${String(shot).padStart(2, '0')}-${name}`;
-    const size = p.viewportSize();
-    await p.screenshot({ path: path.join(opts.artifacts, `${base}-desktop.png`), fullPage: true });
-    await p.setViewportSize(PHONE);
-    await p.waitForTimeout(120);
-    await p.screenshot({ path: path.join(opts.artifacts, `${base}-phone.png`), fullPage: true });
-    await p.setViewportSize(size || DESKTOP);
-    await p.waitForTimeout(60);
-  }
-
-  async function step(name, fn) {
-    await fn();
-    check(pageErrors.length === 0, `the page threw: ${pageErrors.join('; ')}`);
-    passed += 1;
-    console.log(`ok ${passed} - ${name}`);
-  }
 
   try {
     // ---- the world ----
@@ -141,15 +71,10 @@ async function main() {
     browser = await chromium.launch({ executablePath: opts.chromium, args: ['--no-sandbox'] });
     const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
     page = await context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.setDefaultTimeout(10000);
+    session.watch(page);
 
     const row = (id) => page.locator(`tr[data-test="process-row"][data-process="${id}"]`);
-    const apiGet = async (p) => {
-      const res = await page.request.get(`${base}${p}`);
-      check(res.ok(), `GET ${p}: HTTP ${res.status()} ${await res.text()}`);
-      return res.json();
-    };
+    const apiGet = apiGetter(page, base);
     const lastRunId = async (id) => (await row(id).locator('[data-test="last-run"]').getAttribute('data-run-id')) || '';
     // Clicks "Run now" on a process row and waits until a new run of it has finished.
     async function runNow(id, timeout = 30000) {
@@ -763,19 +688,9 @@ async function main() {
 
     await (await import('./lib/failed_steps.mjs')).run(page, { base, step, snap, check, until, apiGet, artifacts: opts.artifacts, login: ADMIN, process: PROCESS_ORDERS, secret: SECRET_VALUE });
 
-    console.log(`${passed} passed, 0 failed`);
-    return 0;
+    return session.succeeded();
   } catch (e) {
-    const where = page ? path.join(opts.artifacts, 'FAILED.png') : null;
-    if (page) {
-      try { await page.screenshot({ path: where, fullPage: true }); } catch { /* browser gone */ }
-    }
-    console.log(`not ok ${passed + 1} - ${e instanceof CheckFailed ? e.message : e.stack || e}`);
-    if (where) console.log(`# screenshot of the failure: ${where}`);
-    if (pageErrors.length) console.log(`# errors thrown in the page: ${pageErrors.join('; ')}`);
-    if (server) console.log(`# last lines of ${serveLog}:\n${tail(serveLog, 25).replace(/^/gm, '#   ')}`);
-    console.log(`${passed} passed, 1 failed`);
-    return 1;
+    return session.failed(e, server && serveLog);
   } finally {
     if (browser) await browser.close().catch(() => {});
     await stopServe(server).catch(() => {});

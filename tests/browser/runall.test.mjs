@@ -29,6 +29,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { addUser, freePort, makeTempDir, startServe, stopServe, tail } from './lib/fixture.mjs';
+import { Session, apiGetter, check, clearArtifacts, parseArgs, until } from './lib/kit.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DEMO_CONFIG = path.resolve(here, '../../config/demo.json');
@@ -64,59 +65,8 @@ const runAllTimeoutMs = (size) =>
   Number(process.env.PLEXUS_RUNALL_TIMEOUT_S || (size === 'small' ? 300 : 1500)) * 1000;
 const ADMIN = { name: 'ann', password: 'ann-password-123', role: 'admin' };
 const DESKTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
 
-function parseArgs(argv) {
-  const opts = {
-    plexus: process.env.PLEXUS_BIN || '',
-    pluginDir: process.env.PLEXUS_PLUGIN_DIR || '',
-    artifacts: process.env.PLEXUS_ARTIFACTS || path.join(here, 'artifacts', 'runall'),
-    chromium: process.env.CHROMIUM || '/usr/bin/chromium',
-    keep: false,
-    size: process.env.PLEXUS_RUNALL_SIZE || 'demo',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--plexus') opts.plexus = value();
-    else if (a === '--plugin-dir') opts.pluginDir = value();
-    else if (a === '--artifacts') opts.artifacts = value();
-    else if (a === '--keep') opts.keep = true;
-    else if (a === '--size') opts.size = value();
-    else throw new Error(`unknown argument ${a}; usage: runall.sh --plexus PATH [--size demo|small] [--plugin-dir DIR] [--artifacts DIR] [--keep]`);
-  }
-  if (opts.size !== 'demo' && opts.size !== 'small') throw new Error(`--size ${opts.size}: the sizes are demo and small`);
-  if (!opts.plexus) throw new Error('say where the plexus executable is: --plexus build/bin/plexus (or PLEXUS_BIN)');
-  opts.plexus = path.resolve(opts.plexus);
-  if (!fs.existsSync(opts.plexus)) throw new Error(`${opts.plexus} does not exist; build first (cmake --build build)`);
-  if (opts.pluginDir) opts.pluginDir = path.resolve(opts.pluginDir);
-  opts.artifacts = path.resolve(opts.artifacts);
-  return opts;
-}
-
-class CheckFailed extends Error {}
-function check(cond, message) {
-  if (!cond) throw new CheckFailed(message);
-}
-async function until(what, fn, { timeout = 10000, interval = 250 } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new CheckFailed(`timed out after ${timeout / 1000} s waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
+const USAGE = 'runall.sh --plexus PATH [--size demo|small] [--plugin-dir DIR] [--artifacts DIR] [--keep]';
 
 // `plexus sandbox` with every demo sandbox on a free port (--port ID=0); resolves to
 // {child, urls: {id: base URL}} once each has printed its address.
@@ -178,11 +128,14 @@ function prerequisitesOf(config) {
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
-  fs.mkdirSync(opts.artifacts, { recursive: true });
-  for (const f of fs.readdirSync(opts.artifacts)) {
-    if (/\.(png|log|json)$/.test(f)) fs.rmSync(path.join(opts.artifacts, f));
-  }
+  const opts = parseArgs(process.argv.slice(2), {
+    artifacts: path.join(here, 'artifacts', 'runall'),
+    usage: USAGE,
+    defaults: { size: process.env.PLEXUS_RUNALL_SIZE || 'demo' },
+    extra: { '--size': (o, v) => { o.size = v; } },
+  });
+  if (opts.size !== 'demo' && opts.size !== 'small') throw new Error(`--size ${opts.size}: the sizes are demo and small`);
+  clearArtifacts(opts.artifacts, /\.(png|log|json)$/);
   Object.assign(process.env, CREDENTIALS); // plexus serve inherits them
   const tmp = makeTempDir();
   const dataDir = path.join(tmp, 'data');
@@ -193,32 +146,15 @@ async function main() {
   console.log(`# temporary directory: ${tmp}`);
   console.log(`# artifacts (screenshots, server and sandbox logs): ${opts.artifacts}`);
 
-  let passed = 0;
+  const session = new Session(opts.artifacts, DESKTOP);
+  const snap = (name) => session.snap(name);
+  const step = (name, fn) => session.step(name, fn);
   let sandboxes = null;
   let server = null;
   let browser = null;
   let page = null;
-  let shot = 0;
-  const pageErrors = [];
   const t0 = Date.now();
   const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
-
-  async function snap(name) {
-    shot += 1;
-    const base = `${String(shot).padStart(2, '0')}-${name}`;
-    await page.screenshot({ path: path.join(opts.artifacts, `${base}-desktop.png`), fullPage: true });
-    await page.setViewportSize(PHONE);
-    await page.waitForTimeout(120);
-    await page.screenshot({ path: path.join(opts.artifacts, `${base}-phone.png`), fullPage: true });
-    await page.setViewportSize(DESKTOP);
-    await page.waitForTimeout(60);
-  }
-  async function step(name, fn) {
-    await fn();
-    check(pageErrors.length === 0, `the page threw: ${pageErrors.join('; ')}`);
-    passed += 1;
-    console.log(`ok ${passed} - ${name}`);
-  }
 
   try {
     let config;
@@ -249,13 +185,8 @@ async function main() {
     browser = await chromium.launch({ executablePath: opts.chromium, args: ['--no-sandbox'] });
     const context = await browser.newContext({ viewport: DESKTOP });
     page = await context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.setDefaultTimeout(10000);
-    const apiGet = async (p) => {
-      const res = await page.request.get(`${base}${p}`);
-      check(res.ok(), `GET ${p}: HTTP ${res.status()} ${await res.text()}`);
-      return res.json();
-    };
+    session.watch(page);
+    const apiGet = apiGetter(page, base);
     const enabled = config.processes.filter((p) => p.enabled !== false).map((p) => p.id);
     const disabled = config.processes.filter((p) => p.enabled === false).map((p) => p.id);
     const needs = prerequisitesOf(config);
@@ -372,19 +303,9 @@ async function main() {
     });
 
     console.log(`# whole test: ${secs(Date.now() - t0)}; run all in order: ${secs(runAllMs)}`);
-    console.log(`${passed} passed, 0 failed`);
-    return 0;
+    return session.succeeded();
   } catch (e) {
-    const where = page ? path.join(opts.artifacts, 'FAILED.png') : null;
-    if (page) {
-      try { await page.screenshot({ path: where, fullPage: true }); } catch { /* browser gone */ }
-    }
-    console.log(`not ok ${passed + 1} - ${e instanceof CheckFailed ? e.message : e.stack || e}`);
-    if (where) console.log(`# screenshot of the failure: ${where}`);
-    if (pageErrors.length) console.log(`# errors thrown in the page: ${pageErrors.join('; ')}`);
-    if (server) console.log(`# last lines of ${serveLog}:\n${tail(serveLog, 25).replace(/^/gm, '#   ')}`);
-    console.log(`${passed} passed, 1 failed`);
-    return 1;
+    return session.failed(e, server && serveLog);
   } finally {
     if (browser) await browser.close().catch(() => {});
     await stopServe(server).catch(() => {});

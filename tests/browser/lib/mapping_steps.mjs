@@ -11,14 +11,12 @@
 // edit saved as version 1; a revert to the file's mapping. The mapping ends as it began (the
 // file's), so later steps see the same world. Screenshots at desktop and phone width (snap).
 
+import { apiGetter } from './kit.mjs';
+
 export async function run(page, ctx) {
   const { base, step, check, until, snap } = ctx;
   const pid = ctx.process;
-  const apiGet = async (p) => {
-    const res = await page.request.get(`${base}${p}`);
-    check(res.ok(), `GET ${p}: HTTP ${res.status()} ${await res.text()}`);
-    return res.json();
-  };
+  const apiGet = apiGetter(page, base);
   const rowOf = (field) => page.locator(`tr[data-test="mapping-row"][data-field="${field}"]`);
   const items = () => page.locator('[data-test="preview-item"]');
   const actions = async () => items().evaluateAll((els) => els.map((e) => [e.dataset.key, e.dataset.action]));
