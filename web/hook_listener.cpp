@@ -105,16 +105,9 @@ struct HookListener::Impl {
         server.Post(R"(/hooks/.*)", [this](const httplib::Request& req, httplib::Response& res,
                                           const httplib::ContentReader& reader) {
             std::string body;
-            bool too_large = false;
-            const bool complete = reader([&](const char* data, size_t n) {
-                if (body.size() + n > options.max_body) {
-                    too_large = true;
-                    return false;
-                }
-                body.append(data, n);
-                return true;
-            });
-            if (!complete) {
+            const BodyRead read = read_body(reader, options.max_body, body);
+            if (read != BodyRead::complete) {
+                const bool too_large = read == BodyRead::too_large;
                 answer(res, too_large ? 413 : 400, too_large ? "too large" : "body could not be read");
                 answer_and_close(req, res);
                 return;

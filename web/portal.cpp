@@ -488,18 +488,10 @@ struct Portal::Impl {
         auto read_then_dispatch = [this](const httplib::Request& req, httplib::Response& res,
                                          const httplib::ContentReader& reader) {
             std::string body;
-            bool too_large = false;
-            const bool complete = reader([&](const char* data, size_t n) {
-                if (body.size() + n > options.max_body) {
-                    too_large = true;
-                    return false;
-                }
-                body.append(data, n);
-                return true;
-            });
-            if (!complete) {
+            const BodyRead read = read_body(reader, options.max_body, body);
+            if (read != BodyRead::complete) {
                 security_headers(res);
-                if (too_large)
+                if (read == BodyRead::too_large)
                     send_error(res, {413, "too_large",
                                      "the request body is over the limit of " +
                                          std::to_string(options.max_body) + " bytes"});

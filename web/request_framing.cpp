@@ -173,4 +173,18 @@ bool answer_and_close(const httplib::Request& req, httplib::Response& res) {
     return true;
 }
 
+BodyRead read_body(const httplib::ContentReader& reader, size_t max_body, std::string& body) {
+    bool too_large = false;
+    const bool complete = reader([&](const char* data, size_t n) {
+        if (body.size() + n > max_body) {
+            too_large = true;
+            return false;
+        }
+        body.append(data, n);
+        return true;
+    });
+    if (complete) return BodyRead::complete;
+    return too_large ? BodyRead::too_large : BodyRead::unreadable;
+}
+
 }  // namespace plexus::web

@@ -38,4 +38,11 @@ std::optional<FramingRefusal> body_framing_refusal(const httplib::Request& req, 
 // connection's socket was not found (then `res` is only marked "Connection: close").
 bool answer_and_close(const httplib::Request& req, httplib::Response& res);
 
+// How reading an admissible body ended.
+enum class BodyRead { complete, too_large, unreadable };
+
+// Reads the request's body through `reader` into `body`, stopping (too_large) as soon as it
+// would pass `max_body` bytes, whatever its framing; unreadable: cut off or bad chunking.
+BodyRead read_body(const httplib::ContentReader& reader, size_t max_body, std::string& body);
+
 }  // namespace plexus::web
