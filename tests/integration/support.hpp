@@ -8,6 +8,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/temp_dir.hpp"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -37,24 +39,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 // A fresh directory under the system temp dir, removed when the object dies.
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() / ("plexus-test-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-    std::string str(const std::string& child = {}) const { return child.empty() ? path_.string() : (path_ / child).string(); }
-
-private:
-    fs::path path_;
-};
-
 inline void write_file(const fs::path& p, const std::string& text) {
     fs::create_directories(p.parent_path());
     std::ofstream out(p, std::ios::binary);

@@ -16,30 +16,14 @@
 #include "export/outcome_export.hpp"
 #include "store/store.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace plexus;
 
 namespace {
 
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        dir_ = fs::temp_directory_path() /
-               ("plexus-export-test-" + std::to_string(stamp) + "-" + std::to_string(rd()));
-        fs::create_directories(dir_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    const fs::path& path() const { return dir_; }
-    std::string file(const std::string& name) const { return (dir_ / name).string(); }
-
-private:
-    fs::path dir_;
-};
+using test::TempDir;
 
 class StringSink final : public ExportSink {
 public:
@@ -87,7 +71,7 @@ RecordOutcome make(const std::string& key, const std::string& target, const std:
 // Run 1 of "orders": four outcomes whose texts hold every awkward case.
 struct Fixture {
     TempDir dir;
-    std::unique_ptr<Store> store = open_sqlite_store(dir.file("plexus.db"));
+    std::unique_ptr<Store> store = open_sqlite_store(dir.str("plexus.db"));
     int64_t run = 0;
     int64_t other_run = 0;
     Fixture() {
@@ -150,7 +134,7 @@ std::string xlsx_export(Fixture& f, const OutcomeQuery& q, ExportOptions options
     if (result) *result = r;
     CHECK(r.bytes == static_cast<int64_t>(sink.text.size()));
     CHECK(sink.text.substr(0, 2) == "PK");  // a zip
-    const std::string path = f.dir.file("read-back.xlsx");
+    const std::string path = f.dir.str("read-back.xlsx");
     std::ofstream(path, std::ios::binary) << sink.text;
     return path;
 }
@@ -228,7 +212,7 @@ TEST_CASE("CSV export follows the query's filters", "[export]") {
 
 TEST_CASE("CSV export streams to the sink in pieces", "[export]") {
     TempDir dir;
-    auto store = open_sqlite_store(dir.file("plexus.db"));
+    auto store = open_sqlite_store(dir.str("plexus.db"));
     const int64_t run = store->begin_run("orders", "cli", k_t0);
     for (int page = 0; page < 5; ++page) {
         PageCommit p;
@@ -394,10 +378,10 @@ TEST_CASE("xlsx export cleans up after a failure and reports a missing work dire
     StringSink sink;
     CHECK_THROWS_AS(export_outcomes(*f.store, OutcomeQuery{}, ExportFormat::xlsx, sink, {}),
                     std::invalid_argument);
-    options.work_dir = f.dir.file("no-such-dir");
+    options.work_dir = f.dir.str("no-such-dir");
     CHECK_THROWS_WITH(
         export_outcomes(*f.store, OutcomeQuery{}, ExportFormat::xlsx, sink, options),
-        Catch::Contains(f.dir.file("no-such-dir")) && Catch::Contains("does not exist"));
+        Catch::Contains(f.dir.str("no-such-dir")) && Catch::Contains("does not exist"));
     CHECK(sink.text.empty());
 }
 

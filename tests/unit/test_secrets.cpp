@@ -13,29 +13,14 @@
 #include "secrets/stored_connections.hpp"
 #include "store/store.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace plexus;
 
 namespace {
 
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        dir_ = fs::temp_directory_path() /
-               ("plexus-secrets-test-" + std::to_string(stamp) + "-" + std::to_string(rd()));
-        fs::create_directories(dir_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    std::string file(const std::string& name) const { return (dir_ / name).string(); }
-
-private:
-    fs::path dir_;
-};
+using test::TempDir;
 
 std::string file_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -102,7 +87,7 @@ TEST_CASE("secrets: a value sealed opens with the same key and context only", "[
 
 TEST_CASE("secrets: the key file is created with mode 0600 and read back", "[secrets]") {
     TempDir tmp;
-    const std::string path = tmp.file("secret.key");
+    const std::string path = tmp.str("secret.key");
     bool created = false;
     const SecretKey k1 = load_secret_key(path, std::nullopt, true, &created);
     CHECK(created);
@@ -131,14 +116,14 @@ TEST_CASE("secrets: the key file is created with mode 0600 and read back", "[sec
     CHECK(bad_env.find("PLEXUS_SECRET_KEY") != std::string::npos);
     CHECK(bad_env.find("32 bytes") != std::string::npos);
     const std::string missing =
-        error_of([&] { load_secret_key(tmp.file("none.key"), std::nullopt, false); });
+        error_of([&] { load_secret_key(tmp.str("none.key"), std::nullopt, false); });
     CHECK(missing.find("none.key") != std::string::npos);
 }
 
 TEST_CASE("secrets: stored connections keep no secret in clear and rotate in one go",
           "[secrets][store]") {
     TempDir tmp;
-    const std::string db = tmp.file("plexus.db");
+    const std::string db = tmp.str("plexus.db");
     const std::string secret = "tok_2f9c1a7e_PLAINTEXT_MARKER";
     const SecretKey key = SecretKey::generate();
     {

@@ -15,30 +15,14 @@
 #include "store/migrations.hpp"
 #include "store/store.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace plexus;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        dir_ = fs::temp_directory_path() /
-               ("plexus-store-test-" + std::to_string(stamp) + "-" + std::to_string(rd()));
-        fs::create_directories(dir_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    std::string file(const std::string& name) const { return (dir_ / name).string(); }
-
-private:
-    fs::path dir_;
-};
+using test::TempDir;
 
 RecordOutcome outcome(const std::string& key, const std::string& act, const std::string& err = "",
                       const std::string& msg = "") {
@@ -71,7 +55,7 @@ std::vector<std::string> keys_of(const std::vector<RecordOutcome>& os) {
 
 TEST_CASE("migrations apply on a fresh file and are idempotent on reopen", "[store]") {
     TempDir tmp;
-    const std::string path = tmp.file("plexus.db");
+    const std::string path = tmp.str("plexus.db");
     {
         auto store = open_sqlite_store(path);
         CHECK(store->schema_version() == store_migrations::latest_version());
@@ -101,7 +85,7 @@ TEST_CASE("migrations apply on a fresh file and are idempotent on reopen", "[sto
 
 TEST_CASE("migration 4 keeps the open intents of a version 1 database", "[store]") {
     TempDir tmp;
-    const std::string path = tmp.file("v1.db");
+    const std::string path = tmp.str("v1.db");
     {
         // A database as version 1 left it, with two intents still open after a crash.
         SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -147,7 +131,7 @@ TEST_CASE("migration 4 keeps the open intents of a version 1 database", "[store]
 
 TEST_CASE("intents of one batch are listed and closed one by one", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("batch.db"));
+    auto store = open_sqlite_store(tmp.str("batch.db"));
     const int64_t run = store->begin_run("orders", "schedule", 1000);
     std::vector<Intent> intents(20);
     for (size_t i = 0; i < intents.size(); ++i) {
@@ -205,7 +189,7 @@ TEST_CASE("intents of one batch are listed and closed one by one", "[store]") {
 
 TEST_CASE("a page commit opens the next write's intents with the rest, or not at all", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("opened.db"));
+    auto store = open_sqlite_store(tmp.str("opened.db"));
     const int64_t run = store->begin_run("orders", "schedule", 1000);
     const auto first = store->open_intents({Intent{0, "orders", run, "S1", "i1", "{}", "h", 1, "create", ""}});
     PageCommit p = page_for("orders", run, 2000);
@@ -232,7 +216,7 @@ TEST_CASE("a page commit opens the next write's intents with the rest, or not at
 
 TEST_CASE("a database with a newer schema version is refused, naming the file", "[store]") {
     TempDir tmp;
-    const std::string path = tmp.file("future.db");
+    const std::string path = tmp.str("future.db");
     open_sqlite_store(path);
     {
         SQLite::Database db(path, SQLite::OPEN_READWRITE);
@@ -247,13 +231,13 @@ TEST_CASE("a database with a newer schema version is refused, naming the file", 
 
 TEST_CASE("opening an impossible path fails naming the file", "[store]") {
     TempDir tmp;
-    const std::string path = tmp.file("no/such/dir/plexus.db");
+    const std::string path = tmp.str("no/such/dir/plexus.db");
     REQUIRE_THROWS_WITH(open_sqlite_store(path), Catch::Contains(path));
 }
 
 TEST_CASE("ledger upsert, find and find_many", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("ledger.db"));
+    auto store = open_sqlite_store(tmp.str("ledger.db"));
     const int64_t run = store->begin_run("orders", "manual", 100);
 
     PageCommit p = page_for("orders", run, 200);
@@ -311,7 +295,7 @@ TEST_CASE("ledger upsert, find and find_many", "[store]") {
 
 TEST_CASE("commit_page lands all its parts together", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("page.db"));
+    auto store = open_sqlite_store(tmp.str("page.db"));
     const int64_t run = store->begin_run("orders", "schedule", 1000);
 
     // Intents committed before the writes they announce.
@@ -448,7 +432,7 @@ TEST_CASE("a large page commits every outcome in order and every ledger row", "[
     // Rows go in many to a statement (64, then 8, then one at a time): 203 outcomes and
     // 137 ledger rows take every width.
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("large.db"));
+    auto store = open_sqlite_store(tmp.str("large.db"));
     const int64_t run = store->begin_run("orders", "schedule", 1000);
     PageCommit p = page_for("orders", run, 2000);
     for (int i = 0; i < 203; ++i) {
@@ -485,7 +469,7 @@ TEST_CASE("a large page commits every outcome in order and every ledger row", "[
 
 TEST_CASE("leases: one holder at a time, taken after expiry, released", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("lease.db"));
+    auto store = open_sqlite_store(tmp.str("lease.db"));
 
     CHECK(store->acquire_lease("orders", "host-a", 1000, 500));
     CHECK(store->acquire_lease("orders", "host-a", 1100, 500));        // the holder again: renewed
@@ -507,7 +491,7 @@ TEST_CASE("leases: one holder at a time, taken after expiry, released", "[store]
 
 TEST_CASE("leases exclude a second store on the same file", "[store]") {
     TempDir tmp;
-    const std::string path = tmp.file("shared.db");
+    const std::string path = tmp.str("shared.db");
     auto a = open_sqlite_store(path);
     auto b = open_sqlite_store(path);
     CHECK(a->acquire_lease("orders", "a", 1000, 60000));
@@ -518,7 +502,7 @@ TEST_CASE("leases exclude a second store on the same file", "[store]") {
 
 TEST_CASE("runs: finish, last run, filters and paging", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("runs.db"));
+    auto store = open_sqlite_store(tmp.str("runs.db"));
     std::vector<int64_t> ids;
     for (int i = 0; i < 10; ++i) {
         const std::string process = i % 2 ? "invoices" : "orders";
@@ -589,7 +573,7 @@ TEST_CASE("runs: finish, last run, filters and paging", "[store]") {
 
 TEST_CASE("abandon_running marks only this process's running runs", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("abandon.db"));
+    auto store = open_sqlite_store(tmp.str("abandon.db"));
     const int64_t a1 = store->begin_run("orders", "schedule", 1000);
     const int64_t a2 = store->begin_run("orders", "manual", 1100);
     const int64_t done = store->begin_run("orders", "manual", 1200);
@@ -611,7 +595,7 @@ TEST_CASE("abandon_running marks only this process's running runs", "[store]") {
 
 TEST_CASE("rewind_cursor clears the cursor, sets since and writes an audit entry", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("rewind.db"));
+    auto store = open_sqlite_store(tmp.str("rewind.db"));
     CHECK_FALSE(store->cursor("orders").cursor);
     CHECK_FALSE(store->cursor("orders").since);
 
@@ -644,7 +628,7 @@ TEST_CASE("rewind_cursor clears the cursor, sets since and writes an audit entry
 
 TEST_CASE("process_enabled set and get, audited", "[store]") {
     TempDir tmp;
-    const std::string path = tmp.file("state.db");
+    const std::string path = tmp.str("state.db");
     {
         auto store = open_sqlite_store(path);
         CHECK_FALSE(store->process_enabled("orders"));  // never set
@@ -678,7 +662,7 @@ TEST_CASE("process_enabled set and get, audited", "[store]") {
 
 TEST_CASE("for_each_outcome streams in id order with filters", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("outcomes.db"));
+    auto store = open_sqlite_store(tmp.str("outcomes.db"));
     const int64_t run1 = store->begin_run("orders", "schedule", 1000);
     const int64_t run2 = store->begin_run("orders", "schedule", 2000);
     const int64_t run3 = store->begin_run("invoices", "schedule", 2000);
@@ -802,7 +786,7 @@ TEST_CASE("for_each_outcome streams in id order with filters", "[store]") {
 
 TEST_CASE("SQL metacharacters in the text filter are taken literally", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("meta.db"));
+    auto store = open_sqlite_store(tmp.str("meta.db"));
     const int64_t run = store->begin_run("orders", "manual", 1000);
     PageCommit p = page_for("orders", run, 1100);
     p.outcomes = {outcome("100%", action::created),
@@ -836,7 +820,7 @@ TEST_CASE("SQL metacharacters in the text filter are taken literally", "[store]"
 
 TEST_CASE("one store used from several threads", "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("threads.db"));
+    auto store = open_sqlite_store(tmp.str("threads.db"));
     constexpr int k_threads = 4;
     constexpr int k_pages = 20;
     std::vector<int64_t> runs;
@@ -883,7 +867,7 @@ TEST_CASE("one store used from several threads", "[store]") {
 TEST_CASE("reads answer while a write waits for another process's lock, and see what it wrote",
           "[store]") {
     TempDir tmp;
-    const std::string path = tmp.file("held.db");
+    const std::string path = tmp.str("held.db");
     auto store = open_sqlite_store(path);
     const int64_t run_id = store->begin_run("customers", "schedule", 1000);
     store->set_schedule_anchor("customers", 1000);
@@ -919,7 +903,7 @@ TEST_CASE("reads answer while a write waits for another process's lock, and see 
 
 TEST_CASE("the ledger finds an entry by its target and keeps the target's cursor", "[store]") {
     TempDir dir;
-    auto store = open_sqlite_store(dir.file("p.db"));
+    auto store = open_sqlite_store(dir.str("p.db"));
     int64_t run = store->begin_run("p", "test", 1);
     PageCommit page;
     page.process_id = "p";
@@ -939,7 +923,7 @@ TEST_CASE("the ledger finds an entry by its target and keeps the target's cursor
 TEST_CASE("time filters select by start time, exactly, also when times are out of id order",
           "[store]") {
     TempDir tmp;
-    auto store = open_sqlite_store(tmp.file("times.db"));
+    auto store = open_sqlite_store(tmp.str("times.db"));
     const int64_t run_a = store->begin_run("orders", "schedule", 1000);
     const int64_t run_b = store->begin_run("invoices", "schedule", 1000);
 
@@ -1054,7 +1038,7 @@ TEST_CASE("time filters select by start time, exactly, also when times are out o
 
 TEST_CASE("migration 2 upgrades a version-1 database and keeps its outcomes", "[store]") {
     TempDir tmp;
-    const std::string path = tmp.file("v1.db");
+    const std::string path = tmp.str("v1.db");
     {
         // A database as a build that knew only migration 1 left it.
         SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
