@@ -1,6 +1,7 @@
 #include "export/outcome_export.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <stdexcept>
 
 #include "common/redactor.hpp"
@@ -72,20 +73,6 @@ size_t utf8_sequence(std::string_view s, size_t i) {
     return n;
 }
 
-// Days since 1970-01-01 to a civil date (Howard Hinnant's days_from_civil inverse).
-void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    y = static_cast<int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2) ++y;
-}
-
 void append_digits(std::string& out, int64_t v, int width) {
     char buf[24];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -130,14 +117,12 @@ void append_iso_utc(std::string& out, int64_t ms) {
         rest += k_day_ms;
         --days;
     }
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(days, y, m, d);
-    append_digits(out, y, 4);
+    const std::chrono::year_month_day date{std::chrono::sys_days{std::chrono::days{days}}};
+    append_digits(out, static_cast<int>(date.year()), 4);
     out += '-';
-    append_digits(out, m, 2);
+    append_digits(out, static_cast<unsigned>(date.month()), 2);
     out += '-';
-    append_digits(out, d, 2);
+    append_digits(out, static_cast<unsigned>(date.day()), 2);
     out += 'T';
     append_digits(out, rest / 3'600'000, 2);
     out += ':';

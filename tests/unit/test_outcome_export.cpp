@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "common/redactor.hpp"
+#include "common/time_text.hpp"
+#include "export/export_cells.hpp"
 #include "export/outcome_export.hpp"
 #include "store/store.hpp"
 
@@ -429,4 +431,30 @@ TEST_CASE("FileSink replaces the file only on commit", "[export]") {
                       Catch::Contains((dir.path() / "missing" / "out.csv").string()) &&
                           Catch::Contains("No such file or directory"));
     CHECK_THROWS_WITH(FileSink(dir.path()), Catch::Contains("is a directory"));
+}
+
+TEST_CASE("export times are the calendar's: leap days, century years, before 1970", "[export]") {
+    // The export's fast formatter against the date library's (common/time_text), which the
+    // API uses: the same second, plus the milliseconds.
+    const int64_t day = 86'400'000;
+    std::vector<int64_t> times = {0, 1, 999, day - 1, day, -1, -day, -day - 1,
+                                  951'782'400'000,    // 2000-02-29 (a century leap year)
+                                  4'107'542'400'000,  // 2100-03-01 (2100 is not a leap year)
+                                  1'709'164'800'123,  // 2024-02-29T00:00:00.123Z
+                                  -2'208'988'800'000, // 1900-01-01
+                                  253'402'300'799'999};  // 9999-12-31T23:59:59.999Z
+    std::mt19937_64 rng(42);
+    std::uniform_int_distribution<int64_t> any(-2'208'988'800'000, 253'402'300'799'999);
+    for (int i = 0; i < 2000; ++i) times.push_back(any(rng));
+    for (const int64_t ms : times) {
+        std::string got;
+        export_detail::append_iso_utc(got, ms);
+        const int64_t second = ms >= 0 ? ms / 1000 * 1000 : -((-ms + 999) / 1000 * 1000);
+        std::string want = iso_utc(second);
+        char frac[8];
+        std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms - second));
+        want.insert(want.size() - 1, frac);
+        INFO(ms);
+        REQUIRE(got == want);
+    }
 }
