@@ -52,6 +52,22 @@ int64_t pages_of(const json& body) {
     return integer_of(body["pages"]).value_or(1);
 }
 
+// Where the next read of a pass over orders or a list starts, after `taken` of the API
+// page's `count` items: further in the same API page, or at the start of the next one
+// (`pages` in all). False when the pass has read everything; the caller resets the cursor.
+bool advance(OrderCursor& c, size_t taken, size_t count, int64_t pages) {
+    if (taken < count) {
+        c.o = static_cast<int64_t>(taken);
+        return true;
+    }
+    if (c.p < pages && count > 0) {
+        ++c.p;
+        c.o = 0;
+        return true;
+    }
+    return false;
+}
+
 // A product as Gomag's write takes it, from the mapped record (see the manifest).
 json product_document(const json& data, const std::string& currency, bool create) {
     if (!data.is_object()) throw invalid("the mapped record is not a JSON object");
@@ -325,19 +341,12 @@ private:
         }
         std::stable_sort(out.records.begin(), out.records.end(),
                          [](const Record& a, const Record& b) { return a.cursor < b.cursor; });
-        if (i < items.size()) {
-            c.o = static_cast<int64_t>(i);
-            out.has_more = true;
-        } else if (c.p < pages_of(body) && !items.empty()) {
-            ++c.p;
-            c.o = 0;
-            out.has_more = true;
-        } else {
+        out.has_more = advance(c, i, items.size(), pages_of(body));
+        if (!out.has_more) {
             c.p = 0;
             c.o = 0;
             c.s.clear();
             c.u.clear();
-            out.has_more = false;
         }
         out.next_cursor = c.encode();
         return out;
@@ -361,17 +370,8 @@ private:
             rec.data = std::move(item);
             out.records.push_back(std::move(rec));
         }
-        if (i < items.size()) {
-            c.o = static_cast<int64_t>(i);
-            out.has_more = true;
-        } else if (c.p < pages_of(body) && !items.empty()) {
-            ++c.p;
-            c.o = 0;
-            out.has_more = true;
-        } else {
-            c = OrderCursor{};
-            out.has_more = false;
-        }
+        out.has_more = advance(c, i, items.size(), pages_of(body));
+        if (!out.has_more) c = OrderCursor{};
         out.next_cursor = c.encode();
         if (out.next_cursor == "{}") out.next_cursor = "{\"p\":1}";  // not empty: the host keeps empty cursors as "no move"
         return out;
