@@ -638,6 +638,50 @@ async function main() {
       await snap('users');
     });
 
+    // The dialogs of ui.js's formDialog beside the schedule picker's: Cancel hands the focus
+    // back to the button that opened it, Save does the change and closes.
+    async function cancelGivesFocusBack(button, dialog, what) {
+      await button.click();
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      check(await button.evaluate((b) => b === document.activeElement), `closing ${what} should give the focus back to its button`);
+    }
+
+    await step('"Set password…" changes a user\'s password: the new one logs in, the old one no more', async () => {
+      const button = page.locator('tr[data-user="victor"] [data-test="user-password"]');
+      const dialog = page.locator('dialog[aria-label="Set password"]');
+      await cancelGivesFocusBack(button, dialog, 'the password dialog');
+      await button.click();
+      await page.fill('[data-test="set-password"]', 'victor-password-2');
+      await page.click('[data-test="set-password-save"]');
+      await dialog.waitFor({ state: 'hidden' });
+      check((await page.locator('[data-test="flash-info"]').innerText()).includes('Password of victor changed'), 'the page should say the password changed');
+      const login = async (password) => (await fetch(`${base}/api/login`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'victor', password }),
+      })).status;
+      check(await login('victor-password-2') === 200, 'victor should log in with the new password');
+      check(await login('victor-password-1') === 401, 'the old password should be refused');
+    });
+
+    await step('"Read again…" rewinds a process from a time given in the browser\'s zone, audited', async () => {
+      await page.click('[data-test="nav-processes"]');
+      await page.locator('[data-test="processes-table"]').waitFor();
+      const button = row(PROCESS_BULK).locator('[data-test="rewind"]');
+      const dialog = page.locator('[data-test="rewind-dialog"]');
+      await cancelGivesFocusBack(button, dialog, 'the rewind dialog');
+      await button.click();
+      await page.fill('[data-test="rewind-to"]', '2024-05-01T10:00:00');
+      await page.click('[data-test="rewind-save"]');
+      await dialog.waitFor({ state: 'hidden' });
+      const want = (await page.evaluate(() => new Date('2024-05-01T10:00:00').toISOString())).replace(/\.\d{3}Z$/, 'Z');
+      check((await page.locator('[data-test="flash-info"]').innerText()).includes(`reads again from ${want}`), `the page should say the next run reads again from ${want}`);
+      const audit = (await apiGet('/api/audit?limit=20')).items;
+      const entry = audit.find((a) => a.action === 'cursor.rewind' && a.subject === PROCESS_BULK);
+      check(entry && JSON.stringify(entry.detail).includes(want), `the audit log should hold the rewind of ${PROCESS_BULK} to ${want}; has ${JSON.stringify(audit.slice(0, 3))}`);
+      await snap('rewound');
+    });
+
     await step('the audit log records what was done', async () => {
       await page.click('[data-test="nav-audit"]');
       await page.locator('[data-test="audit-table"]').waitFor();

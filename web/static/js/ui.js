@@ -264,6 +264,36 @@ export async function withButton(button, action) {
   }
 }
 
+// The plumbing of a modal form (a <dialog> around a <form>): Cancel closes it; closing gives
+// the focus back to what opened it; a submit runs `submit()` with Save switched off and shows
+// what it throws in `error`, under the form (submit closes the dialog itself when it is done).
+// open(from) clears the error and shows the dialog, from the element `from`.
+export function formDialog({ el, form, error, save, cancel }, submit) {
+  let opener = null;
+  cancel.addEventListener('click', () => el.close());
+  el.addEventListener('close', () => opener && opener.focus());
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.hidden = true;
+    save.disabled = true;
+    try {
+      await submit();
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return {
+    open(from) {
+      opener = from;
+      error.hidden = true;
+      el.showModal();
+    },
+  };
+}
+
 // A labelled form field. control gets the id.
 export function field(labelText, control, hint) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;

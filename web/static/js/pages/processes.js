@@ -5,7 +5,7 @@
 import { api, seg } from '../api.js';
 import { attentionPanel } from './attention.js';
 import {
-  badge, browserZone, clear, countsEl, field, fmtNum, fmtRelative, h, liveWords, put, roleAtLeast, select, showError, showInfo, timeEl,
+  badge, browserZone, clear, countsEl, field, fmtNum, fmtRelative, formDialog, h, liveWords, put, roleAtLeast, select, showError, showInfo, timeEl,
   withButton, zonedTimeEl,
 } from '../ui.js';
 
@@ -469,7 +469,6 @@ function makeScheduleDialog(ctx, onSaved) {
     h('div', { class: 'button-row' }, save, cancel));
   const el = h('dialog', { 'data-test': 'schedule-dialog', 'aria-label': 'Edit schedule' }, form);
   let process = null;
-  let opener = null;
   let keptInterval = '';
 
   // What the picker says, as the API takes it.
@@ -496,30 +495,17 @@ function makeScheduleDialog(ctx, onSaved) {
   };
   for (const c of [mode, n, at, cron, tz]) c.addEventListener('input', sync);
   mode.addEventListener('change', sync);
-  cancel.addEventListener('click', () => el.close());
-  el.addEventListener('close', () => opener && opener.focus());
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    error.hidden = true;
-    save.disabled = true;
-    try {
-      const fresh = await api.put(`/api/processes/${seg(process.id)}/schedule`, body());
-      onSaved(fresh);
-      el.close();
-      showInfo(`${fresh.name}: runs ${fresh.schedule && fresh.schedule.description && fresh.schedule.description !== 'manual' ? fresh.schedule.description : 'only when started by hand'}.`);
-    } catch (e) {
-      error.textContent = e.message;
-      error.hidden = false;
-    } finally {
-      save.disabled = false;
-    }
+  const dialog = formDialog({ el, form, error, save, cancel }, async () => {
+    const fresh = await api.put(`/api/processes/${seg(process.id)}/schedule`, body());
+    onSaved(fresh);
+    el.close();
+    showInfo(`${fresh.name}: runs ${fresh.schedule && fresh.schedule.description && fresh.schedule.description !== 'manual' ? fresh.schedule.description : 'only when started by hand'}.`);
   });
 
   return {
     el,
     open(p, from) {
       process = p;
-      opener = from;
       const sch = p.schedule || {};
       const st = pickerState(sch);
       title.textContent = `Schedule of ${p.name || p.id}`;
@@ -529,9 +515,8 @@ function makeScheduleDialog(ctx, onSaved) {
       cron.value = st.cron || '';
       keptInterval = st.interval || '';
       tz.value = sch.timezone || browserZone();
-      error.hidden = true;
       sync();
-      el.showModal();
+      dialog.open(from);
     },
   };
 }
@@ -548,40 +533,21 @@ function makeRewindDialog(ctx, onDone) {
     field('Read again from', to), error, h('div', { class: 'button-row' }, save, cancel));
   const el = h('dialog', { 'data-test': 'rewind-dialog', 'aria-label': 'Read again from' }, form);
   let process = null;
-  let opener = null;
-  cancel.addEventListener('click', () => el.close());
-  el.addEventListener('close', () => opener && opener.focus());
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    error.hidden = true;
+  const dialog = formDialog({ el, form, error, save, cancel }, async () => {
     const d = new Date(to.value);
-    if (!to.value || Number.isNaN(d.getTime())) {
-      error.textContent = 'Give a date and time.';
-      error.hidden = false;
-      return;
-    }
-    save.disabled = true;
-    try {
-      const iso = d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-      const fresh = await api.post(`/api/processes/${seg(process.id)}/rewind`, { to: iso });
-      if (fresh && fresh.id) onDone(fresh);
-      el.close();
-      showInfo(`${process.name}: the next run reads again from ${iso}.`);
-    } catch (e) {
-      error.textContent = e.message;
-      error.hidden = false;
-    } finally {
-      save.disabled = false;
-    }
+    if (!to.value || Number.isNaN(d.getTime())) throw new Error('Give a date and time.');
+    const iso = d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const fresh = await api.post(`/api/processes/${seg(process.id)}/rewind`, { to: iso });
+    if (fresh && fresh.id) onDone(fresh);
+    el.close();
+    showInfo(`${process.name}: the next run reads again from ${iso}.`);
   });
   return {
     el,
     open(p, from) {
       process = p;
-      opener = from;
       title.textContent = `Rewind ${p.name || p.id}`;
-      error.hidden = true;
-      el.showModal();
+      dialog.open(from);
     },
   };
 }

@@ -3,7 +3,7 @@
 // themselves; the page does not offer it either.
 
 import { api, seg } from '../api.js';
-import { field, fmtNum, h, put, select, showError, showInfo, table, timeEl, withButton } from '../ui.js';
+import { field, fmtNum, formDialog, h, put, select, showError, showInfo, table, timeEl, withButton } from '../ui.js';
 
 
 const ROLES = [['support', 'support — read and export'], ['operator', 'operator — + run, replay, mappings'], ['admin', 'admin — + users, connections']];
@@ -102,33 +102,18 @@ function makePasswordDialog() {
     h('div', { class: 'button-row' }, save, cancel));
   const el = h('dialog', { 'aria-label': 'Set password' }, form);
   let user = null;
-  let opener = null;
-  cancel.addEventListener('click', () => el.close());
-  el.addEventListener('close', () => opener && opener.focus());
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    error.hidden = true;
-    save.disabled = true;
-    try {
-      await api.put(`/api/users/${seg(user)}`, { password: password.value });
-      el.close();
-      showInfo(`Password of ${user} changed.`);
-    } catch (e) {
-      error.textContent = e.message;
-      error.hidden = false;
-    } finally {
-      save.disabled = false;
-    }
+  const dialog = formDialog({ el, form, error, save, cancel }, async () => {
+    await api.put(`/api/users/${seg(user)}`, { password: password.value });
+    el.close();
+    showInfo(`Password of ${user} changed.`);
   });
   return {
     el,
     open(name, from) {
       user = name;
-      opener = from;
       title.textContent = `New password for ${name}`;
       password.value = '';
-      error.hidden = true;
-      el.showModal();
+      dialog.open(from);
     },
   };
 }
