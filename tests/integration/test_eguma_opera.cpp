@@ -152,6 +152,18 @@ Book book(EgumaOperaHub& h) {
     return b;
 }
 
+// Waits until every event in the hub's e-guma inbox is consumed (the runs the events
+// triggered have committed), then `then` more for anything written twice to show.
+bool inbox_drained(EgumaOperaHub& h, const httplib::Headers& session,
+                   std::chrono::milliseconds then = std::chrono::milliseconds(500)) {
+    const bool drained = settles([&] {
+        auto r = h.client().Get("/api/inbox/eguma?limit=1", session);
+        return r && json::parse(r->body).value("pending", 1) == 0;
+    });
+    std::this_thread::sleep_for(then);
+    return drained;
+}
+
 json opera_stats(EgumaOperaHub& h) {
     httplib::Client c("127.0.0.1", h.opera_server.port());
     auto r = c.Get("/_sandbox/opera/stats");
@@ -418,7 +430,7 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
     REQUIRE(settles([&] { return books_match(h, book(h), why); }));
     h.shop({{"action", "cancel"}, {"sale_id", c_id}});
     REQUIRE(h.eguma().wait_delivered(10000));
-    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // a scheduled run too
+    REQUIRE(inbox_drained(h, ada, std::chrono::milliseconds(2500)));  // a scheduled run (every 2 s) too
     {
         Book b = book(h);
         INFO(why);
@@ -442,11 +454,7 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
     const json maison = h.shop({{"action", "maison"}, {"voucher_code", sb::kEgumaVoucher50}, {"amount_in_cents", 3000}});
     h.sales.erase(maison["id"].get<std::string>());  // not a sale: books_match leaves it out
     REQUIRE(h.eguma().wait_delivered(10000));
-    REQUIRE(settles([&] {
-        auto r = h.client().Get("/api/inbox/eguma?limit=1", ada);
-        return r && json::parse(r->body).value("pending", 1) == 0;
-    }));
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    REQUIRE(inbox_drained(h, ada));
     CHECK(book(h).postings.size() == before_maison);
     for (const auto& process : {std::string(k_sales), std::string(k_payments)}) {
         auto r = h.client().Get(("/api/outcomes?limit=500&process=" + process).c_str(), ada);
@@ -470,7 +478,7 @@ TEST_CASE("eguma-opera: sales pushed by e-guma reach OPERA through serve: summar
     CHECK(push_event(h.proc.hooks_port, "evt_replayed", "sale.created", own_body, k_webhook_secret, std::time(nullptr)) == 200);
     CHECK(push_event(h.proc.hooks_port, "evt_replayed", "sale.created", own_body, k_webhook_secret, std::time(nullptr)) == 200);
     CHECK(push_event(h.proc.hooks_port, "evt_replayed_2", "sale.created", own_body, k_webhook_secret, std::time(nullptr)) == 200);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    REQUIRE(inbox_drained(h, ada));
     {
         Book b = book(h);
         INFO(why);
