@@ -105,7 +105,13 @@ export async function run(page, ctx) {
     check((await row.locator('[data-test="dismiss-reason-shown"]').innerText()).includes('order cancelled by the customer'), 'the dismissed record should show its reason');
     check((await row.innerText()).includes(ctx.login.name), 'the dismissed record should say who dismissed it');
     await snap('failed-dismissed');
+    // The row's box, then the head's "select all" (one record: the same selection).
     await row.locator('[data-test="select-dismissed"]').check();
+    await row.locator('[data-test="select-dismissed"]').uncheck();
+    check(await page.locator('[data-test="restore-selected"]').isDisabled(), 'Restore should be off with nothing selected');
+    await page.locator('[data-test="select-all-dismissed"]').check();
+    check(await row.locator('[data-test="select-dismissed"]').isChecked(), '"select all" should tick the dismissed record\'s box');
+    check((await page.locator('[data-test="restore-selected"]').innerText()) === 'Restore 1 selected', `the button should say "Restore 1 selected"; says "${await page.locator('[data-test="restore-selected"]').innerText()}"`);
     await page.click('[data-test="restore-selected"]');
     await until('the dismissed list to empty', async () => (await page.locator('tr[data-test="dismissed-row"]').count()) === 0);
     const after = await apiGet(`/api/processes/${p}`);

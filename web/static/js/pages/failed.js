@@ -45,14 +45,11 @@ export async function render(ctx) {
   const canOperate = roleAtLeast(ctx.user, 'operator');
 
   // ---- selection and replay ----
-  const selected = new Set();
   let following = false; // a replay was started and the page waits for its run
-  const boxes = [];
   const status = h('p', { class: 'muted', 'aria-live': 'polite', 'data-test': 'replay-status' });
   const replaySelected = h('button', { type: 'button', disabled: true, 'data-test': 'replay-selected' }, 'Replay selected');
   const replayAll = h('button', { type: 'button', class: 'secondary', disabled: total === 0, 'data-test': 'replay-all' },
     `Replay all ${fmtNum(total)}`);
-  const selectAll = h('input', { type: 'checkbox', 'aria-label': 'Select every record on this page', 'data-test': 'select-all', disabled: !items.length });
   const dismissSelected = h('button', { type: 'button', class: 'secondary', disabled: true, 'data-test': 'dismiss-selected' }, 'Dismiss selected…');
   const confirmDialog = makeConfirmDialog();
   const dismissDialog = makeDismissDialog();
@@ -62,16 +59,9 @@ export async function render(ctx) {
     replaySelected.textContent = selected.size ? `Replay ${fmtNum(selected.size)} selected` : 'Replay selected';
     dismissSelected.disabled = selected.size === 0 || following;
     dismissSelected.textContent = selected.size ? `Dismiss ${fmtNum(selected.size)} selected…` : 'Dismiss selected…';
-    selectAll.checked = items.length > 0 && selected.size === items.length;
-    selectAll.indeterminate = selected.size > 0 && selected.size < items.length;
   };
-  selectAll.addEventListener('change', () => {
-    for (const b of boxes) {
-      b.checked = selectAll.checked;
-      if (b.checked) selected.add(b.value); else selected.delete(b.value);
-    }
-    refreshSelection();
-  });
+  const picks = recordSelection(items, { box: 'select-record', all: 'select-all' }, refreshSelection);
+  const { selected } = picks;
 
   let stopped = false;
   let timer = null;
@@ -143,15 +133,8 @@ export async function render(ctx) {
   });
 
   // ---- table ----
-  const rows = items.map((f) => {
-    const box = h('input', { type: 'checkbox', value: f.source_key, 'aria-label': `Select record ${f.source_key}`, 'data-test': 'select-record' });
-    box.addEventListener('change', () => {
-      if (box.checked) selected.add(f.source_key); else selected.delete(f.source_key);
-      refreshSelection();
-    });
-    boxes.push(box);
-    return h('tr', { 'data-test': 'failed-row', 'data-source-key': f.source_key },
-      canOperate ? h('td', null, box) : null,
+  const rows = items.map((f) => h('tr', { 'data-test': 'failed-row', 'data-source-key': f.source_key },
+      canOperate ? h('td', null, picks.box(f.source_key)) : null,
       h('td', { class: 'mono' }, f.source_key),
       h('td', null, f.error_class ? badge(f.error_class, 'failed') : ''),
       h('td', { class: 'message small' }, f.message || ''),
@@ -160,17 +143,13 @@ export async function render(ctx) {
       h('td', { class: 'small nowrap' }, timeEl(f.last_failed)),
       h('td', null, f.record !== undefined && f.record !== null
         ? h('details', null, h('summary', null, 'record'), h('pre', { class: 'record' }, JSON.stringify(f.record.data !== undefined ? f.record.data : f.record, null, 2)))
-        : '', attemptsDetails(chosen.id, f.source_key)));
-  });
+        : '', attemptsDetails(chosen.id, f.source_key))));
 
   const headCheck = canOperate ? [{ label: '' }] : [];
   const t = table([...headCheck, { label: 'Source key' }, { label: 'Error class' }, { label: 'Message' },
     { label: 'Attempts', num: true }, { label: 'First failed' }, { label: 'Last failed' }, { label: 'Record' }],
   rows, { test: 'failed-table', empty: `${chosen.name || chosen.id} has no failed records.` });
-  if (canOperate) {
-    const th = t.querySelector('thead th');
-    th.append(selectAll);
-  }
+  if (canOperate) t.querySelector('thead th').append(picks.all);
 
   // ---- reconciliation: the ledger compared with the target (GET/POST …/reconcile) ----
   const recon = reconcilePanel(chosen, canOperate, () => ctx.alive());
@@ -215,6 +194,37 @@ export async function render(ctx) {
   return () => { stopped = true; clearTimeout(timer); clearTimeout(watchTimer); recon.stop(); };
 }
 
+// The checkboxes of a page of records and the table head's "select all". `selected` holds
+// the chosen source keys; box(key) makes a row's checkbox; onChange runs after every change.
+// `test` names the data-test of the row boxes (box) and of the head's box (all).
+function recordSelection(items, test, onChange) {
+  const selected = new Set();
+  const boxes = [];
+  const all = h('input', { type: 'checkbox', 'aria-label': 'Select every record on this page', 'data-test': test.all, disabled: !items.length });
+  const changed = () => {
+    all.checked = items.length > 0 && selected.size === items.length;
+    all.indeterminate = selected.size > 0 && selected.size < items.length;
+    onChange();
+  };
+  all.addEventListener('change', () => {
+    for (const b of boxes) {
+      b.checked = all.checked;
+      if (b.checked) selected.add(b.value); else selected.delete(b.value);
+    }
+    changed();
+  });
+  const box = (key) => {
+    const b = h('input', { type: 'checkbox', value: key, 'aria-label': `Select record ${key}`, 'data-test': test.box });
+    b.addEventListener('change', () => {
+      if (b.checked) selected.add(key); else selected.delete(key);
+      changed();
+    });
+    boxes.push(b);
+    return b;
+  };
+  return { selected, all, box };
+}
+
 // "Waiting (N)" and "Dismissed (M)": the two lists of the page.
 function viewSwitch(processId, dismissedView, waiting, dismissed) {
   const link = (label, state, current, test) => h('a', {
@@ -233,12 +243,13 @@ function renderDismissed(ctx, chosen, page, offset, views) {
   const items = page.items || [];
   const total = page.total ?? items.length;
   const canOperate = roleAtLeast(ctx.user, 'operator');
-  const selected = new Set();
   const restore = h('button', { type: 'button', disabled: true, 'data-test': 'restore-selected' }, 'Restore selected');
   const refresh = () => {
     restore.disabled = selected.size === 0;
     restore.textContent = selected.size ? `Restore ${fmtNum(selected.size)} selected` : 'Restore selected';
   };
+  const picks = recordSelection(items, { box: 'select-dismissed', all: 'select-all-dismissed' }, refresh);
+  const { selected } = picks;
   restore.addEventListener('click', async () => {
     restore.disabled = true;
     try {
@@ -250,24 +261,18 @@ function renderDismissed(ctx, chosen, page, offset, views) {
       refresh();
     }
   });
-  const rows = items.map((f) => {
-    const box = h('input', { type: 'checkbox', value: f.source_key, 'aria-label': `Select record ${f.source_key}`, 'data-test': 'select-dismissed' });
-    box.addEventListener('change', () => {
-      if (box.checked) selected.add(f.source_key); else selected.delete(f.source_key);
-      refresh();
-    });
-    return h('tr', { 'data-test': 'dismissed-row', 'data-source-key': f.source_key },
-      canOperate ? h('td', null, box) : null,
+  const rows = items.map((f) => h('tr', { 'data-test': 'dismissed-row', 'data-source-key': f.source_key },
+      canOperate ? h('td', null, picks.box(f.source_key)) : null,
       h('td', { class: 'mono' }, f.source_key),
       h('td', { class: 'message small' }, f.error_class ? [badge(f.error_class, 'failed'), ' '] : '', f.message || ''),
       h('td', { class: 'small nowrap' }, timeEl(f.dismissed)),
       h('td', { class: 'small' }, f.dismissed_by || ''),
       h('td', { class: 'message small', 'data-test': 'dismiss-reason-shown' }, f.dismiss_reason || ''),
-      h('td', null, attemptsDetails(chosen.id, f.source_key)));
-  });
+      h('td', null, attemptsDetails(chosen.id, f.source_key))));
   const t = table([...(canOperate ? [{ srLabel: 'Select' }] : []), { label: 'Source key' }, { label: 'Last failure' },
     { label: 'Dismissed' }, { label: 'By' }, { label: 'Reason' }, { label: 'Attempts' }],
   rows, { test: 'dismissed-table', empty: `No dismissed records of ${chosen.name || chosen.id}.` });
+  if (canOperate) t.querySelector('thead th').append(picks.all);
   put(ctx.main, views,
     h('p', { class: 'subtitle' }, `${fmtNum(total)} record${total === 1 ? '' : 's'} of ${chosen.name || chosen.id} ${total === 1 ? 'was' : 'were'} dismissed: they are not replayed and not counted as failed. Restore puts a record back in the failed queue. A dismissed record that fails again (after it changed in the source) is back in the queue by itself; one that syncs leaves this list.`),
     canOperate ? h('div', { class: 'button-row' }, restore) : null,
