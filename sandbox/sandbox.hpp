@@ -29,12 +29,12 @@ namespace plexus::sandbox {
 // limits takes about a minute. e-guma and OPERA start empty either way.
 enum class SeedSize { demo, small };
 
-// The demo world's shared item codes: the Intacct sandbox's items I-1001 … (150; small: 8),
-// which the demo's Shopify orders sell and its PowerOffice Go carries.
+// The demo world's shared items: the Intacct sandbox's items I-1001 … (150; small: 8), which
+// the demo's Shopify orders sell and its PowerOffice Go carries.
+inline int demo_item_count(SeedSize size) { return size == SeedSize::small ? 8 : 150; }
 inline std::vector<std::string> demo_item_codes(SeedSize size) {
-    const int n = size == SeedSize::small ? 8 : 150;
     std::vector<std::string> codes;
-    for (int i = 1001; i < 1001 + n; ++i) codes.push_back("I-" + std::to_string(i));
+    for (int i = 1001; i < 1001 + demo_item_count(size); ++i) codes.push_back("I-" + std::to_string(i));
     return codes;
 }
 

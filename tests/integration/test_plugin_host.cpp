@@ -6,23 +6,18 @@
 #include "conformance/conformance.hpp"
 #include "plugin_host/connector_instance.hpp"
 #include "plugin_host/plugin_registry.hpp"
+#include "plugins/eguma/sandbox/eguma_sandbox.hpp"
+#include "plugins/gomag/sandbox/gomag_sandbox.hpp"
+#include "plugins/intacct/sandbox/intacct_sandbox.hpp"
+#include "plugins/opera/sandbox/opera_sandbox.hpp"
+#include "plugins/poweroffice_go/sandbox/poweroffice_go_sandbox.hpp"
+#include "plugins/shopify/sandbox/shopify_sandbox.hpp"
 #include "sandbox/sandbox.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace plexus;
 using namespace plexus::test;
-
-namespace plexus::sandbox {
-// The simulators' factories (each plugins/<id>/sandbox defines one; app/sandbox_table.cpp.in
-// declares them the same way).
-std::unique_ptr<Sandbox> make_shopify_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
-std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
-std::unique_ptr<Sandbox> make_eguma_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
-std::unique_ptr<Sandbox> make_opera_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
-std::unique_ptr<Sandbox> make_poweroffice_go_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
-std::unique_ptr<Sandbox> make_gomag_sandbox(uint32_t seed, SeedSize size = SeedSize::demo);
-}  // namespace plexus::sandbox
 
 namespace {
 

@@ -535,7 +535,7 @@ class IntacctSandbox final : public Sandbox, public IntacctSandboxControl {
 public:
     // How many rows seed_data() makes of each kind.
     struct SeedCounts {
-        int items = 150, customers = 200, invoices = 150;
+        int items = 0, customers = 200, invoices = 150;
     };
 
     IntacctSandbox(uint32_t seed, SeedCounts counts)
@@ -1395,10 +1395,13 @@ private:
 }  // namespace
 
 std::unique_ptr<Sandbox> make_intacct_sandbox(uint32_t seed, SeedSize size) {
-    IntacctSandbox::SeedCounts counts;  // demo: 150 items, 200 customers, 150 invoices
-    if (size == SeedSize::small) counts = {8, 10, 8};  // invoices bill orders #1001 … #1008
-    // The items are I-1001 … as the other sandboxes expect them (demo_item_codes).
-    counts.items = static_cast<int>(demo_item_codes(size).size());
+    IntacctSandbox::SeedCounts counts;  // demo: 200 customers, 150 invoices
+    // The items are I-1001 …, as many as the other sandboxes expect (demo_item_codes).
+    counts.items = demo_item_count(size);
+    if (size == SeedSize::small) {
+        counts.customers = 10;
+        counts.invoices = 8;  // billing the small Shopify's orders #1001 … #1008
+    }
     return std::make_unique<IntacctSandbox>(seed, counts);
 }
 
