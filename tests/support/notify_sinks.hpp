@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include "inbox/webhook_spec.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -60,22 +62,13 @@ public:
     }
 
 private:
-    static std::string b64decode(const std::string& in) {
-        static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        std::string out;
-        int val = 0, bits = -8;
-        for (char ch : in) {
-            if (ch == '=' || ch == '\r' || ch == '\n') break;
-            size_t d = chars.find(ch);
-            if (d == std::string::npos) break;
-            val = (val << 6) + static_cast<int>(d);
-            bits += 6;
-            if (bits >= 0) {
-                out.push_back(static_cast<char>((val >> bits) & 0xFF));
-                bits -= 8;
-            }
-        }
-        return out;
+    // AUTH's base64 (RFC 4954); empty when it is not base64.
+    static std::string b64decode(const std::string& in) { return plexus::base64_decode(in).value_or(""); }
+    // AUTH PLAIN's "authzid\0user\0password" as "user\0password" (authzid is empty).
+    static std::string plain(const std::string& in) {
+        std::string auth = b64decode(in);
+        if (!auth.empty() && auth[0] == '\0') auth.erase(0, 1);
+        return auth;
     }
     // One line (without CRLF); false when the client went away.
     static bool read_line(int c, std::string& buffer, std::string& line) {
@@ -117,14 +110,12 @@ private:
             else if (up == "HELO") say(c, "250 sink.test\r\n");
             else if (up == "AUTH") {
                 if (line.size() > 11 && line.compare(5, 6, "PLAIN ") == 0) {
-                    m.auth = b64decode(line.substr(11));
-                    if (!m.auth.empty() && m.auth[0] == '\0') m.auth.erase(0, 1);
+                    m.auth = plain(line.substr(11));
                     say(c, "235 ok\r\n");
                 } else if (line.compare(5, 5, "PLAIN") == 0) {
                     say(c, "334 \r\n");
                     if (!read_line(c, buffer, line)) return;
-                    m.auth = b64decode(line);
-                    if (!m.auth.empty() && m.auth[0] == '\0') m.auth.erase(0, 1);
+                    m.auth = plain(line);
                     say(c, "235 ok\r\n");
                 } else {  // LOGIN, possibly with the user name already
                     std::string user;
